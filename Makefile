@@ -1,0 +1,49 @@
+# The two commands: `make run` (everything on a fresh machine, demo data included) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 0.0.0.0
+PORT ?= 8000
+
+.PHONY: run test install migrate demo lint bench clean worker beat
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py load_demo
+
+run: demo
+	@echo ""
+	@echo "  双通道药品管理平台 is starting at http://localhost:$(PORT)/"
+	@echo "  API docs: http://localhost:$(PORT)/api/docs/"
+	@echo "  Demo logins (password demo-pass-2026): admin (bureau administrator), reviewer (bureau reviewer, Zhongwei),"
+	@echo "                                         hospital (Zhongwei tertiary hospital), pharmacy (Zhongwei pharmacy)"
+	@echo "  Patient lookup (no login): http://localhost:$(PORT)/applications/lookup/"
+	@echo ""
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+worker: install
+	$(VENV)/bin/celery -A config worker -l info
+
+beat: install
+	$(VENV)/bin/celery -A config beat -l info
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .pytest_cache .test-media

@@ -1,0 +1,1 @@
+"""Models of applications (built under its issue)."""

@@ -1,0 +1,63 @@
+"""Navigation by role. Each app may declare ``NAV_ITEMS`` in ``apps/<app>/navigation.py``:
+
+    NAV_ITEMS = [NavItem("药品目录", "catalogue:drug_list", roles={"bureau_admin", "bureau_reviewer"}, order=30)]
+
+The context processor collects them once, keeps those the user's role may see and whose URL resolves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+
+from django.apps import apps as django_apps
+from django.urls import NoReverseMatch, reverse
+from django.utils.functional import Promise
+
+ALL_ROLES = frozenset({"bureau_admin", "bureau_reviewer", "hospital", "pharmacy"})
+BUREAU = frozenset({"bureau_admin", "bureau_reviewer"})
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str | Promise
+    url_name: str
+    roles: frozenset = field(default=ALL_ROLES)
+    order: int = 100
+    group: str | Promise = ""
+
+
+_registry: list[NavItem] | None = None
+
+
+def _collect() -> list[NavItem]:
+    global _registry
+    if _registry is None:
+        items: list[NavItem] = []
+        for config in django_apps.get_app_configs():
+            if not config.name.startswith("apps."):
+                continue
+            try:
+                module = import_module(f"{config.name}.navigation")
+            except ModuleNotFoundError:
+                continue
+            items.extend(getattr(module, "NAV_ITEMS", []))
+        _registry = sorted(items, key=lambda item: item.order)
+    return _registry
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    role = getattr(user, "role", "")
+    visible = []
+    for item in _collect():
+        if role not in item.roles and not (user.is_superuser and "bureau_admin" in item.roles):
+            continue
+        try:
+            url = reverse(item.url_name)
+        except NoReverseMatch:
+            continue
+        visible.append({"label": item.label, "url": url, "group": item.group,
+                        "active": request.path.startswith(url) and url != "/"})
+    return {"nav_items": visible}

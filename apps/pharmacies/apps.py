@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class PharmaciesConfig(AppConfig):
+    name = "apps.pharmacies"
+    verbose_name = "定点零售药店"
+
+    def ready(self):
+        from auditlog.registry import auditlog
+
+        # R-SEC-3: field-level before/after of every change
+        auditlog.register(self.get_model("Pharmacy"))

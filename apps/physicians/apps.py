@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class PhysiciansConfig(AppConfig):
+    name = "apps.physicians"
+    verbose_name = "责任医师"
+
+    def ready(self):
+        from auditlog.registry import auditlog
+
+        # R-SEC-3: field-level before/after of every change
+        auditlog.register(self.get_model("Physician"), m2m_fields={"therapeutic_areas"})

@@ -1,0 +1,1 @@
+"""Models of prescriptions (built under its issue)."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SettlementConfig(AppConfig):
+    name = "apps.settlement"
+    verbose_name = "结算与统计"

@@ -1,0 +1,1 @@
+"""Models of settlement (built under its issue)."""

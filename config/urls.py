@@ -1,0 +1,29 @@
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+admin.site.site_header = "双通道药品管理平台"
+admin.site.site_title = "双通道药品管理平台"
+admin.site.index_title = "系统管理"
+
+urlpatterns = [
+    path("", include("apps.core.urls")),
+    path("accounts/", include("apps.accounts.urls")),
+    path("institutions/", include("apps.institutions.urls")),
+    path("physicians/", include("apps.physicians.urls")),
+    path("pharmacies/", include("apps.pharmacies.urls")),
+    path("catalogue/", include("apps.catalogue.urls")),
+    path("policies/", include("apps.policies.urls")),
+    path("applications/", include("apps.applications.urls")),
+    path("prescriptions/", include("apps.prescriptions.urls")),
+    path("settlement/", include("apps.settlement.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
