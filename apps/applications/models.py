@@ -1,1 +1,217 @@
-"""Models of applications (built under its issue)."""
+"""Insured persons and treatment applications (待遇申请) with their review chain: R-APP-1..10."""
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import TimeStampedModel
+from apps.policies.models import InsuranceType
+
+
+class Sex(models.TextChoices):
+    MALE = "male", _("男")
+    FEMALE = "female", _("女")
+
+
+class Stage(models.TextChoices):
+    """Review stages in their default order (R-APP-4); regions enable a subset (RegionSettings.review_stages)."""
+
+    PHYSICIAN = "physician", _("责任医师初审")
+    PHARMACY_DEPT = "pharmacy_dept", _("药学部门复审")
+    INSURANCE_OFFICE = "insurance_office", _("院内医保部门终审")
+    BUREAU = "bureau", _("经办机构审核")
+
+
+HOSPITAL_STAGES = frozenset({Stage.PHYSICIAN, Stage.PHARMACY_DEPT, Stage.INSURANCE_OFFICE})
+
+
+class InsuredPerson(TimeStampedModel):
+    """An insured person (参保人), one per resident ID number (R-APP-2, R-APP-3)."""
+
+    id_number = models.CharField(_("身份证号"), max_length=18, unique=True)
+    name = models.CharField(_("姓名"), max_length=64)
+    sex = models.CharField(_("性别"), max_length=6, choices=Sex.choices)
+    birth_date = models.DateField(_("出生日期"))
+    insurance_type = models.CharField(_("参保类型"), max_length=10, choices=InsuranceType.choices)
+    insured_region = models.ForeignKey("core.Region", verbose_name=_("参保地"), on_delete=models.PROTECT,
+                                       related_name="insured_persons")
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    card_number = models.CharField(_("医保卡号"), max_length=32, blank=True)
+    employer = models.CharField(_("工作单位"), max_length=128, blank=True)
+
+    class Meta:
+        verbose_name = _("参保人")
+        verbose_name_plural = _("参保人")
+        ordering = ["id_number"]
+
+    def __str__(self):
+        return f"{self.name}（{self.id_number[-4:]}）"
+
+    def age_on(self, day) -> int:
+        years = day.year - self.birth_date.year
+        if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
+            years -= 1
+        return years
+
+
+class Application(TimeStampedModel):
+    """A treatment application for one generic drug (R-APP-7) going through the review chain (R-APP-4)."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("已提交")
+        IN_REVIEW = "in_review", _("审核中")
+        RETURNED = "returned", _("已退回补充材料")
+        APPROVED = "approved", _("已通过")
+        REJECTED = "rejected", _("未通过")
+        TERMINATED = "terminated", _("已终止")
+        EXPIRED = "expired", _("已到期")
+
+    number = models.CharField(_("申请编号"), max_length=24, unique=True)
+    person = models.ForeignKey(InsuredPerson, verbose_name=_("参保人"), on_delete=models.PROTECT,
+                               related_name="applications")
+    insured_region = models.ForeignKey(
+        "core.Region", verbose_name=_("参保地"), on_delete=models.PROTECT, related_name="+",
+        help_text=_("提交时参保人的参保地；经办机构审核由该地审核员负责（R-APP-4）"),
+    )
+    institution = models.ForeignKey("institutions.Institution", verbose_name=_("选择的医疗机构"),
+                                    on_delete=models.PROTECT, related_name="applications")
+    pharmacy = models.ForeignKey("pharmacies.Pharmacy", verbose_name=_("选择的定点药店"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="applications")
+    physician = models.ForeignKey("physicians.Physician", verbose_name=_("责任医师"), on_delete=models.PROTECT,
+                                  related_name="applications")
+    generic_name = models.CharField(_("药品通用名"), max_length=128, db_index=True)
+    therapeutic_area = models.ForeignKey("catalogue.TherapeuticArea", verbose_name=_("治疗领域"),
+                                         on_delete=models.PROTECT, related_name="applications",
+                                         help_text=_("R-APP-8：处方医师须属于同一治疗领域"))
+    diagnosis_code = models.CharField(_("诊断编码（ICD-10）"), max_length=16)
+    diagnosis_name = models.CharField(_("诊断名称"), max_length=128)
+    usage = models.CharField(_("用法用量"), max_length=128)
+    course_days = models.PositiveIntegerField(_("疗程（天）"))
+    first_use_on = models.DateField(_("首次用药日期"), null=True, blank=True,
+                                    help_text=_("R-APP-10：允许先用药后备案的地区，备案前已用药的日期"))
+    # insured person's details as entered on the form (the person record holds the current ones)
+    patient_phone = models.CharField(_("申请时联系电话"), max_length=20, blank=True)
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.SUBMITTED,
+                              db_index=True)
+    review_stages = models.JSONField(_("审核环节"), default=list,
+                                     help_text=_("提交时参保地设置的审核环节（R-APP-4）"))
+    current_stage = models.CharField(_("当前环节"), max_length=20, choices=Stage.choices, blank=True,
+                                     db_index=True)
+    stage_received_on = models.DateField(_("本环节收件日期"), null=True, blank=True)
+    stage_due_date = models.DateField(_("本环节办结时限"), null=True, blank=True, db_index=True,
+                                      help_text=_("R-APP-5：按工作日计算"))
+    submitted_at = models.DateTimeField(_("提交时间"))
+    applied_on = models.DateField(_("申请日期"))
+    decided_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    valid_from = models.DateField(_("有效期起"), null=True, blank=True)
+    valid_until = models.DateField(_("有效期止"), null=True, blank=True)
+    terminated_on = models.DateField(_("终止日期"), null=True, blank=True)
+    termination_reason = models.TextField(_("终止原因"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("提交人"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("待遇申请")
+        verbose_name_plural = _("待遇申请")
+        ordering = ["-submitted_at", "-id"]
+        indexes = [
+            models.Index(fields=["person", "generic_name", "status"]),
+            models.Index(fields=["status", "current_stage", "stage_due_date"]),
+        ]
+
+    def __str__(self):
+        return f"{self.number} {self.generic_name}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.SUBMITTED, self.Status.IN_REVIEW, self.Status.RETURNED)
+
+    def covers(self, day) -> bool:
+        """R-APP-6: approved (or terminated/expired later than ``day``) and ``day`` within validity."""
+        if self.valid_from is None or self.valid_until is None:
+            return False
+        if self.status not in (self.Status.APPROVED, self.Status.TERMINATED, self.Status.EXPIRED):
+            return False
+        if day < self.valid_from or day > self.valid_until:
+            return False
+        return self.terminated_on is None or day < self.terminated_on
+
+
+class ApplicationReview(models.Model):
+    """One decision of the review chain: who, when, which stage, the opinion (R-APP-4). Append-only."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", _("同意")
+        REJECT = "reject", _("不同意")
+        RETURN = "return", _("退回补充材料")
+        RESUBMIT = "resubmit", _("补充后重新提交")
+
+    application = models.ForeignKey(Application, verbose_name=_("申请"), on_delete=models.PROTECT,
+                                    related_name="reviews")
+    stage = models.CharField(_("环节"), max_length=20, choices=Stage.choices)
+    decision = models.CharField(_("意见"), max_length=10, choices=Decision.choices)
+    opinion = models.TextField(_("审核意见"), blank=True)
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("审核人"), on_delete=models.PROTECT,
+                                 related_name="+")
+    decided_at = models.DateTimeField(_("审核时间"))
+    due_date = models.DateField(_("时限"), null=True, blank=True)
+    overdue = models.BooleanField(_("超时办结"), default=False)
+    valid_until = models.DateField(_("核定有效期止"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("审核记录")
+        verbose_name_plural = _("审核记录")
+        ordering = ["decided_at", "id"]
+
+    def __str__(self):
+        return f"{self.get_stage_display()} {self.get_decision_display()}"
+
+    def save(self, *args, **kwargs):
+        # R-APP-4: a recorded decision cannot be edited afterwards.
+        if self.pk is not None:
+            raise ValueError("ApplicationReview is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("ApplicationReview is append-only")
+
+
+def document_upload_to(instance, filename):
+    return f"applications/{instance.application_id}/{instance.sha256[:16]}_{filename[-80:]}"
+
+
+class ApplicationDocument(models.Model):
+    """A supporting document (R-APP-2): ID copy, insurance card or e-voucher, medical records."""
+
+    class Kind(models.TextChoices):
+        ID_COPY = "id_copy", _("身份证复印件")
+        INSURANCE_CARD = "insurance_card", _("医保卡或电子凭证")
+        MEDICAL_RECORD = "medical_record", _("病历资料")
+        OTHER = "other", _("其他")
+
+    application = models.ForeignKey(Application, verbose_name=_("申请"), on_delete=models.CASCADE,
+                                    related_name="documents")
+    kind = models.CharField(_("材料类型"), max_length=20, choices=Kind.choices, default=Kind.MEDICAL_RECORD)
+    file = models.FileField(_("文件"), upload_to=document_upload_to)
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    content_type = models.CharField(_("文件类型"), max_length=32)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("上传人"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("申请材料")
+        verbose_name_plural = _("申请材料")
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.original_name}"
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.content_type == "application/pdf"
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type in ("image/jpeg", "image/png")
