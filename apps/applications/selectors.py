@@ -1,0 +1,192 @@
+"""Reads of treatment applications: who may see which (R-SEC-1), coverage (R-APP-1/6/7), the review queue."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from apps.accounts.models import BUREAU_ROLES, Role
+from apps.applications.models import HOSPITAL_STAGES, Application, InsuredPerson, Stage
+from apps.core.models import Region
+from apps.core.selectors import region_q
+
+OPEN_STATUSES = (Application.Status.SUBMITTED, Application.Status.IN_REVIEW, Application.Status.RETURNED)
+DECIDABLE_STATUSES = (Application.Status.SUBMITTED, Application.Status.IN_REVIEW)
+
+
+def _base() -> QuerySet[Application]:
+    return Application.objects.select_related(
+        "person", "person__insured_region", "insured_region", "institution", "pharmacy", "physician",
+        "therapeutic_area",
+    )
+
+
+def applications_visible_to(user) -> QuerySet[Application]:
+    """Bureau users: applications of persons insured in their region or made at their region's institutions.
+    Hospital users: their institution's. Pharmacy users: those naming their pharmacy. Nobody else: none."""
+    qs = _base()
+    if user is None or not user.is_authenticated:
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    if user.role in BUREAU_ROLES:
+        if user.region_id is None:
+            return qs.none()
+        return qs.filter(region_q(user.region, "insured_region") | region_q(user.region, "institution__region"))
+    if user.role == Role.HOSPITAL and user.institution_id:
+        return qs.filter(institution_id=user.institution_id)
+    if user.role == Role.PHARMACY and user.pharmacy_id:
+        return qs.filter(pharmacy_id=user.pharmacy_id)
+    return qs.none()
+
+
+def application_get_for(user, pk) -> Application:
+    """One application through the user's scope; ``Http404`` for anything outside it (R-SEC-1)."""
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(applications_visible_to(user), pk=pk)
+
+
+def application_covering(*, person: InsuredPerson, generic_name: str, on: dt.date) -> Application | None:
+    """The approved application that covers ``person`` for ``generic_name`` on ``on`` (R-APP-1, R-APP-6),
+    or ``None``. One application covers one generic (R-APP-7), whatever the manufacturer (R-CAT-6): the match is
+    on the generic name only. An application terminated (R-CAT-5) or expired later still covers the days before."""
+    return (
+        Application.objects.filter(
+            person=person, generic_name=generic_name.strip(),
+            status__in=(Application.Status.APPROVED, Application.Status.TERMINATED, Application.Status.EXPIRED),
+            valid_from__lte=on, valid_until__gte=on,
+        )
+        .filter(Q(terminated_on__isnull=True) | Q(terminated_on__gt=on))
+        .select_related("person", "physician", "therapeutic_area", "institution", "pharmacy")
+        .order_by("-valid_until", "-id")
+        .first()
+    )
+
+
+def stage_owner_filter(user) -> Q | None:
+    """``Q`` over applications whose current stage ``user``'s role owns (R-APP-4), ``None`` for no stage."""
+    if user.role == Role.HOSPITAL and user.institution_id:
+        return Q(institution_id=user.institution_id, current_stage__in=[s.value for s in HOSPITAL_STAGES])
+    if user.role in BUREAU_ROLES or user.is_superuser:
+        return Q(current_stage=Stage.BUREAU) & region_q(user.scope_region, "insured_region")
+    return None
+
+
+def user_owns_stage(user, application: Application) -> bool:
+    """R-APP-4: hospital stages belong to the institution's staff, the bureau stage to bureau reviewers of the
+    insured region."""
+    stage = application.current_stage
+    if not stage:
+        return False
+    if stage in HOSPITAL_STAGES:
+        return user.role == Role.HOSPITAL and user.institution_id == application.institution_id
+    if stage == Stage.BUREAU:
+        if user.is_superuser:
+            return True
+        if user.role not in BUREAU_ROLES or user.region_id is None:
+            return False
+        return application.insured_region.code.startswith(user.region.descendant_prefix)
+    return False
+
+
+@dataclass
+class QueueFilters:
+    stage: str = ""
+    status: str = ""
+    generic_name: str = ""
+    institution: str = ""  # institution code
+    region: str = ""  # insured region code prefix
+    due: str = ""  # "overdue" | "today" | "week" | ""
+    q: str = ""  # application number or patient name
+
+
+def review_queue_for(user, filters: QueueFilters | None = None, *, today: dt.date | None = None) -> QuerySet:
+    """The applications waiting on ``user``'s stages (or, with a ``status`` filter, any visible application),
+    most urgent first: overdue, then by due date, then by submission (R-APP-5)."""
+    filters = filters or QueueFilters()
+    today = today or timezone.localdate()
+    qs = applications_visible_to(user)
+    owner = stage_owner_filter(user)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    elif owner is not None:
+        qs = qs.filter(owner, status__in=OPEN_STATUSES)
+    else:
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    if filters.stage:
+        qs = qs.filter(current_stage=filters.stage)
+    if filters.generic_name:
+        qs = qs.filter(generic_name__icontains=filters.generic_name.strip())
+    if filters.institution:
+        qs = qs.filter(institution__code=filters.institution.strip())
+    if filters.region:
+        chosen = Region.objects.filter(code=filters.region.strip()).first()
+        qs = qs.filter(region_q(chosen, "insured_region")) if chosen else qs.none()
+    if filters.due == "overdue":
+        qs = qs.filter(stage_due_date__lt=today)
+    elif filters.due == "today":
+        qs = qs.filter(stage_due_date=today)
+    elif filters.due == "week":
+        qs = qs.filter(stage_due_date__gte=today, stage_due_date__lte=today + dt.timedelta(days=7))
+    if filters.q:
+        term = filters.q.strip()
+        qs = qs.filter(Q(number__icontains=term) | Q(person__name__icontains=term))
+    return with_urgency(qs, today=today)
+
+
+def with_urgency(qs: QuerySet, *, today: dt.date) -> QuerySet:
+    """Annotate ``urgency`` (0 overdue, 1 due today, 2 later, 3 no due date) and sort by it and due date."""
+    return qs.annotate(
+        urgency=Case(
+            When(stage_due_date__lt=today, then=Value(0)),
+            When(stage_due_date=today, then=Value(1)),
+            When(stage_due_date__isnull=False, then=Value(2)),
+            default=Value(3),
+            output_field=IntegerField(),
+        ),
+        due_sort=Coalesce("stage_due_date", Value(dt.date(9999, 12, 31))),
+    ).order_by("urgency", "due_sort", "submitted_at", "id")
+
+
+def queue_counts(user, *, today: dt.date | None = None) -> dict:
+    """Counts for the queue header: waiting on the user, overdue, due today, per stage."""
+    today = today or timezone.localdate()
+    owner = stage_owner_filter(user)
+    qs = applications_visible_to(user).filter(status__in=DECIDABLE_STATUSES)
+    if owner is not None:
+        qs = qs.filter(owner)
+    totals = qs.aggregate(
+        waiting=Count("id"),
+        overdue=Count("id", filter=Q(stage_due_date__lt=today)),
+        due_today=Count("id", filter=Q(stage_due_date=today)),
+    )
+    per_stage = dict(qs.values_list("current_stage").annotate(n=Count("id")).values_list("current_stage", "n"))
+    totals["per_stage"] = [(value, label, per_stage.get(value, 0)) for value, label in Stage.choices]
+    returned = applications_visible_to(user).filter(status=Application.Status.RETURNED)
+    if user.role == Role.HOSPITAL:
+        totals["returned"] = returned.count()
+    return totals
+
+
+def next_in_queue(user, current: Application, filters: QueueFilters | None = None,
+                  *, today: dt.date | None = None) -> Application | None:
+    """The queue item after ``current`` in urgency order (wrapping to the first), ``None`` when empty."""
+    ids = list(review_queue_for(user, filters, today=today).values_list("id", flat=True)[:2000])
+    others = [pk for pk in ids if pk != current.pk]
+    if not others:
+        return None
+    if current.pk in ids:
+        position = ids.index(current.pk)
+        after = [pk for pk in ids[position + 1:]]
+        target = after[0] if after else others[0]
+    else:
+        target = others[0]
+    return _base().get(pk=target)
+
+
+def reviews_of(application: Application):
+    return application.reviews.select_related("reviewer").order_by("decided_at", "id")

@@ -1,0 +1,524 @@
+"""Writes of treatment applications: insured persons (R-APP-2/3), submission, the review chain (R-APP-4),
+deadlines (R-APP-5), validity and expiry (R-APP-6), termination on drug withdrawal (R-CAT-5), documents,
+revealing personal numbers (R-SEC-2) and the public lookup (R-APP-9)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.accounts.models import BUREAU_ROLES, Role
+from apps.applications.models import (
+    HOSPITAL_STAGES,
+    Application,
+    ApplicationDocument,
+    ApplicationReview,
+    InsuredPerson,
+    Stage,
+)
+from apps.applications.selectors import DECIDABLE_STATUSES, OPEN_STATUSES, user_owns_stage
+from apps.catalogue.models import Drug
+from apps.core.events import record_event
+from apps.core.exceptions import ApplicationError
+from apps.core.idnumber import parse_id_number
+from apps.core.models import DesignationStatus, Region
+from apps.core.selectors import region_settings_for
+from apps.core.working_days import add_working_days
+from apps.policies.models import InsuranceType
+
+logger = logging.getLogger("apps.applications")
+
+STAGE_ORDER = [s.value for s in Stage]
+
+# Supporting documents (R-APP-2): type by content, size-limited.
+DOCUMENT_MAX_BYTES = getattr(settings, "APPLICATION_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
+_MAGIC = (
+    (b"%PDF-", "application/pdf", ".pdf"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+)
+
+# Public lookup throttling (R-APP-9): failures per IP and per application number within the window.
+LOOKUP_MAX_FAILURES = getattr(settings, "APPLICATION_LOOKUP_MAX_FAILURES", 5)
+LOOKUP_WINDOW_SECONDS = getattr(settings, "APPLICATION_LOOKUP_WINDOW_SECONDS", 15 * 60)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Insured persons
+# --------------------------------------------------------------------------------------------------------------
+
+@transaction.atomic
+def insured_person_upsert(*, name: str, id_number: str, insurance_type: str, insured_region_code: str,
+                          phone: str = "", card_number: str = "", employer: str = "", sex: str | None = None,
+                          age: int | None = None, today: dt.date | None = None, actor=None) -> InsuredPerson:
+    """The insured person with this ID number, created or brought up to date (R-APP-2). R-APP-3: the ID number
+    must be valid (GB 11643) and, where sex or age are entered, agree with them."""
+    today = today or timezone.localdate()
+    info = parse_id_number(id_number)
+    if sex is not None and sex != "" and sex != info.sex:
+        raise ApplicationError("invalid_id_number", "填写的性别与身份证号不一致",
+                               fields={"sex": ["与身份证号不一致"], "id_number": ["与填写的性别不一致"]})
+    if age is not None and age != "" and int(age) != info.age_on(today):
+        raise ApplicationError("invalid_id_number", f"填写的年龄与身份证号不一致（按身份证号应为 {info.age_on(today)} 岁）",
+                               fields={"age": ["与身份证号不一致"], "id_number": ["与填写的年龄不一致"]})
+    name = (name or "").strip()
+    if not name:
+        raise ApplicationError("invalid", "请填写参保人姓名", fields={"name": ["必填"]})
+    if insurance_type not in InsuranceType.values:
+        raise ApplicationError("invalid", "参保类型应为职工医保（employee）或城乡居民医保（resident）",
+                               fields={"insurance_type": ["取值无效"]})
+    region = Region.objects.filter(code=(insured_region_code or "").strip()).first()
+    if region is None:
+        raise ApplicationError("invalid", f"参保地区划代码 {insured_region_code} 不存在",
+                               fields={"insured_region": ["区划代码不存在"]})
+    values = {"name": name, "sex": info.sex, "birth_date": info.birth_date, "insurance_type": insurance_type,
+              "insured_region": region, "phone": (phone or "").strip(), "card_number": (card_number or "").strip(),
+              "employer": (employer or "").strip()}
+    person = InsuredPerson.objects.select_for_update().filter(id_number=info.number).first()
+    if person is None:
+        try:
+            with transaction.atomic():
+                person = InsuredPerson.objects.create(id_number=info.number, **values)
+        except IntegrityError:  # created concurrently: update it instead
+            person = InsuredPerson.objects.select_for_update().get(id_number=info.number)
+        else:
+            record_event(subject=person, action="insured_person_created", actor=actor)
+            return person
+    changed = [k for k, v in values.items() if getattr(person, k) != v and (v != "" or k in ("name",))]
+    if changed:
+        for key in changed:
+            setattr(person, key, values[key])
+        person.save(update_fields=[*changed, "updated_at"])
+        record_event(subject=person, action="insured_person_updated", actor=actor, data={"fields": changed})
+    return person
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Submission
+# --------------------------------------------------------------------------------------------------------------
+
+def _stages_for(region: Region) -> list[str]:
+    """The region's enabled stages in chain order (R-APP-4); the bureau stage is never skipped."""
+    configured = region_settings_for(region).review_stages or []
+    stages = [s for s in STAGE_ORDER if s in configured]
+    return stages or [Stage.BUREAU.value]
+
+
+def stage_due_date(*, stage: str, received_on: dt.date, region: Region) -> dt.date:
+    """R-APP-5: the bureau decides within ``bureau_review_days`` working days of receipt; the hospital stages
+    within ``insurance_office_review_days`` (1 by default: 000 五(三); decision: the same limit applies to the
+    physician and pharmacy-department stages, which the sources do not time separately)."""
+    region_settings = region_settings_for(region)
+    days = region_settings.bureau_review_days if stage == Stage.BUREAU else region_settings.insurance_office_review_days
+    return add_working_days(received_on, days)
+
+
+def _new_number(day: dt.date) -> str:
+    """A hard-to-guess application number: ``SQ`` + date + 6 random digits (R-APP-9)."""
+    for _ in range(20):
+        number = f"SQ{day:%Y%m%d}{secrets.randbelow(10**6):06d}"
+        if not Application.objects.filter(number=number).exists():
+            return number
+    raise ApplicationError("number_exhausted", "申请编号生成失败，请重试", status=503)
+
+
+def _drug_for_generic(generic_name: str, on: dt.date) -> Drug:
+    products = list(Drug.objects.filter(generic_name=generic_name).select_related("therapeutic_area"))
+    if not products:
+        raise ApplicationError("drug_not_listed", f"药品目录中没有通用名为“{generic_name}”的药品",
+                               fields={"generic_name": ["目录中不存在"]})
+    listed = [d for d in products if d.is_listed_on(on)]
+    if not listed:
+        raise ApplicationError("drug_not_listed", f"“{generic_name}”在 {on} 不在目录有效期内或已调出",
+                               fields={"generic_name": ["不在目录有效期内或已调出"]})
+    return listed[0]
+
+
+@transaction.atomic
+def application_submit(*, actor, patient: dict, physician_code: str, generic_name: str, diagnosis_code: str,
+                       diagnosis_name: str, usage: str, course_days: int, pharmacy_code: str = "",
+                       first_use_on: dt.date | None = None, now: dt.datetime | None = None) -> Application:
+    """A hospital submits a treatment application for one generic drug (R-APP-2, R-APP-7). The chain starts at
+    the first stage the insured region enables (R-APP-4) with its due date (R-APP-5)."""
+    from apps.pharmacies.models import Pharmacy
+    from apps.physicians.models import Physician
+
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    if actor.role != Role.HOSPITAL or not actor.institution_id:
+        raise ApplicationError("permission_denied", "只有定点医疗机构可以提交待遇申请", status=403)
+    institution = actor.institution
+    if institution.status != DesignationStatus.ADMITTED:
+        raise ApplicationError("institution_not_designated", "本机构不是有效的定点医疗机构，不能提交申请")
+    generic_name = (generic_name or "").strip()
+    if not generic_name:
+        raise ApplicationError("invalid", "请填写药品通用名", fields={"generic_name": ["必填"]})
+    for key, value in (("diagnosis_code", diagnosis_code), ("diagnosis_name", diagnosis_name), ("usage", usage)):
+        if not (value or "").strip():
+            raise ApplicationError("invalid", "请填写诊断编码、诊断名称和用法用量", fields={key: ["必填"]})
+    if not course_days or int(course_days) <= 0:
+        raise ApplicationError("invalid", "疗程天数应为正整数", fields={"course_days": ["应为正整数"]})
+
+    person = insured_person_upsert(
+        name=patient.get("name", ""), id_number=patient.get("id_number", ""),
+        insurance_type=patient.get("insurance_type", ""), insured_region_code=patient.get("insured_region", ""),
+        phone=patient.get("phone", ""), card_number=patient.get("card_number", ""),
+        employer=patient.get("employer", ""), sex=patient.get("sex"), age=patient.get("age"), today=today,
+        actor=actor,
+    )
+
+    physician = Physician.objects.filter(code=(physician_code or "").strip()).prefetch_related(
+        "therapeutic_areas").first()
+    if physician is None or physician.institution_id != institution.pk:
+        raise ApplicationError("physician_not_filed", f"本机构没有编码为 {physician_code} 的责任医师",
+                               fields={"physician_code": ["本机构无此医师"]})
+    if not physician.is_active_on(today):
+        raise ApplicationError("physician_not_filed", f"责任医师 {physician.name} 未备案或备案已失效（R-DOC-3）",
+                               fields={"physician_code": ["未备案或备案已失效"]})
+
+    drug = _drug_for_generic(generic_name, today)
+    area = drug.therapeutic_area
+    if area.pk not in {a.pk for a in physician.therapeutic_areas.all()}:
+        raise ApplicationError("therapeutic_area_mismatch",
+                               f"责任医师 {physician.name} 的治疗领域不包括“{area.name}”（R-APP-8）",
+                               fields={"physician_code": ["治疗领域不符"]})
+
+    pharmacy = None
+    if (pharmacy_code or "").strip():
+        pharmacy = Pharmacy.objects.filter(code=pharmacy_code.strip()).first()
+        if pharmacy is None or pharmacy.status != DesignationStatus.ADMITTED:
+            raise ApplicationError("pharmacy_not_designated", f"{pharmacy_code} 不是有效的定点零售药店",
+                                   fields={"pharmacy_code": ["不是有效的定点药店"]})
+
+    region_settings = region_settings_for(person.insured_region)
+    if first_use_on is not None:
+        if first_use_on > today:
+            raise ApplicationError("invalid", "首次用药日期不能晚于今天", fields={"first_use_on": ["晚于今天"]})
+        if first_use_on < today and not region_settings.filing_after_first_use:
+            raise ApplicationError("filing_after_first_use_not_allowed",
+                                   "参保地不允许先用药后备案（R-APP-10），请先申请后用药",
+                                   fields={"first_use_on": ["参保地不允许先用药后备案"]})
+
+    # R-APP-7: one application per generic; an open or still valid one for the same generic blocks a new one.
+    existing = (Application.objects.select_for_update().filter(person=person, generic_name=generic_name)
+                .filter(status__in=[*OPEN_STATUSES, Application.Status.APPROVED]).first())
+    if existing is not None and (existing.is_open or (existing.valid_until and existing.valid_until >= today)):
+        raise ApplicationError(
+            "duplicate_application",
+            f"该参保人已有“{generic_name}”的申请 {existing.number}（{existing.get_status_display()}），"
+            "同一通用名更换生产企业无需重新申请（R-APP-7、R-CAT-6）",
+            status=409, data={"existing": existing.number},
+        )
+
+    stages = _stages_for(person.insured_region)
+    first = stages[0]
+    application = Application.objects.create(
+        number=_new_number(today), person=person, insured_region=person.insured_region, institution=institution,
+        pharmacy=pharmacy, physician=physician, generic_name=generic_name, therapeutic_area=area,
+        diagnosis_code=diagnosis_code.strip().upper(), diagnosis_name=diagnosis_name.strip(), usage=usage.strip(),
+        course_days=int(course_days), first_use_on=first_use_on, patient_phone=person.phone,
+        status=Application.Status.SUBMITTED, review_stages=stages, current_stage=first, stage_received_on=today,
+        stage_due_date=stage_due_date(stage=first, received_on=today, region=person.insured_region),
+        submitted_at=now, applied_on=today, created_by=actor,
+    )
+    record_event(subject=application, action="application_submitted", actor=actor, to_status=application.status,
+                 data={"number": application.number, "stage": first, "generic_name": generic_name})
+    return application
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Review chain
+# --------------------------------------------------------------------------------------------------------------
+
+def default_valid_until(applied_on: dt.date) -> dt.date:
+    """R-APP-6 decision: "two natural years" ends on 31 December of the year after the application year."""
+    return dt.date(applied_on.year + 1, 12, 31)
+
+
+def _lock(application: Application) -> Application:
+    return Application.objects.select_for_update().select_related("insured_region", "institution").get(
+        pk=application.pk)
+
+
+@transaction.atomic
+def application_decide(*, application: Application, actor, decision: str, opinion: str = "",
+                       valid_until: dt.date | None = None, now: dt.datetime | None = None) -> Application:
+    """Record the current stage's decision (R-APP-4): approve (to the next stage, or approved with validity
+    R-APP-6 at the last), reject (opinion required; ends it) or return (opinion required; back to the first
+    stage for the hospital to resubmit). Decisions are append-only; the due date is checked (R-APP-5)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    application = _lock(application)
+    opinion = (opinion or "").strip()
+    if decision not in (ApplicationReview.Decision.APPROVE, ApplicationReview.Decision.REJECT,
+                        ApplicationReview.Decision.RETURN):
+        raise ApplicationError("invalid", "审核意见应为同意、不同意或退回", fields={"decision": ["取值无效"]})
+    if application.status not in DECIDABLE_STATUSES:
+        raise ApplicationError("application_not_in_review",
+                               f"申请 {application.number} 当前状态为“{application.get_status_display()}”，不能审核",
+                               status=409)
+    if not user_owns_stage(actor, application):
+        raise ApplicationError("permission_denied",
+                               f"当前环节“{application.get_current_stage_display()}”不由您的角色审核", status=403)
+    if decision == ApplicationReview.Decision.REJECT and not opinion:
+        raise ApplicationError("opinion_required", "不同意时必须填写审核意见，说明不予通过的理由",
+                               fields={"opinion": ["不同意时必须填写理由"]})
+    if decision == ApplicationReview.Decision.RETURN and not opinion:
+        raise ApplicationError("opinion_required", "退回时必须填写审核意见，说明需要补充的材料",
+                               fields={"opinion": ["退回时必须说明需补充的材料"]})
+
+    stages = application.review_stages or [Stage.BUREAU.value]
+    stage = application.current_stage
+    is_last = stage == stages[-1]
+    latest_end = default_valid_until(application.applied_on)
+    valid_from = application.first_use_on or application.applied_on
+    if valid_until is not None:
+        if decision != ApplicationReview.Decision.APPROVE or not is_last:
+            raise ApplicationError("invalid", "只有最后环节同意时才能核定有效期", fields={"valid_until": ["此时不能填写"]})
+        if valid_until > latest_end or valid_until < valid_from:
+            raise ApplicationError(
+                "invalid", f"有效期止应在 {valid_from} 至 {latest_end} 之间（R-APP-6：最长至申请次年12月31日）",
+                fields={"valid_until": [f"应在 {valid_from} 至 {latest_end} 之间"]})
+
+    from_status = application.status
+    review = ApplicationReview.objects.create(
+        application=application, stage=stage, decision=decision, opinion=opinion, reviewer=actor, decided_at=now,
+        due_date=application.stage_due_date,
+        overdue=bool(application.stage_due_date and today > application.stage_due_date),
+        valid_until=(valid_until or latest_end) if decision == "approve" and is_last else None,
+    )
+    fields = ["status", "current_stage", "stage_received_on", "stage_due_date", "updated_at"]
+    if decision == ApplicationReview.Decision.APPROVE and not is_last:
+        next_stage = stages[stages.index(stage) + 1]
+        application.status = Application.Status.IN_REVIEW
+        application.current_stage = next_stage
+        application.stage_received_on = today
+        application.stage_due_date = stage_due_date(stage=next_stage, received_on=today,
+                                                    region=application.insured_region)
+    else:
+        application.current_stage = ""
+        application.stage_received_on = None
+        application.stage_due_date = None
+        application.decided_at = now
+        fields.append("decided_at")
+        if decision == ApplicationReview.Decision.APPROVE:
+            application.status = Application.Status.APPROVED
+            application.valid_from = valid_from
+            application.valid_until = review.valid_until
+            fields += ["valid_from", "valid_until"]
+        elif decision == ApplicationReview.Decision.REJECT:
+            application.status = Application.Status.REJECTED
+        else:  # return: back to the first stage (the physician), waiting for the hospital to resubmit
+            application.status = Application.Status.RETURNED
+            application.current_stage = stages[0]
+            application.decided_at = None
+    application.save(update_fields=fields)
+    record_event(subject=application, action=f"application_{decision}", actor=actor, from_status=from_status,
+                 to_status=application.status, reason=opinion,
+                 data={"stage": stage, "review": review.pk, "overdue": review.overdue,
+                       "valid_until": str(application.valid_until or "")})
+    return application
+
+
+@transaction.atomic
+def application_resubmit(*, application: Application, actor, note: str = "",
+                         now: dt.datetime | None = None) -> Application:
+    """The hospital resubmits a returned application with the documents asked for (R-APP-4): the chain starts
+    again at the first stage, with a new due date."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    application = _lock(application)
+    if application.status != Application.Status.RETURNED:
+        raise ApplicationError("application_not_returned", "只有被退回的申请可以重新提交", status=409)
+    if actor.role != Role.HOSPITAL or actor.institution_id != application.institution_id:
+        raise ApplicationError("permission_denied", "只有提交申请的医疗机构可以重新提交", status=403)
+    stages = application.review_stages or [Stage.BUREAU.value]
+    ApplicationReview.objects.create(application=application, stage=stages[0],
+                                     decision=ApplicationReview.Decision.RESUBMIT, opinion=(note or "").strip(),
+                                     reviewer=actor, decided_at=now)
+    application.status = Application.Status.SUBMITTED
+    application.current_stage = stages[0]
+    application.stage_received_on = today
+    application.stage_due_date = stage_due_date(stage=stages[0], received_on=today, region=application.insured_region)
+    application.save(update_fields=["status", "current_stage", "stage_received_on", "stage_due_date", "updated_at"])
+    record_event(subject=application, action="application_resubmitted", actor=actor,
+                 from_status=Application.Status.RETURNED, to_status=application.status, reason=note)
+    return application
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Validity: expiry (R-APP-6) and termination on withdrawal (R-CAT-5)
+# --------------------------------------------------------------------------------------------------------------
+
+@transaction.atomic
+def application_expire_due(*, today: dt.date | None = None) -> int:
+    """Approved applications whose ``valid_until`` has passed become expired (R-APP-6). Idempotent."""
+    today = today or timezone.localdate()
+    due = list(Application.objects.select_for_update().filter(status=Application.Status.APPROVED,
+                                                              valid_until__lt=today))
+    for application in due:
+        application.status = Application.Status.EXPIRED
+        application.save(update_fields=["status", "updated_at"])
+        record_event(subject=application, action="application_expired", from_status=Application.Status.APPROVED,
+                     to_status=Application.Status.EXPIRED, data={"valid_until": str(application.valid_until)})
+    return len(due)
+
+
+@transaction.atomic
+def application_terminate_for_drug_withdrawal(*, drug, withdrawn_on: dt.date, reason: str, actor) -> int:
+    """R-CAT-5 (001 第二十三条): withdrawing a drug ends every active application for its generic name on the
+    withdrawal date, the reason recorded on each. Active = open, or approved and still valid on that date.
+    R-CAT-6: while another product of the same generic stays listed on that date, patients may switch to it, so
+    nothing is terminated. Returns the number of applications terminated."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("invalid", "请填写终止原因", fields={"reason": ["必填"]})
+    alternatives = [d for d in Drug.objects.filter(generic_name=drug.generic_name).exclude(pk=drug.pk)
+                    if d.is_listed_on(withdrawn_on)]
+    if alternatives:
+        return 0
+    active = list(
+        Application.objects.select_for_update().filter(generic_name=drug.generic_name).filter(
+            status__in=[*OPEN_STATUSES, Application.Status.APPROVED]).order_by("id"))
+    count = 0
+    for application in active:
+        if application.status == Application.Status.APPROVED and application.valid_until < withdrawn_on:
+            continue
+        from_status = application.status
+        application.status = Application.Status.TERMINATED
+        application.terminated_on = withdrawn_on
+        application.termination_reason = reason
+        application.current_stage = ""
+        application.stage_due_date = None
+        application.stage_received_on = None
+        application.save(update_fields=["status", "terminated_on", "termination_reason", "current_stage",
+                                        "stage_due_date", "stage_received_on", "updated_at"])
+        record_event(subject=application, action="application_terminated", actor=actor, from_status=from_status,
+                     to_status=application.status, reason=reason,
+                     data={"drug": drug.code, "withdrawn_on": str(withdrawn_on)})
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Documents
+# --------------------------------------------------------------------------------------------------------------
+
+def sniff_content_type(head: bytes) -> tuple[str, str] | None:
+    """(content type, extension) from the file's first bytes, ``None`` when not PDF, JPEG or PNG."""
+    for magic, content_type, extension in _MAGIC:
+        if head.startswith(magic):
+            return content_type, extension
+    return None
+
+
+@transaction.atomic
+def application_document_add(*, application: Application, actor, uploaded_file, kind: str) -> ApplicationDocument:
+    """Attach a supporting document (R-APP-2): PDF, JPEG or PNG judged by content, at most
+    ``DOCUMENT_MAX_BYTES``; only the applying hospital, while the application is open."""
+    if actor.role != Role.HOSPITAL or actor.institution_id != application.institution_id:
+        raise ApplicationError("permission_denied", "只有提交申请的医疗机构可以上传材料", status=403)
+    if application.status not in OPEN_STATUSES:
+        raise ApplicationError("application_closed", "申请已办结，不能再上传材料", status=409)
+    if kind not in ApplicationDocument.Kind.values:
+        raise ApplicationError("invalid", "材料类型无效", fields={"kind": ["取值无效"]})
+    if uploaded_file is None:
+        raise ApplicationError("invalid", "请选择要上传的文件", fields={"file": ["必填"]})
+    size = uploaded_file.size or 0
+    if size == 0:
+        raise ApplicationError("invalid", "文件为空", fields={"file": ["文件为空"]})
+    if size > DOCUMENT_MAX_BYTES:
+        raise ApplicationError("file_too_large", f"文件不能超过 {DOCUMENT_MAX_BYTES // (1024 * 1024)} MB",
+                               fields={"file": ["文件过大"]}, status=413)
+    data = b"".join(uploaded_file.chunks())
+    sniffed = sniff_content_type(data[:16])
+    if sniffed is None:
+        raise ApplicationError("unsupported_file_type", "只接受 PDF、JPEG、PNG 文件（按文件内容判断）",
+                               fields={"file": ["文件内容不是 PDF、JPEG 或 PNG"]})
+    content_type, extension = sniffed
+    original = (getattr(uploaded_file, "name", "") or "document").rsplit("/", 1)[-1][:200]
+    stem = original.rsplit(".", 1)[0] if "." in original else original
+    document = ApplicationDocument(application=application, kind=kind, original_name=original,
+                                   content_type=content_type, size=len(data),
+                                   sha256=hashlib.sha256(data).hexdigest(), uploaded_by=actor)
+    safe_stem = "".join(ch for ch in stem if ch.isalnum() or ch in "-_")[:60] or "document"
+    document.file.save(f"{safe_stem}{extension}", ContentFile(data), save=False)
+    document.save()
+    record_event(subject=application, action="application_document_added", actor=actor,
+                 data={"document": document.pk, "kind": kind, "content_type": content_type, "size": len(data)})
+    return document
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Personal numbers (R-SEC-2)
+# --------------------------------------------------------------------------------------------------------------
+
+REVEALABLE = {"id_number": "身份证号", "phone": "联系电话", "card_number": "医保卡号"}
+
+
+@transaction.atomic
+def application_reveal_personal_number(*, application: Application, actor, field: str) -> str:
+    """Show one personal number in full: a logged action for bureau users and the applying hospital (R-SEC-2)."""
+    if field not in REVEALABLE:
+        raise ApplicationError("invalid", "只能显示身份证号、联系电话或医保卡号", fields={"field": ["取值无效"]})
+    permitted = actor.is_superuser or actor.role in BUREAU_ROLES or (
+        actor.role == Role.HOSPITAL and actor.institution_id == application.institution_id)
+    if not permitted:
+        raise ApplicationError("permission_denied", "当前角色无权查看完整号码", status=403)
+    record_event(subject=application, action="personal_number_revealed", actor=actor,
+                 data={"field": field, "person": application.person_id})
+    return getattr(application.person, field)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Public lookup (R-APP-9)
+# --------------------------------------------------------------------------------------------------------------
+
+def _lookup_keys(ip: str, number: str) -> list[str]:
+    digest = hashlib.sha256(number.encode()).hexdigest()[:24]
+    return [f"app-lookup:ip:{ip}", f"app-lookup:no:{digest}"]
+
+
+def lookup_blocked(*, ip: str, number: str) -> bool:
+    return any((cache.get(key) or 0) >= LOOKUP_MAX_FAILURES for key in _lookup_keys(ip, number))
+
+
+def _lookup_failed(*, ip: str, number: str) -> None:
+    for key in _lookup_keys(ip, number):
+        if cache.add(key, 1, LOOKUP_WINDOW_SECONDS):
+            continue
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, LOOKUP_WINDOW_SECONDS)
+
+
+def application_lookup(*, number: str, id_suffix: str, ip: str) -> Application | None:
+    """The application with this number whose person's ID number ends with ``id_suffix`` (6 characters), or
+    ``None``. Failures count per IP and per number; past ``LOOKUP_MAX_FAILURES`` within the window every
+    attempt is refused (``throttled``, 429) without looking. Failures are logged (and recorded on the
+    application when the number exists)."""
+    number = (number or "").strip().upper()
+    id_suffix = (id_suffix or "").strip().upper()
+    if lookup_blocked(ip=ip, number=number):
+        logger.warning("application lookup throttled ip=%s number=%s", ip, number)
+        raise ApplicationError("throttled", "查询失败次数过多，请 15 分钟后再试", status=429)
+    if len(id_suffix) != 6:
+        raise ApplicationError("invalid", "请输入身份证号后六位", fields={"id_suffix": ["应为6位"]})
+    application = (Application.objects.select_related("person", "insured_region")
+                   .filter(number=number).first()) if number else None
+    if application is not None and application.person.id_number.endswith(id_suffix):
+        return application
+    _lookup_failed(ip=ip, number=number)
+    logger.warning("application lookup failed ip=%s number=%s", ip, number)
+    if application is not None:
+        with transaction.atomic():
+            record_event(subject=application, action="public_lookup_failed", data={"ip": ip})
+    return None
