@@ -1,1 +1,14 @@
-urlpatterns: list = []
+from django.urls import path
+
+from apps.applications import api
+
+urlpatterns = [
+    path("applications/", api.ApplicationListCreateView.as_view(), name="api-application-list"),
+    path("applications/<int:pk>/", api.ApplicationDetailView.as_view(), name="api-application-detail"),
+    path("applications/<int:pk>/decisions/", api.ApplicationDecisionView.as_view(), name="api-application-decide"),
+    path("applications/<int:pk>/resubmit/", api.ApplicationResubmitView.as_view(), name="api-application-resubmit"),
+    path("applications/<int:pk>/documents/", api.ApplicationDocumentListView.as_view(),
+         name="api-application-documents"),
+    path("applications/<int:pk>/documents/<int:document_id>/", api.ApplicationDocumentFileView.as_view(),
+         name="api-application-document-file"),
+]

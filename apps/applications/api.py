@@ -1,0 +1,242 @@
+"""REST for treatment applications (API.md "Treatment applications"): create (hospital), read (scoped),
+decisions for the stage the user's role owns, resubmission and supporting documents."""
+from django.http import FileResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from apps.accounts.permissions import IsHospital
+from apps.applications import selectors, services
+from apps.applications.models import Application, ApplicationDocument, ApplicationReview
+from apps.core.masking import mask_id_number, mask_phone
+from apps.policies.models import InsuranceType
+
+
+# --- input shapes ---------------------------------------------------------------------------------------------
+
+class PatientInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+    id_number = serializers.CharField(max_length=18, min_length=18)
+    insurance_type = serializers.ChoiceField(choices=InsuranceType.choices)
+    insured_region = serializers.RegexField(r"^\d{6}$", max_length=6)
+    phone = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    card_number = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    employer = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    sex = serializers.ChoiceField(choices=["male", "female"], required=False, allow_null=True)
+    age = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=150)
+
+
+class ApplicationInputSerializer(serializers.Serializer):
+    patient = PatientInputSerializer()
+    diagnosis_code = serializers.CharField(max_length=16)
+    diagnosis_name = serializers.CharField(max_length=128)
+    generic_name = serializers.CharField(max_length=128)
+    physician_code = serializers.CharField(max_length=20)
+    pharmacy_code = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    usage = serializers.CharField(max_length=128)
+    course_days = serializers.IntegerField(min_value=1, max_value=3650)
+    first_use_on = serializers.DateField(required=False, allow_null=True)
+
+
+class DecisionInputSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["approve", "reject", "return"])
+    opinion = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    valid_until = serializers.DateField(required=False, allow_null=True)
+
+
+class ResubmitInputSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class DocumentInputSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True)
+    kind = serializers.ChoiceField(choices=ApplicationDocument.Kind.choices, default=ApplicationDocument.Kind.MEDICAL_RECORD)
+
+
+# --- output shapes --------------------------------------------------------------------------------------------
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.SerializerMethodField()
+    stage_display = serializers.CharField(source="get_stage_display")
+    decision_display = serializers.CharField(source="get_decision_display")
+
+    class Meta:
+        model = ApplicationReview
+        fields = ["stage", "stage_display", "decision", "decision_display", "opinion", "reviewer", "decided_at",
+                  "due_date", "overdue", "valid_until"]
+
+    def get_reviewer(self, obj) -> str:
+        return obj.reviewer.get_full_name() or obj.reviewer.username
+
+
+class DocumentSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApplicationDocument
+        fields = ["id", "kind", "original_name", "content_type", "size", "sha256", "uploaded_at", "url"]
+
+    def get_url(self, obj) -> str:
+        return f"/api/v1/applications/{obj.application_id}/documents/{obj.pk}/"
+
+
+class PatientOutputSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    id_number = serializers.SerializerMethodField(help_text="masked (R-SEC-2)")
+    sex = serializers.CharField()
+    birth_date = serializers.DateField()
+    insurance_type = serializers.CharField()
+    insured_region = serializers.CharField(source="insured_region.code")
+    phone = serializers.SerializerMethodField(help_text="masked (R-SEC-2)")
+    card_number = serializers.CharField()
+    employer = serializers.CharField()
+
+    def get_id_number(self, obj) -> str:
+        return mask_id_number(obj.id_number)
+
+    def get_phone(self, obj) -> str:
+        return mask_phone(obj.phone)
+
+
+class ApplicationListSerializer(serializers.ModelSerializer):
+    patient = PatientOutputSerializer(source="person")
+    institution = serializers.CharField(source="institution.code")
+    pharmacy = serializers.CharField(source="pharmacy.code", allow_null=True, default=None)
+    physician = serializers.CharField(source="physician.code")
+    therapeutic_area = serializers.CharField(source="therapeutic_area.code")
+
+    class Meta:
+        model = Application
+        fields = ["id", "number", "status", "current_stage", "stage_due_date", "patient", "institution",
+                  "pharmacy", "physician", "generic_name", "therapeutic_area", "diagnosis_code", "diagnosis_name",
+                  "usage", "course_days", "first_use_on", "submitted_at", "applied_on", "valid_from",
+                  "valid_until", "terminated_on", "termination_reason"]
+
+
+class ApplicationDetailSerializer(ApplicationListSerializer):
+    reviews = ReviewSerializer(many=True, read_only=True)
+    documents = DocumentSerializer(many=True, read_only=True)
+    review_stages = serializers.ListField(child=serializers.CharField())
+
+    class Meta(ApplicationListSerializer.Meta):
+        fields = [*ApplicationListSerializer.Meta.fields, "review_stages", "reviews", "documents"]
+
+
+def _detail(application: Application) -> dict:
+    application = selectors._base().prefetch_related("reviews__reviewer", "documents").get(pk=application.pk)
+    return ApplicationDetailSerializer(application).data
+
+
+# --- views ------------------------------------------------------------------------------------------------------
+
+class ApplicationListCreateView(GenericAPIView):
+    """GET: the applications the user may see (R-SEC-1), filters ``status``, ``stage``, ``generic_name``,
+    ``number``. POST: a hospital submits an application (R-APP-2..8)."""
+
+    serializer_class = ApplicationListSerializer
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsHospital()]
+        return [IsAuthenticated()]
+
+    def get_queryset(self):
+        qs = selectors.applications_visible_to(self.request.user)
+        params = self.request.query_params
+        if params.get("status"):
+            qs = qs.filter(status=params["status"])
+        if params.get("stage"):
+            qs = qs.filter(current_stage=params["stage"])
+        if params.get("generic_name"):
+            qs = qs.filter(generic_name=params["generic_name"])
+        if params.get("number"):
+            qs = qs.filter(number=params["number"])
+        return qs.order_by("-submitted_at", "-id")
+
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ApplicationListSerializer(page, many=True).data)
+
+    @extend_schema(request=ApplicationInputSerializer, responses={201: ApplicationDetailSerializer})
+    def post(self, request):
+        data = ApplicationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        application = services.application_submit(actor=request.user, **data.validated_data)
+        return Response(_detail(application), status=status.HTTP_201_CREATED)
+
+
+class ApplicationDetailView(GenericAPIView):
+    serializer_class = ApplicationDetailSerializer
+
+    def get(self, request, pk):
+        return Response(_detail(selectors.application_get_for(request.user, pk)))
+
+
+class ApplicationDecisionView(GenericAPIView):
+    """The current stage's decision, for a user whose role owns the stage (R-APP-4): 404 outside the user's
+    scope, 403 for a role that does not own the stage."""
+
+    serializer_class = DecisionInputSerializer
+
+    @extend_schema(request=DecisionInputSerializer, responses={201: ApplicationDetailSerializer})
+    def post(self, request, pk):
+        application = selectors.application_get_for(request.user, pk)
+        data = DecisionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        application = services.application_decide(application=application, actor=request.user,
+                                                  **data.validated_data)
+        return Response(_detail(application), status=status.HTTP_201_CREATED)
+
+
+class ApplicationResubmitView(GenericAPIView):
+    serializer_class = ResubmitInputSerializer
+    permission_classes = [IsHospital]
+
+    @extend_schema(request=ResubmitInputSerializer, responses={200: ApplicationDetailSerializer})
+    def post(self, request, pk):
+        application = selectors.application_get_for(request.user, pk)
+        data = ResubmitInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        application = services.application_resubmit(application=application, actor=request.user,
+                                                    **data.validated_data)
+        return Response(_detail(application))
+
+
+class ApplicationDocumentListView(GenericAPIView):
+    """GET the documents; POST (multipart ``file``, ``kind``) one PDF/JPEG/PNG, type sniffed by content."""
+
+    serializer_class = DocumentSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(responses=DocumentSerializer(many=True))
+    def get(self, request, pk):
+        application = selectors.application_get_for(request.user, pk)
+        return Response(DocumentSerializer(application.documents.all(), many=True).data)
+
+    @extend_schema(request=DocumentInputSerializer, responses={201: DocumentSerializer})
+    def post(self, request, pk):
+        application = selectors.application_get_for(request.user, pk)
+        data = DocumentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        document = services.application_document_add(application=application, actor=request.user,
+                                                      uploaded_file=data.validated_data["file"],
+                                                      kind=data.validated_data["kind"])
+        return Response(DocumentSerializer(document).data, status=status.HTTP_201_CREATED)
+
+
+class ApplicationDocumentFileView(GenericAPIView):
+    """The document's file, to users who may see the application."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, pk, document_id):
+        application = selectors.application_get_for(request.user, pk)
+        document = application.documents.filter(pk=document_id).first()
+        if document is None:
+            from django.http import Http404
+
+            raise Http404
+        return FileResponse(document.file.open("rb"), content_type=document.content_type,
+                            filename=document.original_name)
