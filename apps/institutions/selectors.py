@@ -1,10 +1,14 @@
-"""Who may see which institutions (R-SEC-1)."""
+"""Who may see which institutions (R-SEC-1), and the exit flags (R-INS-4)."""
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
 
 from apps.accounts.models import Role
-from apps.core.models import DesignationStatus
+from apps.core.designation import Criterion, exit_flags
+from apps.core.models import DesignationStatus, Region
 from apps.core.selectors import region_q
 from apps.institutions.models import Institution
 
@@ -23,3 +27,54 @@ def institutions_visible_to(user) -> QuerySet[Institution]:
         city_prefix = user.pharmacy.region.code[:4]
         return qs.filter(region__code__startswith=city_prefix, status=DesignationStatus.ADMITTED)
     return qs.none()
+
+
+def institution_list(*, user, search: str = "", region: str = "", status: str = "", level: str = "",
+                     kind: str = "") -> QuerySet[Institution]:
+    """The browser list: search by name/code, filter by region (code prefix), status, level, kind."""
+    qs = institutions_visible_to(user).annotate(
+        filed_physicians=Count("physicians", filter=Q(physicians__status="filed")))
+    if search:
+        qs = qs.filter(Q(name__icontains=search) | Q(code__icontains=search))
+    if region:
+        node = Region.objects.filter(code=region).first()
+        qs = qs.filter(region_q(node)) if node else qs.none()
+    if status:
+        qs = qs.filter(status=status)
+    if level:
+        qs = qs.filter(level=level)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("code")
+
+
+def institution_criteria(institution: Institution) -> list[Criterion]:
+    """R-INS-1 (000 附件1): each admission criterion with whether it is met."""
+    return [
+        Criterion("level", "二级及以上医疗机构", (institution.level or 0) >= Institution.Level.LEVEL_2),
+        Criterion("has_clinical_department", "具备相应临床科室", institution.has_clinical_department),
+        Criterion("sells_at_negotiated_price", "按谈判价格销售", institution.sells_at_negotiated_price),
+        Criterion("info_system_capable", "信息系统可审核、流转、追溯处方", institution.info_system_capable),
+        Criterion("no_penalty_past_year", "近一年无医保或卫健部门处罚", institution.no_penalty_past_year),
+    ]
+
+
+@dataclass(frozen=True)
+class ExitFlag:
+    organisation: object
+    reasons: list[str]
+
+
+def institutions_flagged_for_exit(*, user=None, region: Region | None = None, today: dt.date) -> list[ExitFlag]:
+    """R-INS-4: admitted or suspended institutions meeting an exit criterion, with the reasons.
+    Scoped by ``user`` (R-SEC-1) and/or ``region``; registries are small, so the per-row checks are fine."""
+    qs = institutions_visible_to(user) if user is not None else Institution.objects.select_related("region")
+    if region is not None:
+        qs = qs.filter(region_q(region))
+    flags = []
+    for institution in qs.filter(status__in=(DesignationStatus.ADMITTED, DesignationStatus.SUSPENDED)):
+        reasons = exit_flags(institution, criteria=institution_criteria(institution), patient_field="institution",
+                             today=today)
+        if reasons:
+            flags.append(ExitFlag(institution, reasons))
+    return flags

@@ -18,6 +18,7 @@ class Physician(TimeStampedModel):
         SUSPENDED = "suspended", _("暂停")
         REVOKED = "revoked", _("已撤销")
         EXPIRED = "expired", _("已过期")
+        REJECTED = "rejected", _("未予备案")
 
     code = models.CharField(_("医师编码"), max_length=20, unique=True)
     name = models.CharField(_("姓名"), max_length=64)
@@ -40,6 +41,8 @@ class Physician(TimeStampedModel):
     filed_on = models.DateField(_("备案日期"), null=True, blank=True)
     filing_valid_until = models.DateField(_("备案有效期至"), null=True, blank=True)
     revoked_on = models.DateField(_("撤销/暂停日期"), null=True, blank=True)
+    proposed_by = models.ForeignKey("accounts.User", verbose_name=_("提名人"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         verbose_name = _("责任医师")
@@ -51,7 +54,7 @@ class Physician(TimeStampedModel):
 
     def is_active_on(self, day) -> bool:
         """R-RX-2 / R-DOC-3: the filing covers ``day`` (filed, not yet suspended/revoked/expired on that day)."""
-        if self.status == self.Status.PROPOSED or self.filed_on is None or day < self.filed_on:
+        if self.status in (self.Status.PROPOSED, self.Status.REJECTED) or self.filed_on is None or day < self.filed_on:
             return False
         if self.filing_valid_until is not None and day > self.filing_valid_until:
             return False

@@ -25,3 +25,18 @@ def policy_for(*, region: Region, on: dt.date) -> PaymentPolicy:
         if node.pk in by_region:
             return by_region[node.pk]
     raise ApplicationError("no_policy", f"{region.name} 在 {on} 没有生效的支付政策，请管理员先配置", status=400)
+
+
+def policies_visible_to(user):
+    """Bureau: policies of its region, the regions below it and above it (the ones that apply to it).
+    Hospital/pharmacy: the policies of its own region chain. Superusers: all."""
+    qs = PaymentPolicy.objects.select_related("region")
+    if user.is_superuser:
+        return qs
+    if user.is_bureau and user.region_id:
+        chain = [r.pk for r in user.region.ancestors_and_self()]
+        return qs.filter(Q(region__code__startswith=user.region.descendant_prefix) | Q(region__in=chain))
+    org = user.institution if user.is_hospital else user.pharmacy if user.is_pharmacy else None
+    if org is not None:
+        return qs.filter(region__in=[r.pk for r in org.region.ancestors_and_self()])
+    return qs.none()

@@ -1,0 +1,174 @@
+"""Lifecycle shared by designated institutions and pharmacies (R-INS-3, R-INS-4, R-PHA-2).
+
+``apps.institutions.services`` and ``apps.pharmacies.services`` call these helpers with their own admission
+criteria; the helpers check the current status, change it, and write the event row in the caller's transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.apps import apps as django_apps
+from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
+
+from apps.core.events import record_event
+from apps.core.exceptions import ApplicationError
+from apps.core.models import DesignatedOrganisation, DesignationStatus, Sanction
+from apps.core.working_days import working_days_between
+
+S = DesignationStatus
+
+#: R-INS-4: a name/address change must be brought into the system within this many working days.
+REGISTRATION_UPDATE_WORKING_DAYS = 30
+#: R-INS-4: unable to serve for this many months or more.
+UNABLE_TO_SERVE_MONTHS = 6
+#: R-INS-4: fewer dual-channel patients than this in the last year.
+MIN_PATIENTS_PER_YEAR = 10
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One admission criterion: the model field it reads, its label, and whether it is met."""
+
+    field: str
+    label: str
+    met: bool
+
+
+def unmet(criteria: list[Criterion]) -> list[Criterion]:
+    return [c for c in criteria if not c.met]
+
+
+def refuse_unmet(criteria: list[Criterion], *, action: str) -> None:
+    """Raise ``criteria_not_met`` naming every failing criterion (R-INS-1, R-PHA-1)."""
+    failing = unmet(criteria)
+    if failing:
+        names = "、".join(c.label for c in failing)
+        raise ApplicationError(
+            "criteria_not_met", f"不符合{action}条件：{names}",
+            fields={c.field: [f"未满足：{c.label}"] for c in failing},
+        )
+
+
+def _label(status: str) -> str:
+    return str(S(status).label)
+
+
+def transition(org: DesignatedOrganisation, *, to: str, allowed_from: tuple[str, ...], action: str, actor,
+               reason: str = "", reason_required: bool = True, data: dict | None = None,
+               extra_update: dict | None = None) -> DesignatedOrganisation:
+    """Move ``org`` from one of ``allowed_from`` to ``to`` and record who/when/why (R-INS-3)."""
+    reason = (reason or "").strip()
+    if reason_required and not reason:
+        raise ApplicationError("invalid", "请填写原因", fields={"reason": ["必填"]})
+    # re-read the status under a row lock so two administrators cannot both move it
+    current = type(org).objects.select_for_update().values_list("status", flat=True).get(pk=org.pk)
+    if current not in allowed_from:
+        allowed = "、".join(_label(s) for s in allowed_from)
+        raise ApplicationError(
+            "invalid_status", f"当前状态为“{_label(current)}”，只有“{allowed}”状态可以执行此操作", status=409)
+    updates = {"status": to, "status_changed_at": timezone.now(), **(extra_update or {})}
+    for key, value in updates.items():
+        setattr(org, key, value)
+    org.save(update_fields=[*updates.keys(), "updated_at"])
+    record_event(subject=org, action=action, actor=actor, from_status=current, to_status=to, reason=reason,
+                 data=data)
+    return org
+
+
+def validate_agreement(*, agreement_no: str, agreement_start: dt.date | None, agreement_end: dt.date | None) -> None:
+    """R-INS-3: admission signs a supplementary agreement (补充协议) with start and end dates."""
+    fields = {}
+    if not (agreement_no or "").strip():
+        fields["agreement_no"] = ["请填写补充协议编号"]
+    if agreement_start is None:
+        fields["agreement_start"] = ["请填写协议开始日期"]
+    if agreement_end is None:
+        fields["agreement_end"] = ["请填写协议结束日期"]
+    if agreement_start and agreement_end and agreement_end < agreement_start:
+        fields["agreement_end"] = ["协议结束日期不能早于开始日期"]
+    if fields:
+        raise ApplicationError("agreement_required", "纳入须签订补充协议并填写协议编号及起止日期", fields=fields)
+
+
+def sanction_record(org: DesignatedOrganisation, *, actor, kind: str, decided_on: dt.date, reason: str,
+                    amount: Decimal | None = None, deadline: dt.date | None = None) -> Sanction:
+    """R-INS-3: record a sanction (000 附件2 第四条、第五条)."""
+    fields = {}
+    if kind not in Sanction.Kind.values:
+        fields["kind"] = ["未知的处理方式"]
+    if not (reason or "").strip():
+        fields["reason"] = ["必填"]
+    if amount is not None and amount < 0:
+        fields["amount"] = ["金额不能为负数"]
+    if kind in (Sanction.Kind.DEDUCTION, Sanction.Kind.DEPOSIT_DEDUCTION) and amount is None:
+        fields["amount"] = ["拒付/追回或扣除保证金须填写金额"]
+    if kind == Sanction.Kind.RECTIFICATION and deadline is None:
+        fields["deadline"] = ["限时整改须填写整改期限"]
+    if fields:
+        raise ApplicationError("invalid", "协议处理信息有误", fields=fields)
+    if org.status == S.EXITED:
+        raise ApplicationError("invalid_status", "已退出的机构不能再作协议处理", status=409)
+    sanction = Sanction.objects.create(
+        content_type=ContentType.objects.get_for_model(org), object_id=str(org.pk), kind=kind,
+        decided_on=decided_on, reason=reason.strip(), amount=amount, deadline=deadline,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    record_event(subject=org, action="sanctioned", actor=actor, reason=reason.strip(),
+                 data={"kind": kind, "decided_on": decided_on.isoformat(),
+                       "amount": str(amount) if amount is not None else None,
+                       "deadline": deadline.isoformat() if deadline else None})
+    return sanction
+
+
+def sanctions_for(org: DesignatedOrganisation):
+    return Sanction.objects.filter(content_type=ContentType.objects.get_for_model(org), object_id=str(org.pk))
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, d)
+        except ValueError:
+            continue
+    raise ValueError(day)
+
+
+def dual_channel_patient_count(*, field: str, org: DesignatedOrganisation, start: dt.date, end: dt.date) -> int:
+    """Distinct patients with an approved dual-channel application at ``org`` whose validity overlaps
+    [start, end] (R-INS-4). ``field`` is the application's FK to the organisation ("institution" or
+    "pharmacy"). Until the applications app defines its ``Application`` model this counts 0 patients:
+    the lookup is guarded so that the registries work on their own."""
+    try:
+        application = django_apps.get_model("applications", "Application")
+    except LookupError:
+        return 0
+    counted = ("approved", "terminated", "expired")
+    return (application.objects.filter(**{field: org}, status__in=counted, valid_from__lte=end,
+                                       valid_until__gte=start)
+            .values("person_id").distinct().count())
+
+
+def exit_flags(org: DesignatedOrganisation, *, criteria: list[Criterion], patient_field: str,
+               today: dt.date) -> list[str]:
+    """R-INS-4 (000 附件2 第六条): the reasons this organisation should be considered for exit."""
+    reasons: list[str] = []
+    if org.registration_changed_on is not None:
+        late = working_days_between(org.registration_changed_on, today)
+        if late > REGISTRATION_UPDATE_WORKING_DAYS:
+            reasons.append(f"名称/地址变更后 {late} 个工作日未更新（超过{REGISTRATION_UPDATE_WORKING_DAYS}个工作日）")
+    for c in unmet(criteria):
+        reasons.append(f"不再符合纳入条件：{c.label}")
+    if org.unable_to_serve_since is not None and add_months(org.unable_to_serve_since, UNABLE_TO_SERVE_MONTHS) <= today:
+        reasons.append(f"自 {org.unable_to_serve_since} 起无法提供服务已满{UNABLE_TO_SERVE_MONTHS}个月")
+    year_ago = add_months(today, -12)
+    # only organisations designated for a full year can be judged on a year's patients
+    if org.agreement_start is not None and org.agreement_start <= year_ago:
+        patients = dual_channel_patient_count(field=patient_field, org=org, start=year_ago, end=today)
+        if patients < MIN_PATIENTS_PER_YEAR:
+            reasons.append(f"近一年双通道患者 {patients} 人（少于{MIN_PATIENTS_PER_YEAR}人）")
+    return reasons

@@ -1,0 +1,174 @@
+"""Writes of responsible physicians: the hospital proposes, the bureau files (R-DOC-1..3)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.events import record_event
+from apps.core.exceptions import ApplicationError, NotFoundError
+from apps.core.models import DesignationStatus
+from apps.physicians.models import Physician
+from apps.physicians.selectors import physician_eligibility_problems, physician_problems
+
+P = Physician.Status
+
+EDITABLE_FIELDS = ("name", "department", "title", "is_certifying", "is_treating", "phone", "practice_licence_no",
+                   "no_insurance_sanction_3y", "no_pharmacy_incident_3y", "filing_valid_until")
+
+
+def _refuse_ineligible(problems: dict[str, list[str]]) -> None:
+    if problems:
+        detail = "；".join(m for msgs in problems.values() for m in msgs)
+        raise ApplicationError("physician_not_eligible", f"不符合责任医师条件：{detail}", fields=problems)
+
+
+def _next_code(institution) -> str:
+    prefix = f"D{institution.region.code[:4]}00"
+    last = (Physician.objects.filter(code__startswith=prefix).order_by("-code").values_list("code", flat=True)
+            .first())
+    number = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
+    return f"{prefix}{number:03d}"
+
+
+@transaction.atomic
+def physician_propose(*, actor, institution, name: str, department: str, title: str, therapeutic_areas,
+                      is_certifying: bool = False, is_treating: bool = True, code: str = "", phone: str = "",
+                      practice_licence_no: str = "", no_insurance_sanction_3y: bool = True,
+                      no_pharmacy_incident_3y: bool = True) -> Physician:
+    """R-DOC-3: a hospital proposes a physician of its own institution (a bureau administrator may propose
+    for any institution of its region). Eligibility (R-DOC-1/R-DOC-2) is checked already here."""
+    if getattr(actor, "role", None) == "hospital" and actor.institution_id != institution.pk:
+        raise NotFoundError("未找到该医疗机构")
+    if institution.status not in (DesignationStatus.ADMITTED, DesignationStatus.APPLIED):
+        raise ApplicationError("institution_not_designated",
+                               f"{institution.name}当前状态为“{institution.get_status_display()}”，不能提名责任医师")
+    areas = list(therapeutic_areas)
+    _refuse_ineligible(physician_eligibility_problems(
+        institution=institution, title=title, is_certifying=is_certifying, is_treating=is_treating,
+        area_count=len(areas), no_insurance_sanction_3y=no_insurance_sanction_3y,
+        no_pharmacy_incident_3y=no_pharmacy_incident_3y))
+    physician = Physician(
+        code=(code or "").strip() or _next_code(institution), name=(name or "").strip(), institution=institution,
+        department=(department or "").strip(), title=title, is_certifying=is_certifying, is_treating=is_treating,
+        phone=phone, practice_licence_no=practice_licence_no, no_insurance_sanction_3y=no_insurance_sanction_3y,
+        no_pharmacy_incident_3y=no_pharmacy_incident_3y, status=P.PROPOSED, status_changed_at=timezone.now(),
+        proposed_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    try:
+        physician.full_clean()
+    except ValidationError as exc:
+        raise ApplicationError("invalid", "责任医师信息有误", fields=exc.message_dict) from None
+    physician.save()
+    physician.therapeutic_areas.set(areas)
+    record_event(subject=physician, action="physician_proposed", actor=actor, to_status=P.PROPOSED,
+                 data={"institution": institution.code, "therapeutic_areas": [a.code for a in areas]})
+    return physician
+
+
+@transaction.atomic
+def physician_update(*, physician: Physician, actor, data: dict, therapeutic_areas=None) -> Physician:
+    """Bureau administrator edits; a filed physician must stay eligible (R-DOC-1/2)."""
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ApplicationError("invalid", f"不能直接修改：{'、'.join(sorted(unknown))}")
+    changed = {k: v for k, v in data.items() if getattr(physician, k) != v}
+    for key, value in changed.items():
+        setattr(physician, key, value)
+    areas = list(therapeutic_areas) if therapeutic_areas is not None else None
+    if areas is not None and set(a.pk for a in areas) != set(physician.therapeutic_areas.values_list("pk", flat=True)):
+        changed["therapeutic_areas"] = [a.code for a in areas]
+    if not changed:
+        return physician
+    if physician.status in (P.PROPOSED, P.FILED, P.SUSPENDED):
+        _refuse_ineligible(physician_eligibility_problems(
+            institution=physician.institution, title=physician.title, is_certifying=physician.is_certifying,
+            is_treating=physician.is_treating,
+            area_count=len(areas) if areas is not None else physician.therapeutic_areas.count(),
+            no_insurance_sanction_3y=physician.no_insurance_sanction_3y,
+            no_pharmacy_incident_3y=physician.no_pharmacy_incident_3y))
+    try:
+        physician.full_clean()
+    except ValidationError as exc:
+        raise ApplicationError("invalid", "责任医师信息有误", fields=exc.message_dict) from None
+    physician.save()
+    if areas is not None:
+        physician.therapeutic_areas.set(areas)
+    record_event(subject=physician, action="physician_updated", actor=actor, data={"fields": sorted(changed)})
+    return physician
+
+
+def _transition(physician: Physician, *, to: str, allowed_from: tuple[str, ...], action: str, actor,
+                reason: str = "", reason_required: bool = True, updates: dict | None = None) -> Physician:
+    reason = (reason or "").strip()
+    if reason_required and not reason:
+        raise ApplicationError("invalid", "请填写原因", fields={"reason": ["必填"]})
+    current = Physician.objects.select_for_update().values_list("status", flat=True).get(pk=physician.pk)
+    if current not in allowed_from:
+        allowed = "、".join(str(P(s).label) for s in allowed_from)
+        raise ApplicationError("invalid_status",
+                               f"当前状态为“{str(P(current).label)}”，只有“{allowed}”状态可以执行此操作", status=409)
+    values = {"status": to, "status_changed_at": timezone.now(), **(updates or {})}
+    for key, value in values.items():
+        setattr(physician, key, value)
+    physician.save(update_fields=[*values, "updated_at"])
+    record_event(subject=physician, action=action, actor=actor, from_status=current, to_status=to, reason=reason,
+                 data={k: v.isoformat() for k, v in (updates or {}).items() if isinstance(v, dt.date)})
+    return physician
+
+
+@transaction.atomic
+def physician_file(*, physician: Physician, actor, filed_on: dt.date | None = None,
+                   valid_until: dt.date | None = None, reason: str = "") -> Physician:
+    """R-DOC-3: the bureau files a proposed physician after checking R-DOC-1 and R-DOC-2 again."""
+    _refuse_ineligible(physician_problems(physician))
+    if physician.institution.status != DesignationStatus.ADMITTED:
+        raise ApplicationError("institution_not_designated",
+                               f"{physician.institution.name}尚未纳入定点或已暂停/退出，不能备案责任医师")
+    filed_on = filed_on or timezone.localdate()
+    if valid_until is not None and valid_until < filed_on:
+        raise ApplicationError("invalid", "备案有效期不能早于备案日期", fields={"valid_until": ["早于备案日期"]})
+    return _transition(physician, to=P.FILED, allowed_from=(P.PROPOSED,), action="physician_filed", actor=actor,
+                       reason=reason, reason_required=False,
+                       updates={"filed_on": filed_on, "filing_valid_until": valid_until, "revoked_on": None})
+
+
+@transaction.atomic
+def physician_reject_filing(*, physician: Physician, actor, reason: str) -> Physician:
+    return _transition(physician, to=P.REJECTED, allowed_from=(P.PROPOSED,), action="physician_filing_rejected",
+                       actor=actor, reason=reason)
+
+
+@transaction.atomic
+def physician_suspend(*, physician: Physician, actor, reason: str, on: dt.date | None = None) -> Physician:
+    """From ``on`` (default today) the physician can no longer sign (``is_active_on``)."""
+    return _transition(physician, to=P.SUSPENDED, allowed_from=(P.FILED,), action="physician_suspended",
+                       actor=actor, reason=reason, updates={"revoked_on": on or timezone.localdate()})
+
+
+@transaction.atomic
+def physician_resume(*, physician: Physician, actor, reason: str) -> Physician:
+    _refuse_ineligible(physician_problems(physician))
+    return _transition(physician, to=P.FILED, allowed_from=(P.SUSPENDED,), action="physician_resumed",
+                       actor=actor, reason=reason, updates={"revoked_on": None})
+
+
+@transaction.atomic
+def physician_revoke(*, physician: Physician, actor, reason: str, on: dt.date | None = None) -> Physician:
+    """R-DOC-3: prescriptions dated ``on`` or later are refused (R-RX-2)."""
+    return _transition(physician, to=P.REVOKED, allowed_from=(P.FILED, P.SUSPENDED), action="physician_revoked",
+                       actor=actor, reason=reason, updates={"revoked_on": on or timezone.localdate()})
+
+
+@transaction.atomic
+def physician_expire(*, physician: Physician, actor=None, today: dt.date | None = None) -> Physician:
+    """A filing whose validity has ended becomes expired (idempotent for already-expired ones)."""
+    today = today or timezone.localdate()
+    if physician.status == P.EXPIRED:
+        return physician
+    if physician.filing_valid_until is None or physician.filing_valid_until >= today:
+        raise ApplicationError("invalid_status", "备案尚在有效期内，不能置为过期", status=409)
+    return _transition(physician, to=P.EXPIRED, allowed_from=(P.FILED, P.SUSPENDED), action="physician_expired",
+                       actor=actor, reason=f"备案有效期至 {physician.filing_valid_until}", reason_required=False)
