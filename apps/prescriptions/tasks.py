@@ -1,0 +1,15 @@
+"""Celery tasks of prescriptions. The schedule is in config/beat_schedule.py (R-RX-4)."""
+from celery import shared_task
+
+from apps.prescriptions import services
+
+
+@shared_task(name="apps.prescriptions.tasks.expire_prescriptions")
+def expire_prescriptions() -> int:
+    """R-RX-4: flowed prescriptions past their validity become expired. Idempotent: a second run finds none."""
+    total = 0
+    while True:
+        count = services.prescriptions_expire_due()
+        total += count
+        if count == 0:
+            return total
