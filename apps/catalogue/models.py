@@ -87,6 +87,9 @@ class Drug(TimeStampedModel):
     withdrawn_on = models.DateField(_("调出日期"), null=True, blank=True)
     withdrawal_reason = models.CharField(_("调出原因"), max_length=8, choices=WithdrawalReason.choices, blank=True)
     withdrawal_note = models.TextField(_("调出说明"), blank=True)
+    withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("调出操作人"), null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
+    withdrawal_recorded_at = models.DateTimeField(_("调出登记时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("药品")
@@ -155,3 +158,80 @@ class PaymentStandard(models.Model):
 
     def __str__(self):
         return f"{self.drug.code} {self.amount} {self.valid_from}–{self.valid_until or ''}"
+
+
+def import_upload_to(instance, filename: str) -> str:
+    return f"imports/{instance.kind}/{dt.date.today():%Y/%m}/{filename}"
+
+
+class ImportRun(models.Model):
+    """One Excel import (R-CAT-2, issue 3 §7): who, when, which file (kept), the preview and the result.
+
+    Lifecycle: pending → running → previewed (dry run; can be confirmed) | succeeded | failed. Confirming a
+    previewed run applies the same kept file and refuses if the plan no longer matches the preview.
+    """
+
+    class Kind(models.TextChoices):
+        DRUGS = "drugs", _("药品目录")
+        INSTITUTIONS = "institutions", _("定点医疗机构")
+        PHYSICIANS = "physicians", _("责任医师")
+        PHARMACIES = "pharmacies", _("定点零售药店")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("排队中")
+        RUNNING = "running", _("处理中")
+        PREVIEWED = "previewed", _("已预览，待确认")
+        SUCCEEDED = "succeeded", _("已导入")
+        FAILED = "failed", _("失败")
+
+    kind = models.CharField(_("导入类型"), max_length=16, choices=Kind.choices, default=Kind.DRUGS)
+    file = models.FileField(_("导入文件"), upload_to=import_upload_to, max_length=255)
+    file_name = models.CharField(_("文件名"), max_length=255)
+    file_sha256 = models.CharField(_("文件摘要"), max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    region = models.ForeignKey("core.Region", verbose_name=_("统筹区"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    applied_at = models.DateTimeField(_("写入时间"), null=True, blank=True)
+    dry_run = models.BooleanField(_("仅预览"), default=True)
+    asynchronous = models.BooleanField(_("后台执行"), default=False)
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.PENDING,
+                              db_index=True)
+    phase = models.CharField(_("阶段"), max_length=32, blank=True)
+    effective_date = models.DateField(_("支付标准生效日期"), help_text=_("R-CAT-3：本次导入变更的支付标准自该日起执行"))
+    total_rows = models.PositiveIntegerField(_("总行数"), default=0)
+    processed_rows = models.PositiveIntegerField(_("已处理行数"), default=0)
+    created_count = models.PositiveIntegerField(_("新增"), default=0)
+    updated_count = models.PositiveIntegerField(_("变更"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("未变"), default=0)
+    error_count = models.PositiveIntegerField(_("错误数"), default=0)
+    errors = models.JSONField(_("错误明细（前200条）"), default=list, blank=True)
+    changes = models.JSONField(_("变更明细（前200条）"), default=list, blank=True)
+    plan_digest = models.CharField(_("预览摘要"), max_length=64, blank=True)
+    message = models.TextField(_("说明"), blank=True)
+
+    class Meta:
+        verbose_name = _("导入记录")
+        verbose_name_plural = _("导入记录")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.file_name} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.PREVIEWED, self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def progress_percent(self) -> int:
+        if self.is_finished:
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(99, int(self.processed_rows * 100 / self.total_rows))
+
+    @property
+    def more_errors(self) -> int:
+        return max(0, self.error_count - len(self.errors))

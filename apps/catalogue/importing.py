@@ -1,0 +1,720 @@
+"""One all-or-nothing Excel import engine for the catalogue and the registries (R-CAT-2, R-SEC-4).
+
+Design (why it is not ``Resource.import_data``)
+------------------------------------------------
+django-import-export stays the *format layer*: each kind has a ``Resource`` with the Chinese column headers
+(``apps/catalogue/resources.py``, ``apps/<registry>/resources.py``) that produces the template workbook and
+the export, so that export → import is a round trip. Its row-by-row ``import_data`` is too slow for a
+50,000-row catalogue (one ``get`` + ``full_clean`` + ``save`` + audit signal per row, ~1–2 ms a row) and stops
+reporting at the first error of a row, so the import itself is done here, set-based:
+
+1. **Read** the first sheet with openpyxl ``read_only=True, data_only=True`` (streams the XML; memory does
+   not grow with the file). Not a workbook, an empty sheet and missing columns are reported as errors.
+2. **Parse and validate** every cell in Python against dictionaries loaded once (therapeutic areas by name,
+   regions by code, …): each column has a parser raising ``CellError`` with a Chinese reason; then the
+   row-level checks of the kind (agreement end before start, …) and duplicate keys within the file. Every bad
+   cell is collected with its Excel row number (header = row 1) and column header; the first
+   ``MAX_LISTED_ERRORS`` are kept, the rest are counted.
+3. **Diff** against the existing rows, loaded in one query per kind (``code__in`` in chunks): each row is
+   *created*, *updated* (with the changed fields) or *unchanged*. Checks that need the existing row (a
+   payment standard's effective date, R-CAT-3; the region scope of a registry entry, R-SEC-1) run here.
+4. **Preview or write.** A dry run stops here and records the counts, the first changes and a digest of the
+   whole plan. Writing happens in **one transaction**: ``bulk_create`` / ``bulk_update`` in batches, the
+   payment-standard versions (R-CAT-3), the field-level audit rows (django-auditlog ``LogEntry``, written in
+   bulk because bulk writes bypass its signals, R-SEC-3) and the run's event. Confirming a preview re-plans
+   the kept file and refuses when the digest differs, so what is applied is exactly what was previewed.
+
+Steps 1–3 run outside the write transaction so that an asynchronous run's progress (``processed_rows``) is
+visible to the status endpoint while it works.
+"""
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import hashlib
+import re
+import zipfile
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Callable, Iterable
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+MAX_LISTED_ERRORS = 200
+PROGRESS_EVERY = 2000
+BATCH_SIZE = 2000
+
+
+# --- cell parsers ---------------------------------------------------------------------------------------------
+
+class CellError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ImportFileError(Exception):
+    """The file as a whole is unusable (not a workbook, empty sheet, missing columns)."""
+
+    def __init__(self, errors: list[dict]):
+        super().__init__(errors[0]["message"] if errors else "")
+        self.errors = errors
+
+
+def is_blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def text(max_length: int, *, required: bool = True) -> Callable[[Any], str]:
+    def parse(value) -> str:
+        if is_blank(value):
+            if required:
+                raise CellError("必填，不能为空")
+            return ""
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, (dt.datetime, dt.date)):
+            value = value.strftime("%Y-%m-%d")
+        s = str(value).strip()
+        if len(s) > max_length:
+            raise CellError(f"长度 {len(s)} 超过上限 {max_length} 个字符")
+        return s
+    return parse
+
+
+def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), exclusive_minimum: bool = True,
+            required: bool = True) -> Callable[[Any], Decimal | None]:
+    quantum = Decimal(1).scaleb(-places)
+
+    def parse(value) -> Decimal | None:
+        if is_blank(value):
+            if required:
+                raise CellError("必填，不能为空")
+            return None
+        number = _to_decimal(value)
+        if number is None:
+            raise CellError(f"“{value}”不是有效的数字")
+        if number != number.quantize(quantum, rounding=ROUND_HALF_UP):
+            raise CellError(f"最多 {places} 位小数")
+        if minimum is not None and (number <= minimum if exclusive_minimum else number < minimum):
+            raise CellError(f"应{'大于' if exclusive_minimum else '不小于'} {minimum}")
+        return number.quantize(quantum, rounding=ROUND_HALF_UP)
+    return parse
+
+
+def _to_decimal(value) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        s = value.strip().replace(",", "").replace("，", "").replace("¥", "").replace("￥", "")
+        try:
+            number = Decimal(s)
+        except InvalidOperation:
+            return None
+        return number if number.is_finite() else None
+    return None
+
+
+def ratio(value) -> Decimal:
+    """A ratio 0–100 % as a fraction with 4 places: ``10%`` (text), ``0.1`` (a number, e.g. an Excel cell formatted
+    as a percentage) — numbers are fractions, text with ``%`` is per cent."""
+    if is_blank(value):
+        raise CellError("必填，不能为空（0 表示无先行自付）")
+    if isinstance(value, str) and value.strip().endswith(("%", "％")):
+        number = _to_decimal(value.strip()[:-1])
+        if number is None:
+            raise CellError(f"“{value}”不是有效的百分比")
+        number = number / 100
+    else:
+        number = _to_decimal(value)
+        if number is None:
+            raise CellError(f"“{value}”不是有效的数字，应填 0–100% 的比例（如 10% 或 0.1）")
+    if number < 0 or number > 1:
+        raise CellError(f"比例 {value} 超出 0–100% 范围（填写 10% 或 0.1 表示百分之十）")
+    quantized = number.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    if quantized != number:
+        raise CellError("比例最多精确到 0.01%")
+    return quantized
+
+
+_DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+
+
+def date(*, required: bool = True) -> Callable[[Any], dt.date | None]:
+    def parse(value) -> dt.date | None:
+        if is_blank(value):
+            if required:
+                raise CellError("必填，不能为空")
+            return None
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        s = str(value).strip()
+        if s.endswith(" 00:00:00"):
+            s = s[:-9]
+        m = _DATE_RE.match(s)
+        if not m and re.fullmatch(r"\d{8}", s):
+            m = re.match(r"(\d{4})(\d{2})(\d{2})", s)
+        if m:
+            try:
+                return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                pass
+        raise CellError(f"“{value}”不是有效的日期（应为 2026-01-01 这样的日期）")
+    return parse
+
+
+_TRUE = {"是", "y", "yes", "true", "1", "√", "有"}
+_FALSE = {"否", "n", "no", "false", "0", "×", "无", ""}
+
+
+def yes_no(value) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    s = str(value).strip().lower()
+    if isinstance(value, float) and value.is_integer():
+        s = str(int(value))
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    raise CellError(f"“{value}”应填 是 或 否")
+
+
+def choice(choices, what: str) -> Callable[[Any], str]:
+    """A ``TextChoices`` by its Chinese label (or its value)."""
+    by_label = {str(label): value for value, label in choices.choices}
+    values = set(choices.values)
+    names = " / ".join(by_label)
+
+    def parse(value) -> str:
+        if is_blank(value):
+            raise CellError(f"必填，应为 {names}")
+        s = str(value).strip()
+        if s in by_label:
+            return by_label[s]
+        if s in values:
+            return s
+        raise CellError(f"未知{what}“{s}”，应为 {names}")
+    return parse
+
+
+# --- reading the workbook ------------------------------------------------------------------------------------
+
+def _open_sheet(fileobj):
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    not_workbook = ImportFileError([{"row": None, "column": None,
+                                     "message": "文件不是有效的 Excel 工作簿（.xlsx），请使用下载的模板"}])
+    try:
+        fileobj.seek(0)
+        workbook = openpyxl.load_workbook(fileobj, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
+        raise not_workbook from None
+    except Exception:  # openpyxl raises assorted errors on a damaged package
+        raise not_workbook from None
+    if not workbook.worksheets:
+        raise ImportFileError([{"row": None, "column": None, "message": "工作簿中没有工作表"}])
+    return workbook, workbook.worksheets[0]
+
+
+def estimate_rows(fileobj) -> int:
+    """Data rows of the first sheet from its stored dimension (cheap); 0 when unreadable."""
+    try:
+        workbook, sheet = _open_sheet(fileobj)
+    except ImportFileError:
+        return 0
+    try:
+        max_row = sheet.max_row or 0
+    except Exception:
+        max_row = 0
+    workbook.close()
+    fileobj.seek(0)
+    return max(0, max_row - 1)
+
+
+# --- specs and plans -------------------------------------------------------------------------------------------
+
+@dataclass
+class Column:
+    header: str
+    attr: str
+    parse: Callable[[Any], Any]
+    required: bool = True  # the column must be present in the sheet
+    compare: bool = True   # part of the diff (False for instructions such as an effective date)
+
+
+@dataclass
+class Row:
+    number: int
+    values: dict
+    instance: Any = None
+    changed: dict = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    creates: list[Row] = field(default_factory=list)
+    updates: list[Row] = field(default_factory=list)
+    unchanged: int = 0
+    errors: list[dict] = field(default_factory=list)
+    error_count: int = 0
+    total_rows: int = 0
+
+    def add_error(self, row: int | None, column: str | None, message: str):
+        self.error_count += 1
+        if len(self.errors) < MAX_LISTED_ERRORS:
+            self.errors.append({"row": row, "column": column, "message": message})
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for row in self.creates:
+            h.update(repr(("c", row.number, sorted((k, str(v)) for k, v in row.values.items()))).encode())
+        for row in self.updates:
+            h.update(repr(("u", row.number, sorted((k, str(v[1])) for k, v in row.changed.items()))).encode())
+        h.update(str(self.unchanged).encode())
+        return h.hexdigest()
+
+    def change_list(self, spec: "ImportSpec", limit: int = MAX_LISTED_ERRORS) -> list[dict]:
+        out = []
+        for row in self.creates[: limit // 2]:
+            out.append({"row": row.number, "key": str(row.values[spec.key_attr]), "action": "create", "fields": {}})
+        for row in self.updates[: limit - len(out)]:
+            out.append({"row": row.number, "key": str(row.values[spec.key_attr]), "action": "update",
+                        "fields": {spec.header_of(k): [spec.show(k, old), spec.show(k, new)]
+                                   for k, (old, new) in row.changed.items()}})
+        return out
+
+
+class ImportSpec(abc.ABC):
+    """One importable kind. Subclasses define ``kind``, ``label``, ``model``, ``columns``, ``resource_class`` and
+    may override the hooks below."""
+
+    kind: str = ""
+    label: str = ""
+    model = None
+    key_attr = "code"
+    columns: list[Column] = []
+    resource_class = None
+    audit_fields: tuple[str, ...] = ()
+
+    # hooks ------------------------------------------------------------------------------------------------
+    def context(self, *, run) -> dict:
+        return {"run": run, "user": run.created_by, "effective_date": run.effective_date}
+
+    def bind(self, ctx: dict) -> list[Column]:
+        """The columns for one run (override to close parsers over the run's reference dictionaries)."""
+        return self.columns
+
+    def check_row(self, values: dict, ctx: dict) -> Iterable[tuple[str, str]]:
+        return ()
+
+    def load_existing(self, keys: list, ctx: dict) -> dict:
+        found = {}
+        for start in range(0, len(keys), 5000):
+            chunk = keys[start:start + 5000]
+            for obj in self.model.objects.filter(**{f"{self.key_attr}__in": chunk}):
+                found[getattr(obj, self.key_attr)] = obj
+        return found
+
+    def current_value(self, instance, attr: str):
+        return getattr(instance, attr)
+
+    def diff(self, instance, values: dict, ctx: dict) -> dict:
+        changed = {}
+        for column in self.columns:
+            if not column.compare or column.attr not in values:
+                continue
+            old = self.current_value(instance, column.attr)
+            new = values[column.attr]
+            if old != new:
+                changed[column.attr] = (old, new)
+        return changed
+
+    def check_change(self, row: Row, ctx: dict) -> Iterable[tuple[str, str]]:
+        return ()
+
+    def check_create(self, row: Row, ctx: dict) -> Iterable[tuple[str, str]]:
+        return ()
+
+    @abc.abstractmethod
+    def write(self, plan: Plan, ctx: dict) -> None:
+        """Write ``plan.creates`` and ``plan.updates`` (inside the caller's transaction)."""
+
+    def show(self, attr: str, value) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "是" if value else "否"
+        return str(value)
+
+    # helpers ----------------------------------------------------------------------------------------------
+    def header_of(self, attr: str) -> str:
+        for column in self.columns:
+            if column.attr == attr:
+                return column.header
+        return attr
+
+    @property
+    def key_header(self) -> str:
+        return self.header_of(self.key_attr)
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+
+def _normalise_header(value) -> str:
+    if value is None:
+        return ""
+    return re.sub(r"[\s*＊]|（必填）|\(必填\)", "", str(value))
+
+
+def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, int], None] | None = None) -> Plan:
+    """Steps 1–3 of the module docstring. Raises ``ImportFileError`` for an unusable file."""
+    plan = Plan()
+    workbook, sheet = _open_sheet(fileobj)
+    try:
+        rows = sheet.iter_rows(values_only=True)
+        header = next(rows, None)
+        while header is not None and all(is_blank(v) for v in header):
+            header = None
+            break
+        if header is None:
+            raise ImportFileError([{"row": None, "column": None, "message": "工作表为空：第 1 行应为列标题，其下为数据"}])
+        positions = {}
+        for index, name in enumerate(header):
+            key = _normalise_header(name)
+            if key and key not in positions:
+                positions[key] = index
+        columns = spec.bind(ctx)
+        missing = [c.header for c in columns if c.required and c.header not in positions]
+        if missing:
+            raise ImportFileError([{"row": 1, "column": h, "message": f"缺少必需的列“{h}”"} for h in missing])
+        present = [(c, positions[c.header]) for c in columns if c.header in positions]
+        key_header = spec.key_header
+        seen: dict = {}
+        good: list[Row] = []
+        width = len(header)
+        number = 1
+        for raw in rows:
+            number += 1
+            if raw is None or all(is_blank(v) for v in raw):
+                continue
+            plan.total_rows += 1
+            if len(raw) < width:
+                raw = tuple(raw) + (None,) * (width - len(raw))
+            values = {}
+            ok = True
+            for column, index in present:
+                try:
+                    values[column.attr] = column.parse(raw[index])
+                except CellError as exc:
+                    ok = False
+                    plan.add_error(number, column.header, exc.message)
+            key = values.get(spec.key_attr)
+            if key:
+                first = seen.get(key)
+                if first is not None:
+                    ok = False
+                    plan.add_error(number, key_header, f"{key_header} {key} 在文件中重复（与第 {first} 行相同）")
+                else:
+                    seen[key] = number
+            for header_name, message in spec.check_row(values, ctx):
+                ok = False
+                plan.add_error(number, header_name, message)
+            if ok:
+                good.append(Row(number=number, values=values))
+            if progress and plan.total_rows % PROGRESS_EVERY == 0:
+                progress(plan.total_rows, 0)
+    finally:
+        workbook.close()
+    if plan.total_rows == 0:
+        raise ImportFileError([{"row": None, "column": None, "message": "工作表没有数据行（第 1 行为列标题，数据从第 2 行开始）"}])
+    existing = spec.load_existing(list(seen), ctx)
+    for row in good:
+        instance = existing.get(row.values[spec.key_attr])
+        if instance is None:
+            problems = list(spec.check_create(row, ctx))
+            if problems:
+                for header_name, message in problems:
+                    plan.add_error(row.number, header_name, message)
+                continue
+            plan.creates.append(row)
+            continue
+        row.instance = instance
+        row.changed = spec.diff(instance, row.values, ctx)
+        problems = list(spec.check_change(row, ctx))
+        for header_name, message in problems:
+            plan.add_error(row.number, header_name, message)
+        if problems:
+            continue
+        if row.changed:
+            plan.updates.append(row)
+        else:
+            plan.unchanged += 1
+    if progress:
+        progress(plan.total_rows, 0)
+    return plan
+
+
+# --- audit rows in bulk (R-SEC-3) ----------------------------------------------------------------------------
+
+def audit_bulk(*, model, rows: list[tuple[Any, dict, bool]], actor, remote_note: str = "") -> None:
+    """django-auditlog ``LogEntry`` rows for bulk writes, which bypass its signals. ``rows`` are
+    ``(instance, {field: [old, new]}, created)``."""
+    from auditlog.models import LogEntry
+
+    content_type = ContentType.objects.get_for_model(model)
+    now = timezone.now()
+    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    entries = []
+    for instance, changes, created in rows:
+        entries.append(LogEntry(
+            content_type=content_type, object_pk=str(instance.pk), object_id=instance.pk,
+            object_repr=str(instance)[:1000], action=LogEntry.Action.CREATE if created else LogEntry.Action.UPDATE,
+            changes={k: [_audit_str(v[0]), _audit_str(v[1])] for k, v in changes.items()},
+            actor_id=actor_id, timestamp=now, additional_data={"source": remote_note} if remote_note else None,
+        ))
+        if len(entries) >= BATCH_SIZE:
+            LogEntry.objects.bulk_create(entries)
+            entries = []
+    if entries:
+        LogEntry.objects.bulk_create(entries)
+
+
+def _audit_str(value) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, (frozenset, set)):
+        return str(sorted(value))
+    return str(value)
+
+
+# --- running an ImportRun ------------------------------------------------------------------------------------
+
+SPECS: dict[str, ImportSpec] = {}
+
+
+def register(spec: ImportSpec) -> ImportSpec:
+    SPECS[spec.kind] = spec
+    return spec
+
+
+def spec_for(kind: str) -> ImportSpec:
+    load_specs()
+    return SPECS[kind]
+
+
+def load_specs():
+    """The specs live next to their resources; importing them registers them."""
+    import apps.catalogue.resources  # noqa: F401
+    import apps.institutions.resources  # noqa: F401
+    import apps.pharmacies.resources  # noqa: F401
+    import apps.physicians.resources  # noqa: F401
+
+
+def import_run_execute(*, run_id: int) -> None:
+    """Plan (and, unless a dry run, write) one ``ImportRun``. Idempotent: only a pending run is executed."""
+    from apps.catalogue.models import ImportRun
+    from apps.core.events import record_event
+
+    load_specs()
+    claimed = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.PENDING).update(
+        status=ImportRun.Status.RUNNING, phase="validating", processed_rows=0)
+    if not claimed:
+        return
+    run = ImportRun.objects.select_related("created_by", "region").get(pk=run_id)
+    spec = SPECS[run.kind]
+    ctx = spec.context(run=run)
+
+    def progress(done: int, _total: int):
+        ImportRun.objects.filter(pk=run_id).update(processed_rows=done)
+
+    def finish(**fields):
+        fields.setdefault("finished_at", timezone.now())
+        fields.setdefault("phase", "")
+        ImportRun.objects.filter(pk=run_id).update(**fields)
+
+    try:
+        with run.file.open("rb") as fh:
+            plan = build_plan(spec, fh, ctx, progress)
+    except ImportFileError as exc:
+        finish(status=ImportRun.Status.FAILED, errors=exc.errors, error_count=len(exc.errors),
+               message=exc.errors[0]["message"])
+        return
+    counts = dict(total_rows=plan.total_rows, processed_rows=plan.total_rows, created_count=len(plan.creates),
+                  updated_count=len(plan.updates), unchanged_count=plan.unchanged)
+    if plan.error_count:
+        finish(status=ImportRun.Status.FAILED, errors=plan.errors, error_count=plan.error_count,
+               message=f"共 {plan.error_count} 处错误，未写入任何数据", **counts)
+        return
+    digest = plan.digest()
+    changes = plan.change_list(spec)
+    if run.dry_run:
+        finish(status=ImportRun.Status.PREVIEWED, plan_digest=digest, changes=changes, errors=[], error_count=0,
+               **counts)
+        return
+    if run.plan_digest and run.plan_digest != digest:
+        finish(status=ImportRun.Status.FAILED, message="预览后目录数据已发生变化，确认的内容与预览不一致，请重新上传预览",
+               errors=[{"row": None, "column": None, "message": "预览后数据已变化，请重新预览"}], error_count=1)
+        return
+    ImportRun.objects.filter(pk=run_id).update(phase="writing")
+    try:
+        with transaction.atomic():
+            spec.write(plan, ctx)
+            record_event(subject=run, action="import_applied", actor=run.created_by,
+                         data={"kind": run.kind, "created": len(plan.creates), "updated": len(plan.updates),
+                               "unchanged": plan.unchanged})
+            ImportRun.objects.filter(pk=run_id).update(
+                status=ImportRun.Status.SUCCEEDED, applied_at=timezone.now(), finished_at=timezone.now(),
+                phase="", plan_digest=digest, changes=changes, errors=[], error_count=0, **counts)
+    except IntegrityError as exc:
+        finish(status=ImportRun.Status.FAILED, message=f"写入时与并发修改冲突，未写入任何数据：{exc}",
+               errors=[{"row": None, "column": None, "message": "写入时与并发修改冲突，未写入任何数据，请重试"}],
+               error_count=1)
+
+
+# --- registries: one generic spec for a model keyed by ``code`` --------------------------------------------
+
+class RegistrySpec(ImportSpec):
+    """A registry kind (institutions, pharmacies, physicians): plain fields copied from the row, a region or
+    institution reference that must lie within the administrator's region (R-SEC-1), created in their initial
+    lifecycle state (the lifecycle itself changes only through the registry's services)."""
+
+    copy_attrs: tuple[str, ...] = ()
+    m2m_attr: str = ""  # e.g. "therapeutic_areas" (values are frozensets of ids)
+
+    def context(self, *, run) -> dict:
+        from apps.catalogue.models import TherapeuticArea
+        from apps.core.models import Region
+
+        ctx = super().context(run=run)
+        user = run.created_by
+        ctx["scope_prefix"] = "" if (user is None or user.is_superuser or user.region_id is None) else \
+            user.region.descendant_prefix
+        ctx["scope_name"] = "" if not ctx["scope_prefix"] else user.region.name
+        ctx["regions"] = {r.code: r for r in Region.objects.all()}
+        ctx["areas"] = {}
+        for area in TherapeuticArea.objects.all():
+            ctx["areas"][area.name] = area
+            ctx["areas"][area.code] = area
+        ctx["area_names"] = {a.pk: a.name for a in ctx["areas"].values()}
+        return ctx
+
+    def in_scope(self, region_code: str, ctx) -> bool:
+        return not ctx["scope_prefix"] or region_code.startswith(ctx["scope_prefix"])
+
+    def region_parser(self, ctx):
+        regions = ctx["regions"]
+
+        def parse(value):
+            if is_blank(value):
+                raise CellError("必填，填写6位行政区划代码")
+            code = str(int(value)) if isinstance(value, (int, float)) else str(value).strip()
+            region = regions.get(code)
+            if region is None:
+                raise CellError(f"未知行政区划代码“{code}”")
+            if not self.in_scope(code, ctx):
+                raise CellError(f"{region.name}（{code}）不在本统筹区（{ctx['scope_name']}）范围内")
+            return region.pk
+        return parse
+
+    def area_parser(self, ctx, *, required: bool, many: bool):
+        areas = ctx["areas"]
+
+        def one(name):
+            area = areas.get(name)
+            if area is None:
+                raise CellError(f"未知治疗领域“{name}”")
+            return area.pk
+
+        def parse(value):
+            if is_blank(value):
+                if required:
+                    raise CellError("必填，不能为空")
+                return frozenset() if many else None
+            if not many:
+                return one(str(value).strip())
+            names = [n.strip() for n in re.split(r"[、,，;；/]", str(value)) if n.strip()]
+            return frozenset(one(n) for n in names)
+        return parse
+
+    def check_change(self, row, ctx):
+        region_code = self.region_code_of(row.instance)
+        if region_code is not None and not self.in_scope(region_code, ctx):
+            yield self.key_header, f"{self.key_header} {row.values[self.key_attr]} 属于其他统筹区，无权修改"
+
+    def region_code_of(self, instance) -> str | None:
+        return instance.region.code if getattr(instance, "region_id", None) else None
+
+    def current_value(self, instance, attr):
+        if attr == self.m2m_attr:
+            return frozenset(getattr(instance, attr).values_list("pk", flat=True))
+        return getattr(instance, attr)
+
+    def show(self, attr, value):
+        if attr == self.m2m_attr:
+            return "、".join(sorted(self._names.get(pk, str(pk)) for pk in value))
+        if attr.endswith("_id") and attr != "region_id" and value is not None and hasattr(self, "_names"):
+            return self._names.get(value, str(value))
+        return super().show(attr, value)
+
+    def write(self, plan, ctx):
+        model = self.model
+        now = timezone.now()
+        actor = ctx["user"]
+        audit = []
+        created = []
+        for row in plan.creates:
+            obj = model(**{k: row.values[k] for k in self.copy_attrs if k in row.values})
+            if hasattr(obj, "created_at"):
+                obj.created_at = obj.updated_at = now
+            created.append(obj)
+        model.objects.bulk_create(created, batch_size=BATCH_SIZE)
+        for obj, row in zip(created, plan.creates):
+            audit.append((obj, {k: [None, row.values[k]] for k in self.copy_attrs if k in row.values}, True))
+        fields_changed: set[str] = set()
+        updated = []
+        for row in plan.updates:
+            obj = row.instance
+            for attr, (_old, new) in row.changed.items():
+                if attr != self.m2m_attr:
+                    setattr(obj, attr, new)
+                    fields_changed.add(attr)
+            if hasattr(obj, "updated_at"):
+                obj.updated_at = now
+            updated.append(obj)
+            audit.append((obj, {k: [sorted(v[0]) if isinstance(v[0], frozenset) else v[0],
+                                    sorted(v[1]) if isinstance(v[1], frozenset) else v[1]]
+                                for k, v in row.changed.items()}, False))
+        if updated and fields_changed:
+            extra = ["updated_at"] if hasattr(model, "updated_at") else []
+            model.objects.bulk_update(updated, sorted(fields_changed) + extra, batch_size=1000)
+        if self.m2m_attr:
+            through = getattr(model, self.m2m_attr).through
+            source_field = getattr(model, self.m2m_attr).field.m2m_field_name() + "_id"
+            target_field = getattr(model, self.m2m_attr).field.m2m_reverse_field_name() + "_id"
+            replace = [row.instance.pk for row in plan.updates if self.m2m_attr in row.changed]
+            if replace:
+                through.objects.filter(**{f"{source_field}__in": replace}).delete()
+            links = []
+            for obj, row in list(zip(created, plan.creates)) + [
+                    (row.instance, row) for row in plan.updates if self.m2m_attr in row.changed]:
+                for pk in row.values.get(self.m2m_attr, ()):
+                    links.append(through(**{source_field: obj.pk, target_field: pk}))
+            through.objects.bulk_create(links, batch_size=BATCH_SIZE)
+        audit_bulk(model=model, rows=audit, actor=actor,
+                   remote_note=f"导入#{ctx['run'].pk} {ctx['run'].file_name}"[:128])

@@ -1,0 +1,242 @@
+"""The catalogue's Excel layout (R-CAT-1, R-CAT-2): one ``DrugResource`` (django-import-export) with the Chinese
+headers for the template and the export, and the ``DrugImportSpec`` that the fast all-or-nothing engine
+(``apps.catalogue.importing``) uses to import the same layout. The resource's widgets parse with the engine's
+parsers, so the plain ``DrugResource().import_data`` (the benchmark's comparison) reads the same file."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+from import_export import fields, resources, widgets
+
+from apps.catalogue import importing as imp
+from apps.catalogue.models import Drug, PaymentStandard, TherapeuticArea
+
+H = {
+    "code": "医保药品代码", "generic_name": "通用名", "dosage_form": "剂型", "specification": "规格",
+    "manufacturer": "生产企业", "category": "类别", "therapeutic_area": "治疗领域", "route": "给药途径",
+    "cold_chain": "冷链", "payment_standard": "支付标准", "first_self_pay_ratio": "先行自付比例",
+    "restricted_scope": "限定支付范围", "agreement_start": "协议期开始", "agreement_end": "协议期结束",
+    "standard_effective": "支付标准生效日期",
+}
+
+
+def parse_drug_code(value) -> str:
+    """R-CAT-1: 23 characters, ``X`` (Western) or ``Z`` (Chinese patent medicine) first, then A–Z/0–9."""
+    if imp.is_blank(value):
+        raise imp.CellError("必填，不能为空")
+    code = str(value).strip().upper()
+    if len(code) != 23:
+        raise imp.CellError(f"代码“{code}”应为 23 位，实为 {len(code)} 位")
+    if code[0] not in "XZ":
+        raise imp.CellError(f"代码“{code}”应以 X（西药）或 Z（中成药）开头")
+    if not code.isascii() or not code.isalnum():
+        raise imp.CellError(f"代码“{code}”只能包含大写字母和数字")
+    return code
+
+
+class ParsedWidget(widgets.Widget):
+    """A widget whose ``clean`` is one of the engine's cell parsers (same rules for both import paths)."""
+
+    def __init__(self, parse, render=None):
+        super().__init__(coerce_to_string=False)
+        self.parse = parse
+        self._render = render
+
+    def clean(self, value, row=None, **kwargs):
+        try:
+            return self.parse(value)
+        except imp.CellError as exc:
+            raise ValueError(exc.message) from None
+
+    def render(self, value, obj=None, **kwargs):
+        if self._render is not None:
+            return self._render(value)
+        return value
+
+
+def _label(choices):
+    labels = dict(choices.choices)
+    return lambda value: str(labels.get(value, value or ""))
+
+
+class DrugResource(resources.ModelResource):
+    code = fields.Field("code", H["code"], widget=ParsedWidget(parse_drug_code))
+    generic_name = fields.Field("generic_name", H["generic_name"], widget=ParsedWidget(imp.text(128)))
+    dosage_form = fields.Field("dosage_form", H["dosage_form"], widget=ParsedWidget(imp.text(32)))
+    specification = fields.Field("specification", H["specification"], widget=ParsedWidget(imp.text(128)))
+    manufacturer = fields.Field("manufacturer", H["manufacturer"], widget=ParsedWidget(imp.text(128)))
+    category = fields.Field("category", H["category"],
+                            widget=ParsedWidget(imp.choice(Drug.Category, "类别"), _label(Drug.Category)))
+    therapeutic_area = fields.Field("therapeutic_area", H["therapeutic_area"],
+                                    widget=widgets.ForeignKeyWidget(TherapeuticArea, "name"))
+    route = fields.Field("route", H["route"], widget=ParsedWidget(imp.choice(Drug.Route, "给药途径"), _label(Drug.Route)))
+    cold_chain = fields.Field("cold_chain", H["cold_chain"],
+                              widget=ParsedWidget(imp.yes_no, lambda v: "是" if v else "否"))
+    payment_standard = fields.Field("payment_standard", H["payment_standard"], widget=ParsedWidget(imp.decimal(2)))
+    first_self_pay_ratio = fields.Field("first_self_pay_ratio", H["first_self_pay_ratio"],
+                                        widget=ParsedWidget(imp.ratio))
+    restricted_scope = fields.Field("restricted_scope", H["restricted_scope"],
+                                    widget=ParsedWidget(imp.text(4000, required=False)))
+    agreement_start = fields.Field("agreement_start", H["agreement_start"], widget=ParsedWidget(imp.date()))
+    agreement_end = fields.Field("agreement_end", H["agreement_end"], widget=ParsedWidget(imp.date(required=False)))
+    standard_effective = fields.Field("standard_effective", H["standard_effective"], readonly=True,
+                                      widget=ParsedWidget(imp.date(required=False)))
+
+    class Meta:
+        model = Drug
+        import_id_fields = ("code",)
+        fields = tuple(H)
+        export_order = tuple(H)
+
+    def dehydrate_standard_effective(self, drug):
+        return getattr(drug, "standard_effective", None)
+
+    @staticmethod
+    def export_queryset():
+        latest = PaymentStandard.objects.filter(drug=OuterRef("pk")).order_by("-valid_from").values("valid_from")[:1]
+        return Drug.objects.select_related("therapeutic_area").annotate(
+            standard_effective=Subquery(latest)).order_by("code")
+
+
+class DrugImportSpec(imp.ImportSpec):
+    kind = "drugs"
+    label = "药品目录"
+    model = Drug
+    resource_class = DrugResource
+    COPY = ("code", "generic_name", "dosage_form", "specification", "manufacturer", "category",
+            "therapeutic_area_id", "route", "cold_chain", "payment_standard", "first_self_pay_ratio",
+            "restricted_scope", "agreement_start", "agreement_end")
+
+    columns = [
+        imp.Column(H["code"], "code", parse_drug_code),
+        imp.Column(H["generic_name"], "generic_name", imp.text(128)),
+        imp.Column(H["dosage_form"], "dosage_form", imp.text(32)),
+        imp.Column(H["specification"], "specification", imp.text(128)),
+        imp.Column(H["manufacturer"], "manufacturer", imp.text(128)),
+        imp.Column(H["category"], "category", imp.choice(Drug.Category, "类别")),
+        imp.Column(H["therapeutic_area"], "therapeutic_area_id", imp.text(64)),  # bound per run
+        imp.Column(H["route"], "route", imp.choice(Drug.Route, "给药途径"), required=False),
+        imp.Column(H["cold_chain"], "cold_chain", imp.yes_no, required=False),
+        imp.Column(H["payment_standard"], "payment_standard", imp.decimal(2)),
+        imp.Column(H["first_self_pay_ratio"], "first_self_pay_ratio", imp.ratio),
+        imp.Column(H["restricted_scope"], "restricted_scope", imp.text(4000, required=False), required=False),
+        imp.Column(H["agreement_start"], "agreement_start", imp.date()),
+        imp.Column(H["agreement_end"], "agreement_end", imp.date(required=False)),
+        imp.Column(H["standard_effective"], "standard_effective", imp.date(required=False), required=False,
+                   compare=False),
+    ]
+
+    def context(self, *, run) -> dict:
+        ctx = super().context(run=run)
+        areas = {}
+        for area in TherapeuticArea.objects.all():
+            areas[area.name] = area
+            areas[area.code] = area
+        ctx["areas"] = areas
+        ctx["area_names"] = {a.pk: a.name for a in areas.values()}
+        return ctx
+
+    def bind(self, ctx):
+        areas = ctx["areas"]
+        known = "、".join(sorted({a.name for a in areas.values()}))
+
+        def parse_area(value):
+            if imp.is_blank(value):
+                raise imp.CellError("必填，不能为空")
+            area = areas.get(str(value).strip())
+            if area is None:
+                raise imp.CellError(f"未知治疗领域“{str(value).strip()}”，应为：{known}")
+            return area.pk
+
+        self._area_names = ctx["area_names"]
+        return [imp.Column(c.header, c.attr, parse_area) if c.attr == "therapeutic_area_id" else c
+                for c in self.columns]
+
+    def check_row(self, values, ctx):
+        start, end = values.get("agreement_start"), values.get("agreement_end")
+        if start and end and end < start:
+            yield H["agreement_end"], f"协议期结束 {end} 早于协议期开始 {start}"
+
+    def load_existing(self, keys, ctx):
+        found = super().load_existing(keys, ctx)
+        latest: dict[int, PaymentStandard] = {}
+        ids = [d.pk for d in found.values()]
+        for start in range(0, len(ids), 5000):
+            for version in PaymentStandard.objects.filter(drug_id__in=ids[start:start + 5000]).order_by(
+                    "drug_id", "valid_from"):
+                latest[version.drug_id] = version  # ordered ascending: the last one wins
+        ctx["latest_versions"] = latest
+        return found
+
+    def check_change(self, row, ctx):
+        if "payment_standard" in row.changed:
+            effective = row.values.get("standard_effective") or ctx["effective_date"]
+            latest = ctx["latest_versions"].get(row.instance.pk)
+            if latest is not None and effective <= latest.valid_from:
+                yield H["payment_standard"], (
+                    f"支付标准由 {latest.amount} 改为 {row.values['payment_standard']}，生效日期 {effective} "
+                    f"须晚于现行支付标准的生效日期 {latest.valid_from}（R-CAT-3）")
+
+    def show(self, attr, value):
+        if attr == "therapeutic_area_id":
+            return getattr(self, "_area_names", {}).get(value, str(value))
+        if attr == "category" and value:
+            return str(Drug.Category(value).label)
+        if attr == "route" and value:
+            return str(Drug.Route(value).label)
+        if attr == "first_self_pay_ratio" and value is not None:
+            return f"{(value * 100).normalize():f}%"
+        return super().show(attr, value)
+
+    def write(self, plan, ctx):
+        now = timezone.now()
+        actor = ctx["user"]
+        actor_id = actor.pk if actor is not None else None
+        run = ctx["run"]
+        source = f"导入#{run.pk} {run.file_name}"[:128]
+        audit: list = []
+        # created drugs and their first payment-standard version (R-CAT-3)
+        new_drugs = []
+        for row in plan.creates:
+            drug = Drug(**{k: row.values[k] for k in self.COPY if k in row.values})
+            drug.created_at = drug.updated_at = now
+            new_drugs.append(drug)
+        Drug.objects.bulk_create(new_drugs, batch_size=imp.BATCH_SIZE)
+        versions = [
+            PaymentStandard(drug_id=drug.pk, amount=drug.payment_standard, created_by_id=actor_id, source=source,
+                            valid_from=row.values.get("standard_effective") or drug.agreement_start)
+            for drug, row in zip(new_drugs, plan.creates)
+        ]
+        for drug, row in zip(new_drugs, plan.creates):
+            audit.append((drug, {k: [None, row.values[k]] for k in self.COPY if k in row.values}, True))
+        # changed drugs; a changed payment standard closes the old version the day before (R-CAT-3)
+        changed_fields: set[str] = set()
+        closing = []
+        updated = []
+        for row in plan.updates:
+            drug = row.instance
+            for attr, (_old, new) in row.changed.items():
+                setattr(drug, attr, new)
+                changed_fields.add(attr)
+            drug.updated_at = now
+            updated.append(drug)
+            audit.append((drug, {k: list(v) for k, v in row.changed.items()}, False))
+            if "payment_standard" in row.changed:
+                effective = row.values.get("standard_effective") or ctx["effective_date"]
+                latest = ctx["latest_versions"].get(drug.pk)
+                if latest is not None and (latest.valid_until is None or latest.valid_until >= effective):
+                    latest.valid_until = effective - dt.timedelta(days=1)
+                    closing.append(latest)
+                versions.append(PaymentStandard(drug_id=drug.pk, amount=drug.payment_standard, valid_from=effective,
+                                                source=source, created_by_id=actor_id))
+        if updated:
+            Drug.objects.bulk_update(updated, sorted(changed_fields) + ["updated_at"], batch_size=1000)
+        if closing:
+            PaymentStandard.objects.bulk_update(closing, ["valid_until"], batch_size=1000)
+        PaymentStandard.objects.bulk_create(versions, batch_size=imp.BATCH_SIZE)
+        imp.audit_bulk(model=Drug, rows=audit, actor=actor, remote_note=source)
+
+
+imp.register(DrugImportSpec())

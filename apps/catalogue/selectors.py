@@ -1,0 +1,132 @@
+"""Reads of the drug catalogue (R-CAT-1, R-CAT-3, R-CAT-4) and of the import log."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+
+from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
+from apps.core.exceptions import ApplicationError, NotFoundError
+from apps.core.selectors import region_q
+
+
+def drugs_visible_to(user) -> QuerySet[Drug]:
+    """The catalogue is national and public to every signed-in role (R-SEC-1 has nothing to hide here)."""
+    if user is None or not user.is_authenticated:
+        return Drug.objects.none()
+    return Drug.objects.select_related("therapeutic_area")
+
+
+def drug_by_code(code: str) -> Drug | None:
+    return Drug.objects.select_related("therapeutic_area").filter(code=(code or "").strip().upper()).first()
+
+
+def listed_on_q(day: dt.date) -> Q:
+    """``Q`` for drugs listed on ``day`` (R-CAT-4 listing period, R-CAT-5 not withdrawn), the set-based twin of
+    ``Drug.is_listed_on``. A regular class-B drug's one-year listing is applied in Python by ``drugs_listed_on``
+    because its end is computed from the start (the year after ``day`` is the lower bound of the start)."""
+    one_year_ago = _years_before(day, 1)
+    return (
+        Q(agreement_start__lte=day)
+        & (Q(agreement_end__isnull=True) | Q(agreement_end__gte=day))
+        & (Q(withdrawn_on__isnull=True) | Q(withdrawn_on__gt=day))
+        & (Q(category=Drug.Category.NEGOTIATED) | Q(agreement_start__gt=one_year_ago))
+    )
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def drugs_listed_on(qs: QuerySet[Drug], day: dt.date) -> QuerySet[Drug]:
+    return qs.filter(listed_on_q(day))
+
+
+def drug_list(*, user, filters: dict | None = None) -> QuerySet[Drug]:
+    """The catalogue as seen by ``user``, filtered by the browser/API filters:
+    ``q`` (generic name, code or manufacturer), ``code``, ``generic_name``, ``category``, ``therapeutic_area``
+    (code or name), ``dosage_form``, ``route``, ``listed_on`` (a date), ``active`` (listed today)."""
+    from django.utils import timezone
+
+    qs = drugs_visible_to(user)
+    f = filters or {}
+    if f.get("q"):
+        term = f["q"].strip()
+        qs = qs.filter(Q(generic_name__icontains=term) | Q(code__icontains=term) | Q(manufacturer__icontains=term))
+    if f.get("code"):
+        qs = qs.filter(code__iexact=f["code"].strip())
+    if f.get("generic_name"):
+        qs = qs.filter(generic_name__icontains=f["generic_name"].strip())
+    if f.get("manufacturer"):
+        qs = qs.filter(manufacturer__icontains=f["manufacturer"].strip())
+    if f.get("category"):
+        qs = qs.filter(category=f["category"])
+    if f.get("therapeutic_area"):
+        area = f["therapeutic_area"]
+        qs = qs.filter(Q(therapeutic_area__code=area) | Q(therapeutic_area__name=area))
+    if f.get("dosage_form"):
+        qs = qs.filter(dosage_form=f["dosage_form"])
+    if f.get("route"):
+        qs = qs.filter(route=f["route"])
+    if f.get("listed_on"):
+        qs = drugs_listed_on(qs, f["listed_on"])
+    if f.get("active") is not None and f.get("active") != "":
+        today = timezone.localdate()
+        qs = qs.filter(listed_on_q(today)) if f["active"] else qs.exclude(listed_on_q(today))
+    return qs
+
+
+def dosage_forms() -> list[str]:
+    return list(Drug.objects.order_by("dosage_form").values_list("dosage_form", flat=True).distinct())
+
+
+def therapeutic_areas() -> QuerySet[TherapeuticArea]:
+    return TherapeuticArea.objects.all()
+
+
+def payment_standard_version_on(*, drug: Drug, on: dt.date) -> PaymentStandard | None:
+    return (
+        PaymentStandard.objects.filter(drug=drug, valid_from__lte=on)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=on))
+        .order_by("-valid_from")
+        .first()
+    )
+
+
+def payment_standard_on(*, drug: Drug, on: dt.date) -> Decimal:
+    """R-CAT-3: the payment standard in force on ``on`` (settlement and dispensing use this, never
+    ``Drug.payment_standard``). Raises ``drug_not_listed`` when the drug is not listed that day (R-CAT-4/5) or
+    no version covers the day."""
+    if not drug.is_listed_on(on):
+        raise ApplicationError("drug_not_listed", f"药品 {drug.code}（{drug.generic_name}）在 {on} 不在目录有效期内或已调出")
+    version = payment_standard_version_on(drug=drug, on=on)
+    if version is None:
+        raise ApplicationError("drug_not_listed", f"药品 {drug.code}（{drug.generic_name}）在 {on} 没有有效的支付标准")
+    return version.amount
+
+
+def payment_standard_history(*, drug: Drug) -> QuerySet[PaymentStandard]:
+    return drug.payment_standards.select_related("created_by").order_by("-valid_from")
+
+
+def import_runs_visible_to(user) -> QuerySet[ImportRun]:
+    """Import log: bureau staff see the runs of their region (superusers all); other roles none."""
+    qs = ImportRun.objects.select_related("created_by", "region")
+    if user is None or not user.is_authenticated:
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    if user.is_bureau:
+        return qs.filter(region_q(user.region)) if user.region_id else qs.none()
+    return qs.none()
+
+
+def import_run_get(*, user, pk: int) -> ImportRun:
+    run = import_runs_visible_to(user).filter(pk=pk).first()
+    if run is None:
+        raise NotFoundError("导入记录不存在")
+    return run

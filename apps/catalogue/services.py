@@ -1,0 +1,233 @@
+"""Writes to the drug catalogue: create, update with versioned payment standards (R-CAT-3), withdrawal (R-CAT-5),
+and the Excel import runs (R-CAT-2; the engine is ``apps.catalogue.importing``)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from apps.catalogue.models import Drug, ImportRun, PaymentStandard
+from apps.core.events import record_event
+from apps.core.exceptions import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+DRUG_FIELDS = (
+    "code", "generic_name", "dosage_form", "specification", "manufacturer", "category", "therapeutic_area",
+    "route", "cold_chain", "payment_standard", "first_self_pay_ratio", "restricted_scope", "agreement_start",
+    "agreement_end",
+)
+
+
+def _validation_to_error(exc: ValidationError) -> ApplicationError:
+    fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+    first = next(iter(fields.values()))[0] if fields else "输入有误"
+    return ApplicationError("invalid", f"药品信息有误：{first}", fields=fields)
+
+
+def _jsonable(value):
+    if isinstance(value, (dt.date, Decimal)):
+        return str(value)
+    if hasattr(value, "pk"):
+        return str(value)
+    return value
+
+
+@transaction.atomic
+def drug_create(*, actor, code: str, generic_name: str, dosage_form: str, specification: str, manufacturer: str,
+                category: str, therapeutic_area, route: str, cold_chain: bool = False, payment_standard: Decimal,
+                first_self_pay_ratio: Decimal = Decimal("0"), restricted_scope: str = "",
+                agreement_start: dt.date, agreement_end: dt.date | None = None) -> Drug:
+    """R-CAT-1: a new catalogue entry with its first payment-standard version from the agreement start (R-CAT-3)."""
+    drug = Drug(
+        code=(code or "").strip().upper(), generic_name=generic_name, dosage_form=dosage_form,
+        specification=specification, manufacturer=manufacturer, category=category,
+        therapeutic_area=therapeutic_area, route=route, cold_chain=cold_chain, payment_standard=payment_standard,
+        first_self_pay_ratio=first_self_pay_ratio, restricted_scope=restricted_scope,
+        agreement_start=agreement_start, agreement_end=agreement_end,
+    )
+    try:
+        drug.full_clean()
+    except ValidationError as exc:
+        raise _validation_to_error(exc) from None
+    drug.save()
+    PaymentStandard.objects.create(drug=drug, amount=payment_standard, valid_from=agreement_start,
+                                   source="手工新增", created_by=_user_or_none(actor))
+    record_event(subject=drug, action="drug_created", actor=actor,
+                 data={"code": drug.code, "payment_standard": str(payment_standard)})
+    return drug
+
+
+def _user_or_none(actor):
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+@transaction.atomic
+def drug_update(*, drug: Drug, actor, effective_date: dt.date | None = None, **changes) -> Drug:
+    """Change catalogue fields. A new ``payment_standard`` closes the version in force the day before
+    ``effective_date`` (default today) and opens a new one from it (R-CAT-3); the code never changes."""
+    unknown = set(changes) - set(DRUG_FIELDS) - {"code"}
+    if unknown:
+        raise ApplicationError("invalid", f"不可修改的字段：{', '.join(sorted(unknown))}")
+    if "code" in changes and (changes["code"] or "").strip().upper() != drug.code:
+        raise ApplicationError("invalid", "医保药品代码不可修改", fields={"code": ["医保药品代码不可修改"]})
+    changes.pop("code", None)
+    drug = Drug.objects.select_for_update().get(pk=drug.pk)
+    before = {name: getattr(drug, name) for name in changes}
+    new_standard = changes.get("payment_standard")
+    standard_changed = new_standard is not None and Decimal(new_standard) != drug.payment_standard
+    for name, value in changes.items():
+        setattr(drug, name, value)
+    try:
+        drug.full_clean()
+    except ValidationError as exc:
+        raise _validation_to_error(exc) from None
+    changed = {k: [_jsonable(before[k]), _jsonable(getattr(drug, k))] for k in changes if before[k] != getattr(drug, k)}
+    if not changed:
+        return drug
+    if standard_changed:
+        payment_standard_change(drug=drug, amount=Decimal(new_standard),
+                                effective_date=effective_date or timezone.localdate(), actor=actor, source="手工修改")
+    drug.save()
+    record_event(subject=drug, action="drug_updated", actor=actor, data={"changes": changed})
+    return drug
+
+
+def payment_standard_change(*, drug: Drug, amount: Decimal, effective_date: dt.date, actor, source: str
+                            ) -> PaymentStandard:
+    """R-CAT-3: close the latest version on ``effective_date − 1`` and open ``amount`` from ``effective_date``.
+    Called inside the caller's transaction (``drug_update``)."""
+    latest = PaymentStandard.objects.select_for_update().filter(drug=drug).order_by("-valid_from").first()
+    if latest is not None:
+        if effective_date <= latest.valid_from:
+            raise ApplicationError(
+                "invalid", f"支付标准生效日期 {effective_date} 须晚于现行支付标准的生效日期 {latest.valid_from}",
+                fields={"effective_date": [f"须晚于 {latest.valid_from}"]},
+            )
+        if latest.valid_until is None or latest.valid_until >= effective_date:
+            latest.valid_until = effective_date - dt.timedelta(days=1)
+            latest.save(update_fields=["valid_until"])
+    version = PaymentStandard.objects.create(drug=drug, amount=amount, valid_from=effective_date, source=source,
+                                             created_by=_user_or_none(actor))
+    record_event(subject=drug, action="payment_standard_changed", actor=actor,
+                 data={"from": str(latest.amount) if latest else None, "to": str(amount),
+                       "effective_date": str(effective_date)})
+    return version
+
+
+def _application_terminator():
+    """``apps.applications.services.application_terminate_for_drug_withdrawal`` once that app provides it."""
+    try:
+        from apps.applications.services import application_terminate_for_drug_withdrawal
+    except ImportError:
+        return None
+    return application_terminate_for_drug_withdrawal
+
+
+@transaction.atomic
+def drug_withdraw(*, drug: Drug, withdrawn_on: dt.date, reason: str, note: str = "", actor) -> Drug:
+    """R-CAT-5 (001 第十七、十八条): record the withdrawal ground and date. From ``withdrawn_on`` the drug is not
+    listed (``Drug.is_listed_on``), so prescriptions are refused (``drug_not_listed``), and every active
+    treatment application for it ends on that date (001 第二十三条)."""
+    drug = Drug.objects.select_for_update().get(pk=drug.pk)
+    if reason not in Drug.WithdrawalReason.values:
+        raise ApplicationError("invalid", "请选择第十七条或第十八条规定的调出原因", fields={"reason": ["调出原因无效"]})
+    if drug.withdrawn_on is not None:
+        raise ApplicationError("already_withdrawn", f"该药品已于 {drug.withdrawn_on} 调出目录", status=409)
+    if withdrawn_on < drug.agreement_start:
+        raise ApplicationError("invalid", f"调出日期不能早于协议期开始 {drug.agreement_start}",
+                               fields={"withdrawn_on": ["调出日期早于协议期开始"]})
+    drug.withdrawn_on = withdrawn_on
+    drug.withdrawal_reason = reason
+    drug.withdrawal_note = note or ""
+    drug.withdrawn_by = _user_or_none(actor)
+    drug.withdrawal_recorded_at = timezone.now()
+    drug.save(update_fields=["withdrawn_on", "withdrawal_reason", "withdrawal_note", "withdrawn_by",
+                             "withdrawal_recorded_at", "updated_at"])
+    reason_text = str(Drug.WithdrawalReason(reason).label)
+    record_event(subject=drug, action="drug_withdrawn", actor=actor, to_status="withdrawn",
+                 reason=f"{reason_text}{'；' + note if note else ''}", data={"withdrawn_on": str(withdrawn_on)})
+    terminate = _application_terminator()
+    if terminate is not None:
+        terminate(drug=drug, withdrawn_on=withdrawn_on, reason=f"药品调出目录：{reason_text}", actor=actor)
+    else:
+        logger.warning("applications app has no application_terminate_for_drug_withdrawal yet; drug %s", drug.code)
+    return drug
+
+
+# --- Excel import runs (R-CAT-2) -----------------------------------------------------------------------------
+
+def _sha256(upload) -> str:
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
+
+
+def _row_estimate(upload) -> int:
+    from apps.catalogue.importing import estimate_rows
+
+    return estimate_rows(upload)
+
+
+@transaction.atomic
+def import_run_create(*, kind: str, upload: UploadedFile, actor, dry_run: bool = True,
+                      effective_date: dt.date | None = None) -> ImportRun:
+    """Log the upload and keep its file (issue 3 §7). Runs it at once, or queues it as a Celery task when it is
+    larger than ``IMPORT_ASYNC_ROW_THRESHOLD`` rows (issue 3 §6). Bad files are reported on the run, never
+    half-written."""
+    from apps.catalogue.importing import SPECS, load_specs
+
+    load_specs()
+    if kind not in SPECS:
+        raise ApplicationError("invalid", f"不支持的导入类型：{kind}", fields={"kind": ["不支持的导入类型"]})
+    if not getattr(actor, "is_bureau_admin", False):
+        raise ApplicationError("permission_denied", "只有经办机构管理员可以导入", status=403)
+    name = getattr(upload, "name", "") or "upload.xlsx"
+    run = ImportRun(
+        kind=kind, file_name=name.rsplit("/", 1)[-1][:255], file_sha256=_sha256(upload), created_by=actor,
+        region=actor.region, dry_run=dry_run,
+        effective_date=effective_date or timezone.localdate(), total_rows=_row_estimate(upload),
+    )
+    run.file.save(run.file_name, upload, save=False)
+    run.asynchronous = run.total_rows > settings.IMPORT_ASYNC_ROW_THRESHOLD
+    run.save()
+    record_event(subject=run, action="import_uploaded", actor=actor,
+                 data={"kind": kind, "file_name": run.file_name, "dry_run": dry_run})
+    return run
+
+
+def import_run_start(*, run: ImportRun) -> ImportRun:
+    """Run now (small files) or queue the Celery task after commit (large files)."""
+    if run.asynchronous:
+        from apps.catalogue.tasks import import_run_execute_task
+
+        transaction.on_commit(lambda: import_run_execute_task.delay(run.pk))
+        return run
+    from apps.catalogue.importing import import_run_execute
+
+    import_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+@transaction.atomic
+def import_run_confirm(*, run: ImportRun, actor) -> ImportRun:
+    """Apply a previewed run: the same kept file, and only if the plan is still what was previewed."""
+    run = ImportRun.objects.select_for_update().get(pk=run.pk)
+    if run.status != ImportRun.Status.PREVIEWED:
+        raise ApplicationError("import_not_confirmable", "只有已预览且未写入的导入可以确认", status=409)
+    run.dry_run = False
+    run.status = ImportRun.Status.PENDING
+    run.processed_rows = 0
+    run.save(update_fields=["dry_run", "status", "processed_rows"])
+    record_event(subject=run, action="import_confirmed", actor=actor)
+    return run
