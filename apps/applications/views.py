@@ -1,0 +1,369 @@
+"""Browser screens of applications: the review workspace (queue, application page with decisions and
+"下一条"), physician filing requests (R-DOC-3), the hospital's pages, the printable 申请表 and the public
+progress lookup (R-APP-9)."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_http_methods, require_POST
+
+from apps.accounts.models import BUREAU_ROLES, Role
+from apps.applications import selectors, services
+from apps.applications.forms import (
+    ApplicationCreateForm,
+    DecisionForm,
+    DocumentForm,
+    FilingDecisionForm,
+    LookupForm,
+    QueueFilterForm,
+    ResubmitForm,
+)
+from apps.applications.models import Application, Stage
+from apps.core.events import events_for
+from apps.core.exceptions import ApplicationError
+from apps.core.masking import mask_id_number, mask_name, mask_phone
+
+QUEUE_KEYS = ("stage", "status", "generic_name", "institution", "region", "due", "q")
+
+
+def _is_bureau(user) -> bool:
+    return user.is_superuser or user.role in BUREAU_ROLES
+
+
+def _require_reviewer_or_hospital(user):
+    if not (_is_bureau(user) or (user.role == Role.HOSPITAL and user.institution_id)):
+        raise PermissionDenied
+
+
+def _filters_from(params) -> tuple[QueueFilterForm, selectors.QueueFilters, str]:
+    form = QueueFilterForm(params or None)
+    values = form.cleaned_data if form.is_valid() else {}
+    filters = selectors.QueueFilters(**{k: values.get(k) or "" for k in QUEUE_KEYS})
+    query = urlencode({k: v for k, v in ((k, getattr(filters, k)) for k in QUEUE_KEYS) if v})
+    return form, filters, query
+
+
+def _apply_error(form, exc: ApplicationError):
+    placed = False
+    for field, msgs in (exc.fields or {}).items():
+        if field in form.fields:
+            for m in msgs:
+                form.add_error(field, m)
+            placed = True
+    form.add_error(None, exc.message)
+    return placed
+
+
+# --- review workspace -----------------------------------------------------------------------------------------
+
+@login_required
+def review_queue(request):
+    """The queue of applications waiting on the user's stages, most urgent first (R-APP-5), with counts."""
+    _require_reviewer_or_hospital(request.user)
+    today = timezone.localdate()
+    form, filters, query = _filters_from(request.GET)
+    qs = selectors.review_queue_for(request.user, filters, today=today)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    filings = None
+    if _is_bureau(request.user):
+        filings = _filings_for(request.user).count()
+    return render(request, "applications/queue.html", {
+        "form": form, "page_obj": page, "rows": page.object_list, "counts": selectors.queue_counts(request.user,
+                                                                                                  today=today),
+        "query": query, "today": today, "filings_count": filings,
+    })
+
+
+def _detail_context(request, application: Application, *, decision_form=None, resubmit_form=None,
+                    document_form=None, revealed=None) -> dict:
+    user = request.user
+    _, filters, query = _filters_from(request.GET)
+    owns = (application.status in selectors.DECIDABLE_STATUSES and selectors.user_owns_stage(user, application))
+    is_applicant = user.role == Role.HOSPITAL and user.institution_id == application.institution_id
+    next_app = selectors.next_in_queue(user, application, filters) if (_is_bureau(user) or is_applicant) else None
+    stages = application.review_stages or []
+    last_stage = bool(stages) and application.current_stage == stages[-1]
+    person = application.person
+    revealed = revealed or {}
+    return {
+        "app": application, "person": person,
+        "id_number_display": revealed.get("id_number") or mask_id_number(person.id_number),
+        "phone_display": revealed.get("phone") or mask_phone(person.phone),
+        "revealed": revealed,
+        "age": person.age_on(application.applied_on),
+        "reviews": selectors.reviews_of(application),
+        "documents": application.documents.all(),
+        "events": events_for(application)[:50],
+        "can_decide": owns,
+        "last_stage": last_stage,
+        "decision_form": decision_form or DecisionForm(),
+        "can_resubmit": is_applicant and application.status == Application.Status.RETURNED,
+        "resubmit_form": resubmit_form or ResubmitForm(),
+        "can_upload": is_applicant and application.is_open,
+        "document_form": document_form or DocumentForm(),
+        "next_app": next_app, "query": query,
+        "stage_labels": [(s, Stage(s).label, s == application.current_stage) for s in stages],
+        "today": timezone.localdate(),
+    }
+
+
+def _detail_url(application, query: str) -> str:
+    url = reverse("applications:detail", args=[application.pk])
+    return f"{url}?{query}" if query else url
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def application_detail(request, pk):
+    """The application page: patient (masked), documents inline, decision history, the decision form of the
+    stage the user owns, "下一条"."""
+    application = selectors.application_get_for(request.user, pk)
+    decision_form = None
+    if request.method == "POST":
+        decision_form = DecisionForm(request.POST)
+        _, filters, query = _filters_from(request.GET)
+        if decision_form.is_valid():
+            d = decision_form.cleaned_data
+            try:
+                application = services.application_decide(
+                    application=application, actor=request.user, decision=d["decision"], opinion=d["opinion"],
+                    valid_until=d["valid_until"])
+            except ApplicationError as exc:
+                _apply_error(decision_form, exc)
+            else:
+                messages.success(request, f"已记录：{application.number} {dict(decision_form.fields['decision'].choices)[d['decision']]}")
+                if request.POST.get("and_next"):
+                    nxt = selectors.next_in_queue(request.user, application, filters)
+                    if nxt is not None:
+                        return redirect(_detail_url(nxt, query))
+                    return redirect(f"{reverse('applications:queue')}?{query}")
+                return redirect(_detail_url(application, query))
+    return render(request, "applications/detail.html",
+                  _detail_context(request, application, decision_form=decision_form))
+
+
+@login_required
+@require_POST
+def reveal(request, pk, field):
+    """Show the ID number or phone in full: a logged action (R-SEC-2)."""
+    application = selectors.application_get_for(request.user, pk)
+    try:
+        value = services.application_reveal_personal_number(application=application, actor=request.user,
+                                                            field=field)
+    except ApplicationError as exc:
+        if exc.status == 403:
+            raise PermissionDenied from exc
+        raise Http404 from exc
+    return render(request, "applications/detail.html",
+                  _detail_context(request, application, revealed={field: value}))
+
+
+@login_required
+@require_POST
+def resubmit(request, pk):
+    application = selectors.application_get_for(request.user, pk)
+    form = ResubmitForm(request.POST)
+    if form.is_valid():
+        try:
+            services.application_resubmit(application=application, actor=request.user, note=form.cleaned_data["note"])
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "已重新提交，审核从第一环节重新开始")
+    return redirect("applications:detail", pk=application.pk)
+
+
+@login_required
+@require_POST
+def document_upload(request, pk):
+    application = selectors.application_get_for(request.user, pk)
+    form = DocumentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.application_document_add(application=application, actor=request.user,
+                                              uploaded_file=form.cleaned_data["file"], kind=form.cleaned_data["kind"])
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "材料已上传")
+            return redirect("applications:detail", pk=application.pk)
+    else:
+        messages.error(request, "请选择材料类型和文件")
+    return redirect("applications:detail", pk=application.pk)
+
+
+@login_required
+@xframe_options_sameorigin
+def document_file(request, pk, document_id):
+    """A document shown inline in the application page (same-origin frames only)."""
+    application = selectors.application_get_for(request.user, pk)
+    document = get_object_or_404(application.documents, pk=document_id)
+    response = FileResponse(document.file.open("rb"), content_type=document.content_type)
+    response["Content-Disposition"] = "inline"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+def print_form(request, pk):
+    """The 001 附件 申请表 for printing."""
+    application = selectors.application_get_for(request.user, pk)
+    reviews = list(selectors.reviews_of(application))
+    by_stage = {}
+    for review in reviews:
+        by_stage[review.stage] = review
+    return render(request, "applications/print.html", {
+        "app": application, "person": application.person, "age": application.person.age_on(application.applied_on),
+        "id_number_display": mask_id_number(application.person.id_number),
+        "phone_display": mask_phone(application.person.phone),
+        "hospital_review": by_stage.get(Stage.INSURANCE_OFFICE) or by_stage.get(Stage.PHARMACY_DEPT)
+        or by_stage.get(Stage.PHYSICIAN),
+        "physician_review": by_stage.get(Stage.PHYSICIAN),
+        "bureau_review": by_stage.get(Stage.BUREAU),
+    })
+
+
+# --- hospital pages -------------------------------------------------------------------------------------------
+
+@login_required
+def application_list(request):
+    """Every application the user may see (a hospital: its own), newest first, filterable by status."""
+    _require_reviewer_or_hospital(request.user)
+    qs = selectors.applications_visible_to(request.user)
+    status = request.GET.get("status", "")
+    if status in Application.Status.values:
+        qs = qs.filter(status=status)
+    term = request.GET.get("q", "").strip()
+    if term:
+        qs = qs.filter(number__icontains=term) | qs.filter(person__name__icontains=term)
+    page = Paginator(qs.order_by("-submitted_at", "-id"), 50).get_page(request.GET.get("page"))
+    return render(request, "applications/list.html", {
+        "page_obj": page, "rows": page.object_list, "status": status, "q": term,
+        "statuses": Application.Status.choices, "today": timezone.localdate(),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def application_create(request):
+    user = request.user
+    if user.role != Role.HOSPITAL or not user.institution_id:
+        raise PermissionDenied
+    from apps.pharmacies.selectors import pharmacies_visible_to
+    from apps.physicians.models import Physician
+    from apps.physicians.selectors import physicians_visible_to
+
+    physicians = physicians_visible_to(user).filter(status=Physician.Status.FILED)
+    pharmacies = pharmacies_visible_to(user)
+    form = ApplicationCreateForm(request.POST or None, physicians=physicians, pharmacies=pharmacies,
+                                 initial={"insured_region": user.institution.region.code[:4] + "00"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            application = services.application_submit(actor=user, **form.service_kwargs())
+        except ApplicationError as exc:
+            _apply_error(form, exc)
+        else:
+            messages.success(request, f"申请已提交，申请编号 {application.number}（请告知患者用于查询进度）")
+            return redirect("applications:detail", pk=application.pk)
+    return render(request, "applications/create.html", {"form": form})
+
+
+# --- physician filing requests (R-DOC-3) ----------------------------------------------------------------------
+
+def _filings_for(user):
+    from apps.physicians.models import Physician
+    from apps.physicians.selectors import physicians_visible_to
+
+    return physicians_visible_to(user).filter(status=Physician.Status.PROPOSED).order_by("created_at", "code")
+
+
+@login_required
+def filing_list(request):
+    if not _is_bureau(request.user):
+        raise PermissionDenied
+    rows = _filings_for(request.user)
+    return render(request, "applications/filing_list.html", {"rows": rows})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def filing_detail(request, pk):
+    """A physician filing request: file it or refuse it (R-DOC-3), then on to the next request."""
+    if not _is_bureau(request.user):
+        raise PermissionDenied
+    from apps.physicians import services as physician_services
+    from apps.physicians.selectors import physicians_visible_to
+
+    physician = get_object_or_404(physicians_visible_to(request.user), pk=pk)
+    form = FilingDecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            if d["decision"] == "file":
+                physician_services.physician_file(physician=physician, actor=request.user,
+                                                  valid_until=d["valid_until"], reason=d["reason"])
+            else:
+                if not d["reason"].strip():
+                    raise ApplicationError("reason_required", "不予备案时必须填写理由", fields={"reason": ["必填"]})
+                physician_services.physician_reject_filing(physician=physician, actor=request.user,
+                                                           reason=d["reason"])
+        except ApplicationError as exc:
+            _apply_error(form, exc)
+        else:
+            messages.success(request, f"{physician.name}：{'已备案' if d['decision'] == 'file' else '不予备案'}")
+            nxt = _filings_for(request.user).exclude(pk=physician.pk).first()
+            return redirect("applications:filing_detail", pk=nxt.pk) if nxt else redirect("applications:filings")
+    nxt = _filings_for(request.user).exclude(pk=physician.pk).first()
+    return render(request, "applications/filing_detail.html", {
+        "physician": physician, "form": form, "next_filing": nxt,
+        "pending": physician.status == physician.Status.PROPOSED, "events": events_for(physician)[:20],
+    })
+
+
+# --- public lookup (R-APP-9) ----------------------------------------------------------------------------------
+
+def _client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+@require_http_methods(["GET", "POST"])
+def lookup(request):
+    """No login: application number + last six characters of the ID number → stage, decision, validity only."""
+    form = LookupForm(request.POST or None)
+    result = None
+    not_found = False
+    if request.method == "POST" and form.is_valid():
+        try:
+            application = services.application_lookup(number=form.cleaned_data["number"],
+                                                      id_suffix=form.cleaned_data["id_suffix"],
+                                                      ip=_client_ip(request))
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            if application is None:
+                not_found = True
+            else:
+                last = application.reviews.order_by("-decided_at", "-id").first()
+                result = {
+                    "number": application.number, "name": mask_name(application.person.name),
+                    "generic_name": application.generic_name, "status": application.get_status_display(),
+                    "status_code": application.status,
+                    "stage": application.get_current_stage_display() if application.current_stage else "",
+                    "decision": last.get_decision_display() if last else "",
+                    "decision_stage": last.get_stage_display() if last else "",
+                    "decided_on": timezone.localtime(last.decided_at).date() if last else None,
+                    "valid_from": application.valid_from, "valid_until": application.valid_until,
+                    "terminated_on": application.terminated_on,
+                }
+    status = 429 if any("过多" in e for e in form.non_field_errors()) else 200
+    return render(request, "applications/lookup.html", {"form": form, "result": result, "not_found": not_found},
+                  status=status)
