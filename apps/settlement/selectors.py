@@ -1,0 +1,416 @@
+"""Reads of settlement, reconciliation and statistics (R-SET-1..3), scoped by who asks (R-SEC-1).
+
+Every figure over dispensings is one SQL aggregate (``values().annotate()``), never a loop over rows.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import (
+    Case, Count, DecimalField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When,
+)
+from django.db.models.functions import Coalesce, TruncDate
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from apps.accounts.models import BUREAU_ROLES, Role
+from apps.catalogue.models import PaymentStandard
+from apps.core.selectors import region_q
+from apps.institutions.models import Institution
+from apps.pharmacies.models import Pharmacy
+from apps.prescriptions.models import Delivery, Dispensing, DispensingLine, Prescription, PrescriptionItem, StockMovement
+from apps.settlement.models import (
+    OrganisationKind, ReconciliationDifference, ReportedTotal, SettlementRun, Statement,
+)
+from apps.settlement.periods import label, next_period, ward_payment_due
+
+ZERO = Decimal("0.00")
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+
+
+def _is_bureau(user) -> bool:
+    return bool(user and user.is_authenticated and (user.is_superuser or user.role in BUREAU_ROLES))
+
+
+def scope_region(user):
+    """The region a bureau user's reports cover (``None`` = everything, for superusers)."""
+    return None if user.is_superuser else user.region
+
+
+# --------------------------------------------------------------------------- statements (R-SET-1)
+
+def period_is_locked(*, organisation, period: dt.date) -> bool:
+    """True when ``organisation`` (an Institution or a Pharmacy) has a confirmed statement for ``period``: a
+    reversal of a dispensing of that month must then go into the next open month (R-SET-1, R-RX-6)."""
+    field = "institution" if isinstance(organisation, Institution) else "pharmacy"
+    return Statement.objects.filter(**{field: organisation}, period=period.replace(day=1),
+                                    status=Statement.Status.CONFIRMED).exists()
+
+
+def settling_organisation(dispensing: Dispensing):
+    """The organisation whose statement covers ``dispensing``: the institution for a ward delivery (the hospital
+    pays the pharmacy, 000 五(三)), otherwise the dispensing pharmacy."""
+    return dispensing.institution if dispensing.delivery == Delivery.WARD else dispensing.pharmacy
+
+
+def dispensing_period_is_locked(*, dispensing: Dispensing, period: dt.date | None = None) -> bool:
+    """``period_is_locked`` for the organisation that settles ``dispensing`` (default: its own period)."""
+    return period_is_locked(organisation=settling_organisation(dispensing), period=period or dispensing.period)
+
+
+def statements_visible_to(user) -> QuerySet[Statement]:
+    qs = Statement.objects.select_related("institution", "institution__region", "pharmacy", "pharmacy__region",
+                                          "confirmed_by")
+    if not (user and user.is_authenticated):
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    if user.role in BUREAU_ROLES:
+        if user.region_id is None:
+            return qs.none()
+        return qs.filter(region_q(user.region, "institution__region") | region_q(user.region, "pharmacy__region"))
+    if user.role == Role.HOSPITAL and user.institution_id:
+        return qs.filter(institution_id=user.institution_id)
+    if user.role == Role.PHARMACY and user.pharmacy_id:
+        return qs.filter(pharmacy_id=user.pharmacy_id)
+    return qs.none()
+
+
+def statement_get_for(user, pk) -> Statement:
+    return get_object_or_404(statements_visible_to(user), pk=pk)
+
+
+def statement_totals(statements: QuerySet[Statement]) -> dict:
+    agg = statements.aggregate(visits=Coalesce(Sum("visits"), 0), total=Coalesce(Sum("total"), ZERO, output_field=MONEY),
+                               fund=Coalesce(Sum("fund_payment"), ZERO, output_field=MONEY),
+                               deposit=Coalesce(Sum("deposit"), ZERO, output_field=MONEY),
+                               payable=Coalesce(Sum("payable"), ZERO, output_field=MONEY),
+                               count=Count("id"), confirmed=Count("id", filter=Q(status=Statement.Status.CONFIRMED)))
+    return agg
+
+
+def statement_line_sums(statement: Statement) -> dict:
+    """The statement's lines summed from their dispensings (what the statement must equal to the fen)."""
+    return Dispensing.objects.filter(pk__in=statement.lines.values("dispensing_id")).aggregate(
+        visits=Coalesce(Sum(Case(When(kind=Dispensing.Kind.NORMAL, then=Value(1)), default=Value(-1),
+                                 output_field=IntegerField())), 0),
+        total=Coalesce(Sum("total"), ZERO, output_field=MONEY),
+        fund_payment=Coalesce(Sum("fund_payment"), ZERO, output_field=MONEY),
+        personal_payment=Coalesce(Sum("personal_payment"), ZERO, output_field=MONEY),
+    )
+
+
+def runs_visible_to(user) -> QuerySet[SettlementRun]:
+    if not _is_bureau(user):
+        return SettlementRun.objects.none()
+    return SettlementRun.objects.select_related("started_by")
+
+
+# --------------------------------------------------------------------------- statistics (R-SET-3)
+
+def ratio(fund: Decimal, total: Decimal) -> Decimal | None:
+    """Reimbursement ratio fund ÷ total, four decimals, half-up (None when nothing was spent)."""
+    if not total:
+        return None
+    return (Decimal(fund) / Decimal(total)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+def _visits_expr():
+    return Sum(Case(When(kind=Dispensing.Kind.NORMAL, then=Value(1)), default=Value(-1), output_field=IntegerField()))
+
+
+def _line_visits_expr():
+    return Sum(Case(When(dispensing__kind=Dispensing.Kind.NORMAL, then=Value(1)), default=Value(-1),
+                    output_field=IntegerField()))
+
+
+def _row(values: dict, **extra) -> dict:
+    total = values.get("total") or ZERO
+    fund = values.get("fund") or ZERO
+    r = ratio(fund, total)
+    out = dict(extra)
+    out.update({
+        "visits": int(values.get("visits") or 0),
+        "total": f"{Decimal(total):.2f}",
+        "fund_payment": f"{Decimal(fund):.2f}",
+        "personal_payment": f"{Decimal(values.get('personal') or ZERO):.2f}",
+        "reimbursement_ratio": f"{r:.4f}" if r is not None else None,
+    })
+    return out
+
+
+def dispensings_in_scope(*, period: dt.date, region=None) -> QuerySet[Dispensing]:
+    """The month's dispensings at the pharmacies of ``region`` (everything for ``None``)."""
+    qs = Dispensing.objects.filter(period=period)
+    if region is not None:
+        qs = qs.filter(region_q(region, "pharmacy__region"))
+    return qs
+
+
+def monthly_report(*, period: dt.date, region=None) -> dict:
+    """R-SET-3: visits, total, fund payment, personal payment and reimbursement ratio (fund ÷ total) for the month,
+    overall and by region (county of the dispensing pharmacy), institution, pharmacy, drug and insurance type."""
+    base = dispensings_in_scope(period=period, region=region)
+    sums = {"visits": _visits_expr(), "total": Sum("total"), "fund": Sum("fund_payment"),
+            "personal": Sum("personal_payment")}
+    overall = base.aggregate(**sums)
+
+    def grouped(*fields, order):
+        return list(base.values(*fields).annotate(**sums).order_by(*order))
+
+    by_region = [_row(v, region_code=v["pharmacy__region__code"], region_name=v["pharmacy__region__name"])
+                 for v in grouped("pharmacy__region__code", "pharmacy__region__name", order=["pharmacy__region__code"])]
+    by_institution = [_row(v, code=v["institution__code"], name=v["institution__name"])
+                      for v in grouped("institution__code", "institution__name", order=["institution__code"])]
+    by_pharmacy = [_row(v, code=v["pharmacy__code"], name=v["pharmacy__name"])
+                   for v in grouped("pharmacy__code", "pharmacy__name", order=["pharmacy__code"])]
+    labels = dict(Dispensing._meta.get_field("insurance_type").choices)
+    by_insurance = [_row(v, insurance_type=v["insurance_type"], name=str(labels.get(v["insurance_type"], "")))
+                    for v in grouped("insurance_type", order=["insurance_type"])]
+    lines = DispensingLine.objects.filter(dispensing__in=base) if region is not None else \
+        DispensingLine.objects.filter(dispensing__period=period)
+    by_drug = [
+        _row(v, code=v["drug__code"], generic_name=v["drug__generic_name"], manufacturer=v["drug__manufacturer"],
+             quantity=int(v["quantity"] or 0))
+        for v in lines.values("drug__code", "drug__generic_name", "drug__manufacturer").annotate(
+            visits=_line_visits_expr(), quantity=Sum("quantity"), total=Sum("line_total"), fund=Sum("fund_payment"),
+            personal=Sum("personal_payment")).order_by("drug__code")
+    ]
+    return {
+        "period": label(period),
+        "region": None if region is None else {"code": region.code, "name": region.name},
+        "totals": _row(overall),
+        "by_region": by_region,
+        "by_institution": by_institution,
+        "by_pharmacy": by_pharmacy,
+        "by_drug": by_drug,
+        "by_insurance_type": by_insurance,
+    }
+
+
+def month_figures(*, period: dt.date, region=None) -> dict:
+    """Visits, fund payment and ratio of one month (the dashboard)."""
+    agg = dispensings_in_scope(period=period, region=region).aggregate(
+        visits=_visits_expr(), total=Sum("total"), fund=Sum("fund_payment"))
+    return {"visits": int(agg["visits"] or 0), "total": agg["total"] or ZERO, "fund": agg["fund"] or ZERO,
+            "ratio": ratio(agg["fund"] or ZERO, agg["total"] or ZERO)}
+
+
+# --------------------------------------------------------------------------- reconciliation (R-SET-2)
+
+def _month_bounds(period: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(period, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(next_period(period), dt.time.min, tzinfo=tz)
+    return start, end
+
+
+def _not_reversed():
+    return ~Exists(Dispensing.objects.filter(reverses=OuterRef("pk")))
+
+
+def reconciliation_findings(*, period: dt.date) -> list[dict]:
+    """Every R-SET-2 mismatch of the month, each as the fields of a ``ReconciliationDifference``. Each kind is one
+    set-based query; only the (few) mismatching rows come back to Python."""
+    start, end = _month_bounds(period)
+    findings: list[dict] = []
+    kinds = ReconciliationDifference.Kind
+    live = Dispensing.objects.filter(period=period, kind=Dispensing.Kind.NORMAL).filter(_not_reversed())
+
+    # 1. dispensed without a flowed prescription (cancelled, declined, expired, or flowed to another pharmacy)
+    for d in (live.exclude(prescription__status=Prescription.Status.DISPENSED, prescription__pharmacy_id=F("pharmacy_id"))
+              .values("id", "pharmacy_id", "institution_id", "prescription_id", "prescription__status",
+                      "prescription__serial_no")):
+        findings.append({
+            "kind": kinds.NO_FLOWED_PRESCRIPTION, "key": f"d{d['id']}", "dispensing_id": d["id"],
+            "pharmacy_id": d["pharmacy_id"], "institution_id": d["institution_id"],
+            "prescription_id": d["prescription_id"],
+            "detail": f"处方 {d['prescription__serial_no']} 状态为 {d['prescription__status']} 或未流转至本药店，却已配药",
+        })
+
+    # 2. quantities that differ from the prescription's
+    rx_quantity = PrescriptionItem.objects.filter(prescription_id=OuterRef("dispensing__prescription_id"),
+                                                  drug_id=OuterRef("drug_id")).values("quantity")[:1]
+    for line in (DispensingLine.objects.filter(dispensing__in=live)
+                 .values("dispensing_id", "drug_id", "dispensing__pharmacy_id", "dispensing__institution_id",
+                         "dispensing__prescription_id")
+                 .annotate(dispensed=Sum("quantity"), prescribed=Subquery(rx_quantity))
+                 .filter(Q(prescribed__isnull=True) | ~Q(dispensed=F("prescribed")))):
+        findings.append({
+            "kind": kinds.QUANTITY_MISMATCH, "key": f"d{line['dispensing_id']}-{line['drug_id']}",
+            "dispensing_id": line["dispensing_id"], "drug_id": line["drug_id"],
+            "pharmacy_id": line["dispensing__pharmacy_id"], "institution_id": line["dispensing__institution_id"],
+            "prescription_id": line["dispensing__prescription_id"],
+            "expected": Decimal(line["prescribed"] or 0), "actual": Decimal(line["dispensed"]),
+            "detail": f"处方数量 {line['prescribed'] or 0}，配药数量 {line['dispensed']}",
+        })
+
+    # 3. prices above the payment standard in force that day, or a line total that is not quantity × price
+    standard = (PaymentStandard.objects.filter(drug_id=OuterRef("drug_id"), valid_from__lte=OuterRef("day"))
+                .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=OuterRef("day")))
+                .order_by("-valid_from").values("amount")[:1])
+    priced = (DispensingLine.objects.filter(dispensing__in=live)
+              .annotate(day=TruncDate("dispensing__dispensed_at"))
+              .annotate(standard=Subquery(standard, output_field=MONEY),
+                        computed=F("quantity") * F("unit_price"))
+              .filter(Q(unit_price__gt=F("standard") + Decimal("0.005"))
+                      | Q(standard__isnull=True)
+                      | Q(line_total__gt=F("computed") + Decimal("0.005"))
+                      | Q(line_total__lt=F("computed") - Decimal("0.005")))
+              .values("dispensing_id", "drug_id", "unit_price", "standard", "line_total", "quantity",
+                      "dispensing__pharmacy_id", "dispensing__institution_id", "dispensing__prescription_id"))
+    for line in priced:
+        findings.append({
+            "kind": kinds.PRICE_MISMATCH, "key": f"d{line['dispensing_id']}-{line['drug_id']}",
+            "dispensing_id": line["dispensing_id"], "drug_id": line["drug_id"],
+            "pharmacy_id": line["dispensing__pharmacy_id"], "institution_id": line["dispensing__institution_id"],
+            "prescription_id": line["dispensing__prescription_id"],
+            "expected": line["standard"], "actual": line["unit_price"],
+            "detail": (f"单价 {line['unit_price']}，当日支付标准 {line['standard'] if line['standard'] is not None else '无'}，"
+                       f"金额 {line['line_total']}（数量 {line['quantity']}）"),
+        })
+
+    # 4. prescriptions issued this month, flowed and never dispensed (expired, or past their expiry)
+    for rx in (Prescription.objects.filter(issued_at__gte=start, issued_at__lt=end)
+               .filter(Q(status=Prescription.Status.EXPIRED)
+                       | Q(status=Prescription.Status.FLOWED, expires_at__lt=end))
+               .filter(~Exists(Dispensing.objects.filter(prescription=OuterRef("pk"))))
+               .values("id", "serial_no", "pharmacy_id", "institution_id", "status")):
+        findings.append({
+            "kind": kinds.NEVER_DISPENSED, "key": f"rx{rx['id']}", "prescription_id": rx["id"],
+            "pharmacy_id": rx["pharmacy_id"], "institution_id": rx["institution_id"],
+            "detail": f"处方 {rx['serial_no']} 已流转但未配药（{rx['status']}）",
+        })
+
+    # 5. a pharmacy's sales to the end of the month above its purchases less returns (R-PHA-3)
+    active_pairs = DispensingLine.objects.filter(dispensing__period=period).values(
+        "dispensing__pharmacy_id", "drug_id").distinct()
+    pairs = {(p["dispensing__pharmacy_id"], p["drug_id"]) for p in active_pairs}
+    if pairs:
+        pharmacy_ids = {p for p, _ in pairs}
+        sold = {(r["dispensing__pharmacy_id"], r["drug_id"]): r["sold"] for r in
+                DispensingLine.objects.filter(dispensing__pharmacy_id__in=pharmacy_ids, dispensing__dispensed_at__lt=end)
+                .values("dispensing__pharmacy_id", "drug_id").annotate(sold=Sum("quantity"))}
+        bought = {(r["pharmacy_id"], r["drug_id"]): r["net"] for r in
+                  StockMovement.objects.filter(pharmacy_id__in=pharmacy_ids, occurred_at__lt=end)
+                  .values("pharmacy_id", "drug_id")
+                  .annotate(net=Sum(Case(When(kind=StockMovement.Kind.PURCHASE, then=F("quantity")),
+                                         default=-F("quantity"), output_field=IntegerField())))}
+        for pharmacy_id, drug_id in sorted(pairs):
+            s, b = sold.get((pharmacy_id, drug_id)) or 0, bought.get((pharmacy_id, drug_id)) or 0
+            if s > b:
+                findings.append({
+                    "kind": kinds.SALES_EXCEED_PURCHASES, "key": f"p{pharmacy_id}-{drug_id}",
+                    "pharmacy_id": pharmacy_id, "drug_id": drug_id, "expected": Decimal(b), "actual": Decimal(s),
+                    "detail": f"截至月末累计销售 {s} 盒，进货（扣除退货）{b} 盒",
+                })
+
+    # 6. organisations' own totals that differ from the system's
+    reported = ReportedTotal.objects.filter(period=period).values("organisation_kind", "institution_id",
+                                                                  "pharmacy_id").distinct()
+    for org in reported:
+        if org["organisation_kind"] == OrganisationKind.INSTITUTION:
+            organisation = Institution.objects.get(pk=org["institution_id"])
+        else:
+            organisation = Pharmacy.objects.get(pk=org["pharmacy_id"])
+        for row in reported_comparison(organisation=organisation, period=period):
+            if row["matches"]:
+                continue
+            prefix = "i" if org["organisation_kind"] == OrganisationKind.INSTITUTION else "p"
+            findings.append({
+                "kind": kinds.REPORTED_TOTAL_MISMATCH, "key": f"{prefix}{organisation.pk}-{row['drug_id']}",
+                "institution_id": org["institution_id"], "pharmacy_id": org["pharmacy_id"], "drug_id": row["drug_id"],
+                "expected": Decimal(row["system_total"]), "actual": Decimal(row["reported_total"]),
+                "detail": (f"{row['drug_code']}：系统 {row['system_quantity']} 盒 / {row['system_total']} 元 / 基金 "
+                           f"{row['system_fund_payment']}；上报 {row['reported_quantity']} 盒 / {row['reported_total']} 元 / "
+                           f"基金 {row['reported_fund_payment']}")[:255],
+            })
+    return findings
+
+
+def reported_comparison(*, organisation, period: dt.date) -> list[dict]:
+    """R-SET-2: the organisation's reported monthly totals next to the system's, drug by drug (union of both)."""
+    if isinstance(organisation, Institution):
+        system_qs = DispensingLine.objects.filter(dispensing__period=period, dispensing__institution=organisation)
+        reported_qs = ReportedTotal.objects.filter(period=period, institution=organisation)
+    else:
+        system_qs = DispensingLine.objects.filter(dispensing__period=period, dispensing__pharmacy=organisation)
+        reported_qs = ReportedTotal.objects.filter(period=period, pharmacy=organisation)
+    system = {r["drug_id"]: r for r in system_qs.values("drug_id", "drug__code", "drug__generic_name").annotate(
+        quantity=Sum("quantity"), total=Sum("line_total"), fund=Sum("fund_payment"))}
+    reported = {r["drug_id"]: r for r in reported_qs.values("drug_id", "drug__code", "drug__generic_name",
+                                                             "quantity", "total", "fund_payment")}
+    rows = []
+    for drug_id in sorted(set(system) | set(reported), key=lambda i: (system.get(i) or reported.get(i))["drug__code"]):
+        s, r = system.get(drug_id, {}), reported.get(drug_id, {})
+        meta = s or r
+        sq, st, sf = int(s.get("quantity") or 0), Decimal(s.get("total") or ZERO), Decimal(s.get("fund") or ZERO)
+        rq, rt, rf = int(r.get("quantity") or 0), Decimal(r.get("total") or ZERO), Decimal(r.get("fund_payment") or ZERO)
+        rows.append({
+            "drug_id": drug_id, "drug_code": meta["drug__code"], "generic_name": meta["drug__generic_name"],
+            "system_quantity": sq, "system_total": f"{st:.2f}", "system_fund_payment": f"{sf:.2f}",
+            "reported_quantity": rq, "reported_total": f"{rt:.2f}", "reported_fund_payment": f"{rf:.2f}",
+            "quantity_difference": rq - sq, "total_difference": f"{rt - st:.2f}",
+            "fund_payment_difference": f"{rf - sf:.2f}", "in_system": bool(s), "reported": bool(r),
+            "matches": sq == rq and st == rt and sf == rf,
+        })
+    return rows
+
+
+def differences_visible_to(user) -> QuerySet[ReconciliationDifference]:
+    qs = ReconciliationDifference.objects.select_related("institution", "pharmacy", "drug", "prescription",
+                                                         "resolved_by")
+    if not (user and user.is_authenticated):
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    if user.role in BUREAU_ROLES:
+        if user.region_id is None:
+            return qs.none()
+        return qs.filter(region_q(user.region, "pharmacy__region") | region_q(user.region, "institution__region"))
+    if user.role == Role.HOSPITAL and user.institution_id:
+        return qs.filter(institution_id=user.institution_id)
+    if user.role == Role.PHARMACY and user.pharmacy_id:
+        return qs.filter(pharmacy_id=user.pharmacy_id)
+    return qs.none()
+
+
+def ward_delivery_statements(*, user, period: dt.date) -> list[dict]:
+    """R-SET-2 / 000 五(三): per hospital and pharmacy, the month's ward deliveries the hospital owes the pharmacy
+    for, due by the 10th of the next month."""
+    qs = Dispensing.objects.filter(period=period, delivery=Delivery.WARD)
+    if user.is_superuser:
+        pass
+    elif user.role in BUREAU_ROLES:
+        qs = qs.filter(region_q(user.region, "institution__region") | region_q(user.region, "pharmacy__region"))
+    elif user.role == Role.HOSPITAL:
+        qs = qs.filter(institution_id=user.institution_id)
+    elif user.role == Role.PHARMACY:
+        qs = qs.filter(pharmacy_id=user.pharmacy_id)
+    else:
+        return []
+    due = ward_payment_due(period)
+    rows = qs.values("institution__code", "institution__name", "pharmacy__code", "pharmacy__name").annotate(
+        visits=_visits_expr(), total=Sum("total"), fund=Sum("fund_payment"), personal=Sum("personal_payment"),
+    ).order_by("institution__code", "pharmacy__code")
+    return [
+        _row(r, institution_code=r["institution__code"], institution_name=r["institution__name"],
+             pharmacy_code=r["pharmacy__code"], pharmacy_name=r["pharmacy__name"], due_date=due.isoformat(),
+             overdue=timezone.localdate() > due)
+        for r in rows
+    ]
+
+
+def open_differences_count(user) -> int:
+    return differences_visible_to(user).filter(status=ReconciliationDifference.Status.OPEN).count()
+
+
+def organisation_of(user):
+    """The institution or pharmacy a hospital or pharmacy user acts for (None for bureau users)."""
+    if user.role == Role.HOSPITAL and user.institution_id:
+        return user.institution
+    if user.role == Role.PHARMACY and user.pharmacy_id:
+        return user.pharmacy
+    return None
+

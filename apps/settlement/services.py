@@ -1,0 +1,330 @@
+"""Writes of settlement, reconciliation, statistics and stocking (R-SET-1..4, R-STK-1, R-STK-4)."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.catalogue.models import Drug
+from apps.core.events import record_event
+from apps.core.exceptions import ApplicationError
+from apps.institutions.models import Institution
+from apps.pharmacies.models import Pharmacy
+from apps.settlement import settlement_sql
+from apps.settlement.models import (
+    CataloguePublication,
+    MonthlyReportSnapshot,
+    OrganisationKind,
+    ReconciliationDifference,
+    ReportedTotal,
+    SettlementRun,
+    Statement,
+    StockingReport,
+)
+from apps.settlement.periods import label, period_of
+
+logger = logging.getLogger(__name__)
+
+CHUNKS_PER_KIND = 10
+STALE_RUN_AFTER = dt.timedelta(minutes=30)
+
+
+# --------------------------------------------------------------------------- settlement runs (R-SET-1, R-SET-4)
+
+@transaction.atomic
+def settlement_run_start(*, period: dt.date, actor=None) -> SettlementRun:
+    """Queue a settlement run for ``period`` (the task starts when this transaction commits). Refused for a
+    month that has not begun, or while another run of the month is active (one interrupted long ago — the
+    worker died — is marked failed and no longer blocks)."""
+    period = period_of(period)
+    if period > period_of(timezone.localdate()):
+        raise ApplicationError("invalid", f"{label(period)} 尚未开始，不能结算", fields={"period": ["月份不能晚于本月"]})
+    active = (SettlementRun.objects.select_for_update()
+              .filter(period=period, status__in=(SettlementRun.Status.QUEUED, SettlementRun.Status.RUNNING)))
+    now = timezone.now()
+    for run in active:
+        if (run.started_at or run.created_at) < now - STALE_RUN_AFTER:
+            SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.FAILED, finished_at=now,
+                                                           error="运行中断（超时未完成），已被新任务取代")
+        else:
+            raise ApplicationError("run_in_progress", f"{label(period)} 的结算正在进行（任务 #{run.pk}）", status=409,
+                                   data={"run": run.pk})
+    run = SettlementRun.objects.create(period=period, started_by=actor if getattr(actor, "pk", None) else None)
+    record_event(subject=run, action="settlement_run_started", actor=actor, to_status=run.status,
+                 data={"period": label(period)})
+    from apps.settlement.tasks import run_settlement
+
+    transaction.on_commit(lambda: run_settlement.delay(run.pk))
+    return run
+
+
+def settlement_run_execute(*, run_id: int) -> SettlementRun:
+    """Compute every draft statement of the run's month. Each group of organisations is written in its own
+    transaction (a statement always has all its lines); progress is committed between groups so the browser can
+    watch it. A failure marks the run failed and keeps the groups already written, which are complete; running
+    the month again recomputes everything (idempotent: the same dispensings give the same statements)."""
+    run = SettlementRun.objects.get(pk=run_id)
+    if run.status == SettlementRun.Status.SUCCEEDED:
+        return run  # a redelivered task: nothing to do
+    started = timezone.now()
+    SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.RUNNING, started_at=started,
+                                                   progress=0, steps_done=0, error="")
+    try:
+        plan = [(spec, lo, hi) for spec in settlement_sql.KINDS
+                for lo, hi in settlement_sql.organisation_id_chunks(spec=spec, period=run.period,
+                                                                    chunks=CHUNKS_PER_KIND)]
+        SettlementRun.objects.filter(pk=run.pk).update(steps_total=len(plan))
+        statements = lines = 0
+        for done, (spec, lo, hi) in enumerate(plan, start=1):
+            with transaction.atomic():
+                written, covered = settlement_sql.settle_chunk(spec=spec, period=run.period, lo=lo, hi=hi,
+                                                               run_id=run.pk, now=timezone.now())
+            statements += written
+            lines += covered
+            SettlementRun.objects.filter(pk=run.pk).update(steps_done=done, progress=done * 100 // len(plan),
+                                                           statements_written=statements, lines_written=lines)
+    except Exception as exc:  # the run must end in a visible state whatever went wrong
+        logger.exception("settlement run %s failed", run.pk)
+        SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.FAILED, finished_at=timezone.now(),
+                                                       error=f"{type(exc).__name__}: {exc}"[:2000])
+        run.refresh_from_db()
+        record_event(subject=run, action="settlement_run_failed", from_status="running", to_status=run.status,
+                     reason=run.error)
+        return run
+    with transaction.atomic():
+        SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.SUCCEEDED, progress=100,
+                                                       finished_at=timezone.now())
+        run.refresh_from_db()
+        record_event(subject=run, action="settlement_run_succeeded", from_status="running", to_status=run.status,
+                     data={"period": label(run.period), "statements": statements, "lines": lines})
+    return run
+
+
+def settlement_run_now(*, period: dt.date, actor=None) -> SettlementRun:
+    """Start and execute a run in this process (the schedule, the demo and the benchmark)."""
+    with transaction.atomic():
+        period = period_of(period)
+        run = SettlementRun.objects.create(period=period, started_by=actor if getattr(actor, "pk", None) else None)
+        record_event(subject=run, action="settlement_run_started", actor=actor, to_status=run.status,
+                     data={"period": label(period), "trigger": "direct"})
+    return settlement_run_execute(run_id=run.pk)
+
+
+@transaction.atomic
+def statement_confirm(*, statement: Statement, actor) -> Statement:
+    """R-SET-1: the bureau confirms a statement; it is locked from then on (reruns leave it; later reversals of
+    its dispensings go into the next month)."""
+    statement = Statement.objects.select_for_update().get(pk=statement.pk)
+    if statement.status == Statement.Status.CONFIRMED:
+        raise ApplicationError("statement_locked", "该结算单已确认，不能重复确认", status=409)
+    if SettlementRun.objects.filter(period=statement.period, status=SettlementRun.Status.RUNNING).exists():
+        raise ApplicationError("run_in_progress", "本月结算正在运行，请完成后再确认", status=409)
+    statement.status = Statement.Status.CONFIRMED
+    statement.confirmed_at = timezone.now()
+    statement.confirmed_by = actor
+    statement.save(update_fields=["status", "confirmed_at", "confirmed_by"])
+    record_event(subject=statement, action="statement_confirmed", actor=actor, from_status="draft",
+                 to_status="confirmed", data={"period": label(statement.period), "payable": str(statement.payable)})
+    return statement
+
+
+# --------------------------------------------------------------------------- stocking (R-STK-1, R-STK-4)
+
+@transaction.atomic
+def stocking_report_create(*, institution: Institution, drug: Drug, kind: str, listed_on: dt.date,
+                           ended_on: dt.date | None = None, actor=None) -> StockingReport:
+    """R-STK-1: an institution reports a negotiated drug it stocks (formal listing or temporary procurement)."""
+    if kind not in StockingReport.Kind.values:
+        raise ApplicationError("invalid", "配备方式应为 formal（正式进院）或 temporary（临时采购）",
+                               fields={"kind": ["无效的配备方式"]})
+    if drug.category != Drug.Category.NEGOTIATED:
+        raise ApplicationError("invalid", f"{drug.generic_name} 不是协议期内谈判药品，无需报告配备",
+                               fields={"drug_code": ["仅报告谈判药品"]})
+    if ended_on is not None and ended_on < listed_on:
+        raise ApplicationError("invalid", "停止配备日期早于配备日期", fields={"ended_on": ["早于配备日期"]})
+    overlapping = StockingReport.objects.select_for_update().filter(institution=institution, drug=drug)
+    for other in overlapping:
+        other_end = other.ended_on or dt.date.max
+        this_end = ended_on or dt.date.max
+        if other.listed_on <= this_end and listed_on <= other_end:
+            raise ApplicationError("stocking_overlap", f"该药品在 {other.listed_on} 起已有配备报告（{other.get_kind_display()}）",
+                                   fields={"listed_on": ["与已有配备期间重叠"]}, status=409)
+    report = StockingReport.objects.create(institution=institution, drug=drug, kind=kind, listed_on=listed_on,
+                                           ended_on=ended_on, reported_by=actor if getattr(actor, "pk", None) else None)
+    record_event(subject=report, action="stocking_reported", actor=actor, to_status=kind,
+                 data={"institution": institution.code, "drug": drug.code, "listed_on": str(listed_on)})
+    return report
+
+
+@transaction.atomic
+def stocking_report_end(*, report: StockingReport, ended_on: dt.date, actor=None) -> StockingReport:
+    report = StockingReport.objects.select_for_update().get(pk=report.pk)
+    if report.ended_on is not None:
+        raise ApplicationError("stocking_ended", f"该配备已于 {report.ended_on} 停止", status=409)
+    if ended_on < report.listed_on:
+        raise ApplicationError("invalid", "停止配备日期早于配备日期", fields={"ended_on": ["早于配备日期"]})
+    report.ended_on = ended_on
+    report.save(update_fields=["ended_on"])
+    record_event(subject=report, action="stocking_ended", actor=actor, data={"ended_on": str(ended_on)})
+    return report
+
+
+@transaction.atomic
+def catalogue_publication_create(*, version: str, published_on: dt.date, actor=None) -> CataloguePublication:
+    """R-STK-4: record that a new catalogue was published (starts every institution's committee deadline)."""
+    version = (version or "").strip()
+    if not version:
+        raise ApplicationError("invalid", "请填写目录版本", fields={"version": ["必填"]})
+    if CataloguePublication.objects.filter(version=version).exists():
+        raise ApplicationError("invalid", f"目录版本 {version} 已登记", fields={"version": ["已存在"]})
+    publication = CataloguePublication.objects.create(version=version, published_on=published_on)
+    record_event(subject=publication, action="catalogue_published", actor=actor, data={"version": version})
+    return publication
+
+
+# --------------------------------------------------------------------------- reported totals (R-SET-2)
+
+def _organisation_fields(organisation) -> dict:
+    if isinstance(organisation, Institution):
+        return {"organisation_kind": OrganisationKind.INSTITUTION, "institution": organisation, "pharmacy": None}
+    if isinstance(organisation, Pharmacy):
+        return {"organisation_kind": OrganisationKind.PHARMACY, "pharmacy": organisation, "institution": None}
+    raise ApplicationError("invalid", "只有定点医疗机构或定点药店可以上报月度汇总")
+
+
+def _decimal(value, *, row: int, column: str, errors: list) -> Decimal | None:
+    try:
+        amount = Decimal(str(value).strip()).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError, TypeError):
+        errors.append({"row": row, "column": column, "message": f"“{value}”不是有效金额"})
+        return None
+    if str(value).strip().count(".") and len(str(value).strip().split(".")[1]) > 2:
+        errors.append({"row": row, "column": column, "message": "金额最多两位小数"})
+        return None
+    return amount
+
+
+@transaction.atomic
+def reported_totals_replace(*, organisation, period: dt.date, rows: list[dict], actor=None) -> list[ReportedTotal]:
+    """R-SET-2: an organisation's own monthly totals per drug replace what it reported before for the month.
+    All or nothing: any bad row refuses the whole upload and lists every bad row."""
+    fields = _organisation_fields(organisation)
+    errors: list[dict] = []
+    parsed: dict[int, dict] = {}
+    codes = {str(r.get("drug_code", "")).strip() for r in rows}
+    drugs = {d.code: d for d in Drug.objects.filter(code__in=codes)}
+    if not rows:
+        errors.append({"row": 0, "column": "", "message": "没有数据行"})
+    for index, raw in enumerate(rows, start=1):
+        row_no = raw.get("row", index)
+        code = str(raw.get("drug_code", "")).strip()
+        drug = drugs.get(code)
+        if drug is None:
+            errors.append({"row": row_no, "column": "drug_code", "message": f"药品代码“{code}”不在目录中"})
+            continue
+        if drug.pk in parsed:
+            errors.append({"row": row_no, "column": "drug_code", "message": f"药品代码“{code}”重复"})
+            continue
+        try:
+            quantity = int(str(raw.get("quantity", "")).strip())
+        except ValueError:
+            errors.append({"row": row_no, "column": "quantity", "message": f"“{raw.get('quantity')}”不是整数"})
+            continue
+        total = _decimal(raw.get("total"), row=row_no, column="total", errors=errors)
+        fund = _decimal(raw.get("fund_payment"), row=row_no, column="fund_payment", errors=errors)
+        if total is None or fund is None:
+            continue
+        parsed[drug.pk] = {"drug": drug, "quantity": quantity, "total": total, "fund_payment": fund}
+    if errors:
+        raise ApplicationError("invalid", f"上报数据有 {len(errors)} 处错误，未保存任何数据",
+                               fields={"rows": [f"第{e['row']}行 {e['column']}：{e['message']}" for e in errors]},
+                               data={"errors": errors})
+    scope = {"period": period}
+    scope.update({k: v for k, v in fields.items() if k != "organisation_kind" and v is not None})
+    ReportedTotal.objects.filter(**scope).delete()
+    created = ReportedTotal.objects.bulk_create([
+        ReportedTotal(period=period, uploaded_by=actor if getattr(actor, "pk", None) else None, **fields, **values)
+        for values in parsed.values()
+    ])
+    record_event(subject=organisation, action="reported_totals_uploaded", actor=actor,
+                 data={"period": label(period), "rows": len(created)})
+    return created
+
+
+def reported_totals_from_xlsx(fileobj) -> list[dict]:
+    """Rows of an uploaded workbook: columns 药品代码 / 数量 / 金额 / 统筹基金支付 after one header row."""
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(fileobj, read_only=True, data_only=True)
+    except Exception as exc:  # not a workbook at all
+        raise ApplicationError("invalid", "无法读取上传的 Excel 文件（.xlsx）", fields={"file": [str(exc)[:200]]})
+    sheet = workbook.worksheets[0]
+    rows = []
+    for number, values in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
+        if not values or all(v in (None, "") for v in values[:4]):
+            continue
+        code, quantity, total, fund = (list(values) + [None] * 4)[:4]
+        rows.append({"row": number, "drug_code": code or "", "quantity": quantity if quantity is not None else "",
+                     "total": total if total is not None else "", "fund_payment": fund if fund is not None else ""})
+    workbook.close()
+    return rows
+
+
+# --------------------------------------------------------------------------- reconciliation (R-SET-2)
+
+@transaction.atomic
+def reconciliation_run(*, period: dt.date, actor=None) -> dict[str, int]:
+    """Find every mismatch of the month (``selectors.reconciliation_findings``, set-based queries) and store it:
+    open differences are replaced, resolved ones stay resolved. Returns counts by kind."""
+    from apps.settlement.selectors import reconciliation_findings
+
+    period = period_of(period)
+    findings = reconciliation_findings(period=period)
+    resolved_keys = set(ReconciliationDifference.objects.filter(period=period, status=ReconciliationDifference.Status.RESOLVED)
+                        .values_list("kind", "key"))
+    ReconciliationDifference.objects.filter(period=period, status=ReconciliationDifference.Status.OPEN).delete()
+    now = timezone.now()
+    rows = [ReconciliationDifference(period=period, found_at=now, **f) for f in findings
+            if (f["kind"], f["key"]) not in resolved_keys]
+    ReconciliationDifference.objects.bulk_create(rows, batch_size=1000)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.kind] = counts.get(row.kind, 0) + 1
+    return counts
+
+
+@transaction.atomic
+def reconciliation_difference_resolve(*, difference: ReconciliationDifference, resolution: str,
+                                      actor) -> ReconciliationDifference:
+    difference = ReconciliationDifference.objects.select_for_update().get(pk=difference.pk)
+    if difference.status == ReconciliationDifference.Status.RESOLVED:
+        raise ApplicationError("already_resolved", "该差异已处理", status=409)
+    if not (resolution or "").strip():
+        raise ApplicationError("invalid", "请填写处理说明", fields={"resolution": ["必填"]})
+    difference.status = ReconciliationDifference.Status.RESOLVED
+    difference.resolution = resolution.strip()
+    difference.resolved_at = timezone.now()
+    difference.resolved_by = actor
+    difference.save(update_fields=["status", "resolution", "resolved_at", "resolved_by"])
+    record_event(subject=difference, action="reconciliation_difference_resolved", actor=actor,
+                 from_status="open", to_status="resolved", reason=difference.resolution)
+    return difference
+
+
+# --------------------------------------------------------------------------- statistics (R-SET-3)
+
+@transaction.atomic
+def monthly_report_compile(*, period: dt.date) -> MonthlyReportSnapshot:
+    """R-SET-3: freeze the month's statistics (province-wide) as reported upward by the 5th."""
+    from apps.settlement.selectors import monthly_report
+
+    period = period_of(period)
+    data = monthly_report(period=period, region=None)
+    snapshot, _ = MonthlyReportSnapshot.objects.update_or_create(
+        period=period, defaults={"data": data, "compiled_at": timezone.now()})
+    record_event(subject=snapshot, action="monthly_report_compiled", data={"period": label(period)})
+    return snapshot
