@@ -15,4 +15,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.applications.tasks.expire_applications",
         "schedule": crontab(minute=15, hour=0),
     },
+    # R-SET-1, R-SET-4: settle last month on the 1st–5th (each day again, so late data is picked up; confirmed
+    # statements stay locked).
+    "monthly-settlement": {
+        "task": "apps.settlement.tasks.settle_previous_month",
+        "schedule": crontab(minute=30, hour=1, day_of_month="1-5"),
+    },
+    # R-SET-3, R-SET-4: last month's statistics compiled on the 1st–5th, ready to report upward by the 5th.
+    "monthly-statistics": {
+        "task": "apps.settlement.tasks.compile_monthly_statistics",
+        "schedule": crontab(minute=30, hour=3, day_of_month="1-5"),
+    },
+    # R-SET-2, R-SET-4: reconciliation of last month on the 6th–9th, before ward deliveries are paid on the 10th.
+    "monthly-reconciliation": {
+        "task": "apps.settlement.tasks.reconcile_previous_month",
+        "schedule": crontab(minute=0, hour=4, day_of_month="6-9"),
+    },
 }
