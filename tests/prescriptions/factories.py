@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from apps.applications.models import Application, InsuredPerson, Sex
-from apps.catalogue.models import Drug
+from apps.catalogue.models import Drug, TherapeuticArea
 from tests import factories as f
 
 TZ = dt.timezone(dt.timedelta(hours=8))
@@ -63,7 +63,14 @@ class Setup:
         return body
 
 
+def ensure_areas():
+    """Transactional tests flush the data-migration rows: put back the areas the factories use."""
+    for code, name, group in (("oncology", "肿瘤", "oncology"), ("endocrine", "内分泌", "chronic")):
+        TherapeuticArea.objects.get_or_create(code=code, defaults={"name": name, "group": group})
+
+
 def setup(*, insurance_type="employee", standard=Decimal("1000.00"), ratio=Decimal("0.1000")) -> Setup:
+    ensure_areas()
     f.policy("640500", "zhongwei-2021")
     institution = f.InstitutionFactory()
     physician = f.PhysicianFactory(institution=institution)
