@@ -391,20 +391,45 @@ def application_terminate_for_drug_withdrawal(*, drug, withdrawn_on: dt.date, re
     for application in active:
         if application.status == Application.Status.APPROVED and application.valid_until < withdrawn_on:
             continue
-        from_status = application.status
-        application.status = Application.Status.TERMINATED
-        application.terminated_on = withdrawn_on
-        application.termination_reason = reason
-        application.current_stage = ""
-        application.stage_due_date = None
-        application.stage_received_on = None
-        application.save(update_fields=["status", "terminated_on", "termination_reason", "current_stage",
-                                        "stage_due_date", "stage_received_on", "updated_at"])
-        record_event(subject=application, action="application_terminated", actor=actor, from_status=from_status,
-                     to_status=application.status, reason=reason,
-                     data={"drug": drug.code, "withdrawn_on": str(withdrawn_on)})
+        _terminate(application, on=withdrawn_on, reason=reason, actor=actor,
+                   data={"drug": drug.code, "withdrawn_on": str(withdrawn_on)})
         count += 1
     return count
+
+
+def _terminate(application: Application, *, on: dt.date, reason: str, actor, data: dict) -> None:
+    from_status = application.status
+    application.status = Application.Status.TERMINATED
+    application.terminated_on = on
+    application.termination_reason = reason
+    application.current_stage = ""
+    application.stage_due_date = None
+    application.stage_received_on = None
+    application.save(update_fields=["status", "terminated_on", "termination_reason", "current_stage",
+                                    "stage_due_date", "stage_received_on", "updated_at"])
+    record_event(subject=application, action="application_terminated", actor=actor, from_status=from_status,
+                 to_status=application.status, reason=reason, data=data)
+
+
+@transaction.atomic
+def application_terminate(*, application: Application, actor, reason: str, on: dt.date | None = None) -> Application:
+    """The bureau of the insured region ends an approved or open application early (e.g. the patient's insurance
+    moved elsewhere), from ``on`` (default today), with the reason recorded."""
+    on = on or timezone.localdate()
+    application = _lock(application)
+    reason = (reason or "").strip()
+    if not (actor.is_superuser or actor.role in BUREAU_ROLES) or not (
+            actor.is_superuser or application.insured_region.code.startswith(actor.region.descendant_prefix)):
+        raise ApplicationError("permission_denied", "只有参保地经办机构可以终止待遇", status=403)
+    if not reason:
+        raise ApplicationError("invalid", "请填写终止原因", fields={"reason": ["必填"]})
+    if application.status not in (*OPEN_STATUSES, Application.Status.APPROVED):
+        raise ApplicationError("application_not_active",
+                               f"申请当前状态为“{application.get_status_display()}”，不能终止", status=409)
+    if application.valid_from and on < application.valid_from:
+        raise ApplicationError("invalid", "终止日期不能早于有效期开始", fields={"on": ["早于有效期开始"]})
+    _terminate(application, on=on, reason=reason, actor=actor, data={})
+    return application
 
 
 # --------------------------------------------------------------------------------------------------------------
