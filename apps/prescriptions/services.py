@@ -513,6 +513,12 @@ def settlement_period(*, day: dt.date, organisations: list) -> dt.date:
     return period
 
 
+def _settling(delivery: str, institution, pharmacy):
+    """Whose statement a dispensing counts in (as ``apps.settlement.selectors.settling_organisation``): the
+    hospital's for a ward delivery (it pays the pharmacy, 000 五(三)), otherwise the pharmacy's."""
+    return institution if delivery == Delivery.WARD else pharmacy
+
+
 @transaction.atomic
 def prescription_dispense(*, prescription: Prescription, user, dispensed_at: dt.datetime,
                           items: list[DispenseItem]) -> Dispensing:
@@ -531,7 +537,7 @@ def prescription_dispense(*, prescription: Prescription, user, dispensed_at: dt.
         prescription=locked, pharmacy=locked.pharmacy, institution=locked.institution, person=person,
         insurance_type=person.insurance_type, insured_region=person.insured_region, policy=plan.policy,
         care_setting=locked.care_setting, settlement=plan.settlement_mode, dispensed_at=dispensed_at,
-        period=settlement_period(day=day, organisations=[locked.pharmacy, locked.institution]),
+        period=settlement_period(day=day, organisations=[_settling(locked.delivery, locked.institution, locked.pharmacy)]),
         kind=Dispensing.Kind.NORMAL, delivery=locked.delivery, dispensed_by=user,
         deductible_met_before=usage_row.deductible_met, fund_paid_before=usage_row.fund_paid,
         **result.figures(),
@@ -591,7 +597,8 @@ def dispensing_reverse(*, dispensing: Dispensing, user, reason: str = "") -> Dis
                 person_id=original.person_id, insurance_type=original.insurance_type,
                 insured_region_id=original.insured_region_id, policy_id=original.policy_id,
                 care_setting=original.care_setting, settlement=original.settlement, dispensed_at=now,
-                period=settlement_period(day=original.period, organisations=[original.pharmacy, original.institution]),
+                period=settlement_period(day=original.period, organisations=[
+                    _settling(original.delivery, original.institution, original.pharmacy)]),
                 kind=Dispensing.Kind.REVERSAL, reverses=original, delivery=original.delivery, dispensed_by=user,
                 total=-original.total, first_self_pay=-original.first_self_pay, in_scope=-original.in_scope,
                 deductible=-original.deductible, fund_payment=-original.fund_payment,

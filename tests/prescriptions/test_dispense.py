@@ -314,3 +314,22 @@ def test_r_rx_6_other_pharmacy_cannot_reverse(api_as, s):
     did = dispense(api_as, s, upload(api_as, s), rx.dispense_body(s.drug, 3)).json()["id"]
     r = api_as(f.pharmacy_user()).post(f"/api/v1/dispensings/{did}/reverse/", {}, format="json")
     assert r.status_code == 404
+
+
+def test_r_set_1_reversal_goes_to_next_month_when_statement_confirmed(api_as, s):
+    from apps.settlement.models import Statement
+
+    did = dispense(api_as, s, upload(api_as, s), rx.dispense_body(s.drug, 3)).json()["id"]
+    period = Dispensing.objects.get(pk=did).period
+    Statement.objects.create(organisation_kind="pharmacy", pharmacy=s.pharmacy, period=period,
+                             status=Statement.Status.CONFIRMED, computed_at=timezone.now())
+    r = api_as(s.pharmacist).post(f"/api/v1/dispensings/{did}/reverse/", {}, format="json")
+    assert r.status_code == 201, r.content
+    nxt = (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    assert r.json()["period"] == f"{nxt:%Y-%m}"
+
+
+def test_r_rx_6_reversal_in_open_month_keeps_original_period(api_as, s):
+    did = dispense(api_as, s, upload(api_as, s), rx.dispense_body(s.drug, 3)).json()["id"]
+    r = api_as(s.pharmacist).post(f"/api/v1/dispensings/{did}/reverse/", {}, format="json")
+    assert r.json()["period"] == f"{Dispensing.objects.get(pk=did).period:%Y-%m}"
