@@ -1,0 +1,56 @@
+from django import forms
+from django.contrib import admin
+
+from apps.core.admin_actions import OptionalReasonForm, ReasonForm, ServiceModelAdmin, transition_action
+from apps.physicians import services
+from apps.physicians.models import Physician
+
+STATUS_FIELDS = ["status", "status_changed_at", "filed_on", "revoked_on", "proposed_by"]
+
+
+class FileForm(forms.Form):
+    filed_on = forms.DateField(label="备案日期", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                               help_text="默认今天")
+    valid_until = forms.DateField(label="备案有效期至", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(label="说明", required=False)
+
+
+@admin.register(Physician)
+class PhysicianAdmin(ServiceModelAdmin):
+    list_display = ["code", "name", "institution", "department", "title", "is_certifying", "is_treating", "status",
+                    "filed_on"]
+    list_filter = ["status", "title", "is_certifying", "therapeutic_areas", "institution__region__parent"]
+    search_fields = ["code", "name", "department", "institution__name"]
+    autocomplete_fields = ["institution"]
+    filter_horizontal = ["therapeutic_areas"]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "institution", "department", "title", "phone", "practice_licence_no"]}),
+        ("角色与领域（R-DOC-2）", {"fields": ["is_certifying", "is_treating", "therapeutic_areas"]}),
+        ("资格（R-DOC-1）", {"fields": ["no_insurance_sanction_3y", "no_pharmacy_incident_3y"]}),
+        ("备案（通过列表页操作变更）", {"fields": [*STATUS_FIELDS, "filing_valid_until"]}),
+    ]
+    actions = [
+        transition_action("备案", FileForm, name="file",
+                          call=lambda o, u, **d: services.physician_file(physician=o, actor=u, **d)),
+        transition_action("不予备案", ReasonForm, name="reject",
+                          call=lambda o, u, **d: services.physician_reject_filing(physician=o, actor=u, **d)),
+        transition_action("暂停", ReasonForm, name="suspend",
+                          call=lambda o, u, **d: services.physician_suspend(physician=o, actor=u, **d)),
+        transition_action("恢复", ReasonForm, name="resume",
+                          call=lambda o, u, **d: services.physician_resume(physician=o, actor=u, **d)),
+        transition_action("撤销备案", ReasonForm, name="revoke",
+                          call=lambda o, u, **d: services.physician_revoke(physician=o, actor=u, **d)),
+        transition_action("置为过期（有效期已届满）", OptionalReasonForm, name="expire",
+                          call=lambda o, u, **d: services.physician_expire(physician=o, actor=u)),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*STATUS_FIELDS, "code", "institution"] if obj else [*STATUS_FIELDS]
+
+    def create_via(self, request, data):
+        fields = {k: v for k, v in data.items() if k != "filing_valid_until"}
+        return services.physician_propose(actor=request.user, **fields)
+
+    def update_via(self, request, current, data):
+        areas = data.pop("therapeutic_areas", None)
+        return services.physician_update(physician=current, actor=request.user, data=data, therapeutic_areas=areas)
