@@ -3,11 +3,14 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import User
+from apps.accounts.selectors import users_visible_to
+from apps.core.admin_actions import BureauAdminAccess
 from apps.accounts.services import user_unlock
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(BureauAdminAccess, BaseUserAdmin):
+    scope = staticmethod(users_visible_to)
     list_display = ["username", "first_name", "role", "region", "institution", "pharmacy", "is_active",
                     "locked_until", "last_login"]
     list_filter = ["role", "is_active", "is_staff", "region"]
@@ -26,6 +29,30 @@ class UserAdmin(BaseUserAdmin):
                                                 "pharmacy", "first_name"]}),
     ]
     actions = ["unlock"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ["is_superuser", "is_staff", "groups"]
+        return fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        """Only the administrator's own region, institutions and pharmacies can be chosen (R-SEC-1)."""
+        if not request.user.is_superuser:
+            from apps.core.selectors import regions_under
+            from apps.institutions.selectors import institutions_visible_to
+            from apps.pharmacies.selectors import pharmacies_visible_to
+
+            scopes = {"region": lambda u: regions_under(u.scope_region), "institution": institutions_visible_to,
+                      "pharmacy": pharmacies_visible_to}
+            if db_field.name in scopes:
+                kwargs["queryset"] = scopes[db_field.name](request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser:
+            obj.is_staff = obj.role == "bureau_admin"
+        super().save_model(request, obj, form, change)
 
     @admin.action(description=_("解除登录锁定"))
     def unlock(self, request, queryset):

@@ -6,6 +6,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from apps.core.admin_actions import BureauAdminAccess
 from apps.core.exceptions import ApplicationError
 from apps.core.models import CalendarDay, Event, Region, RegionSettings, Sanction
 from apps.core.services import (
@@ -20,7 +21,7 @@ class RegionForm(forms.ModelForm):
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(BureauAdminAccess, admin.ModelAdmin):
     list_display = ["code", "name", "level", "parent"]
     list_filter = ["level"]
     search_fields = ["code", "name"]
@@ -50,12 +51,15 @@ class CalendarImportForm(forms.Form):
 
 
 @admin.register(CalendarDay)
-class CalendarDayAdmin(admin.ModelAdmin):
+class CalendarDayAdmin(BureauAdminAccess, admin.ModelAdmin):
     list_display = ["date", "kind", "name"]
     list_filter = ["kind"]
     date_hierarchy = "date"
     search_fields = ["name"]
     change_list_template = "admin/core/calendarday/change_list.html"
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request)
 
     def save_model(self, request, obj, form, change):
         saved = calendar_day_set(actor=request.user, date=obj.date, kind=obj.kind, name=obj.name)
@@ -107,15 +111,15 @@ class CalendarDayAdmin(admin.ModelAdmin):
 
 
 @admin.register(RegionSettings)
-class RegionSettingsAdmin(admin.ModelAdmin):
+class RegionSettingsAdmin(BureauAdminAccess, admin.ModelAdmin):
     list_display = ["region", "attending_physician_allowed", "filing_after_first_use", "prescription_validity_days",
                     "bureau_review_days"]
     search_fields = ["region__code", "region__name"]
     autocomplete_fields = ["region"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
+class ReadOnlyAdmin(BureauAdminAccess, admin.ModelAdmin):
+    def has_add_permission(self, request, *args):
         return False
 
     def has_change_permission(self, request, obj=None):

@@ -11,21 +11,7 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
 from apps.core.exceptions import ApplicationError
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(label="原因", widget=forms.Textarea(attrs={"rows": 3}))
-
-
-class OptionalReasonForm(forms.Form):
-    reason = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 3}))
-
-
-class AgreementForm(forms.Form):
-    agreement_no = forms.CharField(label="补充协议编号", max_length=64)
-    agreement_start = forms.DateField(label="协议开始", widget=forms.DateInput(attrs={"type": "date"}))
-    agreement_end = forms.DateField(label="协议结束", widget=forms.DateInput(attrs={"type": "date"}))
-    reason = forms.CharField(label="说明", required=False)
+from apps.core.forms import AgreementForm, OptionalReasonForm, ReasonForm  # noqa: F401  (re-exported for admins)
 
 
 def transition_action(label: str, form_class: type[forms.Form], call, *, name: str):
@@ -92,3 +78,32 @@ class ServiceModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # registries are exited, not deleted (R-INS-3)
+
+
+class BureauAdminAccess:
+    """Admin access by role rather than Django model permissions: bureau administrators manage the registries
+    of their own region (``scope(user)`` is the selector that limits the change list, R-SEC-1); superusers all."""
+
+    scope = None  # callable(user) -> queryset, or None for reference data visible to every administrator
+
+    def _allowed(self, request) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_authenticated and (user.is_superuser or user.is_bureau_admin))
+
+    def has_module_permission(self, request):
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_add_permission(self, request, *args):
+        return self._allowed(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if self.scope is not None and not request.user.is_superuser:
+            return qs.filter(pk__in=self.scope(request.user).values("pk"))
+        return qs

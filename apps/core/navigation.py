@@ -61,3 +61,12 @@ def navigation(request):
         visible.append({"label": item.label, "url": url, "group": item.group,
                         "active": request.path.startswith(url) and url != "/"})
     return {"nav_items": visible}
+
+
+def _nav_items():
+    from django.utils.translation import gettext_lazy as _
+
+    return [NavItem(_("节假日安排"), "admin:core_calendarday_changelist", roles=frozenset({"bureau_admin"}), order=90)]
+
+
+NAV_ITEMS = _nav_items()

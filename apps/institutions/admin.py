@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from apps.core.admin_actions import AgreementForm, ReasonForm, ServiceModelAdmin, transition_action
+from apps.core.admin_actions import AgreementForm, BureauAdminAccess, ReasonForm, ServiceModelAdmin, transition_action
+from apps.institutions.selectors import institutions_visible_to
 from apps.institutions import services
 from apps.institutions.models import Institution, PharmacyCommitteeMeeting
 
@@ -8,7 +9,8 @@ STATUS_FIELDS = ["status", "status_changed_at", "agreement_no", "agreement_start
 
 
 @admin.register(Institution)
-class InstitutionAdmin(ServiceModelAdmin):
+class InstitutionAdmin(BureauAdminAccess, ServiceModelAdmin):
+    scope = staticmethod(institutions_visible_to)
     list_display = ["code", "name", "region", "level", "hospital_type", "kind", "status", "agreement_end"]
     list_filter = ["status", "level", "kind", "hospital_type", "region__parent"]
     search_fields = ["code", "name"]
@@ -43,7 +45,7 @@ class InstitutionAdmin(ServiceModelAdmin):
 
 
 @admin.register(PharmacyCommitteeMeeting)
-class PharmacyCommitteeMeetingAdmin(admin.ModelAdmin):
+class PharmacyCommitteeMeetingAdmin(BureauAdminAccess, admin.ModelAdmin):
     list_display = ["institution", "catalogue_version", "catalogue_published_on", "held_on"]
     list_filter = ["catalogue_version"]
     search_fields = ["institution__name", "institution__code"]

@@ -1,7 +1,8 @@
 from django import forms
 from django.contrib import admin
 
-from apps.core.admin_actions import AgreementForm, ReasonForm, ServiceModelAdmin, transition_action
+from apps.core.admin_actions import AgreementForm, BureauAdminAccess, ReasonForm, ServiceModelAdmin, transition_action
+from apps.pharmacies.selectors import pharmacies_visible_to
 from apps.pharmacies import services
 from apps.pharmacies.models import Pharmacy
 
@@ -15,7 +16,8 @@ class LicenceRevokedForm(forms.Form):
 
 
 @admin.register(Pharmacy)
-class PharmacyAdmin(ServiceModelAdmin):
+class PharmacyAdmin(BureauAdminAccess, ServiceModelAdmin):
+    scope = staticmethod(pharmacies_visible_to)
     list_display = ["code", "name", "region", "stocks_cold_chain", "status", "agreement_end"]
     list_filter = ["status", "stocks_cold_chain", "trading_licence_valid", "region__parent"]
     search_fields = ["code", "name"]

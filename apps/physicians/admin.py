@@ -1,7 +1,10 @@
 from django import forms
 from django.contrib import admin
 
-from apps.core.admin_actions import OptionalReasonForm, ReasonForm, ServiceModelAdmin, transition_action
+from apps.core.admin_actions import (
+    BureauAdminAccess, OptionalReasonForm, ReasonForm, ServiceModelAdmin, transition_action,
+)
+from apps.physicians.selectors import physicians_visible_to
 from apps.physicians import services
 from apps.physicians.models import Physician
 
@@ -16,7 +19,8 @@ class FileForm(forms.Form):
 
 
 @admin.register(Physician)
-class PhysicianAdmin(ServiceModelAdmin):
+class PhysicianAdmin(BureauAdminAccess, ServiceModelAdmin):
+    scope = staticmethod(physicians_visible_to)
     list_display = ["code", "name", "institution", "department", "title", "is_certifying", "is_treating", "status",
                     "filed_on"]
     list_filter = ["status", "title", "is_certifying", "therapeutic_areas", "institution__region__parent"]

@@ -1,12 +1,14 @@
 from django.contrib import admin
 
-from apps.core.admin_actions import ServiceModelAdmin
+from apps.core.admin_actions import BureauAdminAccess, ServiceModelAdmin
+from apps.policies.selectors import policies_visible_to
 from apps.policies.models import PaymentPolicy
 from apps.policies.services import VALUE_FIELDS, policy_create, policy_update
 
 
 @admin.register(PaymentPolicy)
-class PaymentPolicyAdmin(ServiceModelAdmin):
+class PaymentPolicyAdmin(BureauAdminAccess, ServiceModelAdmin):
+    scope = staticmethod(policies_visible_to)
     list_display = ["name", "region", "preset", "valid_from", "valid_until", "deductible_outpatient_employee",
                     "ratio_outpatient_employee", "ratio_outpatient_resident", "annual_cap_employee",
                     "annual_cap_resident"]

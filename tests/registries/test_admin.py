@@ -104,3 +104,21 @@ def test_admin_pages_render(admin_client):
                 "/admin/institutions/institution/add/"]:
         assert admin_client.get(url).status_code == 200, url
     assert Institution.objects.count() == 1
+
+
+def test_r_sec_1_non_superuser_bureau_admin_uses_admin_within_its_region(client):
+    zw = f.InstitutionFactory(name="中卫医院")
+    f.InstitutionFactory(code="H430100700", name="长沙医院", region=f.region("430102"))
+    user = f.bureau_admin("430100", is_staff=True)
+    client.force_login(user)
+    page = client.get("/admin/institutions/institution/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "长沙医院" in text and "中卫医院" not in text
+    assert client.get(f"/admin/institutions/institution/{zw.pk}/change/").status_code == 302  # not found → index
+    assert client.get("/admin/core/calendarday/import/").status_code == 200
+
+
+def test_reviewer_has_no_admin_access(client):
+    client.force_login(f.reviewer(is_staff=True))
+    assert client.get("/admin/institutions/institution/").status_code == 403

@@ -1,0 +1,101 @@
+"""Browser pages of the institution registry (bureau staff; a hospital sees its own institution)."""
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from apps.core.designation import sanctions_for
+from apps.core.events import events_for
+from apps.core.forms import AgreementForm, ReasonForm, SanctionForm
+from apps.core.models import DesignationStatus
+from apps.core.selectors import regions_under
+from apps.core.views import form_errors_message, paginate, run_service
+from apps.institutions import services
+from apps.institutions.models import Institution
+from apps.institutions.selectors import (
+    institution_criteria, institution_list, institutions_flagged_for_exit, institutions_visible_to,
+)
+from apps.pharmacies.selectors import pharmacies_flagged_for_exit
+from apps.physicians.selectors import physicians_visible_to
+
+FILTERS = ("q", "region", "status", "level", "kind")
+
+
+def _require_bureau(user):
+    if not (user.is_bureau or user.is_superuser):
+        raise PermissionDenied
+
+
+@login_required
+def institution_list_view(request):
+    if request.user.is_hospital:
+        return redirect("institutions:detail", pk=request.user.institution_id)
+    _require_bureau(request.user)
+    params = {k: request.GET.get(k, "").strip() for k in FILTERS}
+    qs = institution_list(user=request.user, search=params["q"], region=params["region"], status=params["status"],
+                          level=params["level"], kind=params["kind"])
+    return render(request, "institutions/list.html", {
+        "page_obj": paginate(request, qs), "params": params,
+        "regions": regions_under(request.user.scope_region).exclude(level="province"),
+        "statuses": DesignationStatus.choices, "levels": Institution.Level.choices, "kinds": Institution.Kind.choices,
+    })
+
+
+@login_required
+def institution_detail(request, pk):
+    institution = get_object_or_404(institutions_visible_to(request.user), pk=pk)
+    context = {
+        "obj": institution, "criteria": institution_criteria(institution),
+        "events": events_for(institution)[:50], "sanctions": sanctions_for(institution),
+        "physicians": physicians_visible_to(request.user).filter(institution=institution),
+        "action_url": "institutions:action",
+    }
+    if request.user.is_bureau_admin:
+        today = timezone.localdate()
+        context.update(
+            admit_form=AgreementForm(initial={"agreement_no": institution.agreement_no or f"SXT-{institution.code}",
+                                              "agreement_start": today,
+                                              "agreement_end": today.replace(year=today.year + 1, month=12, day=31)}),
+            reason_form=ReasonForm(), sanction_form=SanctionForm(initial={"decided_on": today}),
+        )
+    return render(request, "institutions/detail.html", context)
+
+
+ACTIONS = {
+    "admit": (AgreementForm, services.institution_admit, "已纳入定点"),
+    "suspend": (ReasonForm, services.institution_suspend, "已暂停"),
+    "resume": (ReasonForm, services.institution_resume, "已恢复"),
+    "exit": (ReasonForm, services.institution_exit, "已退出"),
+    "sanction": (SanctionForm, services.institution_sanction, "已登记协议处理"),
+}
+
+
+@login_required
+@require_POST
+def institution_action(request, pk, action):
+    """R-INS-3: one lifecycle step through its service; refusals shown as messages."""
+    if not request.user.is_bureau_admin:
+        raise PermissionDenied
+    institution = get_object_or_404(institutions_visible_to(request.user), pk=pk)
+    if action not in ACTIONS:
+        raise PermissionDenied
+    form_class, service, success = ACTIONS[action]
+    form = form_class(request.POST)
+    if form.is_valid():
+        run_service(request, lambda: service(institution=institution, actor=request.user, **form.cleaned_data),
+                    success=success)
+    else:
+        form_errors_message(request, form)
+    return redirect("institutions:detail", pk=institution.pk)
+
+
+@login_required
+def exit_flags(request):
+    """R-INS-4 / R-PHA-2: institutions and pharmacies meeting an exit criterion."""
+    _require_bureau(request.user)
+    today = timezone.localdate()
+    return render(request, "institutions/exit_flags.html", {
+        "institutions": institutions_flagged_for_exit(user=request.user, today=today),
+        "pharmacies": pharmacies_flagged_for_exit(user=request.user, today=today), "today": today,
+    })
