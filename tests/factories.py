@@ -95,6 +95,7 @@ class PhysicianFactory(factory.django.DjangoModelFactory):
 class DrugFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Drug
+        skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"XL01XEA{n:016d}")
     generic_name = "奥希替尼"
