@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/print/", views.print_form, name="print"),
     path("<int:pk>/reveal/<str:field>/", views.reveal, name="reveal"),
     path("<int:pk>/resubmit/", views.resubmit, name="resubmit"),
+    path("<int:pk>/terminate/", views.terminate, name="terminate"),
     path("<int:pk>/documents/", views.document_upload, name="document_upload"),
     path("<int:pk>/documents/<int:document_id>/", views.document_file, name="document_file"),
 ]

@@ -3,6 +3,7 @@
 progress lookup (R-APP-9)."""
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -111,6 +112,9 @@ def _detail_context(request, application: Application, *, decision_form=None, re
         "can_upload": is_applicant and application.is_open,
         "document_form": document_form or DocumentForm(),
         "next_app": next_app, "query": query,
+        "can_terminate": _is_bureau(user) and application.status in (*selectors.OPEN_STATUSES,
+                                                                       Application.Status.APPROVED)
+        and (user.is_superuser or application.insured_region.code.startswith(user.region.descendant_prefix)),
         "stage_labels": [(s, Stage(s).label, s == application.current_stage) for s in stages],
         "today": timezone.localdate(),
     }
@@ -165,6 +169,28 @@ def reveal(request, pk, field):
         raise Http404 from exc
     return render(request, "applications/detail.html",
                   _detail_context(request, application, revealed={field: value}))
+
+
+@login_required
+@require_POST
+def terminate(request, pk):
+    """The insured region's bureau ends an application early, with the reason recorded."""
+    application = selectors.application_get_for(request.user, pk)
+    on = None
+    if request.POST.get("on"):
+        try:
+            on = dt.date.fromisoformat(request.POST["on"])
+        except ValueError:
+            messages.error(request, "终止日期格式应为 YYYY-MM-DD")
+            return redirect("applications:detail", pk=application.pk)
+    try:
+        services.application_terminate(application=application, actor=request.user,
+                                       reason=request.POST.get("reason", ""), on=on)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "待遇已终止")
+    return redirect("applications:detail", pk=application.pk)
 
 
 @login_required

@@ -162,3 +162,53 @@ def test_r_app_9_wrong_guesses_throttled_and_logged(client, world, caplog):
                            {"number": app.number, "id_suffix": app.person.id_number[-6:]})
     assert response.status_code == 429 and response.context["result"] is None
     assert "过多" in response.content.decode()
+
+
+def test_r_doc_3_filing_requests_in_reviewer_workspace(client, world):
+    from apps.physicians.models import Physician
+
+    proposed = f.PhysicianFactory(institution=world["institution"], status="proposed", filed_on=None)
+    other = f.PhysicianFactory(institution=world["institution"], status="proposed", filed_on=None)
+    c = login(client, world["reviewer"])
+    assert proposed.name in c.get(reverse("applications:filings")).content.decode()
+    # refusing needs a reason
+    response = c.post(reverse("applications:filing_detail", args=[proposed.pk]), {"decision": "reject", "reason": ""})
+    assert "不予备案时必须填写理由" in response.content.decode()
+    proposed.refresh_from_db()
+    assert proposed.status == Physician.Status.PROPOSED
+    # filing moves on to the next request
+    response = c.post(reverse("applications:filing_detail", args=[proposed.pk]), {"decision": "file", "reason": ""})
+    assert response.status_code == 302 and response.url == reverse("applications:filing_detail", args=[other.pk])
+    proposed.refresh_from_db()
+    assert proposed.status == Physician.Status.FILED and proposed.filed_on is not None
+    # a hospital cannot file
+    assert login(client, world["hospital"]).get(reverse("applications:filings")).status_code == 403
+    # another region's reviewer does not see it
+    assert login(client, f.reviewer("430100")).get(
+        reverse("applications:filing_detail", args=[other.pk])).status_code == 404
+
+
+def test_bureau_terminates_in_browser_with_reason(client, world):
+    app = world["apps"][0]
+    c = login(client, world["reviewer"])
+    c.post(reverse("applications:detail", args=[app.pk]), {"decision": "approve", "opinion": ""})
+    c.post(reverse("applications:terminate", args=[app.pk]), {"reason": ""})
+    app.refresh_from_db()
+    assert app.status == Application.Status.APPROVED
+    c.post(reverse("applications:terminate", args=[app.pk]), {"reason": "参保关系转出"})
+    app.refresh_from_db()
+    assert app.status == Application.Status.TERMINATED and app.termination_reason == "参保关系转出"
+    # a hospital user cannot terminate
+    other = world["apps"][1]
+    login(client, world["hospital"]).post(reverse("applications:terminate", args=[other.pk]), {"reason": "x"})
+    other.refresh_from_db()
+    assert other.status == Application.Status.IN_REVIEW
+
+
+def test_r_app_5_home_figures_show_waiting_and_overdue(world):
+    from apps.applications.home import home_figures
+
+    figures = {str(fig.label): fig.value for fig in home_figures(world["reviewer"])}
+    assert figures["待审核申请"] == 3 and figures["超时未办结"] == 0 and figures["责任医师待备案"] == 0
+    hospital = {str(fig.label): fig.value for fig in home_figures(world["hospital"])}
+    assert hospital["待审核申请"] == 0 and hospital["已退回待补充"] == 0

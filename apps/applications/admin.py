@@ -1,0 +1,91 @@
+"""Read-only admin views of applications: every change goes through the services (the review workspace and
+the REST API), so the admin only lets staff look things up, scoped like everything else (R-SEC-1)."""
+from django.contrib import admin
+
+from apps.applications.models import Application, ApplicationDocument, ApplicationReview, InsuredPerson
+from apps.applications.selectors import applications_visible_to
+from apps.core.masking import mask_id_number, mask_phone
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        user = request.user
+        return bool(user.is_active and user.is_staff and (user.is_superuser or user.is_bureau))
+
+
+class ReviewInline(admin.TabularInline):
+    model = ApplicationReview
+    extra = 0
+    fields = ["stage", "decision", "opinion", "reviewer", "decided_at", "due_date", "overdue", "valid_until"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class DocumentInline(admin.TabularInline):
+    model = ApplicationDocument
+    extra = 0
+    fields = ["kind", "original_name", "content_type", "size", "uploaded_by", "uploaded_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Application)
+class ApplicationAdmin(ReadOnlyAdmin):
+    list_display = ["number", "person_name", "generic_name", "institution", "status", "current_stage",
+                    "stage_due_date", "valid_until"]
+    list_filter = ["status", "current_stage", "therapeutic_area"]
+    search_fields = ["number", "person__name", "generic_name"]
+    exclude = ["person"]
+    readonly_fields = ["number", "person_name", "insured_region", "institution", "pharmacy", "physician",
+                       "generic_name", "therapeutic_area", "diagnosis_code", "diagnosis_name", "usage", "course_days",
+                       "first_use_on", "status", "review_stages", "current_stage", "stage_received_on",
+                       "stage_due_date", "submitted_at", "applied_on", "decided_at", "valid_from", "valid_until",
+                       "terminated_on", "termination_reason", "created_by"]
+    inlines = [ReviewInline, DocumentInline]
+
+    def get_queryset(self, request):
+        return applications_visible_to(request.user)
+
+    @admin.display(description="参保人")
+    def person_name(self, obj):
+        return obj.person.name
+
+
+@admin.register(InsuredPerson)
+class InsuredPersonAdmin(ReadOnlyAdmin):
+    list_display = ["name", "masked_id", "sex", "insurance_type", "insured_region", "masked_phone"]
+    search_fields = ["name"]
+    fields = ["name", "masked_id", "sex", "birth_date", "insurance_type", "insured_region", "masked_phone",
+              "employer"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).select_related("insured_region")
+        if request.user.is_superuser:
+            return qs
+        from apps.core.selectors import region_q
+
+        return qs.filter(region_q(request.user.region, "insured_region"))
+
+    @admin.display(description="身份证号")
+    def masked_id(self, obj):
+        return mask_id_number(obj.id_number)
+
+    @admin.display(description="联系电话")
+    def masked_phone(self, obj):
+        return mask_phone(obj.phone)
