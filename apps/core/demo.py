@@ -10,8 +10,11 @@ from apps.accounts.models import Role
 from apps.catalogue.models import TherapeuticArea
 from apps.core.models import DesignationStatus, Region, RegionSettings
 from apps.institutions.models import Institution
+from apps.institutions.services import institution_admit, institution_create
 from apps.pharmacies.models import Pharmacy
+from apps.pharmacies.services import pharmacy_admit, pharmacy_create
 from apps.physicians.models import Physician
+from apps.physicians.services import physician_file, physician_propose, physician_revoke
 from apps.policies.services import policy_create_from_preset
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -95,40 +98,53 @@ def load(*, today: dt.date, stdout=None):
 
     areas = {a.code: a for a in TherapeuticArea.objects.all()}
     start = dt.date(today.year, 1, 1)
-    institutions = {}
+    agreement = {"agreement_start": start, "agreement_end": dt.date(start.year + 1, 12, 31)}
+    # Registries are built through the services, so the demo's status history (events) is real (R-INS-3).
+    existing = set(Institution.objects.values_list("code", flat=True))
     for code, name, county, level, htype, specialty, kind, status in INSTITUTIONS:
+        if code in existing:
+            continue
         admitted = status == DesignationStatus.ADMITTED
-        institutions[code], _ = Institution.objects.get_or_create(code=code, defaults=dict(
-            name=name, region=regions[county], level=level, hospital_type=htype,
-            specialty=areas.get(specialty), kind=kind, status=status,
+        institution = institution_create(
+            actor=None, code=code, name=name, region=regions[county], level=level, hospital_type=htype,
+            specialty=areas.get(specialty), kind=kind,
             address=f"{regions[county].name}{name[-6:]}路{int(code[-3:]) * 17}号",
             contact_name="医保办", contact_phone=f"0955-70{code[-3:]}{code[-2:]}",
             has_clinical_department=True, sells_at_negotiated_price=True, info_system_capable=admitted,
-            agreement_no=f"SXT-{code}-{start.year}" if admitted else "",
-            agreement_start=start if admitted else None,
-            agreement_end=dt.date(start.year + 1, 12, 31) if admitted else None,
-        ))
+        )
+        if admitted:
+            institution_admit(institution=institution, actor=None, agreement_no=f"SXT-{code}-{start.year}",
+                              reason="演示数据：签订补充协议", **agreement)
+    institutions = {i.code: i for i in Institution.objects.filter(code__in=[row[0] for row in INSTITUTIONS])}
+    existing = set(Pharmacy.objects.values_list("code", flat=True))
     for code, name, county, status, cold in PHARMACIES:
+        if code in existing:
+            continue
         admitted = status == DesignationStatus.ADMITTED
-        Pharmacy.objects.get_or_create(code=code, defaults=dict(
-            name=name, region=regions[county], status=status, licence_no=f"湘/宁AA{code[-6:]}",
+        pharmacy = pharmacy_create(
+            actor=None, code=code, name=name, region=regions[county], licence_no=f"湘/宁AA{code[-6:]}",
             address=f"{regions[county].name}{name[:4]}", contact_name="店长", contact_phone=f"139{code[-8:]}",
             has_business_licence=True, has_dedicated_storage=True, stocks_cold_chain=cold, has_cold_storage=cold,
             sells_at_or_below_price=True, has_licensed_pharmacist=True, traceability_capable=admitted,
-            delivery_capable=True, agreement_no=f"SXT-{code}-{start.year}" if admitted else "",
-            agreement_start=start if admitted else None,
-            agreement_end=dt.date(start.year + 1, 12, 31) if admitted else None,
-        ))
+            delivery_capable=True,
+        )
+        if admitted:
+            pharmacy_admit(pharmacy=pharmacy, actor=None, agreement_no=f"SXT-{code}-{start.year}",
+                           reason="演示数据：签订补充协议", **agreement)
+    existing = set(Physician.objects.values_list("code", flat=True))
     for code, name, inst, dept, title, cert, treat, area_codes, status in PHYSICIANS:
-        filed = status in ("filed", "revoked")
-        physician, created = Physician.objects.get_or_create(code=code, defaults=dict(
-            name=name, institution=institutions[inst], department=dept, title=title, is_certifying=cert,
-            is_treating=treat, status=status, phone=f"138{code[-8:]}", practice_licence_no=f"1106{code[-6:]}",
-            filed_on=start if filed else None,
-            revoked_on=dt.date(today.year, max(today.month - 1, 1), 1) if status == "revoked" else None,
-        ))
-        if created:
-            physician.therapeutic_areas.set([areas[c] for c in area_codes])
+        if code in existing:
+            continue
+        physician = physician_propose(
+            actor=None, institution=institutions[inst], code=code, name=name, department=dept, title=title,
+            is_certifying=cert, is_treating=treat, therapeutic_areas=[areas[c] for c in area_codes],
+            phone=f"138{code[-8:]}", practice_licence_no=f"1106{code[-6:]}",
+        )
+        if status in ("filed", "revoked"):
+            physician_file(physician=physician, actor=None, filed_on=start, reason="演示数据")
+        if status == "revoked":
+            physician_revoke(physician=physician, actor=None, reason="演示数据：调离本院",
+                             on=dt.date(today.year, max(today.month - 1, 1), 1))
 
     User = get_user_model()
     pharmacies = {p.code: p for p in Pharmacy.objects.all()}

@@ -21,6 +21,14 @@ def _expected_level(code: str) -> str:
     return L.COUNTY
 
 
+def _check_region_scope(actor, code: str) -> None:
+    """A bureau administrator maintains the regions under its own region; superusers (and scripts) all."""
+    if actor is None or actor.is_superuser or not actor.region_id:
+        return
+    if not code.startswith(actor.region.descendant_prefix) or code == actor.region.code:
+        raise ApplicationError("permission_denied", f"只能维护{actor.region.name}下级的行政区划", status=403)
+
+
 @transaction.atomic
 def region_create(*, actor, code: str, name: str) -> Region:
     """A region by its 6-digit code; its level and parent follow from the code (XX0000 → XXYY00 → XXYYZZ)."""
@@ -32,6 +40,7 @@ def region_create(*, actor, code: str, name: str) -> Region:
         fields["name"] = ["必填"]
     if fields:
         raise ApplicationError("invalid", "行政区划信息有误", fields=fields)
+    _check_region_scope(actor, code)
     if Region.objects.filter(code=code).exists():
         raise ApplicationError("duplicate", f"行政区划代码 {code} 已存在", fields={"code": ["已存在"]}, status=409)
     level = _expected_level(code)
@@ -51,6 +60,7 @@ def region_create(*, actor, code: str, name: str) -> Region:
 def region_update(*, region: Region, actor, name: str) -> Region:
     """Rename a region (the code is its identity and cannot change)."""
     name = (name or "").strip()
+    _check_region_scope(actor, region.code)
     if not name:
         raise ApplicationError("invalid", "名称必填", fields={"name": ["必填"]})
     if name != region.name:

@@ -172,3 +172,14 @@ def physician_expire(*, physician: Physician, actor=None, today: dt.date | None 
         raise ApplicationError("invalid_status", "备案尚在有效期内，不能置为过期", status=409)
     return _transition(physician, to=P.EXPIRED, allowed_from=(P.FILED, P.SUSPENDED), action="physician_expired",
                        actor=actor, reason=f"备案有效期至 {physician.filing_valid_until}", reason_required=False)
+
+
+def physicians_expire_due(*, today: dt.date) -> int:
+    """Expire every filed or suspended physician whose ``filing_valid_until`` is before ``today``; each in its
+    own transaction with its event. Returns how many were expired."""
+    due = Physician.objects.filter(status__in=(P.FILED, P.SUSPENDED), filing_valid_until__lt=today)
+    count = 0
+    for physician in due:
+        physician_expire(physician=physician, today=today)
+        count += 1
+    return count

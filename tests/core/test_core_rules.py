@@ -120,7 +120,7 @@ def test_region_create_derives_level_and_parent_from_code():
     county = region_create(actor=admin, code="640599", name="测试县")
     assert county.level == "county" and county.parent.code == "640500"
     with pytest.raises(ApplicationError) as exc:
-        region_create(actor=admin, code="650101", name="无上级")
+        region_create(actor=None, code="650101", name="无上级")
     assert "650100" in exc.value.message
     with pytest.raises(ApplicationError):
         region_create(actor=admin, code="64059", name="短")
@@ -142,3 +142,14 @@ def test_error_body_of_drf_validation_through_the_api(api_as):
     assert resp.status_code == 400
     assert body["code"] == "invalid" and set(body) == {"code", "detail", "fields"}
     assert "code" in body["fields"] and "name" in body["fields"]
+
+
+@pytest.mark.django_db
+def test_r_sec_1_bureau_admin_maintains_only_regions_below_its_own():
+    f.region("430100")
+    f.region("640500")
+    admin_cs = f.bureau_admin("430100")
+    with pytest.raises(ApplicationError) as exc:
+        region_create(actor=admin_cs, code="640599", name="外省县")
+    assert exc.value.status == 403
+    assert region_create(actor=admin_cs, code="430199", name="长沙测试区").parent.code == "430100"

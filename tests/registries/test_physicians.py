@@ -130,3 +130,15 @@ def test_r_doc_5_filing_recognised_across_regions_of_the_same_province():
     assert physician_recognised_in(physician, f.region("640521"))   # another county of Zhongwei
     assert physician_recognised_in(physician, f.region("640100"))   # Yinchuan, same province
     assert not physician_recognised_in(physician, f.region("430100"))  # Changsha, Hunan
+
+
+def test_r_doc_3_expire_due_task_is_idempotent():
+    from apps.physicians.services import physicians_expire_due
+
+    due = f.PhysicianFactory(filing_valid_until=dt.date(2026, 6, 30))
+    current = f.PhysicianFactory(filing_valid_until=dt.date(2026, 12, 31))
+    assert physicians_expire_due(today=dt.date(2026, 7, 1)) == 1
+    assert physicians_expire_due(today=dt.date(2026, 7, 1)) == 0
+    due.refresh_from_db()
+    current.refresh_from_db()
+    assert due.status == P.EXPIRED and current.status == P.FILED
