@@ -1,10 +1,12 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from apps.applications import views
 
 app_name = "applications"
 urlpatterns = [
-    path("", views.application_list, name="list"),
+    path("", RedirectView.as_view(pattern_name="applications:queue", permanent=False), name="index"),
+    path("list/", views.application_list, name="list"),
     path("review/", views.review_queue, name="queue"),
     path("new/", views.application_create, name="create"),
     path("lookup/", views.lookup, name="lookup"),
