@@ -74,9 +74,12 @@ def target_for(institution: Institution, settings_by_region: dict) -> Decimal:
         rs = settings_by_region[institution.region_id] = region_settings_for(institution.region)
     if institution.level == Institution.Level.LEVEL_3:
         if institution.hospital_type == Institution.HospitalType.SPECIALIST:
-            return rs.target_tertiary_specialist
-        return rs.target_tertiary_general
-    return rs.target_designated
+            value = rs.target_tertiary_specialist
+        else:
+            value = rs.target_tertiary_general
+    else:
+        value = rs.target_designated
+    return Decimal(str(value))  # unsaved default settings hold the field default as a string
 
 
 def _cell(stocked: int, catalogue: int) -> dict:
