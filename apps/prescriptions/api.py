@@ -213,9 +213,8 @@ class PrescriptionDispense(APIView):
 
     @extend_schema(request=DispenseIn, responses={201: dict})
     def post(self, request, pk):
-        prescription = selectors.prescription_get_for(request.user, pk)
         v = _valid(DispenseIn, request.data)
-        dispensing = services.prescription_dispense(prescription=prescription, user=request.user,
+        dispensing = services.prescription_dispense(prescription_id=pk, user=request.user,
                                                     dispensed_at=v["dispensed_at"], items=_dispense_items(v))
         return Response(dispensing_out(dispensing, lines=dispensing.lines_cache), status=status.HTTP_201_CREATED)
 

@@ -8,8 +8,10 @@ class PrescriptionsConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
-        # R-SEC-3: field-level before/after of prescriptions and the bureau's filings and claims. Dispensings,
-        # lines and trace codes are insert-only (a reversal is a new row), their events say who and when.
-        auditlog.register(self.get_model("Prescription"), exclude_fields=["downloaded_at"])
+        # R-SEC-3: field-level before/after of the bureau's filings and claims. Prescriptions change only by their
+        # state machine (status + reason), and every transition writes a core.Event with who, when, from_status,
+        # to_status and reason in the same transaction: that is their audit record, without auditlog's extra
+        # SELECT and diff on the upload/dispense hot path. Dispensings, lines and trace codes are insert-only
+        # (a reversal is a new row).
         auditlog.register(self.get_model("CrossRegionFiling"))
         auditlog.register(self.get_model("ManualClaim"))

@@ -102,11 +102,14 @@ def _replay_or_conflict(existing: Prescription, content_hash: str) -> Prescripti
                            fields={"serial_no": ["流水号已存在，内容不一致"]}, status=409, data={"id": existing.pk})
 
 
-@transaction.atomic
 def prescription_upload(*, user, data: UploadData) -> tuple[Prescription, bool]:
     """Upload an e-prescription (R-RX-1). Returns ``(prescription, created)``: the same serial number with the same
     content returns the existing one and creates nothing, with different content it is a ``serial_conflict``
-    (R-RX-3). Every R-RX-2 check refuses with its code; nothing is written on refusal (R-SEC-4)."""
+    (R-RX-3). Every R-RX-2 check refuses with its code; nothing is written on refusal (R-SEC-4).
+
+    The checks only read; everything written (the inpatient's person record, the prescription, its items and the
+    event) is one transaction. A concurrent upload of the same serial number loses on the unique constraint
+    after that transaction rolled back, and is answered as a replay or a conflict."""
     institution = Institution.objects.select_related("region__parent__parent").get(pk=user.institution_id)
     content_hash = data.content_hash()
     existing = Prescription.objects.filter(institution=institution, serial_no=data.serial_no).first()
@@ -179,7 +182,7 @@ def prescription_upload(*, user, data: UploadData) -> tuple[Prescription, bool]:
     else:
         if not data.patient:
             raise ApplicationError("invalid", "住院处方须提供参保人信息（patient）", fields={"patient": ["必填"]})
-        person = _person_from_patient(data.patient, actor=user)
+        person = None
 
     delivery = _delivery_for(data=data, drugs=[drugs[c] for c in codes])
     validity = prescription_validity_days(institution.region)
@@ -192,17 +195,21 @@ def prescription_upload(*, user, data: UploadData) -> tuple[Prescription, bool]:
     )
     try:
         with transaction.atomic():
+            if person is None:
+                prescription.person = _person_from_patient(data.patient, actor=user)
             prescription.save(force_insert=True)
+            PrescriptionItem.objects.bulk_create([
+                PrescriptionItem(prescription=prescription, drug=drugs[code], quantity=item.quantity,
+                                 days_supply=item.days_supply) for code, item in zip(codes, data.items)
+            ])
+            record_event(subject=prescription, action="prescription_uploaded", actor=user,
+                         to_status=prescription.status, data={"serial_no": data.serial_no, "pharmacy": pharmacy.code})
     except IntegrityError:
         # uploaded concurrently with the same serial number: the constraint decided, answer as R-RX-3
-        existing = Prescription.objects.get(institution=institution, serial_no=data.serial_no)
+        existing = Prescription.objects.filter(institution=institution, serial_no=data.serial_no).first()
+        if existing is None:
+            raise
         return _replay_or_conflict(existing, content_hash), False
-    PrescriptionItem.objects.bulk_create([
-        PrescriptionItem(prescription=prescription, drug=drugs[code], quantity=item.quantity,
-                         days_supply=item.days_supply) for code, item in zip(codes, data.items)
-    ])
-    record_event(subject=prescription, action="prescription_uploaded", actor=user, to_status=prescription.status,
-                 data={"serial_no": data.serial_no, "pharmacy": pharmacy.code})
     return prescription, True
 
 
@@ -519,14 +526,38 @@ def _settling(delivery: str, institution, pharmacy):
     return institution if delivery == Delivery.WARD else pharmacy
 
 
-@transaction.atomic
-def prescription_dispense(*, prescription: Prescription, user, dispensed_at: dt.datetime,
+def prescription_dispense(*, prescription_id: int, user, dispensed_at: dt.datetime,
                           items: list[DispenseItem]) -> Dispensing:
-    """Dispense a prescription that flowed to the pharmacy (R-RX-5): checks, R-PAY-3 on the locked year-to-date
-    usage, the dispensing with its line snapshots and trace codes, the accumulator and the prescription state."""
-    locked = (Prescription.objects.select_for_update(of=("self",))
+    """Dispense a prescription that flowed to the user's pharmacy (R-RX-5): checks, R-PAY-3 on the locked
+    year-to-date usage, the dispensing with its line snapshots and trace codes, the accumulator and the
+    prescription state, all in one transaction. The prescription is read through the user's scope and locked in
+    one query (404 for another pharmacy's, R-SEC-1).
+
+    A trace code already live elsewhere makes the insert fail on the partial unique index; the whole transaction
+    rolls back and the refusal names the codes (R-RX-5, no check-then-insert)."""
+    codes = [c.strip() for item in items for c in (item.trace_codes or [])]
+    try:
+        with transaction.atomic():
+            return _dispense(prescription_id=prescription_id, user=user, dispensed_at=dispensed_at, items=items)
+    except IntegrityError:
+        taken = live_trace_codes(codes)
+        if not taken:
+            raise
+        raise ApplicationError("duplicate_trace_code",
+                               f"追溯码已在系统中配药使用，不能重复配药（R-RX-5）：{', '.join(taken)}",
+                               fields={"trace_codes": taken}) from None
+
+
+def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: list[DispenseItem]) -> Dispensing:
+    from django.http import Http404
+
+    from apps.prescriptions.selectors import prescriptions_visible_to
+
+    locked = (prescriptions_visible_to(user).select_for_update(of=("self",))
               .select_related("person__insured_region__parent__parent", "pharmacy__region__parent__parent",
-                              "institution").get(pk=prescription.pk))
+                              "institution").filter(pk=prescription_id).first())
+    if locked is None:
+        raise Http404("prescription")
     plan = _plan(prescription=locked, dispensed_at=dispensed_at, items=items, require_codes=True)
     person = locked.person
     usage_row = _locked_usage(person_id=person.pk, year=plan.year)
@@ -552,14 +583,7 @@ def prescription_dispense(*, prescription: Prescription, user, dispensed_at: dt.
     ])
     codes = [TraceCode(code=c.strip(), line=line, drug=line.drug, pharmacy=locked.pharmacy, dispensed_at=dispensed_at)
              for line, item in zip(lines, items) for c in item.trace_codes or []]
-    try:
-        with transaction.atomic():
-            TraceCode.objects.bulk_create(codes)
-    except IntegrityError:
-        taken = live_trace_codes([c.code for c in codes])
-        raise ApplicationError("duplicate_trace_code",
-                               f"追溯码已在系统中配药使用，不能重复配药（R-RX-5）：{', '.join(taken)}",
-                               fields={"trace_codes": taken}) from None
+    TraceCode.objects.bulk_create(codes)
 
     usage_row.deductible_met += result.deductible
     usage_row.fund_paid += result.fund_payment

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError
 from apps.prescriptions import services
-from apps.prescriptions.models import Dispensing, PatientYearUsage, Prescription, TraceCode
+from apps.prescriptions.models import Dispensing, PatientYearUsage, TraceCode
 from tests.prescriptions import factories as rx
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -34,7 +34,7 @@ def _fire(s, ids, codes_for):
         try:
             barrier.wait()
             services.prescription_dispense(
-                prescription=Prescription.objects.get(pk=pid), user=s.pharmacist, dispensed_at=timezone.now(),
+                prescription_id=pid, user=s.pharmacist, dispensed_at=timezone.now(),
                 items=[services.DispenseItem(s.drug.code, 1, D("980.00"), codes_for(index))])
         except ApplicationError as exc:
             errors.append(exc)
@@ -84,3 +84,30 @@ def test_r_rx_5_parallel_use_of_one_trace_code_has_one_winner():
     assert len(errors) == 3 and {e.code for e in errors} == {"duplicate_trace_code"}
     assert Dispensing.objects.count() == 1 and TraceCode.objects.filter(code=code[0]).count() == 1
     assert PatientYearUsage.objects.get(person=s.person).dispensing_count == 1
+
+
+def test_r_rx_3_parallel_uploads_of_one_serial_create_one_prescription():
+    s = rx.setup()
+    data = services.UploadData(serial_no="SAME", application=s.application.pk, physician_code=s.physician.code,
+                               pharmacy_code=s.pharmacy.code, issued_at=timezone.now(), signature="sig",
+                               items=[services.UploadItem(s.drug.code, 1, 30)])
+    barrier = threading.Barrier(4)
+    results = []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(services.prescription_upload(user=s.hospital, data=data))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and sum(created for _, created in results) == 1
+    assert len({p.pk for p, _ in results}) == 1
+    from apps.prescriptions.models import Prescription
+
+    assert Prescription.objects.filter(serial_no="SAME").count() == 1
