@@ -78,3 +78,18 @@ def institutions_flagged_for_exit(*, user=None, region: Region | None = None, to
         if reasons:
             flags.append(ExitFlag(institution, reasons))
     return flags
+
+
+def coverage_gaps(*, user) -> list[dict]:
+    """R-INS-5: counties/districts of the user's region without an admitted dual-channel institution or
+    without an admitted dual-channel pharmacy (000 二(一)(三); 001 第二十六条)."""
+    from apps.core.selectors import regions_under
+    from apps.pharmacies.models import Pharmacy
+
+    counties = regions_under(user.scope_region).filter(level=Region.Level.COUNTY).order_by("code")
+    with_institution = set(Institution.objects.filter(status=DesignationStatus.ADMITTED)
+                           .values_list("region_id", flat=True))
+    with_pharmacy = set(Pharmacy.objects.filter(status=DesignationStatus.ADMITTED).values_list("region_id", flat=True))
+    return [{"region": county, "has_institution": county.pk in with_institution,
+             "has_pharmacy": county.pk in with_pharmacy}
+            for county in counties if county.pk not in with_institution or county.pk not in with_pharmacy]

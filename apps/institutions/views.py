@@ -14,10 +14,10 @@ from apps.core.views import form_errors_message, paginate, run_service
 from apps.institutions import services
 from apps.institutions.models import Institution
 from apps.institutions.selectors import (
-    institution_criteria, institution_list, institutions_flagged_for_exit, institutions_visible_to,
+    coverage_gaps, institution_criteria, institution_list, institutions_flagged_for_exit, institutions_visible_to,
 )
 from apps.pharmacies.selectors import pharmacies_flagged_for_exit
-from apps.physicians.selectors import physicians_visible_to
+from apps.physicians.selectors import departments_below_two_physicians, physicians_visible_to
 
 FILTERS = ("q", "region", "status", "level", "kind")
 
@@ -98,4 +98,15 @@ def exit_flags(request):
     return render(request, "institutions/exit_flags.html", {
         "institutions": institutions_flagged_for_exit(user=request.user, today=today),
         "pharmacies": pharmacies_flagged_for_exit(user=request.user, today=today), "today": today,
+    })
+
+
+@login_required
+def registry_report(request):
+    """R-INS-5 coverage (counties lacking an institution or a pharmacy) and R-DOC-4 (departments with fewer
+    than two filed responsible physicians)."""
+    _require_bureau(request.user)
+    return render(request, "institutions/report.html", {
+        "gaps": coverage_gaps(user=request.user),
+        "departments": departments_below_two_physicians(user=request.user),
     })

@@ -127,3 +127,24 @@ def test_navigation_by_role(client):
     login(client, f.bureau_admin())
     nav = [str(item["label"]) for item in client.get("/").context["nav_items"]]
     assert {"定点医疗机构", "责任医师", "定点药店", "支付政策", "节假日安排"} <= set(nav)
+
+
+def test_r_ins_5_coverage_and_r_doc_4_departments_report(client):
+    covered = f.region("640502")
+    f.region("640521")
+    institution = f.InstitutionFactory(region=covered)
+    f.PharmacyFactory(region=covered)
+    f.PhysicianFactory(institution=institution, department="肿瘤内科")
+    f.PhysicianFactory(institution=institution, department="肿瘤内科")
+    f.PhysicianFactory(institution=institution, department="内分泌科")
+    from apps.institutions.selectors import coverage_gaps
+    from apps.physicians.selectors import departments_below_two_physicians
+
+    user = f.reviewer()
+    gaps = coverage_gaps(user=user)
+    assert [(g["region"].code, g["has_institution"], g["has_pharmacy"]) for g in gaps] == [("640521", False, False)]
+    rows = departments_below_two_physicians(user=user)
+    assert [(r["department"], r["filed"]) for r in rows] == [("内分泌科", 1)]
+    login(client, user)
+    text = client.get("/institutions/report/").content.decode()
+    assert "640521" in text and "内分泌科" in text
