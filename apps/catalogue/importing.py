@@ -8,8 +8,10 @@ the export, so that export → import is a round trip. Its row-by-row ``import_d
 50,000-row catalogue (one ``get`` + ``full_clean`` + ``save`` + audit signal per row, ~1–2 ms a row) and stops
 reporting at the first error of a row, so the import itself is done here, set-based:
 
-1. **Read** the first sheet with openpyxl ``read_only=True, data_only=True`` (streams the XML; memory does
-   not grow with the file). Not a workbook, an empty sheet and missing columns are reported as errors.
+1. **Read** the first sheet as a stream (``apps.catalogue.xlsx.SheetReader``: the sheet XML walked once with
+   the C ``iterparse``, the values openpyxl's ``iter_rows(values_only=True)`` would give, several times
+   faster than openpyxl's read-only mode on this machine; memory does not grow with the file). Not a
+   workbook, an empty sheet and missing columns are reported as errors.
 2. **Parse and validate** every cell in Python against dictionaries loaded once (therapeutic areas by name,
    regions by code, …): each column has a parser raising ``CellError`` with a Chinese reason; then the
    row-level checks of the kind (agreement end before start, …) and duplicate keys within the file. Every bad
@@ -19,7 +21,8 @@ reporting at the first error of a row, so the import itself is done here, set-ba
    *created*, *updated* (with the changed fields) or *unchanged*. Checks that need the existing row (a
    payment standard's effective date, R-CAT-3; the region scope of a registry entry, R-SEC-1) run here.
 4. **Preview or write.** A dry run stops here and records the counts, the first changes and a digest of the
-   whole plan. Writing happens in **one transaction**: ``bulk_create`` / ``bulk_update`` in batches, the
+   whole plan. Writing happens in **one transaction**: new rows by one PostgreSQL ``COPY`` each (``apps.catalogue.bulk``;
+   ``bulk_create`` elsewhere), changed rows by ``bulk_update`` in batches, the
    payment-standard versions (R-CAT-3), the field-level audit rows (django-auditlog ``LogEntry``, written in
    bulk because bulk writes bypass its signals, R-SEC-3) and the run's event. Confirming a preview re-plans
    the kept file and refuses when the digest differs, so what is applied is exactly what was previewed.
@@ -41,6 +44,9 @@ from typing import Any, Callable, Iterable
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+
+from apps.catalogue import bulk
+from apps.catalogue.xlsx import SheetReader, WorkbookError
 
 MAX_LISTED_ERRORS = 200
 PROGRESS_EVERY = 2000
@@ -212,37 +218,25 @@ def choice(choices, what: str) -> Callable[[Any], str]:
 
 # --- reading the workbook ------------------------------------------------------------------------------------
 
-def _open_sheet(fileobj):
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
+NOT_A_WORKBOOK = "文件不是有效的 Excel 工作簿（.xlsx），请使用下载的模板"
 
-    not_workbook = ImportFileError([{"row": None, "column": None,
-                                     "message": "文件不是有效的 Excel 工作簿（.xlsx），请使用下载的模板"}])
+
+def _open_sheet(fileobj) -> SheetReader:
     try:
-        fileobj.seek(0)
-        workbook = openpyxl.load_workbook(fileobj, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
-        raise not_workbook from None
-    except Exception:  # openpyxl raises assorted errors on a damaged package
-        raise not_workbook from None
-    if not workbook.worksheets:
-        raise ImportFileError([{"row": None, "column": None, "message": "工作簿中没有工作表"}])
-    return workbook, workbook.worksheets[0]
+        return SheetReader(fileobj)
+    except WorkbookError:
+        raise ImportFileError([{"row": None, "column": None, "message": NOT_A_WORKBOOK}]) from None
 
 
 def estimate_rows(fileobj) -> int:
-    """Data rows of the first sheet from its stored dimension (cheap); 0 when unreadable."""
+    """Data rows of the first sheet (its ``<row`` tags less the header, counted without parsing); 0 when
+    unreadable."""
     try:
-        workbook, sheet = _open_sheet(fileobj)
-    except ImportFileError:
-        return 0
-    try:
-        max_row = sheet.max_row or 0
-    except Exception:
-        max_row = 0
-    workbook.close()
+        count = _open_sheet(fileobj).count_rows()
+    except (ImportFileError, WorkbookError, KeyError, OSError, zipfile.BadZipFile):
+        count = 0
     fileobj.seek(0)
-    return max(0, max_row - 1)
+    return max(0, count - 1)
 
 
 # --- specs and plans -------------------------------------------------------------------------------------------
@@ -283,7 +277,7 @@ class Plan:
         for row in self.creates:
             h.update(repr(("c", row.number, sorted((k, str(v)) for k, v in row.values.items()))).encode())
         for row in self.updates:
-            h.update(repr(("u", row.number, sorted((k, str(v[1])) for k, v in row.changed.items()))).encode())
+            h.update(repr(("u", row.number, sorted((k, str(v[0]), str(v[1])) for k, v in row.changed.items()))).encode())
         h.update(str(self.unchanged).encode())
         return h.hexdigest()
 
@@ -385,14 +379,12 @@ def _normalise_header(value) -> str:
 def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, int], None] | None = None) -> Plan:
     """Steps 1–3 of the module docstring. Raises ``ImportFileError`` for an unusable file."""
     plan = Plan()
-    workbook, sheet = _open_sheet(fileobj)
+    reader = _open_sheet(fileobj)
     try:
-        rows = sheet.iter_rows(values_only=True)
-        header = next(rows, None)
-        while header is not None and all(is_blank(v) for v in header):
-            header = None
-            break
-        if header is None:
+        rows = reader.rows()
+        first = next(rows, None)
+        header = first[1] if first is not None else None
+        if header is None or all(is_blank(v) for v in header):
             raise ImportFileError([{"row": None, "column": None, "message": "工作表为空：第 1 行应为列标题，其下为数据"}])
         positions = {}
         for index, name in enumerate(header):
@@ -408,10 +400,8 @@ def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, in
         seen: dict = {}
         good: list[Row] = []
         width = len(header)
-        number = 1
-        for raw in rows:
-            number += 1
-            if raw is None or all(is_blank(v) for v in raw):
+        for number, raw in rows:
+            if all(is_blank(v) for v in raw):
                 continue
             plan.total_rows += 1
             if len(raw) < width:
@@ -439,8 +429,10 @@ def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, in
                 good.append(Row(number=number, values=values))
             if progress and plan.total_rows % PROGRESS_EVERY == 0:
                 progress(plan.total_rows, 0)
+    except WorkbookError:
+        raise ImportFileError([{"row": None, "column": None, "message": NOT_A_WORKBOOK}]) from None
     finally:
-        workbook.close()
+        reader.zip.close()
     if plan.total_rows == 0:
         raise ImportFileError([{"row": None, "column": None, "message": "工作表没有数据行（第 1 行为列标题，数据从第 2 行开始）"}])
     existing = spec.load_existing(list(seen), ctx)
@@ -472,27 +464,22 @@ def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, in
 
 # --- audit rows in bulk (R-SEC-3) ----------------------------------------------------------------------------
 
-def audit_bulk(*, model, rows: list[tuple[Any, dict, bool]], actor, remote_note: str = "") -> None:
-    """django-auditlog ``LogEntry`` rows for bulk writes, which bypass its signals. ``rows`` are
-    ``(instance, {field: [old, new]}, created)``."""
+def audit_bulk(*, model, rows: list[tuple[Any, Any, dict, bool]], actor, remote_note: str = "") -> None:
+    """django-auditlog ``LogEntry`` rows for bulk writes, which bypass its signals (R-SEC-3). ``rows`` are
+    ``(pk, object_repr, {field: [old, new]}, created)``."""
     from auditlog.models import LogEntry
 
-    content_type = ContentType.objects.get_for_model(model)
+    content_type_id = ContentType.objects.get_for_model(model).pk
     now = timezone.now()
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
-    entries = []
-    for instance, changes, created in rows:
-        entries.append(LogEntry(
-            content_type=content_type, object_pk=str(instance.pk), object_id=instance.pk,
-            object_repr=str(instance)[:1000], action=LogEntry.Action.CREATE if created else LogEntry.Action.UPDATE,
-            changes={k: [_audit_str(v[0]), _audit_str(v[1])] for k, v in changes.items()},
-            actor_id=actor_id, timestamp=now, additional_data={"source": remote_note} if remote_note else None,
-        ))
-        if len(entries) >= BATCH_SIZE:
-            LogEntry.objects.bulk_create(entries)
-            entries = []
-    if entries:
-        LogEntry.objects.bulk_create(entries)
+    extra = {"source": remote_note} if remote_note else None
+    create, update = LogEntry.Action.CREATE, LogEntry.Action.UPDATE
+    bulk.insert_values(LogEntry, [
+        {"content_type_id": content_type_id, "object_pk": str(pk), "object_id": pk, "object_repr": str(label)[:1000],
+         "action": create if created else update, "actor_id": actor_id, "timestamp": now, "additional_data": extra,
+         "changes": {k: [_audit_str(v[0]), _audit_str(v[1])] for k, v in changes.items()}}
+        for pk, label, changes, created in rows
+    ])
 
 
 def _audit_str(value) -> str:
@@ -677,15 +664,10 @@ class RegistrySpec(ImportSpec):
         now = timezone.now()
         actor = ctx["user"]
         audit = []
-        created = []
-        for row in plan.creates:
-            obj = model(**{k: row.values[k] for k in self.copy_attrs if k in row.values})
-            if hasattr(obj, "created_at"):
-                obj.created_at = obj.updated_at = now
-            created.append(obj)
-        model.objects.bulk_create(created, batch_size=BATCH_SIZE)
+        created = [model(**{k: row.values[k] for k in self.copy_attrs if k in row.values}) for row in plan.creates]
+        bulk.insert(model, created)
         for obj, row in zip(created, plan.creates):
-            audit.append((obj, {k: [None, row.values[k]] for k in self.copy_attrs if k in row.values}, True))
+            audit.append((obj.pk, obj, {k: [None, row.values[k]] for k in self.copy_attrs if k in row.values}, True))
         fields_changed: set[str] = set()
         updated = []
         for row in plan.updates:
@@ -697,7 +679,7 @@ class RegistrySpec(ImportSpec):
             if hasattr(obj, "updated_at"):
                 obj.updated_at = now
             updated.append(obj)
-            audit.append((obj, {k: [sorted(v[0]) if isinstance(v[0], frozenset) else v[0],
+            audit.append((obj.pk, obj, {k: [sorted(v[0]) if isinstance(v[0], frozenset) else v[0],
                                     sorted(v[1]) if isinstance(v[1], frozenset) else v[1]]
                                 for k, v in row.changed.items()}, False))
         if updated and fields_changed:

@@ -31,10 +31,11 @@ def drug_row(n: int = 1, **over) -> dict:
 
 
 def workbook_bytes(rows: list[dict], headers: list[str] | None = None) -> bytes:
-    headers = headers or DRUG_HEADERS
+    headers = DRUG_HEADERS if headers is None else headers
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet("目录")
-    ws.append(headers)
+    if headers:
+        ws.append(headers)
     for row in rows:
         ws.append([row.get(h) for h in headers])
     out = io.BytesIO()
