@@ -1,6 +1,8 @@
 """Monthly settlement and the monthly report at a province's volume (R-SET-1, R-SET-3).
 
-    .venv/bin/python -m benchmarks settlement [--rows=1000000] [--small=100000] [--loop=50000]
+    .venv/bin/python -m benchmarks settlement [--rows=1000000] [--small=100000] [--loop=50000] [--reuse]
+
+``--reuse`` keeps the database of an earlier run (and its generated months) instead of generating again.
 
 On a fresh PostgreSQL database of its own: a province of 14 cities and 112 counties, 320 institutions, 3,200
 pharmacies, 120 negotiated drugs, 200,000 insured persons; one month (November 2026) of ``--rows`` dispensings
@@ -25,8 +27,10 @@ INSTITUTIONS, PHARMACIES, DRUGS, PERSONS = 320, 3200, 120, 200_000
 
 
 def _options(argv):
-    opts = {"rows": 1_000_000, "small": 100_000, "loop": 50_000}
+    opts = {"rows": 1_000_000, "small": 100_000, "loop": 50_000, "reuse": 0}
     for arg in argv:
+        if arg == "--reuse":
+            opts["reuse"] = 1
         if arg.startswith("--") and "=" in arg:
             key, value = arg[2:].split("=", 1)
             if key in opts:
@@ -220,8 +224,10 @@ def orm_loop_settlement(*, period: dt.date, limit: int) -> tuple[float, int]:
 
 def main(argv: list[str]) -> None:
     opts = _options(argv)
-    django_on_fresh_database("bench_settlement")
+    django_on_fresh_database("bench_settlement", keep=bool(opts["reuse"]))
     from django.db import connection
+
+    from apps.prescriptions.models import Dispensing
 
     from apps.settlement import excel, services
     from apps.settlement.models import Statement, StatementLine
@@ -229,15 +235,15 @@ def main(argv: list[str]) -> None:
 
     oct_, nov = dt.date(2026, 10, 1), dt.date(2026, 11, 1)
     t = time.perf_counter()
-    policy = _registries()
-    _persons()
-    _generate(period=oct_, rows=opts["small"], offset=0, policy_id=policy.pk)
-    _generate(period=nov, rows=opts["rows"], offset=opts["small"], policy_id=policy.pk)
+    if not (opts["reuse"] and Dispensing.objects.filter(period=nov).exists()):
+        policy = _registries()
+        _persons()
+        _generate(period=oct_, rows=opts["small"], offset=0, policy_id=policy.pk)
+        _generate(period=nov, rows=opts["rows"], offset=opts["small"], policy_id=policy.pk)
     with connection.cursor() as cur:
-        cur.execute("SELECT setval(pg_get_serial_sequence('prescriptions_prescription', 'id'), 1000000000)")
         cur.execute("SELECT period, count(*) FROM prescriptions_dispensing GROUP BY period ORDER BY period")
         counts = dict(cur.fetchall())
-    print(f"generated in {time.perf_counter() - t:.1f} s: " + ", ".join(f"{p:%Y-%m} {n:,} dispensings"
+    print(f"generated (or reused) in {time.perf_counter() - t:.1f} s: " + ", ".join(f"{p:%Y-%m} {n:,} dispensings"
                                                                      for p, n in counts.items()), flush=True)
     print(f"  rss now {current_rss_mib():.0f} MiB, peak {peak_rss_mib():.0f} MiB", flush=True)
 
