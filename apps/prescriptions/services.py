@@ -102,7 +102,7 @@ def _replay_or_conflict(existing: Prescription, content_hash: str) -> Prescripti
                            fields={"serial_no": ["流水号已存在，内容不一致"]}, status=409, data={"id": existing.pk})
 
 
-def prescription_upload(*, user, data: UploadData) -> tuple[Prescription, bool]:
+def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = None) -> tuple[Prescription, bool]:
     """Upload an e-prescription (R-RX-1). Returns ``(prescription, created)``: the same serial number with the same
     content returns the existing one and creates nothing, with different content it is a ``serial_conflict``
     (R-RX-3). Every R-RX-2 check refuses with its code; nothing is written on refusal (R-SEC-4).
@@ -116,6 +116,9 @@ def prescription_upload(*, user, data: UploadData) -> tuple[Prescription, bool]:
     if existing is not None:
         return _replay_or_conflict(existing, content_hash), False
 
+    now = now or timezone.now()
+    if data.issued_at > now + dt.timedelta(minutes=10):
+        raise ApplicationError("invalid", "开具时间不能晚于当前时间", fields={"issued_at": ["晚于当前时间"]})
     issued_on = _local_day(data.issued_at)
     outpatient = data.care_setting == CareSetting.OUTPATIENT
 
@@ -191,7 +194,7 @@ def prescription_upload(*, user, data: UploadData) -> tuple[Prescription, bool]:
         physician=physician, pharmacy=pharmacy, issued_at=data.issued_at, long_term=data.long_term,
         care_setting=data.care_setting, delivery=delivery, signature=data.signature,
         expires_at=data.issued_at + dt.timedelta(days=validity), content_hash=content_hash, uploaded_by=user,
-        status_changed_at=timezone.now(),
+        status_changed_at=now,
     )
     try:
         with transaction.atomic():
@@ -272,13 +275,14 @@ def _lock(prescription: Prescription) -> Prescription:
 
 
 @transaction.atomic
-def prescription_cancel(*, prescription: Prescription, user, reason: str) -> Prescription:
+def prescription_cancel(*, prescription: Prescription, user, reason: str,
+                        now: dt.datetime | None = None) -> Prescription:
     """The hospital withdraws a prescription before it is dispensed, with a reason (R-RX-6)."""
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError("invalid", "请填写撤销原因", fields={"reason": ["必填"]})
     prescription = _lock(prescription)
-    now = timezone.now()
+    now = now or timezone.now()
     if prescription.status != Prescription.Status.FLOWED or _is_expired(prescription, now):
         raise ApplicationError("prescription_not_cancellable",
                                f"处方当前状态为{_status_label(prescription, now)}，不能撤销", status=409)
@@ -291,13 +295,14 @@ def prescription_cancel(*, prescription: Prescription, user, reason: str) -> Pre
 
 
 @transaction.atomic
-def prescription_decline(*, prescription: Prescription, user, reason: str, note: str = "") -> Prescription:
+def prescription_decline(*, prescription: Prescription, user, reason: str, note: str = "",
+                         now: dt.datetime | None = None) -> Prescription:
     """The pharmacy declines a prescription that flowed to it, with a reason from the fixed list (R-RX-6)."""
     if reason not in Prescription.DeclineReason.values:
         raise ApplicationError("invalid", "拒配原因须从固定列表中选择",
                                fields={"reason": [f"可选：{', '.join(Prescription.DeclineReason.values)}"]})
     prescription = _lock(prescription)
-    now = timezone.now()
+    now = now or timezone.now()
     if prescription.status != Prescription.Status.FLOWED or _is_expired(prescription, now):
         raise ApplicationError("prescription_not_dispensable",
                                f"处方当前状态为{_status_label(prescription, now)}，不能拒配", status=409)
@@ -376,9 +381,9 @@ class DispensePlan:
 
 
 def _plan(*, prescription: Prescription, dispensed_at: dt.datetime, items: list[DispenseItem],
-          require_codes: bool) -> DispensePlan:
+          require_codes: bool, now: dt.datetime | None = None) -> DispensePlan:
     """R-RX-5 checks and the policy (R-PAY-5) for dispensing ``items`` of ``prescription`` at ``dispensed_at``."""
-    now = timezone.now()
+    now = now or timezone.now()
     if prescription.status != Prescription.Status.FLOWED or _is_expired(prescription, now) or \
             dispensed_at > prescription.expires_at:
         raise ApplicationError("prescription_not_dispensable",
@@ -527,7 +532,7 @@ def _settling(delivery: str, institution, pharmacy):
 
 
 def prescription_dispense(*, prescription_id: int, user, dispensed_at: dt.datetime,
-                          items: list[DispenseItem]) -> Dispensing:
+                          items: list[DispenseItem], now: dt.datetime | None = None) -> Dispensing:
     """Dispense a prescription that flowed to the user's pharmacy (R-RX-5): checks, R-PAY-3 on the locked
     year-to-date usage, the dispensing with its line snapshots and trace codes, the accumulator and the
     prescription state, all in one transaction. The prescription is read through the user's scope and locked in
@@ -538,7 +543,8 @@ def prescription_dispense(*, prescription_id: int, user, dispensed_at: dt.dateti
     codes = [c.strip() for item in items for c in (item.trace_codes or [])]
     try:
         with transaction.atomic():
-            return _dispense(prescription_id=prescription_id, user=user, dispensed_at=dispensed_at, items=items)
+            return _dispense(prescription_id=prescription_id, user=user, dispensed_at=dispensed_at, items=items,
+                             now=now or timezone.now())
     except IntegrityError:
         taken = live_trace_codes(codes)
         if not taken:
@@ -548,7 +554,8 @@ def prescription_dispense(*, prescription_id: int, user, dispensed_at: dt.dateti
                                fields={"trace_codes": taken}) from None
 
 
-def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: list[DispenseItem]) -> Dispensing:
+def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: list[DispenseItem],
+              now: dt.datetime) -> Dispensing:
     from django.http import Http404
 
     from apps.prescriptions.selectors import prescriptions_visible_to
@@ -558,7 +565,7 @@ def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: l
                               "institution").filter(pk=prescription_id).first())
     if locked is None:
         raise Http404("prescription")
-    plan = _plan(prescription=locked, dispensed_at=dispensed_at, items=items, require_codes=True)
+    plan = _plan(prescription=locked, dispensed_at=dispensed_at, items=items, require_codes=True, now=now)
     person = locked.person
     usage_row = _locked_usage(person_id=person.pk, year=plan.year)
     result = _compute(plan, engine.YearUsage(usage_row.deductible_met, usage_row.fund_paid))
@@ -590,7 +597,7 @@ def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: l
     usage_row.dispensing_count += 1
     usage_row.save(update_fields=["deductible_met", "fund_paid", "dispensing_count", "updated_at"])
 
-    locked.status, locked.status_changed_at = Prescription.Status.DISPENSED, timezone.now()
+    locked.status, locked.status_changed_at = Prescription.Status.DISPENSED, now
     locked.save(update_fields=["status", "status_changed_at"])
     record_event(subject=dispensing, action="dispensed", actor=user, to_status=dispensing.kind,
                  data={"prescription": locked.pk, "total": str(result.total), "fund": str(result.fund_payment)})
@@ -599,13 +606,14 @@ def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: l
 
 
 @transaction.atomic
-def dispensing_reverse(*, dispensing: Dispensing, user, reason: str = "") -> Dispensing:
+def dispensing_reverse(*, dispensing: Dispensing, user, reason: str = "",
+                       now: dt.datetime | None = None) -> Dispensing:
     """R-RX-6: reverse (冲正) a dispensing once, within its settlement month. The reversal negates every amount,
     restores the patient's deductible and cap use, releases the trace codes (the packs are back on the shelf)
     and returns the prescription to ``flowed`` so it can be dispensed correctly while still valid."""
     original = (Dispensing.objects.select_for_update(of=("self",))
                 .select_related("prescription", "pharmacy", "institution").get(pk=dispensing.pk))
-    now = timezone.now()
+    now = now or timezone.now()
     if original.kind != Dispensing.Kind.NORMAL:
         raise ApplicationError("not_reversible", "冲正记录本身不能再冲正", status=409)
     if Dispensing.objects.filter(reverses=original).exists():

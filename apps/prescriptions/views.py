@@ -1,0 +1,225 @@
+"""Browser screens of prescriptions: lists for hospitals and pharmacies, the detail with the hospital's and the
+pharmacy's actions, the dispensing page with a quote before confirming, stock, and for bureau staff a patient's
+year-to-date usage and manual claims. Thin: forms parse, services decide, selectors scope (404 / 403)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from apps.accounts.models import BUREAU_ROLES
+from apps.core.events import events_for
+from apps.core.exceptions import ApplicationError
+from apps.prescriptions import forms, selectors, services
+from apps.prescriptions.models import Prescription
+
+
+def _require(condition: bool):
+    if not condition:
+        raise PermissionDenied
+
+
+def _is_bureau(user) -> bool:
+    return user.is_superuser or user.role in BUREAU_ROLES
+
+
+@login_required
+def prescription_list(request):
+    form = forms.PrescriptionFilterForm(request.GET or None)
+    filters = selectors.PrescriptionFilters()
+    if form.is_valid():
+        d = form.cleaned_data
+        filters = selectors.PrescriptionFilters(status=d["status"], date_from=d["date_from"], date_to=d["date_to"],
+                                                patient=d["patient"])
+    qs = selectors.prescription_list(user=request.user, filters=filters).prefetch_related("items__drug")
+    page = Paginator(qs, 30).get_page(request.GET.get("page"))
+    if request.user.is_pharmacy:
+        services.prescriptions_mark_downloaded(user=request.user, prescription_ids=[p.pk for p in page])
+    return render(request, "prescriptions/list.html", {"form": form, "page_obj": page, "rows": page.object_list,
+                                                       "now": timezone.now()})
+
+
+@login_required
+def prescription_detail(request, pk):
+    prescription = selectors.prescription_get_for(request.user, pk)
+    if request.user.is_pharmacy:
+        services.prescriptions_mark_downloaded(user=request.user, prescription_ids=[prescription.pk])
+        prescription.refresh_from_db(fields=["downloaded_at"])
+    dispensings = [(d, list(selectors.dispensing_lines(d)))
+                   for d in prescription.dispensings.select_related("reverses").order_by("id")]
+    reversed_ids = {d.reverses_id for d, _ in dispensings if d.reverses_id}
+    return render(request, "prescriptions/detail.html", {
+        "p": prescription, "items": selectors.prescription_items(prescription), "dispensings": dispensings,
+        "reversed_ids": reversed_ids, "events": events_for(prescription)[:50],
+        "expired_now": prescription.status == Prescription.Status.FLOWED and prescription.expires_at <= timezone.now(),
+        "cancel_form": forms.CancelForm(), "decline_form": forms.DeclineForm(), "reverse_form": forms.ReverseForm(),
+    })
+
+
+@login_required
+@require_POST
+def prescription_cancel(request, pk):
+    _require(request.user.is_hospital)
+    prescription = selectors.prescription_get_for(request.user, pk)
+    form = forms.CancelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("请填写撤销原因"))
+    else:
+        try:
+            services.prescription_cancel(prescription=prescription, user=request.user, reason=form.cleaned_data["reason"])
+            messages.success(request, _("处方已撤销"))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    return redirect("prescriptions:detail", pk=prescription.pk)
+
+
+@login_required
+@require_POST
+def prescription_decline(request, pk):
+    _require(request.user.is_pharmacy)
+    prescription = selectors.prescription_get_for(request.user, pk)
+    form = forms.DeclineForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("请选择拒配原因"))
+    else:
+        try:
+            services.prescription_decline(prescription=prescription, user=request.user, **form.cleaned_data)
+            messages.success(request, _("已拒配，医院可看到拒配原因"))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    return redirect("prescriptions:detail", pk=prescription.pk)
+
+
+@login_required
+@require_POST
+def dispensing_reverse(request, pk):
+    _require(request.user.is_pharmacy)
+    dispensing = selectors.dispensing_get_for(request.user, pk)
+    form = forms.ReverseForm(request.POST)
+    form.is_valid()
+    try:
+        services.dispensing_reverse(dispensing=dispensing, user=request.user,
+                                    reason=form.cleaned_data.get("reason", ""))
+        messages.success(request, _("已冲正，参保人的起付线和年度限额使用已恢复"))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("prescriptions:detail", pk=dispensing.prescription_id)
+
+
+@login_required
+def prescription_dispense(request, pk):
+    """The dispensing page (R-RX-5): lines with quantity, price and trace codes; 「试算」 shows the R-PAY-3
+    breakdown without writing anything, 「确认配药」 dispenses."""
+    _require(request.user.is_pharmacy)
+    prescription = selectors.prescription_get_for(request.user, pk)
+    items = list(selectors.prescription_items(prescription))
+    form = forms.DispenseForm(request.POST or None, items=items)
+    quote = None
+    if request.method == "POST" and form.is_valid():
+        confirm = request.POST.get("action") == "dispense"
+        dispense_items = form.dispense_items(with_codes=confirm)
+        try:
+            if not dispense_items:
+                raise ApplicationError("invalid", _("请至少填写一行配药数量"))
+            if confirm:
+                dispensing = services.prescription_dispense(prescription_id=prescription.pk, user=request.user,
+                                                            dispensed_at=timezone.now(), items=dispense_items)
+                messages.success(request, _("配药完成：统筹基金支付 %(fund)s 元，个人支付 %(personal)s 元") % {
+                    "fund": dispensing.fund_payment, "personal": dispensing.personal_payment})
+                return redirect("prescriptions:detail", pk=prescription.pk)
+            quote = services.prescription_quote(prescription=prescription, dispensed_at=timezone.now(),
+                                                items=dispense_items)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+    return render(request, "prescriptions/dispense.html", {"p": prescription, "form": form, "quote": quote})
+
+
+@login_required
+def stock(request):
+    _require(request.user.is_pharmacy)
+    form = forms.StockMovementForm(request.POST or None, initial={"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.stock_movement_record(user=request.user, pharmacy=request.user.pharmacy, **form.cleaned_data)
+            messages.success(request, _("已登记"))
+            return redirect("prescriptions:stock")
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+    movements = selectors.stock_movements_visible_to(request.user)[:30]
+    return render(request, "prescriptions/stock.html", {
+        "form": form, "rows": selectors.stock_for(pharmacy=request.user.pharmacy), "movements": movements})
+
+
+@login_required
+def usage_search(request):
+    _require(_is_bureau(request.user))
+    form = forms.UsageSearchForm(request.GET or None)
+    persons = []
+    if form.is_valid() and form.cleaned_data["q"]:
+        term = form.cleaned_data["q"].strip()
+        qs = selectors.persons_visible_to(request.user)
+        persons = list((qs.filter(id_number=term.upper()) if len(term) == 18 else
+                        qs.filter(name__icontains=term) | qs.filter(id_number__endswith=term))[:50])
+    return render(request, "prescriptions/usage_search.html", {"form": form, "persons": persons})
+
+
+@login_required
+def usage_detail(request, person_id):
+    """A patient's year-to-date use of the deductible and the fund cap, with the dispensings and claims."""
+    _require(_is_bureau(request.user))
+    person = get_object_or_404(selectors.persons_visible_to(request.user), pk=person_id)
+    try:
+        year = int(request.GET.get("year") or timezone.localdate().year)
+    except ValueError:
+        year = timezone.localdate().year
+    summary = selectors.person_year_summary(person=person, year=year)
+    policy = None
+    try:
+        from apps.policies.selectors import policy_for
+
+        policy = policy_for(region=person.insured_region, on=min(timezone.localdate(), dt.date(year, 12, 31)))
+    except ApplicationError:
+        policy = None
+    figures = None
+    if policy is not None:
+        deductible = policy.deductible(care_setting="outpatient", insurance_type=person.insurance_type)
+        cap = policy.annual_cap(insurance_type=person.insurance_type)
+        usage = summary["usage"]
+        met = usage.deductible_met if usage else 0
+        paid = usage.fund_paid if usage else 0
+        figures = {"deductible": deductible, "deductible_met": met, "deductible_left": max(deductible - met, 0),
+                   "cap": cap, "fund_paid": paid, "cap_left": (max(cap - paid, 0) if cap is not None else None)}
+    return render(request, "prescriptions/usage_detail.html", {
+        "person": person, "year": year, "summary": summary, "policy": policy, "figures": figures,
+        "years": range(timezone.localdate().year, timezone.localdate().year - 4, -1)})
+
+
+@login_required
+def manual_claim_create(request):
+    """R-PAY-5: the bureau records a manual claim (手工报销) from the invoice; the same engine computes it."""
+    _require(_is_bureau(request.user))
+    form = forms.ManualClaimForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        person = selectors.persons_visible_to(request.user).filter(id_number=d["id_number"].strip().upper()).first()
+        if person is None:
+            form.add_error("id_number", _("本统筹区没有该参保人"))
+        else:
+            try:
+                claim = services.manual_claim_record(
+                    user=request.user, person=person, invoice_no=d["invoice_no"], invoice_date=d["invoice_date"],
+                    provider_name=d["provider_name"], care_setting=d["care_setting"],
+                    lines=[services.ClaimLine(d["drug_code"], d["quantity"], d["unit_price"])])
+                messages.success(request, _("已登记手工报销：统筹基金支付 %(fund)s 元") % {"fund": claim.fund_payment})
+                return redirect("prescriptions:usage_detail", person_id=person.pk)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+    return render(request, "prescriptions/manual_claim.html", {
+        "form": form, "claims": selectors.manual_claims_visible_to(request.user)[:30]})
