@@ -13,6 +13,31 @@ def _media_root(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+def load_reference_data():
+    """The data migrations' reference rows (therapeutic areas, the 2026 holiday calendar). Transactional tests
+    flush every table after they run, data migrations included; this puts the rows back."""
+    from importlib import import_module
+
+    from django.apps import apps as django_apps
+
+    from apps.catalogue.models import TherapeuticArea
+    from apps.core.models import CalendarDay
+
+    if not TherapeuticArea.objects.exists():
+        import_module("apps.catalogue.migrations.0002_therapeutic_areas").load(django_apps, None)
+    if not CalendarDay.objects.exists():
+        import_module("apps.core.migrations.0002_holidays_2026").load(django_apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_for_transactional_tests(request):
+    """pytest-django runs transactional tests last; each may follow another's flush."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+        request.getfixturevalue("transactional_db")
+        load_reference_data()
+
+
 @pytest.fixture
 def api():
     """An unauthenticated API client; ``api_as(user)`` signs one in with a token."""
@@ -97,3 +122,24 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip_pg)
+
+
+@pytest.fixture(autouse=True)
+def _migrated_reference_data(request, django_db_setup, django_db_blocker):
+    """Transactional tests (browser, concurrency) flush the database when they end, rows written by data
+    migrations included. Put the migrated reference data (therapeutic areas, the 2026 holiday calendar) back
+    before the next test when a flush removed it."""
+    if "django_db" not in request.keywords:
+        return
+    from importlib import import_module
+
+    from django.apps import apps as django_apps
+
+    from apps.catalogue.models import TherapeuticArea
+    from apps.core.models import CalendarDay
+
+    with django_db_blocker.unblock():
+        if not TherapeuticArea.objects.exists():
+            import_module("apps.catalogue.migrations.0002_therapeutic_areas").load(django_apps, None)
+        if not CalendarDay.objects.exists():
+            import_module("apps.core.migrations.0002_holidays_2026").load(django_apps, None)
