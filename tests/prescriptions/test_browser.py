@@ -1,0 +1,33 @@
+"""End to end in Chromium: a pharmacist quotes then dispenses; the hospital sees the outcome."""
+import pytest
+from django.utils import timezone
+
+from apps.prescriptions import services
+from apps.prescriptions.models import Dispensing
+from tests.prescriptions import factories as rx
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_r_rx_5_pharmacist_quotes_then_dispenses_in_the_browser(login_page, live_server):
+    s = rx.setup()
+    prescription, _ = services.prescription_upload(user=s.hospital, data=services.UploadData(
+        serial_no="WEB001", application=s.application.pk, physician_code=s.physician.code,
+        pharmacy_code=s.pharmacy.code, issued_at=timezone.now(), signature="sig",
+        items=[services.UploadItem(s.drug.code, 3, 30)]))
+    page = login_page(s.pharmacist.username)
+    page.goto(f"{live_server.url}/prescriptions/")
+    page.click("text=WEB001")
+    page.click("a:has-text('配药')")
+    item = prescription.items.get()
+    page.fill(f"input[name=price_{item.pk}]", "980.00")
+    page.click("button[value=quote]")
+    quote = page.locator("#quote")
+    assert "1609.50" in quote.inner_text() and "1330.50" in quote.inner_text()
+    assert not Dispensing.objects.exists()
+    page.fill(f"textarea[name=codes_{item.pk}]", "\n".join(rx.trace_codes(3)))
+    page.click("button[value=dispense]")
+    page.wait_for_selector(".dispensing")
+    assert "1609.50" in page.locator(".dispensing").inner_text()
+    assert Dispensing.objects.get().fund_payment == 1609.5
+    assert page.locator("#status").inner_text() == "已配药"
