@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from apps.accounts.models import BUREAU_ROLES, Role
-from apps.catalogue.models import PaymentStandard
+from apps.catalogue.models import Drug, PaymentStandard
 from apps.core.selectors import region_q
 from apps.institutions.models import Institution
 from apps.pharmacies.models import Pharmacy
@@ -144,39 +144,62 @@ def dispensings_in_scope(*, period: dt.date, region=None) -> QuerySet[Dispensing
     """The month's dispensings at the pharmacies of ``region`` (everything for ``None``)."""
     qs = Dispensing.objects.filter(period=period)
     if region is not None:
-        qs = qs.filter(region_q(region, "pharmacy__region"))
+        qs = qs.filter(pharmacy_id__in=Pharmacy.objects.filter(region_q(region)).values("pk"))
     return qs
+
+
+def _add(into: dict, values: dict):
+    for key in ("visits", "total", "fund", "personal"):
+        into[key] = (into.get(key) or 0) + (values.get(key) or 0)
 
 
 def monthly_report(*, period: dt.date, region=None) -> dict:
     """R-SET-3: visits, total, fund payment, personal payment and reimbursement ratio (fund ÷ total) for the month,
-    overall and by region (county of the dispensing pharmacy), institution, pharmacy, drug and insurance type."""
+    overall and by region (county of the dispensing pharmacy), institution, pharmacy, drug and insurance type.
+
+    Three scans of the month: dispensings grouped by (pharmacy, insurance type) — from which the pharmacy, region,
+    insurance-type and overall figures are summed (a few thousand aggregate rows, exact Decimals) —, dispensings by
+    prescribing institution, and lines by drug. Names are looked up for the aggregate rows only."""
     base = dispensings_in_scope(period=period, region=region)
     sums = {"visits": _visits_expr(), "total": Sum("total"), "fund": Sum("fund_payment"),
             "personal": Sum("personal_payment")}
-    overall = base.aggregate(**sums)
-
-    def grouped(*fields, order):
-        return list(base.values(*fields).annotate(**sums).order_by(*order))
-
-    by_region = [_row(v, region_code=v["pharmacy__region__code"], region_name=v["pharmacy__region__name"])
-                 for v in grouped("pharmacy__region__code", "pharmacy__region__name", order=["pharmacy__region__code"])]
-    by_institution = [_row(v, code=v["institution__code"], name=v["institution__name"])
-                      for v in grouped("institution__code", "institution__name", order=["institution__code"])]
-    by_pharmacy = [_row(v, code=v["pharmacy__code"], name=v["pharmacy__name"])
-                   for v in grouped("pharmacy__code", "pharmacy__name", order=["pharmacy__code"])]
+    cells = list(base.values("pharmacy_id", "insurance_type").annotate(**sums).order_by())
+    pharmacies = {p["pk"]: p for p in Pharmacy.objects.filter(pk__in={c["pharmacy_id"] for c in cells})
+                  .values("pk", "code", "name", "region__code", "region__name")}
+    overall: dict = {}
+    per_pharmacy: dict[int, dict] = {}
+    per_region: dict[str, dict] = {}
+    per_type: dict[str, dict] = {}
+    for cell in cells:
+        pharmacy = pharmacies[cell["pharmacy_id"]]
+        _add(overall, cell)
+        _add(per_pharmacy.setdefault(cell["pharmacy_id"], {}), cell)
+        _add(per_region.setdefault(pharmacy["region__code"], {"name": pharmacy["region__name"]}), cell)
+        _add(per_type.setdefault(cell["insurance_type"], {}), cell)
     labels = dict(Dispensing._meta.get_field("insurance_type").choices)
-    by_insurance = [_row(v, insurance_type=v["insurance_type"], name=str(labels.get(v["insurance_type"], "")))
-                    for v in grouped("insurance_type", order=["insurance_type"])]
-    lines = DispensingLine.objects.filter(dispensing__in=base) if region is not None else \
-        DispensingLine.objects.filter(dispensing__period=period)
-    by_drug = [
-        _row(v, code=v["drug__code"], generic_name=v["drug__generic_name"], manufacturer=v["drug__manufacturer"],
-             quantity=int(v["quantity"] or 0))
-        for v in lines.values("drug__code", "drug__generic_name", "drug__manufacturer").annotate(
-            visits=_line_visits_expr(), quantity=Sum("quantity"), total=Sum("line_total"), fund=Sum("fund_payment"),
-            personal=Sum("personal_payment")).order_by("drug__code")
-    ]
+    by_region = [_row(v, region_code=code, region_name=v["name"]) for code, v in sorted(per_region.items())]
+    by_pharmacy = sorted((_row(v, code=pharmacies[pk]["code"], name=pharmacies[pk]["name"])
+                          for pk, v in per_pharmacy.items()), key=lambda r: r["code"])
+    by_insurance = [_row(v, insurance_type=t, name=str(labels.get(t, ""))) for t, v in sorted(per_type.items())]
+
+    per_institution = list(base.values("institution_id").annotate(**sums).order_by())
+    institutions = {i["pk"]: i for i in Institution.objects.filter(pk__in={r["institution_id"] for r in per_institution})
+                    .values("pk", "code", "name")}
+    by_institution = sorted((_row(v, code=institutions[v["institution_id"]]["code"],
+                                  name=institutions[v["institution_id"]]["name"]) for v in per_institution),
+                            key=lambda r: r["code"])
+
+    lines = DispensingLine.objects.filter(dispensing__period=period)
+    if region is not None:
+        lines = lines.filter(dispensing__pharmacy_id__in=Pharmacy.objects.filter(region_q(region)).values("pk"))
+    per_drug = list(lines.values("drug_id").annotate(
+        visits=_line_visits_expr(), quantity=Sum("quantity"), total=Sum("line_total"), fund=Sum("fund_payment"),
+        personal=Sum("personal_payment")).order_by())
+    drugs = {d["pk"]: d for d in Drug.objects.filter(pk__in={r["drug_id"] for r in per_drug})
+             .values("pk", "code", "generic_name", "manufacturer")}
+    by_drug = sorted((_row(v, code=drugs[v["drug_id"]]["code"], generic_name=drugs[v["drug_id"]]["generic_name"],
+                           manufacturer=drugs[v["drug_id"]]["manufacturer"], quantity=int(v["quantity"] or 0))
+                      for v in per_drug), key=lambda r: r["code"])
     return {
         "period": label(period),
         "region": None if region is None else {"code": region.code, "name": region.name},
