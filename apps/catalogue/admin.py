@@ -1,0 +1,89 @@
+"""The catalogue in the Django admin (Chinese). Saves go through the services (R-CAT-3 versioning, events);
+withdrawal is an action asking for its 第十七、十八条 ground; the Excel import with preview → confirm lives on
+the catalogue's import page (linked from the change list), which uses the same engine as the API."""
+from django import forms
+from django.contrib import admin
+from django.utils import timezone
+
+from apps.catalogue import services
+from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
+from apps.core.admin_actions import BureauAdminAccess, ServiceModelAdmin, transition_action
+
+
+class WithdrawActionForm(forms.Form):
+    withdrawn_on = forms.DateField(label="调出日期", widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.ChoiceField(label="调出原因", choices=Drug.WithdrawalReason.choices)
+    note = forms.CharField(label="说明", required=False)
+
+
+class PaymentStandardInline(admin.TabularInline):
+    model = PaymentStandard
+    extra = 0
+    can_delete = False
+    fields = ["amount", "valid_from", "valid_until", "source", "created_by", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+WITHDRAWAL_FIELDS = ["withdrawn_on", "withdrawal_reason", "withdrawal_note", "withdrawn_by", "withdrawal_recorded_at"]
+
+
+@admin.register(Drug)
+class DrugAdmin(BureauAdminAccess, ServiceModelAdmin):
+    change_list_template = "admin/catalogue/drug/change_list.html"
+    list_display = ["code", "generic_name", "dosage_form", "specification", "manufacturer", "category",
+                    "therapeutic_area", "payment_standard", "agreement_end", "withdrawn_on"]
+    list_filter = ["category", "therapeutic_area", "route", "cold_chain"]
+    search_fields = ["code", "generic_name", "manufacturer"]
+    inlines = [PaymentStandardInline]
+    fieldsets = [
+        (None, {"fields": ["code", "generic_name", "dosage_form", "specification", "manufacturer"]}),
+        ("目录属性", {"fields": ["category", "therapeutic_area", "route", "cold_chain", "restricted_scope",
+                              "agreement_start", "agreement_end"]}),
+        ("支付（修改支付标准自今日生效，原标准至昨日止，R-CAT-3）", {"fields": ["payment_standard", "first_self_pay_ratio"]}),
+        ("调出（通过“调出目录”操作登记，R-CAT-5）", {"fields": WITHDRAWAL_FIELDS}),
+    ]
+    actions = [transition_action(
+        "调出目录", WithdrawActionForm, name="withdraw",
+        call=lambda o, u, **d: services.drug_withdraw(drug=o, actor=u, **d))]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*WITHDRAWAL_FIELDS, "code"] if obj else WITHDRAWAL_FIELDS
+
+    def create_via(self, request, data):
+        return services.drug_create(actor=request.user, **data)
+
+    def update_via(self, request, current, data):
+        return services.drug_update(drug=current, actor=request.user, effective_date=timezone.localdate(), **data)
+
+
+@admin.register(TherapeuticArea)
+class TherapeuticAreaAdmin(BureauAdminAccess, admin.ModelAdmin):
+    list_display = ["code", "name", "group"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(BureauAdminAccess, admin.ModelAdmin):
+    """The import log, read-only (who, when, file, counts, errors)."""
+
+    list_display = ["created_at", "kind", "file_name", "created_by", "status", "created_count", "updated_count",
+                    "unchanged_count", "error_count"]
+    list_filter = ["kind", "status"]
+    readonly_fields = [f.name for f in ImportRun._meta.fields]
+
+    def get_queryset(self, request):
+        from apps.catalogue.selectors import import_runs_visible_to
+
+        return import_runs_visible_to(request.user)
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
