@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -169,7 +170,8 @@ class MonthlyReportView(APIView):
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, XlsxRenderer]
 
     @extend_schema(parameters=[OpenApiParameter("period", str, required=True, description="YYYY-MM"),
-                               OpenApiParameter("format", str, enum=["json", "xlsx"])])
+                               OpenApiParameter("format", str, enum=["json", "xlsx"])],
+                   responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, XLSX): OpenApiTypes.BINARY})
     def get(self, request):
         period = _period_param(request)
         report = monthly_report(period=period, region=scope_region(request.user))
@@ -236,7 +238,7 @@ class ReconciliationRunView(APIView):
 
     permission_classes = [IsBureauAdmin]
 
-    @extend_schema(request=RunStartSerializer)
+    @extend_schema(request=RunStartSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request):
         data = RunStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -271,12 +273,13 @@ class ReportedTotalsView(APIView):
             raise ApplicationError("permission_denied", "只有定点医疗机构或药店可以上报月度汇总", status=403)
         return organisation
 
+    @extend_schema(parameters=[OpenApiParameter("period", str, required=True, description="YYYY-MM")], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         organisation = self._organisation(request)
         period = _period_param(request)
         return Response({"period": label(period), "rows": reported_comparison(organisation=organisation, period=period)})
 
-    @extend_schema(request=ReportedTotalsSerializer)
+    @extend_schema(request=ReportedTotalsSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
         organisation = self._organisation(request)
         data = ReportedTotalsSerializer(data=request.data)
@@ -300,6 +303,7 @@ class WardDeliveryView(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(parameters=[OpenApiParameter("period", str, required=True, description="YYYY-MM")], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         period = _period_param(request)
         return Response({"period": label(period), "results": ward_delivery_statements(user=request.user, period=period)})
@@ -410,6 +414,7 @@ class StockingMetricsView(APIView):
 
     permission_classes = [IsBureau]
 
+    @extend_schema(parameters=[OpenApiParameter("date", OpenApiTypes.DATE)], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         on = _date_param(request, "date")
         metrics = stocking_selectors.stocking_metrics(on=on, region=scope_region(request.user))
@@ -434,6 +439,7 @@ class CoverageReportView(APIView):
 
     permission_classes = [IsBureau]
 
+    @extend_schema(parameters=[OpenApiParameter("date", OpenApiTypes.DATE)], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         today = _date_param(request, "date")
         region = scope_region(request.user)
