@@ -123,23 +123,3 @@ def pytest_collection_modifyitems(config, items):
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip_pg)
 
-
-@pytest.fixture(autouse=True)
-def _migrated_reference_data(request, django_db_setup, django_db_blocker):
-    """Transactional tests (browser, concurrency) flush the database when they end, rows written by data
-    migrations included. Put the migrated reference data (therapeutic areas, the 2026 holiday calendar) back
-    before the next test when a flush removed it."""
-    if "django_db" not in request.keywords:
-        return
-    from importlib import import_module
-
-    from django.apps import apps as django_apps
-
-    from apps.catalogue.models import TherapeuticArea
-    from apps.core.models import CalendarDay
-
-    with django_db_blocker.unblock():
-        if not TherapeuticArea.objects.exists():
-            import_module("apps.catalogue.migrations.0002_therapeutic_areas").load(django_apps, None)
-        if not CalendarDay.objects.exists():
-            import_module("apps.core.migrations.0002_holidays_2026").load(django_apps, None)
