@@ -10,26 +10,9 @@ from tests.applications.factories import setup_hospital, submit
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _reference_data():
-    """Transactional tests flush the database, data migrations included: load the therapeutic areas and the
-    holiday calendar again when an earlier test flushed them."""
-    from importlib import import_module
-
-    from django.apps import apps as django_apps
-
-    from apps.catalogue.models import TherapeuticArea
-    from apps.core.models import CalendarDay
-
-    if not TherapeuticArea.objects.exists():
-        import_module("apps.catalogue.migrations.0002_therapeutic_areas").load(django_apps, None)
-    if not CalendarDay.objects.exists():
-        import_module("apps.core.migrations.0002_holidays_2026").load(django_apps, None)
-
-
 @pytest.fixture
 def at_bureau():
     """Three applications waiting at the bureau stage of Zhongwei, and the bureau reviewer."""
-    _reference_data()
     f.policy("640500", "zhongwei-2021")
     cache.clear()
     institution, physician, pharmacy, hospital = setup_hospital()
