@@ -4,6 +4,7 @@ progress for background runs and the import log (issue 3 §3, §6, §7)."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -95,7 +96,7 @@ def drug_edit(request, pk):
     _require_admin(request.user)
     drug = _drug_or_404(request.user, pk)
     initial = {name: getattr(drug, name) for name in DrugForm.base_fields if hasattr(drug, name)}
-    initial["first_self_pay_ratio"] = drug.first_self_pay_ratio * 100
+    initial["first_self_pay_ratio"] = (drug.first_self_pay_ratio * 100).quantize(Decimal("0.01"))
     initial["effective_date"] = timezone.localdate()
     form = DrugForm(request.POST or None, initial=initial, editing=True)
     if request.method == "POST" and form.is_valid():
