@@ -73,19 +73,20 @@ def settlement_run_execute(*, run_id: int) -> SettlementRun:
     SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.RUNNING, started_at=started,
                                                    progress=0, steps_done=0, error="")
     try:
-        plan = [(spec, lo, hi) for spec in settlement_sql.KINDS
-                for lo, hi in settlement_sql.organisation_id_chunks(spec=spec, period=run.period,
-                                                                    chunks=CHUNKS_PER_KIND)]
-        SettlementRun.objects.filter(pk=run.pk).update(steps_total=len(plan))
-        statements = lines = 0
-        for done, (spec, lo, hi) in enumerate(plan, start=1):
-            with transaction.atomic():
-                written, covered = settlement_sql.settle_chunk(spec=spec, period=run.period, lo=lo, hi=hi,
-                                                               run_id=run.pk, now=timezone.now())
-            statements += written
-            lines += covered
-            SettlementRun.objects.filter(pk=run.pk).update(steps_done=done, progress=done * 100 // len(plan),
-                                                           statements_written=statements, lines_written=lines)
+        with settlement_sql.month_snapshot(run.period):
+            plan = [(spec, lo, hi) for spec in settlement_sql.KINDS
+                    for lo, hi in settlement_sql.organisation_id_chunks(spec=spec, period=run.period,
+                                                                        chunks=CHUNKS_PER_KIND)]
+            SettlementRun.objects.filter(pk=run.pk).update(steps_total=len(plan))
+            statements = lines = 0
+            for done, (spec, lo, hi) in enumerate(plan, start=1):
+                with transaction.atomic():
+                    written, covered = settlement_sql.settle_chunk(spec=spec, period=run.period, lo=lo, hi=hi,
+                                                                   run_id=run.pk, now=timezone.now())
+                statements += written
+                lines += covered
+                SettlementRun.objects.filter(pk=run.pk).update(steps_done=done, progress=done * 100 // len(plan),
+                                                               statements_written=statements, lines_written=lines)
     except Exception as exc:  # the run must end in a visible state whatever went wrong
         logger.exception("settlement run %s failed", run.pk)
         SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.FAILED, finished_at=timezone.now(),
