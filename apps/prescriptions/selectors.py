@@ -71,6 +71,30 @@ def prescription_list(*, user, filters: PrescriptionFilters | None = None) -> Qu
     return qs.order_by("-issued_at", "-id")
 
 
+_REGION_CHAIN = ("id", "code", "name", "level", "parent_id")
+
+
+def _chain_fields(prefix: str) -> list[str]:
+    return [f"{prefix}{p}{f}" for p in ("", "parent__", "parent__parent__") for f in _REGION_CHAIN]
+
+
+def prescription_for_dispensing(*, user, pk) -> Prescription | None:
+    """The prescription ``pk`` if it flowed to ``user``'s pharmacy, locked (``SELECT … FOR UPDATE`` of its own row)
+    with what dispensing needs in one query: the patient and the pharmacy with their region chains (for the
+    policy, R-PAY-5), the institution. ``None`` outside the user's scope (→ 404, R-SEC-1)."""
+    if not (user.is_authenticated and getattr(user, "pharmacy_id", None)):
+        return None
+    fields = ["id", "status", "expires_at", "issued_at", "care_setting", "delivery", "serial_no",
+              "person__id", "person__name", "person__insurance_type", "person__insured_region",
+              "pharmacy__id", "pharmacy__code", "pharmacy__name", "pharmacy__status", "pharmacy__region",
+              "institution__id", "institution__code", "institution__name",
+              *_chain_fields("person__insured_region__"), *_chain_fields("pharmacy__region__")]
+    return (Prescription.objects.filter(pk=pk, pharmacy_id=user.pharmacy_id)
+            .select_related("person__insured_region__parent__parent", "pharmacy__region__parent__parent",
+                            "institution")
+            .only(*fields).select_for_update(of=("self",)).first())
+
+
 def prescription_items(prescription: Prescription):
     return prescription.items.select_related("drug").order_by("id")
 
@@ -124,16 +148,16 @@ def payment_standards_on(*, drugs: list[Drug], on: dt.date) -> dict[int, Decimal
     return found
 
 
-def prescription_validity_days(region: Region) -> int:
-    """R-RX-4 validity (``RegionSettings.prescription_validity_days`` of the nearest region up the tree that has
-    settings, as ``apps.core.selectors.region_settings_for``) in one query when ``region`` was loaded with its
-    parents (``select_related("region__parent__parent")``)."""
-    chain = region.ancestors_and_self()
-    found = dict(RegionSettings.objects.filter(region_id__in=[r.pk for r in chain])
-                 .values_list("region_id", "prescription_validity_days"))
-    for node in chain:
-        if node.pk in found:
-            return found[node.pk]
+def prescription_validity_days(region_code: str) -> int:
+    """R-RX-4 validity: ``RegionSettings.prescription_validity_days`` of the nearest region up the tree that has
+    settings (as ``apps.core.selectors.region_settings_for``), in one query. The tree follows the 6-digit codes:
+    county XXYYZZ → city XXYY00 → province XX0000."""
+    chain = list(dict.fromkeys([region_code, region_code[:4] + "00", region_code[:2] + "0000"]))
+    found = dict(RegionSettings.objects.filter(region__code__in=chain)
+                 .values_list("region__code", "prescription_validity_days"))
+    for code in chain:
+        if code in found:
+            return found[code]
     return RegionSettings().prescription_validity_days
 
 

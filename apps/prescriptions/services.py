@@ -110,7 +110,8 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
     The checks only read; everything written (the inpatient's person record, the prescription, its items and the
     event) is one transaction. A concurrent upload of the same serial number loses on the unique constraint
     after that transaction rolled back, and is answered as a replay or a conflict."""
-    institution = Institution.objects.select_related("region__parent__parent").get(pk=user.institution_id)
+    institution = (Institution.objects.select_related("region").only("id", "code", "name", "region__id", "region__code")
+                   .get(pk=user.institution_id))
     content_hash = data.content_hash()
     existing = Prescription.objects.filter(institution=institution, serial_no=data.serial_no).first()
     if existing is not None:
@@ -124,7 +125,7 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
 
     # R-RX-2: the physician is filed and active on the issue date, and belongs to this institution
     physician = (Physician.objects.filter(code=data.physician_code.strip(), institution=institution)
-                 .prefetch_related("therapeutic_areas").first())
+                 .only("id", "code", "name", "status", "filed_on", "filing_valid_until", "revoked_on").first())
     if physician is None:
         raise ApplicationError("physician_not_filed", f"本机构没有编码为 {data.physician_code} 的责任医师",
                                fields={"physician_code": ["医师不存在或不属于本机构"]})
@@ -133,7 +134,7 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
                                fields={"physician_code": ["开具日未备案或已暂停/撤销/过期"]})
 
     # R-RX-2: the pharmacy is an active designated pharmacy
-    pharmacy = Pharmacy.objects.filter(code=data.pharmacy_code.strip()).first()
+    pharmacy = Pharmacy.objects.filter(code=data.pharmacy_code.strip()).only("id", "code", "status").first()
     if pharmacy is None or not pharmacy.is_active:
         raise ApplicationError("pharmacy_not_designated", f"药店 {data.pharmacy_code} 不是有效的定点零售药店",
                                fields={"pharmacy_code": ["不是有效的定点药店"]})
@@ -142,7 +143,8 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
     codes = [i.drug_code.strip().upper() for i in data.items]
     if len(set(codes)) != len(codes):
         raise ApplicationError("invalid", "同一药品在处方中重复出现，请合并为一行", fields={"items": ["药品重复"]})
-    drugs = {d.code: d for d in Drug.objects.filter(code__in=codes).select_related("therapeutic_area")}
+    drugs = {d.code: d for d in Drug.objects.filter(code__in=codes).only(
+        "id", "code", "generic_name", "route", "category", "agreement_start", "agreement_end", "withdrawn_on")}
     for index, (code, item) in enumerate(zip(codes, data.items)):
         drug = drugs.get(code)
         if drug is None or not drug.is_listed_on(issued_on):
@@ -159,7 +161,7 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
     application = None
     if outpatient:
         person, application = _outpatient_person_and_application(data=data, user=user)
-        physician_areas = {a.pk for a in physician.therapeutic_areas.all()}
+        physician_areas = set(physician.therapeutic_areas.values_list("pk", flat=True))
         covering: dict[str, Application] = {}
         for index, code in enumerate(codes):
             generic = drugs[code].generic_name
@@ -188,7 +190,7 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
         person = None
 
     delivery = _delivery_for(data=data, drugs=[drugs[c] for c in codes])
-    validity = prescription_validity_days(institution.region)
+    validity = prescription_validity_days(institution.region.code)
     prescription = Prescription(
         institution=institution, serial_no=data.serial_no, application=application, person=person,
         physician=physician, pharmacy=pharmacy, issued_at=data.issued_at, long_term=data.long_term,
@@ -218,7 +220,9 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
 
 def _outpatient_person_and_application(*, data: UploadData, user) -> tuple[InsuredPerson, Application | None]:
     if data.application is not None:
-        application = (Application.objects.select_related("person", "therapeutic_area")
+        application = (Application.objects.select_related("person")
+                       .only("id", "status", "generic_name", "therapeutic_area_id", "valid_from", "valid_until",
+                             "terminated_on", "person__id", "person__insured_region_id", "person__insurance_type")
                        .filter(pk=data.application).first())
         if application is None:
             raise ApplicationError("no_valid_application", f"待遇申请 {data.application} 不存在",
@@ -558,11 +562,9 @@ def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: l
               now: dt.datetime) -> Dispensing:
     from django.http import Http404
 
-    from apps.prescriptions.selectors import prescriptions_visible_to
+    from apps.prescriptions.selectors import prescription_for_dispensing
 
-    locked = (prescriptions_visible_to(user).select_for_update(of=("self",))
-              .select_related("person__insured_region__parent__parent", "pharmacy__region__parent__parent",
-                              "institution").filter(pk=prescription_id).first())
+    locked = prescription_for_dispensing(user=user, pk=prescription_id)
     if locked is None:
         raise Http404("prescription")
     plan = _plan(prescription=locked, dispensed_at=dispensed_at, items=items, require_codes=True, now=now)
