@@ -44,6 +44,7 @@ def test_r_ins_3_detail_page_actions_call_services_and_show_errors(client):
     assert admitted.status == S.SUSPENDED
     page = resp.content.decode()
     assert "已暂停" in page and "处方流转异常" in page  # status history on the detail page
+    assert "已纳入 → 暂停" in page
     resp = client.post(f"/institutions/{admitted.pk}/sanction/", {"kind": "interview", "decided_on": "2026-05-01",
                                                                    "reason": "约谈负责人"}, follow=True)
     assert "约谈负责人" in resp.content.decode()
