@@ -156,6 +156,7 @@ class ApplicationListCreateView(GenericAPIView):
             qs = qs.filter(number=params["number"])
         return qs.order_by("-submitted_at", "-id")
 
+    @extend_schema(operation_id="applications_list", responses=ApplicationListSerializer(many=True))
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ApplicationListSerializer(page, many=True).data)
@@ -170,6 +171,7 @@ class ApplicationListCreateView(GenericAPIView):
 
 class ApplicationDetailView(GenericAPIView):
     serializer_class = ApplicationDetailSerializer
+    queryset = Application.objects.none()
 
     def get(self, request, pk):
         return Response(_detail(selectors.application_get_for(request.user, pk)))
@@ -210,6 +212,7 @@ class ApplicationDocumentListView(GenericAPIView):
 
     serializer_class = DocumentSerializer
     parser_classes = [MultiPartParser, FormParser]
+    queryset = ApplicationDocument.objects.none()
 
     @extend_schema(responses=DocumentSerializer(many=True))
     def get(self, request, pk):

@@ -190,3 +190,11 @@ def next_in_queue(user, current: Application, filters: QueueFilters | None = Non
 
 def reviews_of(application: Application):
     return application.reviews.select_related("reviewer").order_by("decided_at", "id")
+
+
+def filing_after_first_use_allowed(person: InsuredPerson) -> bool:
+    """R-APP-10: whether the person's insured region lets patients use the drug first and file the application
+    afterwards (Jilin, 002 三(二)). Approval then covers from the recorded first-use date (``first_use_on``)."""
+    from apps.core.selectors import region_settings_for
+
+    return bool(region_settings_for(person.insured_region).filing_after_first_use)

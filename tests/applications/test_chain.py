@@ -129,6 +129,7 @@ def test_r_app_10_filing_after_first_use_only_where_region_allows(world):
     app = approve_through(submit(world["hospital"], world["physician"], first_use_on=first_use),
                           world["hospital"], world["reviewer"])
     assert app.valid_from == first_use
+    assert selectors.filing_after_first_use_allowed(app.person)
     assert selectors.application_covering(person=app.person, generic_name="奥希替尼", on=first_use) == app
 
 
