@@ -15,6 +15,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.applications.tasks.expire_applications",
         "schedule": crontab(minute=15, hour=0),
     },
+    # R-DOC-3: physician filings past their validity become expired (their later prescriptions are refused).
+    "expire-physician-filings": {
+        "task": "physicians.expire_due",
+        "schedule": crontab(minute=5, hour=0),
+    },
     # R-SET-1, R-SET-4: settle last month on the 1st–5th (each day again, so late data is picked up; confirmed
     # statements stay locked).
     "monthly-settlement": {
