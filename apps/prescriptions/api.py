@@ -3,7 +3,8 @@ shapes, services decide; objects come through the scoped selectors (404 outside 
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
@@ -90,6 +91,125 @@ class StockMovementIn(serializers.Serializer):
     occurred_at = serializers.DateTimeField()
 
 
+# --- output shapes (the OpenAPI schema; the views build the same dicts directly, which is faster on the hot path)
+
+class PatientOut(serializers.Serializer):
+    name = serializers.CharField()
+    id_number = serializers.CharField(help_text="masked (R-SEC-2)")
+    insurance_type = serializers.CharField()
+
+
+class ItemOut(serializers.Serializer):
+    drug_code = serializers.CharField()
+    generic_name = serializers.CharField()
+    specification = serializers.CharField()
+    quantity = serializers.IntegerField()
+    days_supply = serializers.IntegerField()
+
+
+class PrescriptionOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    serial_no = serializers.CharField()
+    status = serializers.ChoiceField(choices=Prescription.Status.choices)
+    expires_at = serializers.DateTimeField()
+    issued_at = serializers.DateTimeField()
+    institution_code = serializers.CharField()
+    institution_name = serializers.CharField()
+    physician_code = serializers.CharField()
+    physician_name = serializers.CharField()
+    pharmacy_code = serializers.CharField()
+    pharmacy_name = serializers.CharField()
+    application = serializers.IntegerField(allow_null=True)
+    patient = PatientOut()
+    long_term = serializers.BooleanField()
+    care_setting = serializers.CharField()
+    delivery = serializers.ChoiceField(choices=Delivery.choices)
+    downloaded_at = serializers.DateTimeField(allow_null=True)
+    status_changed_at = serializers.DateTimeField(allow_null=True)
+    cancel_reason = serializers.CharField()
+    decline_reason = serializers.CharField()
+    decline_note = serializers.CharField()
+    items = ItemOut(many=True)
+
+
+class UploadOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    serial_no = serializers.CharField()
+    status = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    delivery = serializers.CharField()
+
+
+class SettlementOut(serializers.Serializer):
+    total = serializers.DecimalField(**MONEY)
+    first_self_pay = serializers.DecimalField(**MONEY)
+    in_scope = serializers.DecimalField(**MONEY)
+    deductible = serializers.DecimalField(**MONEY)
+    fund_payment = serializers.DecimalField(**MONEY)
+    personal_payment = serializers.DecimalField(**MONEY)
+
+
+class LineOut(serializers.Serializer):
+    drug_code = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(**MONEY)
+    line_total = serializers.DecimalField(**MONEY)
+    payment_standard = serializers.DecimalField(**MONEY)
+    first_self_pay_ratio = serializers.DecimalField(max_digits=5, decimal_places=4)
+    reimbursement_ratio = serializers.DecimalField(max_digits=5, decimal_places=4)
+    first_self_pay = serializers.DecimalField(**MONEY)
+    in_scope = serializers.DecimalField(**MONEY)
+    fund_payment = serializers.DecimalField(**MONEY)
+    personal_payment = serializers.DecimalField(**MONEY)
+
+
+class DispensingOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    prescription = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Dispensing.Kind.choices)
+    reverses = serializers.IntegerField(allow_null=True)
+    dispensed_at = serializers.DateTimeField()
+    period = serializers.CharField(help_text="YYYY-MM, the settlement month it counts in")
+    settlement_mode = serializers.ChoiceField(choices=Dispensing.Settlement.choices)
+    policy = serializers.IntegerField()
+    delivery = serializers.CharField()
+    settlement = SettlementOut()
+    lines = LineOut(many=True)
+
+
+class QuoteOut(serializers.Serializer):
+    prescription = serializers.IntegerField()
+    settlement = SettlementOut()
+
+
+class PrescriptionDetailOut(PrescriptionOut):
+    dispensings = DispensingOut(many=True)
+
+
+class MovementOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    pharmacy_code = serializers.CharField()
+    drug_code = serializers.CharField()
+    kind = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(**MONEY)
+    occurred_at = serializers.DateTimeField()
+
+
+class StockRowOut(serializers.Serializer):
+    drug_code = serializers.CharField()
+    generic_name = serializers.CharField()
+    purchased = serializers.IntegerField()
+    returned = serializers.IntegerField()
+    dispensed = serializers.IntegerField()
+    on_hand = serializers.IntegerField()
+
+
+class StockOut(serializers.Serializer):
+    pharmacy_code = serializers.CharField()
+    results = StockRowOut(many=True)
+
+
 def _valid(serializer_class, data):
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
@@ -153,13 +273,15 @@ class PrescriptionListCreate(GenericAPIView):
     ``serial_no``."""
 
     permission_classes = [IsAuthenticated]
+    serializer_class = PrescriptionOut
+    queryset = Prescription.objects.none()  # schema only: reads go through the scoped selectors
 
     def get_permissions(self):
         if self.request.method == "POST":
             return [IsHospital()]
         return [IsAuthenticated()]
 
-    @extend_schema(request=UploadIn, responses={201: dict, 200: dict})
+    @extend_schema(request=UploadIn, responses={201: UploadOut, 200: UploadOut})
     def post(self, request):
         v = _valid(UploadIn, request.data)
         data = services.UploadData(
@@ -174,6 +296,10 @@ class PrescriptionListCreate(GenericAPIView):
                 "expires_at": _dt(prescription.expires_at), "delivery": prescription.delivery}
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
+    @extend_schema(responses=PrescriptionOut(many=True), parameters=[
+        OpenApiParameter("status", str, enum=Prescription.Status.values), OpenApiParameter("date_from", OpenApiTypes.DATE),
+        OpenApiParameter("date_to", OpenApiTypes.DATE), OpenApiParameter("patient", str),
+        OpenApiParameter("serial_no", str)])
     def get(self, request):
         q = request.query_params
         try:
@@ -195,6 +321,7 @@ def _date(value):
 
 
 class PrescriptionDetail(APIView):
+    @extend_schema(responses=PrescriptionDetailOut)
     def get(self, request, pk):
         prescription = selectors.prescription_get_for(request.user, pk)
         services.prescriptions_mark_downloaded(user=request.user, prescription_ids=[prescription.pk])
@@ -211,7 +338,7 @@ def _dispense_items(v) -> list[services.DispenseItem]:
 class PrescriptionDispense(APIView):
     permission_classes = [IsPharmacy]
 
-    @extend_schema(request=DispenseIn, responses={201: dict})
+    @extend_schema(request=DispenseIn, responses={201: DispensingOut})
     def post(self, request, pk):
         v = _valid(DispenseIn, request.data)
         dispensing = services.prescription_dispense(prescription_id=pk, user=request.user,
@@ -222,7 +349,7 @@ class PrescriptionDispense(APIView):
 class PrescriptionQuote(APIView):
     permission_classes = [IsPharmacy]
 
-    @extend_schema(request=QuoteIn, responses={200: dict})
+    @extend_schema(request=QuoteIn, responses={200: QuoteOut})
     def post(self, request, pk):
         prescription = selectors.prescription_get_for(request.user, pk)
         v = _valid(QuoteIn, request.data)
@@ -238,7 +365,7 @@ class PrescriptionQuote(APIView):
 class PrescriptionCancel(APIView):
     permission_classes = [IsHospital]
 
-    @extend_schema(request=ReasonIn, responses={200: dict})
+    @extend_schema(request=ReasonIn, responses={200: PrescriptionOut})
     def post(self, request, pk):
         prescription = selectors.prescription_get_for(request.user, pk)
         v = _valid(ReasonIn, request.data)
@@ -249,7 +376,7 @@ class PrescriptionCancel(APIView):
 class PrescriptionDecline(APIView):
     permission_classes = [IsPharmacy]
 
-    @extend_schema(request=DeclineIn, responses={200: dict})
+    @extend_schema(request=DeclineIn, responses={200: PrescriptionOut})
     def post(self, request, pk):
         prescription = selectors.prescription_get_for(request.user, pk)
         v = _valid(DeclineIn, request.data)
@@ -259,6 +386,10 @@ class PrescriptionDecline(APIView):
 
 
 class DispensingList(GenericAPIView):
+    serializer_class = DispensingOut
+    queryset = Dispensing.objects.none()  # schema only
+
+    @extend_schema(responses=DispensingOut(many=True), parameters=[OpenApiParameter("period", str, description="YYYY-MM")])
     def get(self, request):
         qs = selectors.dispensings_visible_to(request.user).prefetch_related("lines__drug")
         if request.query_params.get("period"):
@@ -272,6 +403,7 @@ class DispensingList(GenericAPIView):
 
 
 class DispensingDetail(APIView):
+    @extend_schema(responses=DispensingOut)
     def get(self, request, pk):
         return Response(dispensing_out(selectors.dispensing_get_for(request.user, pk)))
 
@@ -279,7 +411,7 @@ class DispensingDetail(APIView):
 class DispensingReverse(APIView):
     permission_classes = [IsPharmacy]
 
-    @extend_schema(request=ReverseIn, responses={201: dict})
+    @extend_schema(request=ReverseIn, responses={201: DispensingOut})
     def post(self, request, pk):
         dispensing = selectors.dispensing_get_for(request.user, pk)
         v = _valid(ReverseIn, request.data)
@@ -288,17 +420,21 @@ class DispensingReverse(APIView):
 
 
 class StockMovementListCreate(GenericAPIView):
+    serializer_class = MovementOut
+    queryset = StockMovement.objects.none()  # schema only
+
     def get_permissions(self):
         if self.request.method == "POST":
             return [IsPharmacy()]
         return [IsAuthenticated()]
 
-    @extend_schema(request=StockMovementIn, responses={201: dict})
+    @extend_schema(request=StockMovementIn, responses={201: MovementOut})
     def post(self, request):
         v = _valid(StockMovementIn, request.data)
         movement = services.stock_movement_record(user=request.user, pharmacy=request.user.pharmacy, **v)
         return Response(_movement_out(movement), status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses=MovementOut(many=True), parameters=[OpenApiParameter("drug_code", str)])
     def get(self, request):
         qs = selectors.stock_movements_visible_to(request.user)
         if request.query_params.get("drug_code"):
@@ -316,6 +452,8 @@ class StockList(APIView):
     """R-PHA-3: stock per drug = purchases − returns − dispensed. A pharmacy sees its own; bureau users name a
     pharmacy of their region with ``pharmacy_code``. ``drug_code`` narrows to one drug."""
 
+    @extend_schema(responses=StockOut, parameters=[OpenApiParameter("pharmacy_code", str),
+                                                   OpenApiParameter("drug_code", str)])
     def get(self, request):
         user = request.user
         q = request.query_params
