@@ -14,6 +14,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 BATCH_SIZE = 2000
+COPY_CHUNK = 10000
 
 
 def _escape(s: str) -> str:
@@ -66,23 +67,30 @@ def insert_values(model: type[models.Model], rows: list[dict]) -> list[int]:
         ids = [r[0] for r in cursor.fetchall()]
         auto = {f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)}
         converters = [(f.attname, _converter(f), defaults[f.attname]) for f in fields]
-        buffer = io.StringIO()
-        write = buffer.write
-        for new_id, row in zip(ids, rows):
-            get = row.get
-            line = [str(new_id)]
-            for attname, convert, default in converters:
-                value = get(attname, default)
-                if value is None and attname in auto:
-                    value = now
-                line.append(convert(value))
-            write("\t".join(line))
-            write("\n")
-        buffer.seek(0)
         q = connection.ops.quote_name
         columns = ", ".join([q(pk.column)] + [q(f.column) for f in fields])
-        cursor.cursor.copy_expert(f"COPY {q(table)} ({columns}) FROM STDIN", buffer)
+        sql = f"COPY {q(table)} ({columns}) FROM STDIN"
+        for start in range(0, len(rows), COPY_CHUNK):  # bounded buffers, one transaction
+            _copy_chunk(cursor, sql, ids[start:start + COPY_CHUNK], rows[start:start + COPY_CHUNK], converters,
+                        auto, now)
     return ids
+
+
+def _copy_chunk(cursor, sql, ids, rows, converters, auto, now) -> None:
+    buffer = io.StringIO()
+    write = buffer.write
+    for new_id, row in zip(ids, rows):
+        get = row.get
+        line = [str(new_id)]
+        for attname, convert, default in converters:
+            value = get(attname, default)
+            if value is None and attname in auto:
+                value = now
+            line.append(convert(value))
+        write("\t".join(line))
+        write("\n")
+    buffer.seek(0)
+    cursor.cursor.copy_expert(sql, buffer)
 
 
 def insert(model: type[models.Model], objs: Iterable[models.Model]) -> list[models.Model]:

@@ -161,24 +161,33 @@ class DrugImportSpec(imp.ImportSpec):
             yield H["agreement_end"], f"协议期结束 {end} 早于协议期开始 {start}"
 
     def load_existing(self, keys, ctx):
-        found = super().load_existing(keys, ctx)
-        latest: dict[int, PaymentStandard] = {}
-        ids = [d.pk for d in found.values()]
+        """Existing drugs as plain dicts (pk + the compared fields) and their latest payment-standard version as a
+        tuple: model instances are built later only for the rows that change."""
+        found: dict[str, dict] = {}
+        names = ["pk", *self.COPY]
+        for start in range(0, len(keys), 5000):
+            for values in Drug.objects.filter(code__in=keys[start:start + 5000]).values_list(*names):
+                found[values[1]] = dict(zip(names, values))
+        latest: dict[int, tuple] = {}
+        ids = [d["pk"] for d in found.values()]
         for start in range(0, len(ids), 5000):
             for version in PaymentStandard.objects.filter(drug_id__in=ids[start:start + 5000]).order_by(
-                    "drug_id", "valid_from"):
-                latest[version.drug_id] = version  # ordered ascending: the last one wins
+                    "drug_id", "valid_from").values_list("drug_id", "pk", "amount", "valid_from", "valid_until"):
+                latest[version[0]] = version  # ordered ascending: the last one wins
         ctx["latest_versions"] = latest
         return found
+
+    def current_value(self, instance, attr):
+        return instance[attr]
 
     def check_change(self, row, ctx):
         if "payment_standard" in row.changed:
             effective = row.values.get("standard_effective") or ctx["effective_date"]
-            latest = ctx["latest_versions"].get(row.instance.pk)
-            if latest is not None and effective <= latest.valid_from:
+            latest = ctx["latest_versions"].get(row.instance["pk"])
+            if latest is not None and effective <= latest[3]:
                 yield H["payment_standard"], (
-                    f"支付标准由 {latest.amount} 改为 {row.values['payment_standard']}，生效日期 {effective} "
-                    f"须晚于现行支付标准的生效日期 {latest.valid_from}（R-CAT-3）")
+                    f"支付标准由 {latest[2]} 改为 {row.values['payment_standard']}，生效日期 {effective} "
+                    f"须晚于现行支付标准的生效日期 {latest[3]}（R-CAT-3）")
 
     def show(self, attr, value):
         if attr == "therapeutic_area_id":
@@ -214,19 +223,16 @@ class DrugImportSpec(imp.ImportSpec):
         closing = []
         updated = []
         for row in plan.updates:
-            drug = row.instance
-            for attr, (_old, new) in row.changed.items():
-                setattr(drug, attr, new)
-                changed_fields.add(attr)
-            drug.updated_at = now
+            current = {**row.instance, **{attr: new for attr, (_old, new) in row.changed.items()}}
+            drug = Drug(updated_at=now, **current)
+            changed_fields.update(row.changed)
             updated.append(drug)
             audit.append((drug.pk, drug, {k: list(v) for k, v in row.changed.items()}, False))
             if "payment_standard" in row.changed:
                 effective = row.values.get("standard_effective") or ctx["effective_date"]
                 latest = ctx["latest_versions"].get(drug.pk)
-                if latest is not None and (latest.valid_until is None or latest.valid_until >= effective):
-                    latest.valid_until = effective - dt.timedelta(days=1)
-                    closing.append(latest)
+                if latest is not None and (latest[4] is None or latest[4] >= effective):
+                    closing.append(PaymentStandard(pk=latest[1], valid_until=effective - dt.timedelta(days=1)))
                 versions.append({"drug_id": drug.pk, "amount": drug.payment_standard, "valid_from": effective,
                                  "source": source, "created_by_id": actor_id})
         if updated:
