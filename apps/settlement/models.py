@@ -159,10 +159,13 @@ class Statement(models.Model):
 class StatementLine(models.Model):
     """R-SET-1: a dispensing covered by a statement. A dispensing is on one statement at most (no double count)."""
 
-    # the dispensing is the key: a dispensing is on one statement at most, enforced by the primary key itself
-    # (one index fewer to maintain when a month's million lines are written)
+    # The dispensing is the key: a dispensing is on one statement at most, enforced by the primary key itself
+    # (one index fewer to maintain when a month's million lines are written). No database foreign key to the
+    # dispensing: lines are only ever written by INSERT … SELECT from the dispensing table in the same transaction,
+    # dispensings are never deleted (PROTECT), and a per-row referential check on a million rows would double the
+    # settlement time.
     dispensing = models.OneToOneField("prescriptions.Dispensing", verbose_name=_("配药结算"), primary_key=True,
-                                      on_delete=models.PROTECT, related_name="statement_line")
+                                      on_delete=models.PROTECT, related_name="statement_line", db_constraint=False)
     statement = models.ForeignKey(Statement, verbose_name=_("结算单"), on_delete=models.CASCADE, related_name="lines")
 
     class Meta:

@@ -1,5 +1,6 @@
-"""StatementLine keyed by its dispensing (one index fewer on the month's million lines). Lines are recomputed
-by every settlement run, so the table is recreated rather than altered."""
+"""StatementLine keyed by its dispensing (one index fewer on the month's million lines), without a database
+foreign key to the dispensing (see the model). Lines are recomputed by every settlement run, so the table is
+recreated rather than altered."""
 import django.db.models.deletion
 from django.db import migrations, models
 
@@ -16,7 +17,8 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="StatementLine",
             fields=[
-                ("dispensing", models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True,
+                ("dispensing", models.OneToOneField(db_constraint=False,
+                                                    on_delete=django.db.models.deletion.PROTECT, primary_key=True,
                                                     related_name="statement_line", serialize=False,
                                                     to="prescriptions.dispensing", verbose_name="配药结算")),
                 ("statement", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="lines",
