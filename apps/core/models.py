@@ -1,4 +1,6 @@
 """Shared reference data: regions, the working-day calendar, per-region settings, and the event log."""
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -102,9 +104,9 @@ class RegionSettings(models.Model):
     pharmacy_committee_deadline_months = models.PositiveSmallIntegerField(
         _("药事会召开时限（月）"), default=3, help_text=_("R-STK-4：1–3 个月")
     )
-    target_tertiary_general = models.DecimalField(_("三级综合医院配备率目标"), max_digits=5, decimal_places=4, default="0.3000")
-    target_tertiary_specialist = models.DecimalField(_("三级专科医院配备率目标"), max_digits=5, decimal_places=4, default="0.6000")
-    target_designated = models.DecimalField(_("定点医院配备率目标"), max_digits=5, decimal_places=4, default="0.5000")
+    target_tertiary_general = models.DecimalField(_("三级综合医院配备率目标"), max_digits=5, decimal_places=4, default=Decimal("0.3000"))
+    target_tertiary_specialist = models.DecimalField(_("三级专科医院配备率目标"), max_digits=5, decimal_places=4, default=Decimal("0.6000"))
+    target_designated = models.DecimalField(_("定点医院配备率目标"), max_digits=5, decimal_places=4, default=Decimal("0.5000"))
 
     class Meta:
         verbose_name = _("统筹区设置")
