@@ -53,6 +53,22 @@ def drug_code(index: int, area: str) -> str:
     return f"X{ATC[area]}A{index:03d}A001010{index:06d}"
 
 
+# R-CAT-3 demo history: these drugs' standards were cut mid-year (the earlier, higher value is kept)
+HISTORY = {"奥希替尼": Decimal("1.10"), "司美格鲁肽": Decimal("1.05")}
+# R-CAT-5 demo withdrawal: an extra drug withdrawn for zero use (not used by the other demos)
+WITHDRAWN = ("阿帕他胺", "片剂", "60mg*120片", "西安杨森制药有限公司", "oncology", "oral", False, "2928.00", 10,
+             "negotiated")
+
+
+def _mid_year(start: dt.date, today: dt.date) -> dt.date | None:
+    """First day of the month two months before today, if that is after the agreement start."""
+    month = today.month - 2
+    year = today.year + (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    mid = dt.date(year, month, 1)
+    return mid if start < mid <= today else None
+
+
 def load(*, today: dt.date, stdout=None):
     areas = {a.code: a for a in TherapeuticArea.objects.all()}
     start = dt.date(today.year, 1, 1)
@@ -65,8 +81,37 @@ def load(*, today: dt.date, stdout=None):
             restricted_scope="限医保协议期内谈判药品适应症" if category == "negotiated" else "",
             agreement_start=start, agreement_end=end,
         ))
-        if created:
+        if not created:
+            continue
+        mid = _mid_year(start, today) if generic in HISTORY else None
+        if mid is None:
             PaymentStandard.objects.create(drug=drug, amount=drug.payment_standard, valid_from=start,
                                            source="演示数据")
+        else:
+            earlier = (drug.payment_standard * HISTORY[generic]).quantize(Decimal("0.01"))
+            PaymentStandard.objects.create(drug=drug, amount=earlier, valid_from=start,
+                                           valid_until=mid - dt.timedelta(days=1), source="演示数据（续约前）")
+            PaymentStandard.objects.create(drug=drug, amount=drug.payment_standard, valid_from=mid,
+                                           source="演示数据（续约降价）")
+    _load_withdrawn(areas=areas, start=start, today=today)
     if stdout:
         stdout.write(f"  catalogue: {Drug.objects.count()} drugs")
+
+
+def _load_withdrawn(*, areas, start: dt.date, today: dt.date) -> None:
+    generic, form, spec, maker, area, route, cold, standard, ratio, category = WITHDRAWN
+    code = drug_code(len(DRUGS) + 1, area)
+    if Drug.objects.filter(code=code).exists():
+        return
+    withdrawn_on = max(start + dt.timedelta(days=1), today - dt.timedelta(days=14))
+    if withdrawn_on > today:
+        return
+    drug = Drug.objects.create(
+        code=code, generic_name=generic, dosage_form=form, specification=spec, manufacturer=maker,
+        category=category, therapeutic_area=areas[area], route=route, cold_chain=cold,
+        payment_standard=Decimal(standard), first_self_pay_ratio=Decimal(ratio) / 100,
+        agreement_start=start, agreement_end=dt.date(start.year + 1, 12, 31),
+        withdrawn_on=withdrawn_on, withdrawal_reason=Drug.WithdrawalReason.ZERO_USE,
+        withdrawal_note="上年度统筹区内使用量为零（演示）",
+    )
+    PaymentStandard.objects.create(drug=drug, amount=drug.payment_standard, valid_from=start, source="演示数据")
