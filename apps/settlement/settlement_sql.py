@@ -124,6 +124,9 @@ def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: i
             params,
         )
         statements = cur.rowcount
+        if connection.vendor == "postgresql":
+            # fresh statistics for the (small) statement table, or the planner may scan it once per line below
+            cur.execute(f"ANALYZE {stmt}")
         # 3. drafts whose organisation has nothing left this month (e.g. every dispensing moved) disappear
         cur.execute(
             f"""DELETE FROM {stmt} WHERE period = %(period)s AND organisation_kind = %(kind)s AND status = 'draft'
