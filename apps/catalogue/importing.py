@@ -545,7 +545,8 @@ def import_run_execute(*, run_id: int) -> None:
     counts = dict(total_rows=plan.total_rows, processed_rows=plan.total_rows, created_count=len(plan.creates),
                   updated_count=len(plan.updates), unchanged_count=plan.unchanged)
     if plan.error_count:
-        finish(status=ImportRun.Status.FAILED, errors=plan.errors, error_count=plan.error_count,
+        finish(status=ImportRun.Status.FAILED, errors=sorted(plan.errors, key=lambda e: e["row"] or 0),
+               error_count=plan.error_count,
                message=f"共 {plan.error_count} 处错误，未写入任何数据", **counts)
         return
     digest = plan.digest()

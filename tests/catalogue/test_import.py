@@ -268,3 +268,13 @@ def test_r_cat_2_template_has_the_headers_and_no_rows(client):
     assert response.status_code == 200
     rows = read_workbook(response.content)
     assert rows[0][:14] == DRUG_HEADERS and rows[0][14] == H["standard_effective"] and len(rows) == 1
+
+
+def test_r_cat_2_text_with_tabs_newlines_backslashes_and_entities_survives_import(client):
+    scope = "限二线治疗\t（需基因检测）\n经 \\ 专家评估 & <复核>"
+    response = post(client, drug_upload([drug_row(1, restricted_scope=scope, generic_name="A&B <药>")]))
+    assert response.status_code == 201, response.json()
+    drug = Drug.objects.get()
+    assert drug.restricted_scope == scope and drug.generic_name == "A&B <药>"
+    entry = LogEntry.objects.get_for_model(Drug).get()
+    assert entry.changes["restricted_scope"] == ["None", scope]
