@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class SettlementConfig(AppConfig):
     name = "apps.settlement"
     verbose_name = "结算与统计"
+
+    def ready(self):
+        from auditlog.registry import auditlog
+
+        # R-SEC-3: confirmation of statements and the stocking / reconciliation records keep their before/after.
+        # (A run's bulk SQL writes are recorded by its settlement_run_* events instead.)
+        auditlog.register(self.get_model("Statement"), include_fields=["status", "confirmed_at", "confirmed_by"])
+        auditlog.register(self.get_model("StockingReport"))
+        auditlog.register(self.get_model("ReconciliationDifference"),
+                          include_fields=["status", "resolution", "resolved_at", "resolved_by"])
+        auditlog.register(self.get_model("CataloguePublication"))

@@ -81,7 +81,7 @@ def test_r_set_3_monthly_page_and_excel_download(last_month):
     assert "YYYY-MM" in bad
 
 
-def test_dashboard_shows_month_figures_for_the_bureau_only(last_month):
+def test_r_set_3_dashboard_shows_month_figures_for_the_bureau_only(last_month):
     page = login(f.bureau_admin()).get("/settlement/dashboard/")
     assert page.status_code == 200
     assert "1609.50" in page.content.decode()
