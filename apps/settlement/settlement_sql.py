@@ -85,6 +85,8 @@ def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: i
             # A chunk is recomputable, so it need not wait for its WAL to reach the disk: a crash can lose the
             # last committed chunks, never half of one, and the next run writes them again.
             cur.execute("SET LOCAL synchronous_commit TO OFF")
+            # two runs of the same month (the schedule and an administrator) take turns group by group
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [73510, period.year * 100 + period.month])
         # 1. drop the lines of this chunk's drafts (confirmed statements are locked and left alone)
         cur.execute(
             f"""DELETE FROM {line} WHERE statement_id IN (
