@@ -56,8 +56,9 @@ def load(*, today: dt.date, stdout=None):
                 defaults={"catalogue_published_on": publication.published_on, "held_on": held_on,
                           "notes": "审议新增谈判药品进院"})
 
-    last_month = previous_period(period_of(today))
-    run = services.settlement_run_now(period=last_month)
-    counts = services.reconciliation_run(period=last_month)
-    say(f"  {label(last_month)} 结算：{run.get_status_display()}，结算单 {run.statements_written} 张；"
-        f"对账差异 {sum(counts.values())} 项")
+    # last month is closed (statements and reconciliation); this month gets draft statements to look at
+    for period in (previous_period(period_of(today)), period_of(today)):
+        run = services.settlement_run_now(period=period)
+        counts = services.reconciliation_run(period=period)
+        say(f"  {label(period)} 结算：{run.get_status_display()}，结算单 {run.statements_written} 张；"
+            f"对账差异 {sum(counts.values())} 项")
