@@ -11,7 +11,7 @@ from apps.core.admin_actions import BureauAdminAccess, ServiceModelAdmin, transi
 
 
 class WithdrawActionForm(forms.Form):
-    withdrawn_on = forms.DateField(label="调出日期", widget=forms.DateInput(attrs={"type": "date"}))
+    withdrawn_on = forms.DateField(label="调出日期", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     reason = forms.ChoiceField(label="调出原因", choices=Drug.WithdrawalReason.choices)
     note = forms.CharField(label="说明", required=False)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from urllib.parse import quote
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.permissions import IsBureau, IsBureauAdmin, ReadAnyWriteBureauAdmin
 from apps.catalogue import selectors, services
+from apps.catalogue.selectors import with_current_standard
 from apps.catalogue.exporting import XLSX_CONTENT_TYPE, export_filename, export_workbook
 from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
 from apps.core.exceptions import ApplicationError, NotFoundError
@@ -31,14 +32,6 @@ def ratio_text(value: Decimal | None) -> str | None:
     text = f"{Decimal(value).normalize():f}"
     whole, _, frac = text.partition(".")
     return f"{whole}.{frac.ljust(2, '0')}"
-
-
-def with_current_standard(qs):
-    """Annotate the payment standard in force today (R-CAT-3); the drug's latest value when none is."""
-    today = timezone.localdate()
-    current = PaymentStandard.objects.filter(drug=OuterRef("pk"), valid_from__lte=today).filter(
-        Q(valid_until__isnull=True) | Q(valid_until__gte=today)).order_by("-valid_from").values("amount")[:1]
-    return qs.annotate(current_standard=Subquery(current))
 
 
 # --- serializers (shapes only) --------------------------------------------------------------------------------

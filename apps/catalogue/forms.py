@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.catalogue.models import Drug, ImportRun, TherapeuticArea
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class DrugForm(forms.Form):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
 from apps.core.exceptions import ApplicationError, NotFoundError
@@ -130,3 +130,13 @@ def import_run_get(*, user, pk: int) -> ImportRun:
     if run is None:
         raise NotFoundError("导入记录不存在")
     return run
+
+
+def with_current_standard(qs: QuerySet[Drug]) -> QuerySet[Drug]:
+    """Annotate ``current_standard``: the payment standard in force today (R-CAT-3), NULL when none is."""
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    current = PaymentStandard.objects.filter(drug=OuterRef("pk"), valid_from__lte=today).filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=today)).order_by("-valid_from").values("amount")[:1]
+    return qs.annotate(current_standard=Subquery(current))

@@ -54,7 +54,7 @@ def drug_list(request):
             messages.error(request, "“有效日期”不是有效的日期")
             filters.pop("listed_on")
     today = timezone.localdate()
-    page = paginate(request, selectors.drug_list(user=request.user, filters=filters))
+    page = paginate(request, selectors.with_current_standard(selectors.drug_list(user=request.user, filters=filters)))
     return render(request, "catalogue/drug_list.html", {
         "page_obj": page, "params": params, "today": today,
         "categories": Drug.Category.choices, "routes": Drug.Route.choices,
