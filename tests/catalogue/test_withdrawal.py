@@ -63,3 +63,17 @@ def test_r_cat_5_withdraw_api_is_for_bureau_admins(api_as):
     response = api_as(f.bureau_admin()).post(f"/api/v1/drugs/{drug.code}/withdraw/", body)
     assert response.status_code == 200
     assert response.json()["withdrawn_on"] == "2026-09-01" and response.json()["active"] is False
+
+
+def test_r_cat_5_withdrawal_ends_the_active_application_end_to_end(zhongwei):
+    from apps.applications.models import Application
+    from tests.applications.factories import approve_through, setup_hospital, submit
+
+    _institution, physician, _pharmacy, hospital = setup_hospital()
+    drug = f.DrugFactory()
+    approved = approve_through(submit(hospital, physician, seq=1), hospital, f.reviewer("640500"))
+    services.drug_withdraw(drug=drug, withdrawn_on=dt.date(2027, 2, 1), reason=Drug.WithdrawalReason.APPROVAL_REVOKED,
+                           actor=f.bureau_admin())
+    approved.refresh_from_db()
+    assert approved.status == Application.Status.TERMINATED and approved.terminated_on == dt.date(2027, 2, 1)
+    assert "第十七条（一）" in approved.termination_reason
