@@ -1,7 +1,7 @@
 """Prescription load through the real HTTP stack (issue 5 "Speed"): gunicorn on a fresh PostgreSQL database,
 a keep-alive load generator on loopback (``benchmarks/rx_loadgen.py``), uploads then dispensings.
 
-    python -m benchmarks rx_load [--n=4000] [--concurrency=16] [--workers=4] [--threads=4] [--port=8765]
+    python -m benchmarks rx_load [--n=4000] [--concurrency=16] [--workers=4] [--threads=4] [--port=18765]
 
 Prints throughput and p50/p95/p99 latency per phase. Target on the 2-core machine: ≥ 200 uploads/s and
 ≥ 100 dispensings/s with p99 < 150 ms.
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _options(argv: list[str]) -> dict:
-    opts = {"n": 4000, "concurrency": 16, "workers": 4, "threads": 4, "port": 8765, "warmup": 200}
+    opts = {"n": 4000, "concurrency": 16, "workers": 4, "threads": 4, "port": 18765, "warmup": 200}
     for arg in argv:
         if arg.startswith("--") and "=" in arg:
             key, value = arg[2:].split("=", 1)
@@ -112,9 +112,9 @@ def start_gunicorn(*, port: int, workers: int, threads: int, database_url: str) 
            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-only-secret-key-not-for-production-use"),
            "DJANGO_DEBUG": "false", "CONN_MAX_AGE": "600", "LOG_LEVEL": "WARNING",
            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    worker_class = ["-k", "gthread", "--threads", str(threads), "--keep-alive", "30"] if threads > 1 else ["-k", "sync"]
     cmd = [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi:application", "-b", f"127.0.0.1:{port}",
-           "-w", str(workers), "-k", "gthread", "--threads", str(threads), "--keep-alive", "30",
-           "--backlog", "2048", "--log-level", "warning"]
+           "-w", str(workers), *worker_class, "--backlog", "2048", "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -126,6 +126,42 @@ def start_gunicorn(*, port: int, workers: int, threads: int, database_url: str) 
         time.sleep(0.2)
     stop(proc)
     sys.exit("gunicorn did not listen within 30 s")
+
+
+def _tree_cpu_seconds(root_pid: int) -> float:
+    """User+system CPU of gunicorn's master and workers (Linux /proc), to report CPU per request: a figure that
+    does not depend on what else the machine is running."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ppid = int(fields[1])
+        if int(entry) == root_pid or ppid == root_pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _postgres_cpu_seconds() -> float:
+    """CPU of the PostgreSQL backends serving the benchmark database (their process titles name it)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            if b"bench_rx_load" not in cmdline or not cmdline.startswith(b"postgres"):
+                continue
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -179,7 +215,8 @@ def main(argv: list[str]) -> None:
 
     connections.close_all()
     proc = start_gunicorn(port=opts["port"], workers=opts["workers"], threads=opts["threads"], database_url=url)
-    print(f"gunicorn: {opts['workers']} workers × {opts['threads']} threads (gthread); load: "
+    kind = f"{opts['threads']} threads (gthread)" if opts["threads"] > 1 else "1 thread (sync)"
+    print(f"gunicorn: {opts['workers']} workers × {kind}; load: "
           f"{opts['concurrency']} keep-alive connections on loopback", flush=True)
     try:
         host, port, conc = "127.0.0.1", opts["port"], opts["concurrency"]
@@ -191,12 +228,22 @@ def main(argv: list[str]) -> None:
             print("warm-up errors:", *warm.errors[:5], sep="\n  ")
 
         # the order of dispensings matters for the row lock: two prescriptions of one patient are far apart
-        uploads = run_phase("uploads", host, port, _upload_requests(data, opts["warmup"], opts["n"], "B"), conc,
-                            keep_bodies=True)
+        requests = _upload_requests(data, opts["warmup"], opts["n"], "B")
+        cpu0, pg0, own0 = _tree_cpu_seconds(proc.pid), _postgres_cpu_seconds(), time.process_time()
+        uploads = run_phase("uploads", host, port, requests, conc, keep_bodies=True)
+        cpu1, pg1, own1 = _tree_cpu_seconds(proc.pid), _postgres_cpu_seconds(), time.process_time()
         print(uploads.line(), flush=True)
+        _cpu_line(uploads, cpu1 - cpu0, pg1 - pg0, own1 - own0)
         ids = [uploads.bodies[i]["id"] for i in sorted(uploads.bodies)]
-        dispensings = run_phase("dispensings", host, port, _dispense_requests(data, ids, 2 * 10**12), conc)
+        requests = _dispense_requests(data, ids, 2 * 10**12)
+        cpu0, pg0, own0 = _tree_cpu_seconds(proc.pid), _postgres_cpu_seconds(), time.process_time()
+        dispensings = run_phase("dispensings", host, port, requests, conc)
+        cpu1, pg1, own1 = _tree_cpu_seconds(proc.pid), _postgres_cpu_seconds(), time.process_time()
         print(dispensings.line(), flush=True)
+        _cpu_line(dispensings, cpu1 - cpu0, pg1 - pg0, own1 - own0)
+        load = os.getloadavg()
+        print(f"machine load average during the run: {load[0]:.1f} (1 min), {load[1]:.1f} (5 min) on "
+              f"{os.cpu_count()} cores")
         for result in (uploads, dispensings):
             for error in result.errors[:5]:
                 print(f"  {result.name} error: {error}")
@@ -207,6 +254,13 @@ def main(argv: list[str]) -> None:
     finally:
         stop(proc)
     print(f"benchmark process peak RSS {peak_rss_mib():.0f} MiB")
+
+
+def _cpu_line(result, server: float, postgres: float, client: float) -> None:
+    n = result.count or 1
+    per = (server + postgres + client) / n * 1000
+    print(f"{'':<12} CPU per request: gunicorn {server / n * 1000:.2f} ms, PostgreSQL {postgres / n * 1000:.2f} ms, "
+          f"load generator {client / n * 1000:.2f} ms → ≈ {2000 / per:.0f} req/s on 2 idle cores", flush=True)
 
 
 def _check(data: dict) -> None:
