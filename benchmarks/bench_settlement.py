@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks settlement [--rows=1000000] [--small=100000] [--loop=50000] [--reuse]
 
-``--reuse`` keeps the database of an earlier run (and its generated months) instead of generating again.
+``--loop=0`` skips the ORM comparison. ``--reuse`` keeps the database of an earlier run (and its generated months) instead of generating again.
 
 On a fresh PostgreSQL database of its own: a province of 14 cities and 112 counties, 320 institutions, 3,200
 pharmacies, 120 negotiated drugs, 200,000 insured persons; one month (November 2026) of ``--rows`` dispensings
@@ -280,6 +280,8 @@ def main(argv: list[str]) -> None:
     workbook = excel.monthly_report_workbook(report)
     print(f"monthly report (Excel): +{time.perf_counter() - t:.1f} s, {len(workbook) // 1024} KiB", flush=True)
 
+    if not opts["loop"]:
+        return
     elapsed, count = orm_loop_settlement(period=nov, limit=opts["loop"])
     per_row = elapsed / max(count, 1)
     print(f"per-row ORM loop: {elapsed:.1f} s for {count:,} dispensings = {per_row * 1000:.2f} ms each, "
