@@ -137,16 +137,3 @@ def self_paid(settlement: Settlement) -> Settlement:
         settlement, deductible=ZERO, fund_payment=ZERO, personal_payment=settlement.total,
         lines=tuple(replace(line, fund_payment=ZERO, personal_payment=line.line_total) for line in settlement.lines),
     )
-
-
-def negated(settlement: Settlement) -> Settlement:
-    """A reversal (冲正): every figure with the opposite sign."""
-    return Settlement(
-        total=-settlement.total, first_self_pay=-settlement.first_self_pay, in_scope=-settlement.in_scope,
-        deductible=-settlement.deductible, fund_payment=-settlement.fund_payment,
-        personal_payment=-settlement.personal_payment,
-        lines=tuple(LineResult(quantity=-l.quantity, unit_price=l.unit_price, line_total=-l.line_total,
-                               first_self_pay=-l.first_self_pay, in_scope=-l.in_scope, fund_payment=-l.fund_payment,
-                               personal_payment=-l.personal_payment) for l in settlement.lines),
-        usage_before=settlement.usage_before,
-    )
