@@ -142,3 +142,22 @@ def test_r_set_3_compiled_snapshot_equals_live_report(november):
     snapshot = services.monthly_report_compile(period=NOV)
     assert snapshot.data["totals"]["visits"] == 4  # province-wide snapshot includes Changsha
     assert snapshot.data["period"] == "2026-11"
+
+
+def test_r_set_4_second_run_while_one_is_active_is_409_and_a_dead_one_is_superseded(november, api_as):
+    import datetime as dt_
+
+    from django.utils import timezone
+
+    admin = f.bureau_admin()
+    client = api_as(admin)
+    active = SettlementRun.objects.create(period=NOV, status=SettlementRun.Status.RUNNING, started_at=timezone.now())
+    response = client.post("/api/v1/settlements/runs/", {"period": "2026-11"}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "run_in_progress"
+    assert response.json()["run"] == active.pk
+    # the worker died an hour ago: the stale run is marked failed and a new one starts
+    SettlementRun.objects.filter(pk=active.pk).update(started_at=timezone.now() - dt_.timedelta(hours=1))
+    response = client.post("/api/v1/settlements/runs/", {"period": "2026-11"}, format="json")
+    assert response.status_code == 202
+    active.refresh_from_db()
+    assert active.status == SettlementRun.Status.FAILED and "中断" in active.error
