@@ -116,3 +116,12 @@ def test_r_pay_5_bureau_records_manual_claim_in_browser(s):
 def test_home_figures_and_navigation(s):
     page = client_for(s.pharmacist).get("/").content.decode()
     assert "待配药处方" in page and "/prescriptions/stock/" in page
+
+
+def test_r_sec_3_admin_lists_are_read_only(s):
+    admin_user = f.bureau_admin("640500", is_staff=True, is_superuser=True)
+    c = client_for(admin_user)
+    for path in ("prescription", "dispensing", "tracecode", "patientyearusage", "stockmovement",
+                 "crossregionfiling", "manualclaim"):
+        assert c.get(f"/admin/prescriptions/{path}/").status_code == 200, path
+    assert c.get("/admin/prescriptions/prescription/add/").status_code == 403
