@@ -85,3 +85,13 @@ class ManualClaimForm(forms.Form):
     drug_code = forms.CharField(label=_("医保药品代码"), max_length=23)
     quantity = forms.IntegerField(label=_("数量（盒）"), min_value=1)
     unit_price = forms.DecimalField(label=_("发票单价（元）"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
+
+
+class CrossRegionFilingForm(forms.Form):
+    id_number = forms.CharField(label=_("参保人身份证号"), max_length=18)
+    treatment_region = forms.CharField(label=_("就医地区划代码"), max_length=6,
+                                       help_text=_("本统筹区内的区划代码，如 640500"))
+    filing_no = forms.CharField(label=_("备案号"), max_length=64)
+    valid_from = forms.DateField(label=_("有效期起"), widget=forms.DateInput(attrs={"type": "date"}))
+    valid_until = forms.DateField(label=_("有效期止"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    direct_settlement = forms.BooleanField(label=_("直接结算"), required=False, initial=True)

@@ -7,4 +7,5 @@ NAV_ITEMS = [
     NavItem(_("进销存"), "prescriptions:stock", roles=frozenset({"pharmacy"}), order=31),
     NavItem(_("年度累计"), "prescriptions:usage", roles=BUREAU, order=32),
     NavItem(_("手工报销"), "prescriptions:claims", roles=BUREAU, order=33),
+    NavItem(_("异地备案"), "prescriptions:filings", roles=BUREAU, order=34),
 ]

@@ -14,4 +14,5 @@ urlpatterns = [
     path("usage/", views.usage_search, name="usage"),
     path("usage/<int:person_id>/", views.usage_detail, name="usage_detail"),
     path("claims/", views.manual_claim_create, name="claims"),
+    path("filings/", views.cross_region_filings, name="filings"),
 ]

@@ -223,3 +223,35 @@ def manual_claim_create(request):
                 form.add_error(None, exc.message)
     return render(request, "prescriptions/manual_claim.html", {
         "form": form, "claims": selectors.manual_claims_visible_to(request.user)[:30]})
+
+
+@login_required
+def cross_region_filings(request):
+    """R-PAY-5: the bureau records a cross-region filing (异地就医备案) for a patient insured elsewhere who is treated
+    in its region; with direct settlement, dispensings are paid under the insured region's policy."""
+    _require(_is_bureau(request.user))
+    from apps.applications.models import InsuredPerson
+    from apps.core.selectors import regions_under
+
+    form = forms.CrossRegionFilingForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        person = InsuredPerson.objects.select_related("insured_region").filter(
+            id_number=d["id_number"].strip().upper()).first()
+        region = regions_under(request.user.scope_region).filter(code=d["treatment_region"].strip()).first()
+        if person is None:
+            form.add_error("id_number", _("没有该参保人"))
+        elif region is None:
+            form.add_error("treatment_region", _("就医地须为本统筹区内的区划"))
+        else:
+            try:
+                services.cross_region_filing_create(
+                    user=request.user, person=person, treatment_region=region, filing_no=d["filing_no"],
+                    valid_from=d["valid_from"], valid_until=d["valid_until"],
+                    direct_settlement=d["direct_settlement"])
+                messages.success(request, _("异地就医备案已登记"))
+                return redirect("prescriptions:filings")
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+    return render(request, "prescriptions/filings.html", {
+        "form": form, "filings": selectors.cross_region_filings_visible_to(request.user)[:50]})

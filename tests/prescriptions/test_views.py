@@ -125,3 +125,19 @@ def test_r_sec_3_admin_lists_are_read_only(s):
                  "crossregionfiling", "manualclaim"):
         assert c.get(f"/admin/prescriptions/{path}/").status_code == 200, path
     assert c.get("/admin/prescriptions/prescription/add/").status_code == 403
+
+
+def test_r_pay_5_bureau_records_cross_region_filing_in_browser(changsha):
+    s = rx.setup(insurance_type="resident")
+    s.person.insured_region = f.region("430102")
+    s.person.save()
+    bureau = client_for(f.bureau_admin("640500"))
+    form = {"id_number": s.person.id_number, "treatment_region": "640500", "filing_no": "YD-B1",
+            "valid_from": "2026-01-01", "direct_settlement": "on"}
+    assert bureau.post("/prescriptions/filings/", form).status_code == 302
+    from apps.prescriptions.models import CrossRegionFiling
+
+    filing = CrossRegionFiling.objects.get()
+    assert filing.direct_settlement and filing.insured_region.code == "430102"
+    outside = bureau.post("/prescriptions/filings/", {**form, "filing_no": "YD-B2", "treatment_region": "430100"})
+    assert outside.status_code == 200 and CrossRegionFiling.objects.count() == 1
