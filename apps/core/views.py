@@ -6,7 +6,14 @@ from apps.core.home import home_figures
 
 @login_required
 def home(request):
-    return render(request, "core/home.html", {"figures": home_figures(request.user)})
+    """Bureau roles land on the bureau dashboard (issue 6) with every app's figures below it; hospitals and
+    pharmacies on their figures."""
+    figures = home_figures(request.user)
+    if request.user.is_bureau or request.user.is_superuser:
+        from apps.settlement.views import dashboard
+
+        return dashboard(request, extra_context={"figures": figures})
+    return render(request, "core/home.html", {"figures": figures})
 
 
 def run_service(request, call, *, success: str) -> bool:

@@ -62,7 +62,7 @@ def _recent_periods(today: dt.date, count: int = 12) -> list[str]:
 # --------------------------------------------------------------------------- dashboard
 
 @login_required
-def dashboard(request):
+def dashboard(request, *, extra_context: dict | None = None):
     """The bureau's home: this month and last month, applications waiting and overdue, stocking below target,
     open reconciliation differences, and the fund payment of the last six months."""
     _require_bureau(request.user)
@@ -92,7 +92,7 @@ def dashboard(request):
     return render(request, "settlement/dashboard.html", {
         "this_month": label(this_month), "last_month": label(last_month), "current": current, "previous": previous,
         "applications": applications, "below_target": below, "open_differences": open_differences,
-        "trend": trend, "latest_run": latest_run,
+        "trend": trend, "latest_run": latest_run, **(extra_context or {}),
     })
 
 
