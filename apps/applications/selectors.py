@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.accounts.models import BUREAU_ROLES, Role
 from apps.applications.models import HOSPITAL_STAGES, Application, InsuredPerson, Stage
 from apps.core.models import Region
+from apps.core.scoping import scope_to_user
 from apps.core.selectors import region_q
 
 OPEN_STATUSES = (Application.Status.SUBMITTED, Application.Status.IN_REVIEW, Application.Status.RETURNED)
@@ -27,20 +28,7 @@ def _base() -> QuerySet[Application]:
 def applications_visible_to(user) -> QuerySet[Application]:
     """Bureau users: applications of persons insured in their region or made at their region's institutions.
     Hospital users: their institution's. Pharmacy users: those naming their pharmacy. Nobody else: none."""
-    qs = _base()
-    if user is None or not user.is_authenticated:
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    if user.role in BUREAU_ROLES:
-        if user.region_id is None:
-            return qs.none()
-        return qs.filter(region_q(user.region, "insured_region") | region_q(user.region, "institution__region"))
-    if user.role == Role.HOSPITAL and user.institution_id:
-        return qs.filter(institution_id=user.institution_id)
-    if user.role == Role.PHARMACY and user.pharmacy_id:
-        return qs.filter(pharmacy_id=user.pharmacy_id)
-    return qs.none()
+    return scope_to_user(_base(), user, region_fields=("insured_region", "institution__region"))
 
 
 def application_get_for(user, pk) -> Application:

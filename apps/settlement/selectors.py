@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.accounts.models import BUREAU_ROLES, Role
 from apps.catalogue.models import Drug, PaymentStandard
+from apps.core.scoping import scope_to_user
 from apps.core.selectors import region_q
 from apps.institutions.models import Institution
 from apps.pharmacies.models import Pharmacy
@@ -62,19 +63,7 @@ def dispensing_period_is_locked(*, dispensing: Dispensing, period: dt.date | Non
 def statements_visible_to(user) -> QuerySet[Statement]:
     qs = Statement.objects.select_related("institution", "institution__region", "pharmacy", "pharmacy__region",
                                           "confirmed_by")
-    if not (user and user.is_authenticated):
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    if user.role in BUREAU_ROLES:
-        if user.region_id is None:
-            return qs.none()
-        return qs.filter(region_q(user.region, "institution__region") | region_q(user.region, "pharmacy__region"))
-    if user.role == Role.HOSPITAL and user.institution_id:
-        return qs.filter(institution_id=user.institution_id)
-    if user.role == Role.PHARMACY and user.pharmacy_id:
-        return qs.filter(pharmacy_id=user.pharmacy_id)
-    return qs.none()
+    return scope_to_user(qs, user, region_fields=("institution__region", "pharmacy__region"))
 
 
 def statement_get_for(user, pk) -> Statement:
@@ -384,35 +373,14 @@ def reported_comparison(*, organisation, period: dt.date) -> list[dict]:
 def differences_visible_to(user) -> QuerySet[ReconciliationDifference]:
     qs = ReconciliationDifference.objects.select_related("institution", "pharmacy", "drug", "prescription",
                                                          "resolved_by")
-    if not (user and user.is_authenticated):
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    if user.role in BUREAU_ROLES:
-        if user.region_id is None:
-            return qs.none()
-        return qs.filter(region_q(user.region, "pharmacy__region") | region_q(user.region, "institution__region"))
-    if user.role == Role.HOSPITAL and user.institution_id:
-        return qs.filter(institution_id=user.institution_id)
-    if user.role == Role.PHARMACY and user.pharmacy_id:
-        return qs.filter(pharmacy_id=user.pharmacy_id)
-    return qs.none()
+    return scope_to_user(qs, user, region_fields=("pharmacy__region", "institution__region"))
 
 
 def ward_delivery_statements(*, user, period: dt.date) -> list[dict]:
     """R-SET-2 / 000 五(三): per hospital and pharmacy, the month's ward deliveries the hospital owes the pharmacy
     for, due by the 10th of the next month."""
-    qs = Dispensing.objects.filter(period=period, delivery=Delivery.WARD)
-    if user.is_superuser:
-        pass
-    elif user.role in BUREAU_ROLES:
-        qs = qs.filter(region_q(user.region, "institution__region") | region_q(user.region, "pharmacy__region"))
-    elif user.role == Role.HOSPITAL:
-        qs = qs.filter(institution_id=user.institution_id)
-    elif user.role == Role.PHARMACY:
-        qs = qs.filter(pharmacy_id=user.pharmacy_id)
-    else:
-        return []
+    qs = scope_to_user(Dispensing.objects.filter(period=period, delivery=Delivery.WARD), user,
+                       region_fields=("institution__region", "pharmacy__region"))
     due = ward_payment_due(period)
     rows = qs.values("institution__code", "institution__name", "pharmacy__code", "pharmacy__name").annotate(
         visits=_visits_expr(), total=Sum("total"), fund=Sum("fund_payment"), personal=Sum("personal_payment"),

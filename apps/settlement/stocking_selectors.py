@@ -47,18 +47,10 @@ def stocked_on_q(day: dt.date) -> Q:
 
 
 def stocking_reports_visible_to(user) -> QuerySet[StockingReport]:
-    from apps.accounts.models import BUREAU_ROLES, Role
+    from apps.core.scoping import scope_to_user
 
     qs = StockingReport.objects.select_related("institution", "drug", "drug__therapeutic_area")
-    if not (user and user.is_authenticated):
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    if user.role in BUREAU_ROLES:
-        return qs.filter(region_q(user.region, "institution__region")) if user.region_id else qs.none()
-    if user.role == Role.HOSPITAL and user.institution_id:
-        return qs.filter(institution_id=user.institution_id)
-    return qs.none()
+    return scope_to_user(qs, user, region_fields=("institution__region",), pharmacy_field=None)
 
 
 def admitted_institutions(region=None) -> QuerySet[Institution]:
