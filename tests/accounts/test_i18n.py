@@ -19,3 +19,8 @@ def test_navigation_and_logout_in_english(client):
     text = client.get("/").content.decode()
     assert "Designated institutions" in text and "Responsible physicians" in text
     assert "Log out" in text and "Dashboard" in text
+
+
+def test_chinese_by_default_even_when_the_browser_asks_for_english(client):
+    text = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "登录" in text and "Sign in" not in text
