@@ -60,13 +60,27 @@ def navigation(request):
             continue
         visible.append({"label": item.label, "url": url, "group": item.group,
                         "active": request.path.startswith(url) and url != "/"})
-    return {"nav_items": visible}
+    return {"nav_items": visible, "nav_menu": _grouped(visible)}
+
+
+def _grouped(items: list[dict]) -> list[dict]:
+    """Consecutive items of one group become a drop-down menu; a group with one visible item stays a link."""
+    menu: list[dict] = []
+    for item in items:
+        if item["group"] and menu and menu[-1].get("group") == item["group"]:
+            menu[-1]["children"].append(item)
+            menu[-1]["active"] = menu[-1]["active"] or item["active"]
+        else:
+            menu.append({"group": item["group"], "label": item["group"] or item["label"], "url": item["url"],
+                         "active": item["active"], "children": [item]})
+    return [entry if len(entry["children"]) > 1 else entry["children"][0] | {"children": []} for entry in menu]
 
 
 def _nav_items():
     from django.utils.translation import gettext_lazy as _
 
-    return [NavItem(_("节假日安排"), "admin:core_calendarday_changelist", roles=frozenset({"bureau_admin"}), order=90)]
+    return [NavItem(_("节假日安排"), "admin:core_calendarday_changelist", roles=frozenset({"bureau_admin"}), order=90,
+                    group=_("系统设置"))]
 
 
 NAV_ITEMS = _nav_items()

@@ -4,9 +4,9 @@ from apps.core.navigation import BUREAU, NavItem
 
 NAV_ITEMS = [
     NavItem(_("监测看板"), "settlement:dashboard", roles=BUREAU, order=5),
-    NavItem(_("月度结算"), "settlement:statements", roles=BUREAU | {"hospital", "pharmacy"}, order=70),
-    NavItem(_("统计报表"), "settlement:monthly", roles=BUREAU, order=71),
-    NavItem(_("对账"), "settlement:reconciliation", roles=BUREAU | {"hospital", "pharmacy"}, order=72),
-    NavItem(_("药品配备"), "settlement:stocking", roles=BUREAU | {"hospital"}, order=73),
-    NavItem(_("覆盖与药事会"), "settlement:coverage", roles=BUREAU, order=74),
+    NavItem(_("月度结算"), "settlement:statements", roles=BUREAU | {"hospital", "pharmacy"}, order=70, group=_("结算统计")),
+    NavItem(_("统计报表"), "settlement:monthly", roles=BUREAU, order=71, group=_("结算统计")),
+    NavItem(_("对账"), "settlement:reconciliation", roles=BUREAU | {"hospital", "pharmacy"}, order=72, group=_("结算统计")),
+    NavItem(_("药品配备"), "settlement:stocking", roles=BUREAU | {"hospital"}, order=73, group=_("结算统计")),
+    NavItem(_("覆盖与药事会"), "settlement:coverage", roles=BUREAU, order=74, group=_("结算统计")),
 ]

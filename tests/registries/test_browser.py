@@ -11,6 +11,7 @@ def test_r_ins_3_bureau_admin_searches_and_suspends_an_institution_in_the_browse
     target = f.InstitutionFactory(name="中卫市人民医院")
     f.bureau_admin(username="zw_admin")
     page = login_page("zw_admin")
+    page.hover("nav.mainnav >> text=定点管理")  # the registries drop-down menu
     page.click("nav.mainnav >> text=定点医疗机构")
     page.fill("input[name=q]", "中卫")
     page.click("form.filters button[type=submit]")
