@@ -44,7 +44,7 @@ def test_r_set_4_admin_starts_a_run_in_the_browser_and_sees_its_progress(last_mo
     statement = Statement.objects.get(pharmacy=last_month["pharmacy"])
     assert statement.payable == Decimal("1529.02")  # 1609.50 − 80.475→80.48
     listing = client.get(f"/settlement/statements/?period={label(last_month['period'])}").content.decode()
-    assert last_month["pharmacy"].name in listing and "1529.02" in listing
+    assert last_month["pharmacy"].name in listing and "1,529.02" in listing
 
 
 def test_r_set_4_browser_run_refusal_shows_a_message(last_month):
@@ -72,7 +72,7 @@ def test_r_set_1_confirm_in_the_browser_and_statements_excel(last_month):
 def test_r_set_3_monthly_page_and_excel_download(last_month):
     client = login(f.bureau_admin())
     page = client.get(f"/settlement/monthly/?period={label(last_month['period'])}").content.decode()
-    assert "1609.50" in page and "vendor/chart.umd.min.js" in page
+    assert "1,609.50" in page and "vendor/chart.umd.min.js" in page
     response = client.get(f"/settlement/monthly/?period={label(last_month['period'])}&format=xlsx")
     assert response.status_code == 200
     wb = load_workbook(BytesIO(response.content))
@@ -84,7 +84,7 @@ def test_r_set_3_monthly_page_and_excel_download(last_month):
 def test_r_set_3_dashboard_shows_month_figures_for_the_bureau_only(last_month):
     page = login(f.bureau_admin()).get("/settlement/dashboard/")
     assert page.status_code == 200
-    assert "1609.50" in page.content.decode()
+    assert "1,609.50" in page.content.decode()
     assert login(f.hospital_user()).get("/settlement/dashboard/").status_code == 403
 
 

@@ -21,3 +21,13 @@ def test_hospital_single_item_group_renders_as_a_plain_link(client):
     menu = client.get("/").context["nav_menu"]
     physicians = next(e for e in menu if str(e["label"]) == "责任医师")
     assert physicians["children"] == [] and physicians["url"] == "/physicians/"
+
+
+def test_percent_filter_shows_ratios_as_percentages():
+    from decimal import Decimal
+
+    from apps.core.templatetags.formatting import percent
+
+    assert percent(Decimal("0.6082")) == "60.82%"
+    assert percent("0.75", 1) == "75.0%"
+    assert percent(None) == "—"
