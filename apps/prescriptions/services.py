@@ -38,7 +38,8 @@ from apps.prescriptions.models import (
     PrescriptionItem, StockMovement, TraceCode,
 )
 from apps.prescriptions.selectors import (
-    cross_region_filing_for, live_trace_codes, payment_standards_on, prescription_validity_days, stock_for,
+    DbValue, cross_region_filing_for, live_trace_codes, payment_standards_on, policy_in_force, stock_for,
+    upload_context,
 )
 
 MAX_DAYS_SUPPLY = 30  # R-RX-2, 001 第三十三条
@@ -110,12 +111,14 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
     The checks only read; everything written (the inpatient's person record, the prescription, its items and the
     event) is one transaction. A concurrent upload of the same serial number loses on the unique constraint
     after that transaction rolled back, and is answered as a replay or a conflict."""
-    institution = (Institution.objects.select_related("region").only("id", "code", "name", "region__id", "region__code")
-                   .get(pk=user.institution_id))
+    codes = [i.drug_code.strip().upper() for i in data.items]
+    ctx = upload_context(institution_id=user.institution_id, serial_no=data.serial_no,
+                         physician_code=data.physician_code.strip(), pharmacy_code=data.pharmacy_code.strip(),
+                         application_id=data.application, drug_codes=codes)
+    institution = ctx.institution
     content_hash = data.content_hash()
-    existing = Prescription.objects.filter(institution=institution, serial_no=data.serial_no).first()
-    if existing is not None:
-        return _replay_or_conflict(existing, content_hash), False
+    if ctx.existing is not None:
+        return _replay_or_conflict(ctx.existing, content_hash), False
 
     now = now or timezone.now()
     if data.issued_at > now + dt.timedelta(minutes=10):
@@ -124,8 +127,7 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
     outpatient = data.care_setting == CareSetting.OUTPATIENT
 
     # R-RX-2: the physician is filed and active on the issue date, and belongs to this institution
-    physician = (Physician.objects.filter(code=data.physician_code.strip(), institution=institution)
-                 .only("id", "code", "name", "status", "filed_on", "filing_valid_until", "revoked_on").first())
+    physician = ctx.physician
     if physician is None:
         raise ApplicationError("physician_not_filed", f"本机构没有编码为 {data.physician_code} 的责任医师",
                                fields={"physician_code": ["医师不存在或不属于本机构"]})
@@ -134,17 +136,15 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
                                fields={"physician_code": ["开具日未备案或已暂停/撤销/过期"]})
 
     # R-RX-2: the pharmacy is an active designated pharmacy
-    pharmacy = Pharmacy.objects.filter(code=data.pharmacy_code.strip()).only("id", "code", "status").first()
+    pharmacy = ctx.pharmacy
     if pharmacy is None or not pharmacy.is_active:
         raise ApplicationError("pharmacy_not_designated", f"药店 {data.pharmacy_code} 不是有效的定点零售药店",
                                fields={"pharmacy_code": ["不是有效的定点药店"]})
 
     # R-RX-2: every drug listed on the issue date; days of supply within the limit
-    codes = [i.drug_code.strip().upper() for i in data.items]
     if len(set(codes)) != len(codes):
         raise ApplicationError("invalid", "同一药品在处方中重复出现，请合并为一行", fields={"items": ["药品重复"]})
-    drugs = {d.code: d for d in Drug.objects.filter(code__in=codes).only(
-        "id", "code", "generic_name", "route", "category", "agreement_start", "agreement_end", "withdrawn_on")}
+    drugs = ctx.drugs
     for index, (code, item) in enumerate(zip(codes, data.items)):
         drug = drugs.get(code)
         if drug is None or not drug.is_listed_on(issued_on):
@@ -160,8 +160,8 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
     # R-APP-8: the physician's therapeutic area is the application's.
     application = None
     if outpatient:
-        person, application = _outpatient_person_and_application(data=data, user=user)
-        physician_areas = set(physician.therapeutic_areas.values_list("pk", flat=True))
+        person, application = _outpatient_person_and_application(data=data, named=ctx.application)
+        physician_areas: set[int] | None = None
         covering: dict[str, Application] = {}
         for index, code in enumerate(codes):
             generic = drugs[code].generic_name
@@ -177,7 +177,13 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
                 raise ApplicationError("no_valid_application",
                                        f"参保人在 {issued_on} 没有 {generic} 的已通过且在有效期内的待遇申请（R-APP-1）",
                                        fields={f"items.{index}.drug_code": ["无有效待遇申请"]})
-            if found.therapeutic_area_id not in physician_areas:
+            if found is application:
+                area_ok = ctx.physician_covers_application_area
+            else:
+                if physician_areas is None:
+                    physician_areas = set(physician.therapeutic_areas.values_list("pk", flat=True))
+                area_ok = found.therapeutic_area_id in physician_areas
+            if not area_ok:
                 raise ApplicationError("therapeutic_area_mismatch",
                                        f"医师 {physician.name} 的治疗领域与申请的治疗领域（{found.therapeutic_area}）不一致（R-APP-8）",
                                        fields={"physician_code": ["治疗领域不一致"]})
@@ -190,7 +196,7 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
         person = None
 
     delivery = _delivery_for(data=data, drugs=[drugs[c] for c in codes])
-    validity = prescription_validity_days(institution.region.code)
+    validity = ctx.validity_days
     prescription = Prescription(
         institution=institution, serial_no=data.serial_no, application=application, person=person,
         physician=physician, pharmacy=pharmacy, issued_at=data.issued_at, long_term=data.long_term,
@@ -218,16 +224,15 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
     return prescription, True
 
 
-def _outpatient_person_and_application(*, data: UploadData, user) -> tuple[InsuredPerson, Application | None]:
+def _outpatient_person_and_application(*, data: UploadData, named: Application | None
+                                       ) -> tuple[InsuredPerson, Application | None]:
+    """The patient and the application named in the upload (``named``: read with it by ``upload_context``), or
+    the patient by ID number when no application is named."""
     if data.application is not None:
-        application = (Application.objects.select_related("person")
-                       .only("id", "status", "generic_name", "therapeutic_area_id", "valid_from", "valid_until",
-                             "terminated_on", "person__id", "person__insured_region_id", "person__insurance_type")
-                       .filter(pk=data.application).first())
-        if application is None:
+        if named is None:
             raise ApplicationError("no_valid_application", f"待遇申请 {data.application} 不存在",
                                    fields={"application": ["申请不存在"]})
-        return application.person, application
+        return named.person, named
     if data.patient and data.patient.get("id_number"):
         person = InsuredPerson.objects.filter(id_number=str(data.patient["id_number"]).strip().upper()).first()
         if person is None:
@@ -385,8 +390,11 @@ class DispensePlan:
 
 
 def _plan(*, prescription: Prescription, dispensed_at: dt.datetime, items: list[DispenseItem],
-          require_codes: bool, now: dt.datetime | None = None) -> DispensePlan:
-    """R-RX-5 checks and the policy (R-PAY-5) for dispensing ``items`` of ``prescription`` at ``dispensed_at``."""
+          require_codes: bool, now: dt.datetime | None = None, prescribed_items: list | None = None,
+          standards_by_id: dict[int, Decimal] | None = None) -> DispensePlan:
+    """R-RX-5 checks and the policy (R-PAY-5) for dispensing ``items`` of ``prescription`` at ``dispensed_at``.
+    ``prescribed_items`` (with their drugs) and ``standards_by_id`` (payment standards on the dispensing day) may
+    come already read with the prescription (``prescription_for_dispensing``); otherwise they are read here."""
     now = now or timezone.now()
     if prescription.status != Prescription.Status.FLOWED or _is_expired(prescription, now) or \
             dispensed_at > prescription.expires_at:
@@ -402,7 +410,9 @@ def _plan(*, prescription: Prescription, dispensed_at: dt.datetime, items: list[
         raise ApplicationError("invalid", "请至少填写一行配药明细", fields={"items": ["必填"]})
 
     day = _local_day(dispensed_at)
-    prescribed = {i.drug.code: i for i in prescription.items.select_related("drug")}
+    if prescribed_items is None:
+        prescribed_items = list(prescription.items.select_related("drug"))
+    prescribed = {i.drug.code: i for i in prescribed_items}
     codes_seen: set[str] = set()
     drugs: list[Drug] = []
     for index, item in enumerate(items):
@@ -435,7 +445,8 @@ def _plan(*, prescription: Prescription, dispensed_at: dt.datetime, items: list[
                 codes_seen.add(c)
         drugs.append(drug)
 
-    standards_by_id = payment_standards_on(drugs=drugs, on=day)
+    if standards_by_id is None:
+        standards_by_id = payment_standards_on(drugs=drugs, on=day)
     standards = []
     for index, (drug, item) in enumerate(zip(drugs, items)):
         standard = standards_by_id.get(drug.pk)
@@ -464,14 +475,14 @@ def _policy_and_mode(*, person: InsuredPerson, pharmacy: Pharmacy, day: dt.date)
     region (city) is settled directly only with a cross-region filing that allows it; otherwise pays in full."""
     insured = person.insured_region
     if insured.code[:4] == pharmacy.region.code[:4]:
-        return policy_for(region=insured, on=day), Dispensing.Settlement.DIRECT
+        return policy_in_force(region=insured, on=day), Dispensing.Settlement.DIRECT
     filing = cross_region_filing_for(person=person, treatment_region=pharmacy.region, on=day)
     if filing is not None and filing.direct_settlement:
-        return policy_for(region=filing.insured_region, on=day), Dispensing.Settlement.DIRECT
+        return policy_in_force(region=filing.insured_region, on=day), Dispensing.Settlement.DIRECT
     try:
-        policy = policy_for(region=insured, on=day)
+        policy = policy_in_force(region=insured, on=day)
     except ApplicationError:
-        policy = policy_for(region=pharmacy.region, on=day)
+        policy = policy_in_force(region=pharmacy.region, on=day)
     return policy, Dispensing.Settlement.SELF_PAID
 
 
@@ -499,18 +510,39 @@ def prescription_quote(*, prescription: Prescription, dispensed_at: dt.datetime 
     return _compute(plan, usage)
 
 
+_USAGE_MONEY = DbValue(PatientYearUsage, "fund_paid")  # SQLite returns numbers, PostgreSQL Decimals
+
+
 def _locked_usage(*, person_id: int, year: int) -> PatientYearUsage:
-    """The patient's accumulator for ``year`` under a row lock, created first if missing (the unique constraint
-    decides a creation race; the loser then waits on the winner's lock)."""
-    usage = PatientYearUsage.objects.select_for_update().filter(person_id=person_id, year=year).first()
-    if usage is None:
-        try:
-            with transaction.atomic():
-                PatientYearUsage.objects.create(person_id=person_id, year=year)
-        except IntegrityError:
-            pass
-        usage = PatientYearUsage.objects.select_for_update().get(person_id=person_id, year=year)
+    """The patient's accumulator for ``year`` under a row lock, created first if missing, in one statement:
+    ``INSERT … ON CONFLICT (person, year) DO UPDATE`` either inserts the row or locks the existing one (waiting for
+    a concurrent holder and then seeing its committed figures), and returns it. The unique constraint decides a
+    creation race."""
+    from django.db import connection
+
+    table = PatientYearUsage._meta.db_table
+    sql = (f"INSERT INTO {table} (person_id, year, deductible_met, fund_paid, dispensing_count, updated_at) "
+           f"VALUES (%s, %s, 0, 0, 0, %s) ON CONFLICT (person_id, year) "
+           f"DO UPDATE SET dispensing_count = {table}.dispensing_count "
+           f"RETURNING id, deductible_met, fund_paid, dispensing_count")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [person_id, year, timezone.now()])
+        pk, deductible_met, fund_paid, count = cursor.fetchone()
+    usage = PatientYearUsage(pk=pk, person_id=person_id, year=year, dispensing_count=count,
+                             deductible_met=_USAGE_MONEY.convert(deductible_met, connection),
+                             fund_paid=_USAGE_MONEY.convert(fund_paid, connection))
+    usage._state.adding, usage._state.db = False, connection.alias
     return usage
+
+
+def _usage_add(*, usage: PatientYearUsage, deductible: Decimal, fund: Decimal, count: int, now: dt.datetime) -> None:
+    """Add to the locked accumulator (``_locked_usage``) in SQL, and to ``usage`` as the caller sees it."""
+    PatientYearUsage.objects.filter(pk=usage.pk).update(
+        deductible_met=F("deductible_met") + deductible, fund_paid=F("fund_paid") + fund,
+        dispensing_count=F("dispensing_count") + count, updated_at=now)
+    usage.deductible_met += deductible
+    usage.fund_paid += fund
+    usage.dispensing_count += count
 
 
 def settlement_period(*, day: dt.date, organisations: list) -> dt.date:
@@ -564,10 +596,12 @@ def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: l
 
     from apps.prescriptions.selectors import prescription_for_dispensing
 
-    locked = prescription_for_dispensing(user=user, pk=prescription_id)
-    if locked is None:
+    context = prescription_for_dispensing(user=user, pk=prescription_id, day=_local_day(dispensed_at))
+    if context is None:
         raise Http404("prescription")
-    plan = _plan(prescription=locked, dispensed_at=dispensed_at, items=items, require_codes=True, now=now)
+    locked = context.prescription
+    plan = _plan(prescription=locked, dispensed_at=dispensed_at, items=items, require_codes=True, now=now,
+                 prescribed_items=context.items, standards_by_id=context.standards)
     person = locked.person
     usage_row = _locked_usage(person_id=person.pk, year=plan.year)
     result = _compute(plan, engine.YearUsage(usage_row.deductible_met, usage_row.fund_paid))
@@ -594,13 +628,10 @@ def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: l
              for line, item in zip(lines, items) for c in item.trace_codes or []]
     TraceCode.objects.bulk_create(codes)
 
-    usage_row.deductible_met += result.deductible
-    usage_row.fund_paid += result.fund_payment
-    usage_row.dispensing_count += 1
-    usage_row.save(update_fields=["deductible_met", "fund_paid", "dispensing_count", "updated_at"])
+    _usage_add(usage=usage_row, deductible=result.deductible, fund=result.fund_payment, count=1, now=now)
 
     locked.status, locked.status_changed_at = Prescription.Status.DISPENSED, now
-    locked.save(update_fields=["status", "status_changed_at"])
+    Prescription.objects.filter(pk=locked.pk).update(status=locked.status, status_changed_at=now)
     record_event(subject=dispensing, action="dispensed", actor=user, to_status=dispensing.kind,
                  data={"prescription": locked.pk, "total": str(result.total), "fund": str(result.fund_payment)})
     dispensing.lines_cache = lines
