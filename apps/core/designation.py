@@ -1,7 +1,8 @@
 """Lifecycle shared by designated institutions and pharmacies (R-INS-3, R-INS-4, R-PHA-2).
 
-``apps.institutions.services`` and ``apps.pharmacies.services`` call these helpers with their own admission
-criteria; the helpers check the current status, change it, and write the event row in the caller's transaction.
+``apps.institutions.services`` and ``apps.pharmacies.services`` are thin wrappers of the ``*_org`` functions
+below, passing their own admission criteria and extra checks; the helpers check the current status, change it,
+and write the event row (``<model_name>_<action>``, e.g. ``institution_admitted``) in the caller's transaction.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from decimal import Decimal
 
 from django.apps import apps as django_apps
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.core.events import record_event
@@ -125,6 +127,98 @@ def sanction_record(org: DesignatedOrganisation, *, actor, kind: str, decided_on
 
 def sanctions_for(org: DesignatedOrganisation):
     return Sanction.objects.filter(content_type=ContentType.objects.get_for_model(org), object_id=str(org.pk))
+
+
+def _event(org: DesignatedOrganisation, what: str) -> str:
+    return f"{org._meta.model_name}_{what}"
+
+
+def full_clean_org(org: DesignatedOrganisation, *, message: str) -> None:
+    """Model validation as an ``ApplicationError("invalid", message)`` naming the failing fields."""
+    try:
+        org.full_clean()
+    except ValidationError as exc:
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        raise ApplicationError("invalid", message, fields=fields) from None
+
+
+def create_org(model: type[DesignatedOrganisation], *, actor, editable: tuple[str, ...], invalid_message: str,
+               code: str, name: str, region, **fields) -> DesignatedOrganisation:
+    """Register an application (status 申请中); only ``editable`` fields may be given besides code/name/region."""
+    unknown = set(fields) - set(editable)
+    if unknown:
+        raise ApplicationError("invalid", f"不能直接设置：{'、'.join(sorted(unknown))}")
+    org = model(code=(code or "").strip(), name=(name or "").strip(), region=region, status=S.APPLIED, **fields)
+    full_clean_org(org, message=invalid_message)
+    org.save()
+    record_event(subject=org, action=_event(org, "applied"), actor=actor, to_status=S.APPLIED)
+    return org
+
+
+def update_org(org: DesignatedOrganisation, *, actor, data: dict, editable: tuple[str, ...], invalid_message: str,
+               check=None) -> DesignatedOrganisation:
+    """Change registry fields (not the status); ``check(org)`` runs after validation, before saving."""
+    unknown = set(data) - set(editable)
+    if unknown:
+        raise ApplicationError("invalid", f"不能直接修改：{'、'.join(sorted(unknown))}（状态请使用纳入/暂停/退出操作）")
+    changed = {k: v for k, v in data.items() if getattr(org, k) != v}
+    if not changed:
+        return org
+    for key, value in changed.items():
+        setattr(org, key, value)
+    full_clean_org(org, message=invalid_message)
+    if check is not None:
+        check(org)
+    org.save()
+    record_event(subject=org, action=_event(org, "updated"), actor=actor, data={"fields": sorted(changed)})
+    return org
+
+
+def admit_org(org: DesignatedOrganisation, *, criteria: list[Criterion], actor, agreement_no: str,
+              agreement_start: dt.date, agreement_end: dt.date, reason: str = "", check=None) -> DesignatedOrganisation:
+    """R-INS-1/R-INS-3/R-PHA-1: admit an applicant once every criterion is met and the supplementary agreement
+    (补充协议) is signed; ``check(org)`` is the caller's extra admission rule (R-INS-2)."""
+    refuse_unmet(criteria, action="纳入")
+    validate_agreement(agreement_no=agreement_no, agreement_start=agreement_start, agreement_end=agreement_end)
+    if check is not None:
+        check(org)
+    return transition(
+        org, to=S.ADMITTED, allowed_from=(S.APPLIED,), action=_event(org, "admitted"), actor=actor,
+        reason=reason, reason_required=False,
+        data={"agreement_no": agreement_no, "agreement_start": agreement_start.isoformat(),
+              "agreement_end": agreement_end.isoformat()},
+        extra_update={"agreement_no": agreement_no.strip(), "agreement_start": agreement_start,
+                      "agreement_end": agreement_end},
+    )
+
+
+def suspend_org(org: DesignatedOrganisation, *, actor, reason: str) -> DesignatedOrganisation:
+    return transition(org, to=S.SUSPENDED, allowed_from=(S.ADMITTED,), action=_event(org, "suspended"),
+                      actor=actor, reason=reason)
+
+
+def resume_org(org: DesignatedOrganisation, *, criteria: list[Criterion], actor, reason: str) -> DesignatedOrganisation:
+    """Lift a suspension; the criteria must still be met (R-INS-1, R-PHA-1)."""
+    refuse_unmet(criteria, action="恢复")
+    return transition(org, to=S.ADMITTED, allowed_from=(S.SUSPENDED,), action=_event(org, "resumed"),
+                      actor=actor, reason=reason)
+
+
+def exit_org(org: DesignatedOrganisation, *, actor, reason: str) -> DesignatedOrganisation:
+    return transition(org, to=S.EXITED, allowed_from=(S.APPLIED, S.ADMITTED, S.SUSPENDED),
+                      action=_event(org, "exited"), actor=actor, reason=reason)
+
+
+def sanction_org(org: DesignatedOrganisation, *, actor, kind: str, decided_on: dt.date, reason: str,
+                 amount: Decimal | None = None, deadline: dt.date | None = None) -> Sanction:
+    """R-INS-3 / R-PHA-2: record a sanction; 暂停协议 suspends an admitted organisation, 解除协议 exits it."""
+    sanction = sanction_record(org, actor=actor, kind=kind, decided_on=decided_on, reason=reason, amount=amount,
+                               deadline=deadline)
+    if kind == Sanction.Kind.SUSPENSION and org.status == S.ADMITTED:
+        suspend_org(org, actor=actor, reason=f"协议处理：{reason}")
+    elif kind == Sanction.Kind.TERMINATION:
+        exit_org(org, actor=actor, reason=f"解除协议：{reason}")
+    return sanction
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

@@ -4,12 +4,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
 from apps.core import designation
-from apps.core.events import record_event
 from apps.core.exceptions import ApplicationError
 from apps.core.models import DesignationStatus, Sanction
 from apps.institutions.models import Institution
@@ -23,6 +21,7 @@ EDITABLE_FIELDS = (
     "has_clinical_department", "sells_at_negotiated_price", "info_system_capable", "no_penalty_past_year",
     "registration_changed_on", "unable_to_serve_since",
 )
+INVALID = "医疗机构信息有误"
 
 
 def _check_certifying_highest_level(institution: Institution) -> None:
@@ -43,47 +42,25 @@ def _check_certifying_highest_level(institution: Institution) -> None:
         )
 
 
-def _full_clean(institution: Institution) -> None:
-    try:
-        institution.full_clean()
-    except ValidationError as exc:
-        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        raise ApplicationError("invalid", "医疗机构信息有误", fields=fields) from None
-
-
 @transaction.atomic
 def institution_create(*, actor, code: str, name: str, region, level: int, kind: str = Institution.Kind.TREATING,
                        hospital_type: str = Institution.HospitalType.GENERAL, specialty=None, **fields) -> Institution:
     """Register an institution's application (status 申请中)."""
-    unknown = set(fields) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ApplicationError("invalid", f"不能直接设置：{'、'.join(sorted(unknown))}")
-    institution = Institution(code=(code or "").strip(), name=(name or "").strip(), region=region, level=level,
-                              kind=kind, hospital_type=hospital_type, specialty=specialty, status=S.APPLIED, **fields)
-    _full_clean(institution)
-    institution.save()
-    record_event(subject=institution, action="institution_applied", actor=actor, to_status=S.APPLIED)
-    return institution
+    return designation.create_org(Institution, actor=actor, editable=EDITABLE_FIELDS, invalid_message=INVALID,
+                                  code=code, name=name, region=region, level=level, kind=kind,
+                                  hospital_type=hospital_type, specialty=specialty, **fields)
+
+
+def _check_if_designated(institution: Institution) -> None:
+    if institution.status in (S.ADMITTED, S.SUSPENDED):
+        _check_certifying_highest_level(institution)
 
 
 @transaction.atomic
 def institution_update(*, institution: Institution, actor, data: dict) -> Institution:
     """Change registry fields (not the status). An admitted certifying institution keeps R-INS-2."""
-    unknown = set(data) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ApplicationError("invalid", f"不能直接修改：{'、'.join(sorted(unknown))}（状态请使用纳入/暂停/退出操作）")
-    changed = {k: v for k, v in data.items() if getattr(institution, k) != v}
-    if not changed:
-        return institution
-    for key, value in changed.items():
-        setattr(institution, key, value)
-    _full_clean(institution)
-    if institution.status in (S.ADMITTED, S.SUSPENDED):
-        _check_certifying_highest_level(institution)
-    institution.save()
-    record_event(subject=institution, action="institution_updated", actor=actor,
-                 data={"fields": sorted(changed)})
-    return institution
+    return designation.update_org(institution, actor=actor, data=data, editable=EDITABLE_FIELDS,
+                                  invalid_message=INVALID, check=_check_if_designated)
 
 
 @transaction.atomic
@@ -91,48 +68,30 @@ def institution_admit(*, institution: Institution, actor, agreement_no: str, agr
                       agreement_end: dt.date, reason: str = "") -> Institution:
     """R-INS-1/R-INS-3: admit an applicant once every criterion is met and the supplementary agreement
     (补充协议) is signed; R-INS-2 for certifying institutions."""
-    designation.refuse_unmet(institution_criteria(institution), action="纳入")
-    designation.validate_agreement(agreement_no=agreement_no, agreement_start=agreement_start,
-                                   agreement_end=agreement_end)
-    _check_certifying_highest_level(institution)
-    return designation.transition(
-        institution, to=S.ADMITTED, allowed_from=(S.APPLIED,), action="institution_admitted", actor=actor,
-        reason=reason, reason_required=False,
-        data={"agreement_no": agreement_no, "agreement_start": agreement_start.isoformat(),
-              "agreement_end": agreement_end.isoformat()},
-        extra_update={"agreement_no": agreement_no.strip(), "agreement_start": agreement_start,
-                      "agreement_end": agreement_end},
-    )
+    return designation.admit_org(institution, criteria=institution_criteria(institution), actor=actor,
+                                 agreement_no=agreement_no, agreement_start=agreement_start,
+                                 agreement_end=agreement_end, reason=reason, check=_check_certifying_highest_level)
 
 
 @transaction.atomic
 def institution_suspend(*, institution: Institution, actor, reason: str) -> Institution:
-    return designation.transition(institution, to=S.SUSPENDED, allowed_from=(S.ADMITTED,),
-                                  action="institution_suspended", actor=actor, reason=reason)
+    return designation.suspend_org(institution, actor=actor, reason=reason)
 
 
 @transaction.atomic
 def institution_resume(*, institution: Institution, actor, reason: str) -> Institution:
     """Lift a suspension; the criteria must still be met (R-INS-1)."""
-    designation.refuse_unmet(institution_criteria(institution), action="恢复")
-    return designation.transition(institution, to=S.ADMITTED, allowed_from=(S.SUSPENDED,),
-                                  action="institution_resumed", actor=actor, reason=reason)
+    return designation.resume_org(institution, criteria=institution_criteria(institution), actor=actor, reason=reason)
 
 
 @transaction.atomic
 def institution_exit(*, institution: Institution, actor, reason: str) -> Institution:
-    return designation.transition(institution, to=S.EXITED, allowed_from=(S.APPLIED, S.ADMITTED, S.SUSPENDED),
-                                  action="institution_exited", actor=actor, reason=reason)
+    return designation.exit_org(institution, actor=actor, reason=reason)
 
 
 @transaction.atomic
 def institution_sanction(*, institution: Institution, actor, kind: str, decided_on: dt.date, reason: str,
                          amount: Decimal | None = None, deadline: dt.date | None = None) -> Sanction:
     """R-INS-3: record a sanction; 暂停协议 suspends an admitted institution, 解除协议 exits it."""
-    sanction = designation.sanction_record(institution, actor=actor, kind=kind, decided_on=decided_on,
-                                           reason=reason, amount=amount, deadline=deadline)
-    if kind == Sanction.Kind.SUSPENSION and institution.status == S.ADMITTED:
-        institution_suspend(institution=institution, actor=actor, reason=f"协议处理：{reason}")
-    elif kind == Sanction.Kind.TERMINATION:
-        institution_exit(institution=institution, actor=actor, reason=f"解除协议：{reason}")
-    return sanction
+    return designation.sanction_org(institution, actor=actor, kind=kind, decided_on=decided_on, reason=reason,
+                                    amount=amount, deadline=deadline)
