@@ -1,19 +1,10 @@
 """/api/v1/institutions/: read within scope (R-SEC-1); create, update and lifecycle for bureau administrators."""
-from django.utils import timezone
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.decorators import action
-from rest_framework.filters import OrderingFilter, SearchFilter
-from rest_framework.response import Response
+from rest_framework import serializers
 
-from apps.accounts.permissions import IsBureau, IsBureauAdmin, ReadAnyWriteBureauAdmin
 from apps.catalogue.models import TherapeuticArea
-from apps.core.api_fields import (
-    AdmitSerializer, CriterionSerializer, ExitFlagSerializer, ReasonSerializer, RegionPrefixFilterMixin,
-    SanctionInputSerializer, SanctionSerializer, ScopedSlugRelatedField,
-)
-from apps.core.designation import sanctions_for
+from apps.core.api_fields import CriterionSerializer, RegionPrefixFilterMixin, ScopedSlugRelatedField
+from apps.core.designation_api import DesignationViewSet, lifecycle_schema
 from apps.core.models import Region
 from apps.core.selectors import regions_under
 from apps.institutions import services
@@ -76,102 +67,15 @@ class InstitutionFilter(RegionPrefixFilterMixin, filters.FilterSet):
         fields = ["code", "name", "region", "status", "level", "kind", "hospital_type"]
 
 
-class InstitutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+@lifecycle_schema(exit_flags_description="R-INS-4: institutions meeting an exit criterion, with the reasons.")
+class InstitutionViewSet(DesignationViewSet):
     """Designated institutions (R-INS-1..4)."""
 
     serializer_class = InstitutionSerializer
-    permission_classes = [ReadAnyWriteBureauAdmin]
-    filter_backends = [filters.DjangoFilterBackend, SearchFilter, OrderingFilter]
     filterset_class = InstitutionFilter
-    search_fields = ["code", "name"]
     ordering_fields = ["code", "name", "level"]
-    ordering = ["code"]
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # OpenAPI generation
-            return Institution.objects.none()
-        return institutions_visible_to(self.request.user)
-
-    def get_permissions(self):
-        if self.action in ("admit", "suspend", "resume", "exit", "sanction"):
-            return [IsBureauAdmin()]
-        if self.action in ("exit_flags", "sanctions"):
-            return [IsBureau()]
-        return super().get_permissions()
-
-    @extend_schema(request=InstitutionWriteSerializer, responses={201: InstitutionSerializer})
-    def create(self, request):
-        data = InstitutionWriteSerializer(data=request.data, context={"request": request})
-        data.is_valid(raise_exception=True)
-        institution = services.institution_create(actor=request.user, **data.validated_data)
-        return Response(InstitutionSerializer(institution).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(request=InstitutionWriteSerializer, responses=InstitutionSerializer)
-    def partial_update(self, request, pk=None):
-        institution = self.get_object()
-        data = InstitutionWriteSerializer(data=request.data, partial=True, context={"request": request})
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
-        if values.pop("code", institution.code) != institution.code:
-            raise serializers.ValidationError({"code": ["编码不能修改"]})
-        institution = services.institution_update(institution=institution, actor=request.user, data=values)
-        return Response(InstitutionSerializer(institution).data)
-
-    update = partial_update
-
-    def _reply(self, institution):
-        institution.refresh_from_db()
-        return Response(InstitutionSerializer(institution).data)
-
-    @extend_schema(request=AdmitSerializer, responses=InstitutionSerializer)
-    @action(detail=True, methods=["post"])
-    def admit(self, request, pk=None):
-        data = AdmitSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._reply(services.institution_admit(institution=self.get_object(), actor=request.user,
-                                                      **data.validated_data))
-
-    @extend_schema(request=ReasonSerializer, responses=InstitutionSerializer)
-    @action(detail=True, methods=["post"])
-    def suspend(self, request, pk=None):
-        data = ReasonSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._reply(services.institution_suspend(institution=self.get_object(), actor=request.user,
-                                                        **data.validated_data))
-
-    @extend_schema(request=ReasonSerializer, responses=InstitutionSerializer)
-    @action(detail=True, methods=["post"])
-    def resume(self, request, pk=None):
-        data = ReasonSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._reply(services.institution_resume(institution=self.get_object(), actor=request.user,
-                                                       **data.validated_data))
-
-    @extend_schema(request=ReasonSerializer, responses=InstitutionSerializer)
-    @action(detail=True, methods=["post"])
-    def exit(self, request, pk=None):
-        data = ReasonSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._reply(services.institution_exit(institution=self.get_object(), actor=request.user,
-                                                     **data.validated_data))
-
-    @extend_schema(request=SanctionInputSerializer, responses={201: SanctionSerializer})
-    @action(detail=True, methods=["post"])
-    def sanction(self, request, pk=None):
-        data = SanctionInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        sanction = services.institution_sanction(institution=self.get_object(), actor=request.user,
-                                                 **data.validated_data)
-        return Response(SanctionSerializer(sanction).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(responses=SanctionSerializer(many=True))
-    @action(detail=True, methods=["get"])
-    def sanctions(self, request, pk=None):
-        return Response(SanctionSerializer(sanctions_for(self.get_object()), many=True).data)
-
-    @extend_schema(responses=ExitFlagSerializer(many=True))
-    @action(detail=False, methods=["get"], url_path="exit-flags")
-    def exit_flags(self, request):
-        """R-INS-4: institutions meeting an exit criterion, with the reasons."""
-        flags = institutions_flagged_for_exit(user=request.user, today=timezone.localdate())
-        return Response(ExitFlagSerializer(flags, many=True).data)
+    write_serializer_class = InstitutionWriteSerializer
+    service_module = services
+    subject = "institution"
+    visible_to = staticmethod(institutions_visible_to)
+    flagged_for_exit = staticmethod(institutions_flagged_for_exit)

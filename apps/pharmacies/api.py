@@ -1,23 +1,16 @@
 """/api/v1/pharmacies/: read within scope (R-SEC-1); create, update and lifecycle for bureau administrators."""
-from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import serializers
 from rest_framework.decorators import action
-from rest_framework.filters import OrderingFilter, SearchFilter
-from rest_framework.response import Response
 
-from apps.accounts.permissions import IsBureau, IsBureauAdmin, ReadAnyWriteBureauAdmin
-from apps.core.api_fields import (
-    AdmitSerializer, CriterionSerializer, ExitFlagSerializer, ReasonSerializer, RegionPrefixFilterMixin,
-    SanctionInputSerializer, SanctionSerializer, ScopedSlugRelatedField,
-)
-from apps.core.designation import sanctions_for
+from apps.core.api_fields import CriterionSerializer, RegionPrefixFilterMixin, ScopedSlugRelatedField
+from apps.core.designation_api import DesignationViewSet, lifecycle_schema
 from apps.core.models import Region
 from apps.core.selectors import regions_under
 from apps.pharmacies import services
 from apps.pharmacies.models import Pharmacy
-from apps.pharmacies.selectors import pharmacy_criteria, pharmacies_flagged_for_exit, pharmacies_visible_to
+from apps.pharmacies.selectors import pharmacies_flagged_for_exit, pharmacies_visible_to, pharmacy_criteria
 
 
 class PharmacySerializer(serializers.ModelSerializer):
@@ -78,111 +71,22 @@ class PharmacyFilter(RegionPrefixFilterMixin, filters.FilterSet):
         fields = ["code", "name", "region", "status", "stocks_cold_chain", "trading_licence_valid"]
 
 
-class PharmacyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+@lifecycle_schema(exit_flags_description="R-PHA-2 / R-INS-4: pharmacies meeting an exit criterion, with the reasons.")
+class PharmacyViewSet(DesignationViewSet):
     """Designated pharmacies (R-PHA-1, R-PHA-2)."""
 
     serializer_class = PharmacySerializer
-    permission_classes = [ReadAnyWriteBureauAdmin]
-    filter_backends = [filters.DjangoFilterBackend, SearchFilter, OrderingFilter]
     filterset_class = PharmacyFilter
-    search_fields = ["code", "name"]
     ordering_fields = ["code", "name"]
-    ordering = ["code"]
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # OpenAPI generation
-            return Pharmacy.objects.none()
-        return pharmacies_visible_to(self.request.user)
-
-    def get_permissions(self):
-        if self.action in ("admit", "suspend", "resume", "exit", "sanction", "revoke_licence"):
-            return [IsBureauAdmin()]
-        if self.action in ("exit_flags", "sanctions"):
-            return [IsBureau()]
-        return super().get_permissions()
-
-    @extend_schema(request=PharmacyWriteSerializer, responses={201: PharmacySerializer})
-    def create(self, request):
-        data = PharmacyWriteSerializer(data=request.data, context={"request": request})
-        data.is_valid(raise_exception=True)
-        pharmacy = services.pharmacy_create(actor=request.user, **data.validated_data)
-        return Response(PharmacySerializer(pharmacy).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(request=PharmacyWriteSerializer, responses=PharmacySerializer)
-    def partial_update(self, request, pk=None):
-        pharmacy = self.get_object()
-        data = PharmacyWriteSerializer(data=request.data, partial=True, context={"request": request})
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
-        if values.pop("code", pharmacy.code) != pharmacy.code:
-            raise serializers.ValidationError({"code": ["编码不能修改"]})
-        pharmacy = services.pharmacy_update(pharmacy=pharmacy, actor=request.user, data=values)
-        return Response(PharmacySerializer(pharmacy).data)
-
-    update = partial_update
-
-    def _reply(self, pharmacy):
-        pharmacy.refresh_from_db()
-        return Response(PharmacySerializer(pharmacy).data)
-
-    @extend_schema(request=AdmitSerializer, responses=PharmacySerializer)
-    @action(detail=True, methods=["post"])
-    def admit(self, request, pk=None):
-        data = AdmitSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._reply(services.pharmacy_admit(pharmacy=self.get_object(), actor=request.user,
-                                                      **data.validated_data))
-
-    @extend_schema(request=ReasonSerializer, responses=PharmacySerializer)
-    @action(detail=True, methods=["post"])
-    def suspend(self, request, pk=None):
-        data = ReasonSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._reply(services.pharmacy_suspend(pharmacy=self.get_object(), actor=request.user,
-                                                        **data.validated_data))
-
-    @extend_schema(request=ReasonSerializer, responses=PharmacySerializer)
-    @action(detail=True, methods=["post"])
-    def resume(self, request, pk=None):
-        data = ReasonSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._reply(services.pharmacy_resume(pharmacy=self.get_object(), actor=request.user,
-                                                       **data.validated_data))
-
-    @extend_schema(request=ReasonSerializer, responses=PharmacySerializer)
-    @action(detail=True, methods=["post"])
-    def exit(self, request, pk=None):
-        data = ReasonSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._reply(services.pharmacy_exit(pharmacy=self.get_object(), actor=request.user,
-                                                     **data.validated_data))
-
-    @extend_schema(request=SanctionInputSerializer, responses={201: SanctionSerializer})
-    @action(detail=True, methods=["post"])
-    def sanction(self, request, pk=None):
-        data = SanctionInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        sanction = services.pharmacy_sanction(pharmacy=self.get_object(), actor=request.user,
-                                                 **data.validated_data)
-        return Response(SanctionSerializer(sanction).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(responses=SanctionSerializer(many=True))
-    @action(detail=True, methods=["get"])
-    def sanctions(self, request, pk=None):
-        return Response(SanctionSerializer(sanctions_for(self.get_object()), many=True).data)
-
-    @extend_schema(responses=ExitFlagSerializer(many=True))
-    @action(detail=False, methods=["get"], url_path="exit-flags")
-    def exit_flags(self, request):
-        """R-PHA-2 / R-INS-4: pharmacies meeting an exit criterion, with the reasons."""
-        flags = pharmacies_flagged_for_exit(user=request.user, today=timezone.localdate())
-        return Response(ExitFlagSerializer(flags, many=True).data)
+    write_serializer_class = PharmacyWriteSerializer
+    service_module = services
+    subject = "pharmacy"
+    visible_to = staticmethod(pharmacies_visible_to)
+    flagged_for_exit = staticmethod(pharmacies_flagged_for_exit)
+    admin_actions = (*DesignationViewSet.admin_actions, "revoke_licence")
 
     @extend_schema(request=LicenceRevokedSerializer, responses=PharmacySerializer)
     @action(detail=True, methods=["post"], url_path="revoke-licence")
     def revoke_licence(self, request, pk=None):
         """R-PHA-2: the drug-trading licence was revoked: the pharmacy exits."""
-        data = LicenceRevokedSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._reply(services.pharmacy_revoke_licence(pharmacy=self.get_object(), actor=request.user,
-                                                            **data.validated_data))
+        return self._transition("revoke_licence", LicenceRevokedSerializer)
