@@ -107,3 +107,48 @@ class BureauAdminAccess:
         if self.scope is not None and not request.user.is_superuser:
             return qs.filter(pk__in=self.scope(request.user).values("pk"))
         return qs
+
+
+def service_action(label: str, form_class: type[forms.Form], service, *, name: str, subject: str):
+    """``transition_action`` calling ``service(<subject>=obj, actor=user, **cleaned_data)``."""
+    return transition_action(label, form_class, name=name,
+                             call=lambda obj, actor, **data: service(**{subject: obj}, actor=actor, **data))
+
+
+def designation_actions(service_module, subject: str) -> list:
+    """The lifecycle actions of a designated institution or pharmacy (R-INS-3, R-PHA-2): the services
+    ``<subject>_admit``, ``_suspend``, ``_resume`` and ``_exit`` of ``service_module``."""
+    steps = [("纳入（签订补充协议）", AgreementForm, "admit"), ("暂停", ReasonForm, "suspend"),
+             ("恢复", ReasonForm, "resume"), ("退出", ReasonForm, "exit")]
+    def late(name):  # looked up per call, as a module attribute
+        return lambda **kwargs: getattr(service_module, f"{subject}_{name}")(**kwargs)
+
+    return [service_action(label, form_class, late(name), name=name, subject=subject)
+            for label, form_class, name in steps]
+
+
+class LifecycleAdmin(BureauAdminAccess, ServiceModelAdmin):
+    """A registry whose ``status_fields`` change only through actions and whose ``fixed_after_create`` fields
+    (the code…) cannot change once saved."""
+
+    status_fields: tuple[str, ...] = ()
+    fixed_after_create: tuple[str, ...] = ("code",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.status_fields, *self.fixed_after_create] if obj else [*self.status_fields]
+
+
+class DesignationAdmin(LifecycleAdmin):
+    """Designated institutions and pharmacies: saves go through ``<subject>_create`` / ``<subject>_update`` of
+    ``service_module``; the status and the supplementary agreement only through ``designation_actions``."""
+
+    status_fields = ("status", "status_changed_at", "agreement_no", "agreement_start", "agreement_end")
+    service_module = None
+    subject = ""
+
+    def create_via(self, request, data):
+        return getattr(self.service_module, f"{self.subject}_create")(actor=request.user, **data)
+
+    def update_via(self, request, current, data):
+        return getattr(self.service_module, f"{self.subject}_update")(**{self.subject: current}, actor=request.user,
+                                                                      data=data)

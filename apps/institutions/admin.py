@@ -1,16 +1,16 @@
 from django.contrib import admin
 
-from apps.core.admin_actions import AgreementForm, BureauAdminAccess, ReasonForm, ServiceModelAdmin, transition_action
-from apps.institutions.selectors import institutions_visible_to
+from apps.core.admin_actions import BureauAdminAccess, DesignationAdmin, designation_actions
 from apps.institutions import services
 from apps.institutions.models import Institution, PharmacyCommitteeMeeting
-
-STATUS_FIELDS = ["status", "status_changed_at", "agreement_no", "agreement_start", "agreement_end"]
+from apps.institutions.selectors import institutions_visible_to
 
 
 @admin.register(Institution)
-class InstitutionAdmin(BureauAdminAccess, ServiceModelAdmin):
+class InstitutionAdmin(DesignationAdmin):
     scope = staticmethod(institutions_visible_to)
+    service_module = services
+    subject = "institution"
     list_display = ["code", "name", "region", "level", "hospital_type", "kind", "status", "agreement_end"]
     list_filter = ["status", "level", "kind", "hospital_type", "region__parent"]
     search_fields = ["code", "name"]
@@ -21,27 +21,9 @@ class InstitutionAdmin(BureauAdminAccess, ServiceModelAdmin):
         ("纳入条件（R-INS-1）", {"fields": ["has_clinical_department", "sells_at_negotiated_price",
                                         "info_system_capable", "no_penalty_past_year"]}),
         ("退出情形（R-INS-4）", {"fields": ["registration_changed_on", "unable_to_serve_since"]}),
-        ("状态与补充协议（通过列表页操作变更）", {"fields": STATUS_FIELDS}),
+        ("状态与补充协议（通过列表页操作变更）", {"fields": list(DesignationAdmin.status_fields)}),
     ]
-    actions = [
-        transition_action("纳入（签订补充协议）", AgreementForm, name="admit",
-                          call=lambda o, u, **d: services.institution_admit(institution=o, actor=u, **d)),
-        transition_action("暂停", ReasonForm, name="suspend",
-                          call=lambda o, u, **d: services.institution_suspend(institution=o, actor=u, **d)),
-        transition_action("恢复", ReasonForm, name="resume",
-                          call=lambda o, u, **d: services.institution_resume(institution=o, actor=u, **d)),
-        transition_action("退出", ReasonForm, name="exit",
-                          call=lambda o, u, **d: services.institution_exit(institution=o, actor=u, **d)),
-    ]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [*STATUS_FIELDS, "code"] if obj else STATUS_FIELDS
-
-    def create_via(self, request, data):
-        return services.institution_create(actor=request.user, **data)
-
-    def update_via(self, request, current, data):
-        return services.institution_update(institution=current, actor=request.user, data=data)
+    actions = designation_actions(services, "institution")
 
 
 @admin.register(PharmacyCommitteeMeeting)

@@ -1,12 +1,10 @@
 from django import forms
 from django.contrib import admin
 
-from apps.core.admin_actions import (
-    BureauAdminAccess, OptionalReasonForm, ReasonForm, ServiceModelAdmin, transition_action,
-)
-from apps.physicians.selectors import physicians_visible_to
+from apps.core.admin_actions import LifecycleAdmin, OptionalReasonForm, ReasonForm, transition_action
 from apps.physicians import services
 from apps.physicians.models import Physician
+from apps.physicians.selectors import physicians_visible_to
 
 STATUS_FIELDS = ["status", "status_changed_at", "filed_on", "revoked_on", "proposed_by"]
 
@@ -19,8 +17,10 @@ class FileForm(forms.Form):
 
 
 @admin.register(Physician)
-class PhysicianAdmin(BureauAdminAccess, ServiceModelAdmin):
+class PhysicianAdmin(LifecycleAdmin):
     scope = staticmethod(physicians_visible_to)
+    status_fields = tuple(STATUS_FIELDS)
+    fixed_after_create = ("code", "institution")
     list_display = ["code", "name", "institution", "department", "title", "is_certifying", "is_treating", "status",
                     "filed_on"]
     list_filter = ["status", "title", "is_certifying", "therapeutic_areas", "institution__region__parent"]
@@ -47,9 +47,6 @@ class PhysicianAdmin(BureauAdminAccess, ServiceModelAdmin):
         transition_action("置为过期（有效期已届满）", OptionalReasonForm, name="expire",
                           call=lambda o, u, **d: services.physician_expire(physician=o, actor=u)),
     ]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [*STATUS_FIELDS, "code", "institution"] if obj else [*STATUS_FIELDS]
 
     def create_via(self, request, data):
         fields = {k: v for k, v in data.items() if k != "filing_valid_until"}
