@@ -5,12 +5,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.core.designation import sanctions_for
-from apps.core.events import events_for
-from apps.core.forms import AgreementForm, ReasonForm, SanctionForm
+from apps.core.designation_views import detail_context, lifecycle_actions, run_action
 from apps.core.models import DesignationStatus
 from apps.core.selectors import regions_under
-from apps.core.views import form_errors_message, paginate, run_service
+from apps.core.views import paginate
 from apps.institutions import services
 from apps.institutions.models import Institution
 from apps.institutions.selectors import (
@@ -45,30 +43,13 @@ def institution_list_view(request):
 @login_required
 def institution_detail(request, pk):
     institution = get_object_or_404(institutions_visible_to(request.user), pk=pk)
-    context = {
-        "obj": institution, "criteria": institution_criteria(institution),
-        "events": events_for(institution)[:50], "sanctions": sanctions_for(institution),
-        "physicians": physicians_visible_to(request.user).filter(institution=institution),
-        "action_url": "institutions:action",
-    }
-    if request.user.is_bureau_admin:
-        today = timezone.localdate()
-        context.update(
-            admit_form=AgreementForm(initial={"agreement_no": institution.agreement_no or f"SXT-{institution.code}",
-                                              "agreement_start": today,
-                                              "agreement_end": today.replace(year=today.year + 1, month=12, day=31)}),
-            reason_form=ReasonForm(), sanction_form=SanctionForm(initial={"decided_on": today}),
-        )
+    context = detail_context(request, institution, criteria=institution_criteria(institution),
+                             action_url="institutions:action")
+    context["physicians"] = physicians_visible_to(request.user).filter(institution=institution)
     return render(request, "institutions/detail.html", context)
 
 
-ACTIONS = {
-    "admit": (AgreementForm, services.institution_admit, "已纳入定点"),
-    "suspend": (ReasonForm, services.institution_suspend, "已暂停"),
-    "resume": (ReasonForm, services.institution_resume, "已恢复"),
-    "exit": (ReasonForm, services.institution_exit, "已退出"),
-    "sanction": (SanctionForm, services.institution_sanction, "已登记协议处理"),
-}
+ACTIONS = lifecycle_actions(services, "institution")
 
 
 @login_required
@@ -80,14 +61,8 @@ def institution_action(request, pk, action):
     institution = get_object_or_404(institutions_visible_to(request.user), pk=pk)
     if action not in ACTIONS:
         raise PermissionDenied
-    form_class, service, success = ACTIONS[action]
-    form = form_class(request.POST)
-    if form.is_valid():
-        run_service(request, lambda: service(institution=institution, actor=request.user, **form.cleaned_data),
-                    success=success)
-    else:
-        form_errors_message(request, form)
-    return redirect("institutions:detail", pk=institution.pk)
+    return run_action(request, institution, step=ACTIONS[action], subject="institution",
+                      detail_url="institutions:detail")
 
 
 @login_required

@@ -6,12 +6,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.core.designation import sanctions_for
-from apps.core.events import events_for
-from apps.core.forms import AgreementForm, ReasonForm, SanctionForm
+from apps.core.designation_views import detail_context, lifecycle_actions, run_action
 from apps.core.models import DesignationStatus
 from apps.core.selectors import regions_under
-from apps.core.views import form_errors_message, paginate, run_service
+from apps.core.views import paginate
 from apps.pharmacies import services
 from apps.pharmacies.selectors import pharmacies_visible_to, pharmacy_criteria, pharmacy_list
 
@@ -42,26 +40,14 @@ def pharmacy_list_view(request):
 @login_required
 def pharmacy_detail(request, pk):
     pharmacy = get_object_or_404(pharmacies_visible_to(request.user), pk=pk)
-    context = {"obj": pharmacy, "criteria": pharmacy_criteria(pharmacy), "events": events_for(pharmacy)[:50],
-               "sanctions": sanctions_for(pharmacy), "action_url": "pharmacies:action"}
+    context = detail_context(request, pharmacy, criteria=pharmacy_criteria(pharmacy), action_url="pharmacies:action")
     if request.user.is_bureau_admin:
-        today = timezone.localdate()
-        context.update(
-            admit_form=AgreementForm(initial={"agreement_no": pharmacy.agreement_no or f"SXT-{pharmacy.code}",
-                                              "agreement_start": today,
-                                              "agreement_end": today.replace(year=today.year + 1, month=12, day=31)}),
-            reason_form=ReasonForm(), sanction_form=SanctionForm(initial={"decided_on": today}),
-            licence_form=LicenceRevokedForm(initial={"revoked_on": today}),
-        )
+        context["licence_form"] = LicenceRevokedForm(initial={"revoked_on": timezone.localdate()})
     return render(request, "pharmacies/detail.html", context)
 
 
 ACTIONS = {
-    "admit": (AgreementForm, services.pharmacy_admit, "已纳入定点"),
-    "suspend": (ReasonForm, services.pharmacy_suspend, "已暂停"),
-    "resume": (ReasonForm, services.pharmacy_resume, "已恢复"),
-    "exit": (ReasonForm, services.pharmacy_exit, "已退出"),
-    "sanction": (SanctionForm, services.pharmacy_sanction, "已登记协议处理"),
+    **lifecycle_actions(services, "pharmacy"),
     "revoke-licence": (LicenceRevokedForm, services.pharmacy_revoke_licence, "已登记许可吊销并退出"),
 }
 
@@ -72,11 +58,4 @@ def pharmacy_action(request, pk, action):
     if not request.user.is_bureau_admin or action not in ACTIONS:
         raise PermissionDenied
     pharmacy = get_object_or_404(pharmacies_visible_to(request.user), pk=pk)
-    form_class, service, success = ACTIONS[action]
-    form = form_class(request.POST)
-    if form.is_valid():
-        run_service(request, lambda: service(pharmacy=pharmacy, actor=request.user, **form.cleaned_data),
-                    success=success)
-    else:
-        form_errors_message(request, form)
-    return redirect("pharmacies:detail", pk=pharmacy.pk)
+    return run_action(request, pharmacy, step=ACTIONS[action], subject="pharmacy", detail_url="pharmacies:detail")
