@@ -17,9 +17,40 @@ from rest_framework.response import Response
 
 from apps.accounts.permissions import IsBureau, IsBureauAdmin, ReadAnyWriteBureauAdmin
 from apps.core.api_fields import (
-    AdmitSerializer, ExitFlagSerializer, ReasonSerializer, SanctionInputSerializer, SanctionSerializer,
+    AdmitSerializer, CriterionSerializer, ExitFlagSerializer, ReasonSerializer, SanctionInputSerializer,
+    SanctionSerializer, ScopedSlugRelatedField,
 )
 from apps.core.designation import sanctions_for
+from apps.core.models import Region
+from apps.core.selectors import regions_under
+
+
+# no docstrings on the two base serializers: drf-spectacular would show them in every subclass's schema
+# Read fields common to institutions and pharmacies; the subclass lists them all in ``Meta.fields`` and sets
+# ``criteria_of = staticmethod(<model>_criteria)``.
+class DesignationSerializer(serializers.ModelSerializer):
+    region = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    region_name = serializers.CharField(source="region.name", read_only=True)
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    criteria = serializers.SerializerMethodField()
+    criteria_of = None
+
+    def get_criteria(self, obj) -> list[dict]:
+        return CriterionSerializer(self.criteria_of(obj), many=True).data
+
+
+def _regions(user):
+    return regions_under(user.scope_region)
+
+
+# Registration fields common to institutions and pharmacies (first in the subclass's field order).
+class DesignationWriteSerializer(serializers.Serializer):
+    code = serializers.RegexField(r"^[A-Z0-9]{4,20}$", error_messages={"invalid": "编码为4–20位大写字母或数字"})
+    name = serializers.CharField(max_length=128)
+    region = ScopedSlugRelatedField(slug_field="code", scope=_regions, model=Region)
+    address = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    contact_name = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    contact_phone = serializers.CharField(max_length=20, required=False, allow_blank=True)
 
 
 class DesignationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -3,23 +3,20 @@ from django_filters import rest_framework as filters
 from rest_framework import serializers
 
 from apps.catalogue.models import TherapeuticArea
-from apps.core.api_fields import CriterionSerializer, RegionPrefixFilterMixin, ScopedSlugRelatedField
-from apps.core.designation_api import DesignationViewSet, lifecycle_schema
-from apps.core.models import Region
-from apps.core.selectors import regions_under
+from apps.core.api_fields import RegionPrefixFilterMixin
+from apps.core.designation_api import (
+    DesignationSerializer, DesignationViewSet, DesignationWriteSerializer, lifecycle_schema,
+)
 from apps.institutions import services
 from apps.institutions.models import Institution
 from apps.institutions.selectors import institution_criteria, institutions_flagged_for_exit, institutions_visible_to
 
 
-class InstitutionSerializer(serializers.ModelSerializer):
-    region = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    region_name = serializers.CharField(source="region.name", read_only=True)
+class InstitutionSerializer(DesignationSerializer):
+    criteria_of = staticmethod(institution_criteria)
     specialty = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    status_display = serializers.CharField(source="get_status_display", read_only=True)
     level_display = serializers.CharField(source="get_level_display", read_only=True)
     kind_display = serializers.CharField(source="get_kind_display", read_only=True)
-    criteria = serializers.SerializerMethodField()
 
     class Meta:
         model = Institution
@@ -30,21 +27,8 @@ class InstitutionSerializer(serializers.ModelSerializer):
                   "no_penalty_past_year", "registration_changed_on", "unable_to_serve_since", "criteria",
                   "created_at", "updated_at"]
 
-    def get_criteria(self, obj) -> list[dict]:
-        return CriterionSerializer(institution_criteria(obj), many=True).data
 
-
-def _regions(user):
-    return regions_under(user.scope_region)
-
-
-class InstitutionWriteSerializer(serializers.Serializer):
-    code = serializers.RegexField(r"^[A-Z0-9]{4,20}$", error_messages={"invalid": "编码为4–20位大写字母或数字"})
-    name = serializers.CharField(max_length=128)
-    region = ScopedSlugRelatedField(slug_field="code", scope=_regions, model=Region)
-    address = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    contact_name = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    contact_phone = serializers.CharField(max_length=20, required=False, allow_blank=True)
+class InstitutionWriteSerializer(DesignationWriteSerializer):
     level = serializers.ChoiceField(choices=Institution.Level.choices)
     hospital_type = serializers.ChoiceField(choices=Institution.HospitalType.choices, required=False)
     specialty = serializers.SlugRelatedField(slug_field="code", queryset=TherapeuticArea.objects.all(),

@@ -4,20 +4,17 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 
-from apps.core.api_fields import CriterionSerializer, RegionPrefixFilterMixin, ScopedSlugRelatedField
-from apps.core.designation_api import DesignationViewSet, lifecycle_schema
-from apps.core.models import Region
-from apps.core.selectors import regions_under
+from apps.core.api_fields import RegionPrefixFilterMixin
+from apps.core.designation_api import (
+    DesignationSerializer, DesignationViewSet, DesignationWriteSerializer, lifecycle_schema,
+)
 from apps.pharmacies import services
 from apps.pharmacies.models import Pharmacy
 from apps.pharmacies.selectors import pharmacies_flagged_for_exit, pharmacies_visible_to, pharmacy_criteria
 
 
-class PharmacySerializer(serializers.ModelSerializer):
-    region = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    region_name = serializers.CharField(source="region.name", read_only=True)
-    status_display = serializers.CharField(source="get_status_display", read_only=True)
-    criteria = serializers.SerializerMethodField()
+class PharmacySerializer(DesignationSerializer):
+    criteria_of = staticmethod(pharmacy_criteria)
 
     class Meta:
         model = Pharmacy
@@ -28,21 +25,8 @@ class PharmacySerializer(serializers.ModelSerializer):
                   "delivery_capable", "trading_licence_valid", "no_penalty_past_year", "registration_changed_on",
                   "unable_to_serve_since", "criteria", "created_at", "updated_at"]
 
-    def get_criteria(self, obj) -> list[dict]:
-        return CriterionSerializer(pharmacy_criteria(obj), many=True).data
 
-
-def _regions(user):
-    return regions_under(user.scope_region)
-
-
-class PharmacyWriteSerializer(serializers.Serializer):
-    code = serializers.RegexField(r"^[A-Z0-9]{4,20}$", error_messages={"invalid": "编码为4–20位大写字母或数字"})
-    name = serializers.CharField(max_length=128)
-    region = ScopedSlugRelatedField(slug_field="code", scope=_regions, model=Region)
-    address = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    contact_name = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    contact_phone = serializers.CharField(max_length=20, required=False, allow_blank=True)
+class PharmacyWriteSerializer(DesignationWriteSerializer):
     licence_no = serializers.CharField(max_length=64, required=False, allow_blank=True)
     has_business_licence = serializers.BooleanField(required=False)
     has_dedicated_storage = serializers.BooleanField(required=False)
