@@ -171,7 +171,7 @@ def prescription_for_dispensing(*, user, pk, day: dt.date) -> DispensingContext 
         WHERE p.id = %s AND p.pharmacy_id = %s
         ORDER BY it.id{lock}"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [day, day, pk, user.pharmacy_id])
+        execute_hot(cursor, "rx_dispensing", sql, [day, day, pk, user.pharmacy_id])
         rows = cursor.fetchall()
     if not rows:
         return None
@@ -351,6 +351,32 @@ def manual_claims_visible_to(user) -> QuerySet[ManualClaim]:
 # ``is_listed_on``, ``covers``) as everywhere else; a field not read here loads lazily if a rare path needs it.
 # Nothing is cached between requests: every status that decides a refusal is read in the request itself.
 
+def execute_hot(cursor, name: str, sql: str, params: list) -> None:
+    """Run a hot-path statement. On PostgreSQL it is prepared once per connection (``PREPARE``, then ``EXECUTE``
+    with the same parameters): these statements join many tables, and planning them costs PostgreSQL several
+    times what running them does. Persistent connections (``CONN_MAX_AGE``) keep the prepared statements; a
+    prepared statement outlives a rolled-back transaction. Elsewhere (SQLite) the SQL runs as written.
+    ``sql`` uses ``%s`` placeholders; ``name`` must identify the SQL text together with the number of
+    parameters."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        cursor.execute(sql, params)
+        return
+    raw = connection.connection
+    state = getattr(connection, "_hot_statements", None)
+    if state is None or state[0] is not raw:
+        state = (raw, set())
+        connection._hot_statements = state
+    name = f"{name}_{len(params)}"
+    if name not in state[1]:
+        pieces = sql.split("%s")
+        numbered = pieces[0] + "".join(f"${i}{piece}" for i, piece in enumerate(pieces[1:], start=1))
+        cursor.execute(f"PREPARE {name} AS {numbered}")
+        state[1].add(name)
+    cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}", params)
+
+
 class _Columns:
     """Column list of a hand-written SELECT: ``(alias, Model, field names)`` groups. Applies the backend's value
     converters (SQLite returns dates as text; PostgreSQL needs none) and slices a row into model instances."""
@@ -471,7 +497,8 @@ def upload_context(*, institution_id: int, serial_no: str, physician_code: str, 
         LEFT JOIN catalogue_drug d ON d.code IN ({", ".join(["%s"] * len(codes))})
         WHERE i.id = %s"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [serial_no, physician_code, pharmacy_code, application_id, *codes, institution_id])
+        execute_hot(cursor, "rx_upload", sql,
+                    [serial_no, physician_code, pharmacy_code, application_id, *codes, institution_id])
         rows = cursor.fetchall()
     if not rows:
         from apps.institutions.models import Institution
@@ -515,7 +542,7 @@ def policy_in_force(*, region: Region, on: dt.date):
            f"WHERE pp.region_id IN ({', '.join(['%s'] * len(chain))}) AND pp.valid_from <= %s "
            f"AND (pp.valid_until IS NULL OR pp.valid_until >= %s) ORDER BY pp.valid_from DESC")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*(r.pk for r in chain), on, on])
+        execute_hot(cursor, "rx_policy", sql, [*(r.pk for r in chain), on, on])
         rows = cursor.fetchall()
     by_region: dict[int, object] = {}
     for row in rows:

@@ -38,8 +38,8 @@ from apps.prescriptions.models import (
     PrescriptionItem, StockMovement, TraceCode,
 )
 from apps.prescriptions.selectors import (
-    DbValue, cross_region_filing_for, live_trace_codes, payment_standards_on, policy_in_force, stock_for,
-    upload_context,
+    DbValue, cross_region_filing_for, execute_hot, live_trace_codes, payment_standards_on, policy_in_force,
+    stock_for, upload_context,
 )
 
 MAX_DAYS_SUPPLY = 30  # R-RX-2, 001 第三十三条
@@ -526,7 +526,7 @@ def _locked_usage(*, person_id: int, year: int) -> PatientYearUsage:
            f"DO UPDATE SET dispensing_count = {table}.dispensing_count "
            f"RETURNING id, deductible_met, fund_paid, dispensing_count")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [person_id, year, timezone.now()])
+        execute_hot(cursor, "rx_usage_lock", sql, [person_id, year, timezone.now()])
         pk, deductible_met, fund_paid, count = cursor.fetchone()
     usage = PatientYearUsage(pk=pk, person_id=person_id, year=year, dispensing_count=count,
                              deductible_met=_USAGE_MONEY.convert(deductible_met, connection),
