@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import pairwise
 
 from django.db.models import Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
@@ -127,7 +128,7 @@ class DispensingContext:
 
 def _link_chain(nodes: list) -> Region | None:
     """``[region, parent, grandparent]`` (``None`` where absent) → the region with ``.parent`` set up the chain."""
-    for child, parent in zip(nodes, nodes[1:]):
+    for child, parent in pairwise(nodes):
         if child is not None and parent is not None:
             child.parent = parent
     return nodes[0]

@@ -27,9 +27,7 @@ from apps.catalogue.models import Drug
 from apps.core.events import record_event
 from apps.core.exceptions import ApplicationError
 from apps.core.models import Event
-from apps.institutions.models import Institution
 from apps.pharmacies.models import Pharmacy
-from apps.physicians.models import Physician
 from apps.policies.models import CareSetting, PaymentPolicy
 from apps.policies.selectors import policy_for
 from apps.prescriptions import engine
