@@ -22,12 +22,12 @@ def test_r_set_3_admin_opens_dashboard_monthly_report_and_runs_settlement(page, 
     login_page("admin")
     page.goto(f"{live_server.url}/settlement/dashboard/")
     assert page.locator("h1").inner_text() == "双通道监测看板"
-    assert "2271.00" in page.locator(".figures").inner_text()  # last month's fund payment
+    assert "2,271.00" in page.locator(".figures").inner_text()  # last month's fund payment
     page.wait_for_function("window.Chart && Chart.getChart('trend') !== undefined")
 
     page.goto(f"{live_server.url}/settlement/monthly/?period={label(period)}")
     assert page.locator("#total-visits").inner_text() == "2"
-    assert page.locator("#total-fund").inner_text() == "2271.00"
+    assert page.locator("#total-fund").inner_text() == "2,271.00"
     page.wait_for_function("window.settlementCharts && window.settlementCharts.length === 3")
     with page.expect_download() as download:
         page.click("#export-xlsx")
@@ -42,4 +42,4 @@ def test_r_set_3_admin_opens_dashboard_monthly_report_and_runs_settlement(page, 
     assert page.locator("#run-bar").get_attribute("aria-valuenow") == "100"
     page.click("text=查看结算单")
     row = page.locator("tbody tr").first.inner_text()
-    assert "国大药房（测试店）" in row and "2157.45" in row  # 2271.00 − 5 % deposit 113.55
+    assert "国大药房（测试店）" in row and "2,157.45" in row  # 2271.00 − 5 % deposit 113.55
