@@ -1,7 +1,7 @@
 """Prescription load through the real HTTP stack (issue 5 "Speed"): gunicorn on a fresh PostgreSQL database,
 a keep-alive load generator on loopback (``benchmarks/rx_loadgen.py``), uploads then dispensings.
 
-    python -m benchmarks rx_load [--n=4000] [--concurrency=9] [--workers=3] [--threads=3] [--port=18765]
+    python -m benchmarks rx_load [--n=4000] [--concurrency=6] [--workers=3] [--threads=3] [--port=18765]
 
 Prints throughput and p50/p95/p99 latency per phase. Target on the 2-core machine: ≥ 200 uploads/s and
 ≥ 100 dispensings/s with p99 < 150 ms.
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _options(argv: list[str]) -> dict:
-    opts = {"n": 4000, "concurrency": 9, "workers": 3, "threads": 3, "port": 18765, "warmup": 200}
+    opts = {"n": 4000, "concurrency": 6, "workers": 3, "threads": 3, "port": 18765, "warmup": 200}
     for arg in argv:
         if arg.startswith("--") and "=" in arg:
             key, value = arg[2:].split("=", 1)
