@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from apps.accounts.models import BUREAU_ROLES, Role
 from apps.applications.models import (
-    HOSPITAL_STAGES,
     Application,
     ApplicationDocument,
     ApplicationReview,

@@ -261,7 +261,7 @@ class SheetReader:
 
     def _rows_etree(self) -> Iterator[tuple[int, tuple]]:
         ns = self.ns
-        tag_row, tag_c, tag_v, tag_is, tag_f = f"{ns}row", f"{ns}c", f"{ns}v", f"{ns}is", f"{ns}f"
+        tag_row, tag_c, tag_v, tag_is = f"{ns}row", f"{ns}c", f"{ns}v", f"{ns}is"
         shared = self._shared_strings()
         date_styles = self.date_styles
         epoch = self.epoch

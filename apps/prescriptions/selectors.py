@@ -13,10 +13,9 @@ from itertools import pairwise
 from django.db.models import Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
-from apps.accounts.models import BUREAU_ROLES, Role
 from apps.catalogue.models import Drug, PaymentStandard
 from apps.core.models import Region, RegionSettings
-from apps.core.selectors import region_q
+from apps.core.scoping import scope_to_user
 from apps.prescriptions.models import (
     CrossRegionFiling, Dispensing, DispensingLine, ManualClaim, PatientYearUsage, Prescription, StockMovement,
 )
@@ -26,19 +25,7 @@ from apps.prescriptions.models import (
 
 def prescriptions_visible_to(user) -> QuerySet[Prescription]:
     qs = Prescription.objects.select_related("institution", "pharmacy", "physician", "person", "application")
-    if user is None or not user.is_authenticated:
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    if user.role in BUREAU_ROLES:
-        if user.region_id is None:
-            return qs.none()
-        return qs.filter(region_q(user.region, "institution__region") | region_q(user.region, "person__insured_region"))
-    if user.role == Role.HOSPITAL and user.institution_id:
-        return qs.filter(institution_id=user.institution_id)
-    if user.role == Role.PHARMACY and user.pharmacy_id:
-        return qs.filter(pharmacy_id=user.pharmacy_id)
-    return qs.none()
+    return scope_to_user(qs, user, region_fields=("institution__region", "person__insured_region"))
 
 
 def prescription_get_for(user, pk) -> Prescription:
@@ -204,19 +191,7 @@ def prescription_items(prescription: Prescription):
 
 def dispensings_visible_to(user) -> QuerySet[Dispensing]:
     qs = Dispensing.objects.select_related("prescription", "pharmacy", "institution", "person", "policy")
-    if user is None or not user.is_authenticated:
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    if user.role in BUREAU_ROLES:
-        if user.region_id is None:
-            return qs.none()
-        return qs.filter(region_q(user.region, "pharmacy__region") | region_q(user.region, "insured_region"))
-    if user.role == Role.HOSPITAL and user.institution_id:
-        return qs.filter(institution_id=user.institution_id)
-    if user.role == Role.PHARMACY and user.pharmacy_id:
-        return qs.filter(pharmacy_id=user.pharmacy_id)
-    return qs.none()
+    return scope_to_user(qs, user, region_fields=("pharmacy__region", "insured_region"))
 
 
 def dispensing_get_for(user, pk) -> Dispensing:
@@ -281,13 +256,7 @@ def stock_for(*, pharmacy, drug: Drug | None = None) -> list[StockRow]:
 
 def stock_movements_visible_to(user) -> QuerySet[StockMovement]:
     qs = StockMovement.objects.select_related("drug", "pharmacy")
-    if user.is_superuser:
-        return qs
-    if user.role in BUREAU_ROLES and user.region_id:
-        return qs.filter(region_q(user.region, "pharmacy__region"))
-    if user.role == Role.PHARMACY and user.pharmacy_id:
-        return qs.filter(pharmacy_id=user.pharmacy_id)
-    return qs.none()
+    return scope_to_user(qs, user, region_fields=("pharmacy__region",), institution_field=None)
 
 
 # --- year-to-date usage, filings, claims -------------------------------------------------------------------------
@@ -301,11 +270,7 @@ def persons_visible_to(user):
     from apps.applications.models import InsuredPerson
 
     qs = InsuredPerson.objects.select_related("insured_region")
-    if user.is_superuser:
-        return qs
-    if user.role in BUREAU_ROLES and user.region_id:
-        return qs.filter(region_q(user.region, "insured_region"))
-    return qs.none()
+    return scope_to_user(qs, user, region_fields=("insured_region",), institution_field=None, pharmacy_field=None)
 
 
 def person_year_summary(*, person, year: int) -> dict:
@@ -328,20 +293,14 @@ def cross_region_filing_for(*, person, treatment_region: Region, on: dt.date) ->
 
 def cross_region_filings_visible_to(user) -> QuerySet[CrossRegionFiling]:
     qs = CrossRegionFiling.objects.select_related("person", "insured_region", "treatment_region")
-    if user.is_superuser:
-        return qs
-    if user.role in BUREAU_ROLES and user.region_id:
-        return qs.filter(region_q(user.region, "treatment_region") | region_q(user.region, "insured_region"))
-    return qs.none()
+    return scope_to_user(qs, user, region_fields=("treatment_region", "insured_region"), institution_field=None,
+                         pharmacy_field=None)
 
 
 def manual_claims_visible_to(user) -> QuerySet[ManualClaim]:
     qs = ManualClaim.objects.select_related("person", "policy", "region")
-    if user.is_superuser:
-        return qs
-    if user.role in BUREAU_ROLES and user.region_id:
-        return qs.filter(region_q(user.region, "region") | region_q(user.region, "insured_region"))
-    return qs.none()
+    return scope_to_user(qs, user, region_fields=("region", "insured_region"), institution_field=None,
+                         pharmacy_field=None)
 
 
 # --- hot-path reads in hand-written SQL (issue 5 "Speed") ---------------------------------------------------------

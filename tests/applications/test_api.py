@@ -4,7 +4,6 @@ import datetime as dt
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import override_settings
 
 from apps.applications import services
 from apps.applications.models import Application, ApplicationReview, Stage

@@ -2,16 +2,13 @@
 import datetime as dt
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
 
 from apps.applications import selectors, services
-from apps.applications.models import Application, ApplicationReview, InsuredPerson, Stage
+from apps.applications.models import Application, InsuredPerson, Stage
 from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
-from apps.core.models import CalendarDay, RegionSettings
 from tests import factories as f
-from tests.applications.factories import NOW, approve_through, patient, setup_hospital, submit
+from tests.applications.factories import NOW, approve_through, setup_hospital, submit
 
 pytestmark = pytest.mark.django_db
 
