@@ -20,6 +20,23 @@ def _ratio(verbose, **kw):
     return models.DecimalField(verbose, max_digits=5, decimal_places=4, **kw)
 
 
+class SettlementFigures(models.Model):
+    """The R-PAY-3 figures of one settlement (a dispensing, or a manual claim computed by the same engine), with the
+    year-to-date usage the engine started from (audit of steps 3–4)."""
+
+    total = _money(_("费用总额"))
+    first_self_pay = _money(_("先行自付"))
+    in_scope = _money(_("政策范围内费用"))
+    deductible = _money(_("起付线"))
+    fund_payment = _money(_("统筹基金支付"))
+    personal_payment = _money(_("个人支付"))
+    deductible_met_before = _money(_("此前已累计起付线"), default=0)
+    fund_paid_before = _money(_("此前已累计基金支付"), default=0)
+
+    class Meta:
+        abstract = True
+
+
 class Delivery(models.TextChoices):
     """R-RX-7: where the pharmacy hands over the drug."""
 
@@ -111,7 +128,7 @@ class PrescriptionItem(models.Model):
         return f"{self.drug_id} × {self.quantity}"
 
 
-class Dispensing(models.Model):
+class Dispensing(SettlementFigures):
     """One dispensing (配药结算) or its reversal (冲正: same figures negated, ``reverses`` the original)."""
 
     class Kind(models.TextChoices):
@@ -145,15 +162,6 @@ class Dispensing(models.Model):
     kind = models.CharField(_("类型"), max_length=10, choices=Kind.choices, default=Kind.NORMAL)
     reverses = models.ForeignKey("self", verbose_name=_("被冲正的配药"), null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="reversals")
-    total = _money(_("费用总额"))
-    first_self_pay = _money(_("先行自付"))
-    in_scope = _money(_("政策范围内费用"))
-    deductible = _money(_("起付线"))
-    fund_payment = _money(_("统筹基金支付"))
-    personal_payment = _money(_("个人支付"))
-    # year-to-date usage the engine started from (audit of R-PAY-3 steps 3-4)
-    deductible_met_before = _money(_("此前已累计起付线"), default=0)
-    fund_paid_before = _money(_("此前已累计基金支付"), default=0)
     delivery = models.CharField(_("配送方式"), max_length=10, choices=Delivery.choices, default=Delivery.PICKUP)
     dispensed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True,
                                      on_delete=models.PROTECT, related_name="+")
@@ -338,7 +346,7 @@ class CrossRegionFiling(models.Model):
         return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
 
 
-class ManualClaim(models.Model):
+class ManualClaim(SettlementFigures):
     """R-PAY-5: 手工报销 recorded by the bureau from the patient's invoice and computed by the same engine
     (R-PAY-3), counting toward the patient's year (deductible and cap)."""
 
@@ -361,14 +369,6 @@ class ManualClaim(models.Model):
     provider_name = models.CharField(_("开票机构"), max_length=128)
     lines = models.JSONField(_("发票明细"), default=list,
                              help_text=_("每行：drug_code, quantity, unit_price, payment_standard, first_self_pay_ratio"))
-    total = _money(_("费用总额"))
-    first_self_pay = _money(_("先行自付"))
-    in_scope = _money(_("政策范围内费用"))
-    deductible = _money(_("起付线"))
-    fund_payment = _money(_("统筹基金支付"))
-    personal_payment = _money(_("个人支付"))
-    deductible_met_before = _money(_("此前已累计起付线"), default=0)
-    fund_paid_before = _money(_("此前已累计基金支付"), default=0)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
