@@ -1,7 +1,11 @@
-"""REST API of prescriptions, dispensing and stock (API.md "Prescriptions", "Stock"). Thin: serializers check
+"""REST API of prescriptions, dispensing and stock (API.md "Prescriptions", "Stock"), and for bureau users the
+R-PAY-5 manual claims and cross-region filings. Thin: serializers check
 shapes, services decide; objects come through the scoped selectors (404 outside the user's organisation)."""
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,12 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.models import BUREAU_ROLES
-from apps.accounts.permissions import IsHospital, IsPharmacy
+from apps.accounts.permissions import IsBureau, IsHospital, IsPharmacy
 from apps.core.exceptions import ApplicationError
 from apps.core.masking import mask_id_number
 from apps.policies.models import CareSetting
 from apps.prescriptions import selectors, services
-from apps.prescriptions.models import Delivery, Dispensing, Prescription, StockMovement
+from apps.prescriptions.models import CrossRegionFiling, Delivery, Dispensing, ManualClaim, Prescription, StockMovement
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -482,3 +486,199 @@ class StockList(APIView):
             {"drug_code": r.drug.code, "generic_name": r.drug.generic_name, "purchased": r.purchased,
              "returned": r.returned, "dispensed": r.dispensed, "on_hand": r.on_hand} for r in rows]})
 
+
+
+# --- R-PAY-5: manual claims (手工报销) and cross-region filings (异地就医备案), bureau users -------------------------
+
+class ClaimLineIn(serializers.Serializer):
+    drug_code = serializers.CharField(max_length=23)
+    quantity = serializers.IntegerField(min_value=1, max_value=10000)
+    unit_price = serializers.DecimalField(min_value=Decimal("0.01"), help_text="invoice unit price", **MONEY)
+
+
+class ManualClaimIn(serializers.Serializer):
+    id_number = serializers.CharField(max_length=18, help_text="the insured person's ID number (insured in your region)")
+    invoice_no = serializers.CharField(max_length=64)
+    invoice_date = serializers.DateField()
+    provider_name = serializers.CharField(max_length=128)
+    care_setting = serializers.ChoiceField(choices=CareSetting.choices, required=False, default=CareSetting.OUTPATIENT)
+    dispensing = serializers.IntegerField(required=False, allow_null=True,
+                                          help_text="optional: the self-paid dispensing in this system it refunds")
+    lines = ClaimLineIn(many=True, allow_empty=False, max_length=50)
+
+
+class ClaimLineOut(serializers.Serializer):
+    drug_code = serializers.CharField()
+    generic_name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    invoice_unit_price = serializers.DecimalField(**MONEY)
+    unit_price = serializers.DecimalField(help_text="settled price: the invoice price, at most the payment standard",
+                                          **MONEY)
+    payment_standard = serializers.DecimalField(**MONEY)
+    first_self_pay_ratio = serializers.DecimalField(max_digits=5, decimal_places=4)
+    line_total = serializers.DecimalField(**MONEY)
+    fund_payment = serializers.DecimalField(**MONEY)
+
+
+class ManualClaimOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    patient = PatientOut()
+    region = serializers.CharField(help_text="region code of the bureau that recorded it")
+    insured_region = serializers.CharField()
+    insurance_type = serializers.CharField()
+    care_setting = serializers.ChoiceField(choices=CareSetting.choices)
+    policy = serializers.IntegerField()
+    dispensing = serializers.IntegerField(allow_null=True)
+    invoice_no = serializers.CharField()
+    invoice_date = serializers.DateField()
+    provider_name = serializers.CharField()
+    settlement = SettlementOut()
+    deductible_met_before = serializers.DecimalField(**MONEY)
+    fund_paid_before = serializers.DecimalField(**MONEY)
+    lines = ClaimLineOut(many=True)
+    created_at = serializers.DateTimeField()
+
+
+class CrossRegionFilingIn(serializers.Serializer):
+    id_number = serializers.CharField(max_length=18)
+    treatment_region = serializers.CharField(max_length=6, help_text="region code within your region, e.g. 640500")
+    filing_no = serializers.CharField(max_length=64)
+    valid_from = serializers.DateField()
+    valid_until = serializers.DateField(required=False, allow_null=True, default=None)
+    direct_settlement = serializers.BooleanField(required=False, default=True)
+
+
+class CrossRegionFilingOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    filing_no = serializers.CharField()
+    patient = PatientOut()
+    insured_region = serializers.CharField()
+    treatment_region = serializers.CharField()
+    valid_from = serializers.DateField()
+    valid_until = serializers.DateField(allow_null=True)
+    direct_settlement = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+def _patient_out(person) -> dict:
+    return {"name": person.name, "id_number": mask_id_number(person.id_number), "insurance_type": person.insurance_type}
+
+
+def _ratio(value) -> str:
+    return f"{Decimal(value):.4f}"
+
+
+def manual_claim_out(c: ManualClaim) -> dict:
+    money_keys = ("invoice_unit_price", "unit_price", "payment_standard", "line_total", "fund_payment")
+    return {
+        "id": c.pk, "patient": _patient_out(c.person), "region": c.region.code, "insured_region": c.insured_region.code,
+        "insurance_type": c.insurance_type, "care_setting": c.care_setting, "policy": c.policy_id,
+        "dispensing": c.dispensing_id, "invoice_no": c.invoice_no, "invoice_date": c.invoice_date.isoformat(),
+        "provider_name": c.provider_name,
+        "settlement": settlement_out({"total": c.total, "first_self_pay": c.first_self_pay, "in_scope": c.in_scope,
+                                      "deductible": c.deductible, "fund_payment": c.fund_payment,
+                                      "personal_payment": c.personal_payment}),
+        "deductible_met_before": _money(c.deductible_met_before), "fund_paid_before": _money(c.fund_paid_before),
+        "lines": [{**{k: line.get(k) for k in ("drug_code", "generic_name", "quantity")},
+                   **{k: _money(Decimal(line[k])) for k in money_keys if line.get(k) is not None},
+                   "first_self_pay_ratio": _ratio(line["first_self_pay_ratio"])} for line in c.lines],
+        "created_at": _dt(c.created_at),
+    }
+
+
+def cross_region_filing_out(x: CrossRegionFiling) -> dict:
+    return {"id": x.pk, "filing_no": x.filing_no, "patient": _patient_out(x.person),
+            "insured_region": x.insured_region.code, "treatment_region": x.treatment_region.code,
+            "valid_from": x.valid_from.isoformat(), "valid_until": x.valid_until.isoformat() if x.valid_until else None,
+            "direct_settlement": x.direct_settlement, "created_at": _dt(x.created_at)}
+
+
+class ManualClaimListCreate(GenericAPIView):
+    """R-PAY-5: the bureau records a manual claim from the invoice lines; computed by the R-PAY-3 engine under the
+    insured region's policy on the invoice date, counting toward the patient's year."""
+
+    permission_classes = [IsBureau]
+    serializer_class = ManualClaimOut
+    queryset = ManualClaim.objects.none()  # schema only
+
+    @extend_schema(request=ManualClaimIn, responses={201: ManualClaimOut})
+    def post(self, request):
+        v = _valid(ManualClaimIn, request.data)
+        person = selectors.persons_visible_to(request.user).filter(id_number=v["id_number"].strip().upper()).first()
+        if person is None:
+            raise ApplicationError("invalid", "本统筹区没有该参保人", fields={"id_number": ["本统筹区没有该参保人"]})
+        dispensing = None
+        if v.get("dispensing") is not None:
+            dispensing = selectors.dispensings_visible_to(request.user).filter(pk=v["dispensing"]).first()
+            if dispensing is None:
+                raise ApplicationError("invalid", "配药记录不存在", fields={"dispensing": ["不存在"]})
+        claim = services.manual_claim_record(
+            user=request.user, person=person, invoice_no=v["invoice_no"], invoice_date=v["invoice_date"],
+            provider_name=v["provider_name"], care_setting=v["care_setting"], dispensing=dispensing,
+            lines=[services.ClaimLine(l["drug_code"], l["quantity"], l["unit_price"]) for l in v["lines"]])
+        claim = selectors.manual_claims_visible_to(request.user).select_related("insured_region").get(pk=claim.pk)
+        return Response(manual_claim_out(claim), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=ManualClaimOut(many=True), parameters=[
+        OpenApiParameter("id_number", str, description="the insured person's ID number")])
+    def get(self, request):
+        qs = selectors.manual_claims_visible_to(request.user).select_related("insured_region")
+        if request.query_params.get("id_number"):
+            qs = qs.filter(person__id_number=request.query_params["id_number"].strip().upper())
+        page = self.paginate_queryset(qs.order_by("-invoice_date", "-id"))
+        return self.get_paginated_response([manual_claim_out(c) for c in page])
+
+
+class ManualClaimDetail(APIView):
+    permission_classes = [IsBureau]
+
+    @extend_schema(responses=ManualClaimOut)
+    def get(self, request, pk):
+        qs = selectors.manual_claims_visible_to(request.user).select_related("insured_region")
+        return Response(manual_claim_out(get_object_or_404(qs, pk=pk)))
+
+
+class CrossRegionFilingListCreate(GenericAPIView):
+    """R-PAY-5: the bureau of the treatment region records a cross-region filing (异地就医备案) for a patient
+    insured elsewhere; with direct settlement, dispensings are paid under the insured region's policy."""
+
+    permission_classes = [IsBureau]
+    serializer_class = CrossRegionFilingOut
+    queryset = CrossRegionFiling.objects.none()  # schema only
+
+    @extend_schema(request=CrossRegionFilingIn, responses={201: CrossRegionFilingOut})
+    def post(self, request):
+        from apps.applications.models import InsuredPerson
+        from apps.core.selectors import regions_under
+
+        v = _valid(CrossRegionFilingIn, request.data)
+        # the patient is insured elsewhere, so not among the persons of this bureau's region: found by ID number
+        person = InsuredPerson.objects.select_related("insured_region").filter(
+            id_number=v["id_number"].strip().upper()).first()
+        if person is None:
+            raise ApplicationError("invalid", "没有该参保人", fields={"id_number": ["没有该参保人"]})
+        region = regions_under(request.user.scope_region).filter(code=v["treatment_region"].strip()).first()
+        if region is None:
+            raise ApplicationError("invalid", "就医地须为本统筹区内的区划", fields={"treatment_region": ["不在本统筹区内"]})
+        filing = services.cross_region_filing_create(
+            user=request.user, person=person, treatment_region=region, filing_no=v["filing_no"],
+            valid_from=v["valid_from"], valid_until=v["valid_until"], direct_settlement=v["direct_settlement"])
+        return Response(cross_region_filing_out(filing), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=CrossRegionFilingOut(many=True), parameters=[
+        OpenApiParameter("id_number", str, description="the insured person's ID number")])
+    def get(self, request):
+        qs = selectors.cross_region_filings_visible_to(request.user)
+        if request.query_params.get("id_number"):
+            qs = qs.filter(person__id_number=request.query_params["id_number"].strip().upper())
+        page = self.paginate_queryset(qs.order_by("-valid_from", "-id"))
+        return self.get_paginated_response([cross_region_filing_out(x) for x in page])
+
+
+class CrossRegionFilingDetail(APIView):
+    permission_classes = [IsBureau]
+
+    @extend_schema(responses=CrossRegionFilingOut)
+    def get(self, request, pk):
+        return Response(cross_region_filing_out(get_object_or_404(selectors.cross_region_filings_visible_to(request.user),
+                                                                  pk=pk)))

@@ -14,4 +14,8 @@ urlpatterns = [
     path("dispensings/<int:pk>/reverse/", api.DispensingReverse.as_view(), name="dispensing-reverse"),
     path("stock-movements/", api.StockMovementListCreate.as_view(), name="stock-movement-list"),
     path("stock/", api.StockList.as_view(), name="stock-list"),
+    path("manual-claims/", api.ManualClaimListCreate.as_view(), name="manual-claim-list"),
+    path("manual-claims/<int:pk>/", api.ManualClaimDetail.as_view(), name="manual-claim-detail"),
+    path("cross-region-filings/", api.CrossRegionFilingListCreate.as_view(), name="cross-region-filing-list"),
+    path("cross-region-filings/<int:pk>/", api.CrossRegionFilingDetail.as_view(), name="cross-region-filing-detail"),
 ]

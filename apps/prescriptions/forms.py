@@ -82,9 +82,38 @@ class ManualClaimForm(forms.Form):
     invoice_date = forms.DateField(label=_("发票日期"), widget=forms.DateInput(attrs={"type": "date"}))
     provider_name = forms.CharField(label=_("开票机构"), max_length=128)
     care_setting = forms.ChoiceField(label=_("就医类型"), choices=CareSetting.choices)
+
+
+class ClaimLineForm(forms.Form):
+    """One invoice line of a manual claim; the payment standard and first self-pay ratio come from the catalogue
+    on the invoice date (the service looks them up), so only what is printed on the invoice is entered."""
+
     drug_code = forms.CharField(label=_("医保药品代码"), max_length=23)
-    quantity = forms.IntegerField(label=_("数量（盒）"), min_value=1)
+    quantity = forms.IntegerField(label=_("数量（盒）"), min_value=1, max_value=10000)
     unit_price = forms.DecimalField(label=_("发票单价（元）"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
+
+
+class BaseClaimLineFormSet(forms.BaseFormSet):
+    def clean(self):
+        super().clean()
+        if any(form.errors for form in self.forms):
+            return
+        if not self.filled_forms():
+            raise forms.ValidationError(_("请至少填写一行发票明细"), code="no_lines")
+
+    def filled_forms(self):
+        return [form for form in self.forms if form.has_changed() and form.cleaned_data]
+
+    def claim_lines(self):
+        from apps.prescriptions.services import ClaimLine
+
+        return [ClaimLine(form.cleaned_data["drug_code"].strip().upper(), form.cleaned_data["quantity"],
+                          form.cleaned_data["unit_price"]) for form in self.filled_forms()]
+
+
+# R-PAY-5: up to 5 blank rows are shown, a blank row is ignored, at least one row must be filled in.
+ClaimLineFormSet = forms.formset_factory(ClaimLineForm, formset=BaseClaimLineFormSet, extra=5, max_num=20,
+                                         validate_max=True)
 
 
 class CrossRegionFilingForm(forms.Form):

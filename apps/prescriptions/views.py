@@ -201,12 +201,26 @@ def usage_detail(request, person_id):
         "years": range(timezone.localdate().year, timezone.localdate().year - 4, -1)})
 
 
+def _line_errors(lines, exc: ApplicationError) -> None:
+    """Put the service's ``lines.<n>[.field]`` errors on the n-th filled row of the formset."""
+    filled = lines.filled_forms()
+    for key, messages_ in (exc.fields or {}).items():
+        parts = key.split(".")
+        if parts[0] != "lines" or len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) >= len(filled):
+            continue
+        row = filled[int(parts[1])]
+        field = parts[2] if len(parts) > 2 and parts[2] in row.fields else None
+        for message in messages_:
+            row.add_error(field, message)
+
+
 @login_required
 def manual_claim_create(request):
     """R-PAY-5: the bureau records a manual claim (手工报销) from the invoice; the same engine computes it."""
     _require(_is_bureau(request.user))
     form = forms.ManualClaimForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    lines = forms.ClaimLineFormSet(request.POST or None, prefix="lines")
+    if request.method == "POST" and all([form.is_valid(), lines.is_valid()]):  # both validated: all errors shown
         d = form.cleaned_data
         person = selectors.persons_visible_to(request.user).filter(id_number=d["id_number"].strip().upper()).first()
         if person is None:
@@ -215,14 +229,14 @@ def manual_claim_create(request):
             try:
                 claim = services.manual_claim_record(
                     user=request.user, person=person, invoice_no=d["invoice_no"], invoice_date=d["invoice_date"],
-                    provider_name=d["provider_name"], care_setting=d["care_setting"],
-                    lines=[services.ClaimLine(d["drug_code"], d["quantity"], d["unit_price"])])
+                    provider_name=d["provider_name"], care_setting=d["care_setting"], lines=lines.claim_lines())
                 messages.success(request, _("已登记手工报销：统筹基金支付 %(fund)s 元") % {"fund": claim.fund_payment})
                 return redirect("prescriptions:usage_detail", person_id=person.pk)
             except ApplicationError as exc:
+                _line_errors(lines, exc)
                 form.add_error(None, exc.message)
     return render(request, "prescriptions/manual_claim.html", {
-        "form": form, "claims": selectors.manual_claims_visible_to(request.user)[:30]})
+        "form": form, "lines": lines, "claims": selectors.manual_claims_visible_to(request.user)[:30]})
 
 
 @login_required

@@ -107,8 +107,8 @@ def test_r_pay_5_bureau_records_manual_claim_in_browser(s):
     bureau = client_for(f.bureau_admin("640500"))
     r = bureau.post("/prescriptions/claims/", {
         "id_number": s.person.id_number, "invoice_no": "FP77", "invoice_date": str(timezone.localdate()),
-        "provider_name": "北京某医院", "care_setting": "outpatient", "drug_code": s.drug.code, "quantity": 3,
-        "unit_price": "980.00"})
+        "provider_name": "北京某医院", "care_setting": "outpatient", "lines-TOTAL_FORMS": "1", "lines-INITIAL_FORMS": "0",
+        "lines-0-drug_code": s.drug.code, "lines-0-quantity": 3, "lines-0-unit_price": "980.00"})
     assert r.status_code == 302
     assert PatientYearUsage.objects.get(person=s.person).fund_paid == D("1609.50")
 
