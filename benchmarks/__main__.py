@@ -18,6 +18,12 @@ def available() -> list[str]:
 def main(argv: list[str]) -> int:
     names = [a for a in argv if not a.startswith("-")] or available()
     options = [a for a in argv if a.startswith("-")]
+    if "--help" in options or "-h" in options:
+        print(__doc__)
+        for name in names:
+            module = importlib.import_module(f"benchmarks.bench_{name}")
+            print(f"--- {name} ---\n{(module.__doc__ or '').strip()}\n")
+        return 0
     unknown = [n for n in names if n not in available()]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(available())}")
