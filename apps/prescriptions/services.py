@@ -784,20 +784,27 @@ def manual_claim_record(*, user, person: InsuredPerson, invoice_no: str, invoice
             raise ApplicationError("invalid", "所选配药记录不是该参保人的全额自付配药", fields={"dispensing": ["不可报销"]})
     drugs = {d.code: d for d in Drug.objects.filter(code__in=[l.drug_code.strip().upper() for l in lines])}
     standards = payment_standards_on(drugs=list(drugs.values()), on=invoice_date)
-    inputs, snapshot = [], []
-    for index, line in enumerate(lines):
+    inputs, snapshot, not_listed, bad_amounts = [], [], {}, {}
+    for index, line in enumerate(lines):  # every line is checked so that all their errors are reported at once
         drug = drugs.get(line.drug_code.strip().upper())
         if drug is None or not drug.is_listed_on(invoice_date) or drug.pk not in standards:
-            raise ApplicationError("drug_not_listed", f"药品 {line.drug_code} 在 {invoice_date} 不在目录内",
-                                   fields={f"lines.{index}.drug_code": ["不在目录内"]})
+            not_listed[f"lines.{index}.drug_code"] = [f"{line.drug_code} 在 {invoice_date} 不在目录内"]
         if line.quantity <= 0 or line.unit_price <= 0:
-            raise ApplicationError("invalid", "数量和单价应大于0", fields={f"lines.{index}": ["数量和单价应大于0"]})
+            bad_amounts[f"lines.{index}"] = ["数量和单价应大于0"]
+        if not_listed or bad_amounts:
+            continue
         price = min(line.unit_price, standards[drug.pk])
         inputs.append(engine.LineInput(line.quantity, price, drug.first_self_pay_ratio, standards[drug.pk]))
         snapshot.append({"drug_code": drug.code, "generic_name": drug.generic_name, "quantity": line.quantity,
                          "invoice_unit_price": str(line.unit_price), "unit_price": str(engine.money(price)),
                          "payment_standard": str(standards[drug.pk]),
                          "first_self_pay_ratio": str(drug.first_self_pay_ratio)})
+    if not_listed:
+        first = next(iter(not_listed.values()))[0]
+        raise ApplicationError("drug_not_listed", f"药品 {first}",
+                               fields={**not_listed, **bad_amounts})
+    if bad_amounts:
+        raise ApplicationError("invalid", "数量和单价应大于0", fields=bad_amounts)
     policy = policy_for(region=person.insured_region, on=invoice_date)
     ins = person.insurance_type
     terms = engine.PolicyTerms(policy.deductible(care_setting=care_setting, insurance_type=ins),

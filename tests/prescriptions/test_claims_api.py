@@ -116,6 +116,17 @@ def test_r_pay_5_manual_claim_bad_second_line_writes_nothing(api_as, claim_setup
     _nothing_written(s)
 
 
+def test_r_pay_5_manual_claim_every_bad_line_reported_at_once(api_as, claim_setup):
+    s = claim_setup
+    body = claim_body(s, lines=[{"drug_code": "XUNKNOWN000000000000001", "quantity": 1, "unit_price": "10.00"},
+                                {"drug_code": s.drug.code, "quantity": 1, "unit_price": "10.00"},
+                                {"drug_code": "XUNKNOWN000000000000002", "quantity": 1, "unit_price": "10.00"}])
+    r = api_as(s.bureau).post("/api/v1/manual-claims/", body, format="json")
+    assert r.status_code == 400 and r.json()["code"] == "drug_not_listed"
+    assert set(r.json()["fields"]) == {"lines.0.drug_code", "lines.2.drug_code"}
+    _nothing_written(s)
+
+
 def test_r_pay_5_manual_claim_duplicate_invoice_409(api_as, claim_setup):
     s = claim_setup
     assert api_as(s.bureau).post("/api/v1/manual-claims/", claim_body(s), format="json").status_code == 201
@@ -273,6 +284,18 @@ def test_r_pay_5_browser_manual_claim_bad_lines_show_errors_nothing_written(clai
     r = _client(s.bureau).post("/prescriptions/claims/", _form(s, rows))
     assert r.status_code == 200
     assert message in r.content.decode()
+    _nothing_written(s)
+
+
+def test_r_pay_5_browser_manual_claim_error_shown_on_its_row(claim_setup):
+    s = claim_setup
+    rows = [(s.drug.code, "3", "980.00"), ("", "", ""), ("XUNKNOWN000000000000002", "1", "10.00")]
+    r = _client(s.bureau).post("/prescriptions/claims/", _form(s, rows))
+    assert r.status_code == 200
+    row_errors = [form.errors for form in r.context["lines"].forms]
+    assert not row_errors[0] and not row_errors[1] and "drug_code" in row_errors[2]
+    # the entered values are kept for correction
+    assert 'value="XUNKNOWN000000000000002"' in r.content.decode()
     _nothing_written(s)
 
 
