@@ -88,7 +88,8 @@ class ClaimLineForm(forms.Form):
     """One invoice line of a manual claim; the payment standard and first self-pay ratio come from the catalogue
     on the invoice date (the service looks them up), so only what is printed on the invoice is entered."""
 
-    drug_code = forms.CharField(label=_("医保药品代码"), max_length=23)
+    drug_code = forms.CharField(label=_("医保药品代码"), max_length=23,
+                                widget=forms.TextInput(attrs={"size": 26, "autocomplete": "off"}))
     quantity = forms.IntegerField(label=_("数量（盒）"), min_value=1, max_value=10000)
     unit_price = forms.DecimalField(label=_("发票单价（元）"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
 

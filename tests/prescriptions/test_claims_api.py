@@ -301,3 +301,30 @@ def test_r_pay_5_browser_manual_claim_error_shown_on_its_row(claim_setup):
 
 def test_r_pay_5_browser_manual_claim_pharmacy_403(claim_setup):
     assert _client(claim_setup.pharmacist).get("/prescriptions/claims/").status_code == 403
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_r_pay_5_browser_two_line_claim_in_chromium(login_page, live_server):
+    rx.ensure_areas()
+    s = rx.setup()
+    drug_b = f.DrugFactory(payment_standard=D("333.33"), first_self_pay_ratio=D("0.1500"))
+    bureau = f.bureau_admin("640500")
+    page = login_page(bureau.username)
+    page.goto(f"{live_server.url}/prescriptions/claims/")
+    page.fill("input[name=id_number]", s.person.id_number)
+    page.fill("input[name=invoice_no]", "FP-CHROME-1")
+    page.fill("input[name=invoice_date]", str(timezone.localdate()))
+    page.fill("input[name=provider_name]", "北京协和医院")
+    page.fill("input[name=lines-0-drug_code]", s.drug.code)
+    page.fill("input[name=lines-0-quantity]", "3")
+    page.fill("input[name=lines-0-unit_price]", "980.00")
+    page.fill("input[name=lines-1-drug_code]", drug_b.code)
+    page.fill("input[name=lines-1-quantity]", "7")
+    page.fill("input[name=lines-1-unit_price]", "350.00")
+    page.click("button:has-text('登记并计算')")
+    page.wait_for_load_state()
+    assert f"/prescriptions/usage/{s.person.pk}/" in page.url
+    assert "3096.98" in page.content()
+    claim = ManualClaim.objects.get()
+    assert (claim.total, claim.fund_payment) == (D("5273.31"), D("3096.98"))
