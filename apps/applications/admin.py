@@ -4,19 +4,11 @@ from django.contrib import admin
 
 from apps.applications.models import Application, ApplicationDocument, ApplicationReview, InsuredPerson
 from apps.applications.selectors import applications_visible_to
+from apps.core.admin_actions import ReadOnlyAdminMixin
 from apps.core.masking import mask_id_number, mask_phone
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         user = request.user
         return bool(user.is_active and user.is_staff and (user.is_superuser or user.is_bureau))

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from apps.catalogue import services
 from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
-from apps.core.admin_actions import BureauAdminAccess, ServiceModelAdmin, transition_action
+from apps.core.admin_actions import BureauAdminAccess, ReadOnlyAdminMixin, ServiceModelAdmin, transition_action
 
 
 class WithdrawActionForm(forms.Form):
@@ -66,7 +66,7 @@ class TherapeuticAreaAdmin(BureauAdminAccess, admin.ModelAdmin):
 
 
 @admin.register(ImportRun)
-class ImportRunAdmin(BureauAdminAccess, admin.ModelAdmin):
+class ImportRunAdmin(ReadOnlyAdminMixin, BureauAdminAccess, admin.ModelAdmin):
     """The import log, read-only (who, when, file, counts, errors)."""
 
     list_display = ["created_at", "kind", "file_name", "created_by", "status", "created_count", "updated_count",
@@ -78,12 +78,3 @@ class ImportRunAdmin(BureauAdminAccess, admin.ModelAdmin):
         from apps.catalogue.selectors import import_runs_visible_to
 
         return import_runs_visible_to(request.user)
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -6,7 +6,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from apps.core.admin_actions import BureauAdminAccess
+from apps.core.admin_actions import BureauAdminAccess, ReadOnlyAdminMixin
 from apps.core.exceptions import ApplicationError
 from apps.core.models import CalendarDay, Event, Region, RegionSettings, Sanction
 from apps.core.services import (
@@ -118,15 +118,8 @@ class RegionSettingsAdmin(BureauAdminAccess, admin.ModelAdmin):
     autocomplete_fields = ["region"]
 
 
-class ReadOnlyAdmin(BureauAdminAccess, admin.ModelAdmin):
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, BureauAdminAccess, admin.ModelAdmin):
+    pass
 
 
 @admin.register(Event)

@@ -80,6 +80,20 @@ class ServiceModelAdmin(admin.ModelAdmin):
         return False  # registries are exited, not deleted (R-INS-3)
 
 
+class ReadOnlyAdminMixin:
+    """Admin pages that only look things up: records change through the services (and their event rows), never
+    through the admin. Put it first in the bases so it wins over access mixins."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class BureauAdminAccess:
     """Admin access by role rather than Django model permissions: bureau administrators manage the registries
     of their own region (``scope(user)`` is the selector that limits the change list, R-SEC-1); superusers all."""

@@ -2,28 +2,21 @@
 (upload, dispense, reverse, claims) so that the checks, the locks and the event rows are never skipped."""
 from django.contrib import admin
 
+from apps.core.admin_actions import ReadOnlyAdminMixin
+
 from apps.prescriptions import selectors
 from apps.prescriptions.models import (
     CrossRegionFiling, Dispensing, ManualClaim, PatientYearUsage, Prescription, StockMovement, TraceCode,
 )
 
 
-class ReadOnlyScopedAdmin(admin.ModelAdmin):
+class ReadOnlyScopedAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     scope = None  # a selector taking the user
 
     def get_queryset(self, request):
         if self.scope is None:
             return super().get_queryset(request) if request.user.is_superuser else self.model.objects.none()
         return type(self).scope(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Prescription)

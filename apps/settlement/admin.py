@@ -1,21 +1,16 @@
 """Read-mostly admin for settlement records; every change goes through the services (browser screens, API)."""
 from django.contrib import admin
 
+from apps.core.admin_actions import ReadOnlyAdminMixin
+
 from apps.settlement.models import (
     CataloguePublication, MonthlyReportSnapshot, ReconciliationDifference, ReportedTotal, SettlementRun, Statement,
     StockingReport,
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(SettlementRun)
