@@ -39,6 +39,24 @@ class Criterion:
     met: bool
 
 
+def filter_organisations(qs, *, search: str = "", region: str = "", status: str = ""):
+    """The registry lists' common filters: name or code contains ``search``; within the region ``region`` (a code,
+    with everything under it; an unknown code matches nothing); ``status``."""
+    from django.db.models import Q
+
+    from apps.core.models import Region
+    from apps.core.selectors import region_q
+
+    if search:
+        qs = qs.filter(Q(name__icontains=search) | Q(code__icontains=search))
+    if region:
+        node = Region.objects.filter(code=region).first()
+        qs = qs.filter(region_q(node)) if node else qs.none()
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
 def unmet(criteria: list[Criterion]) -> list[Criterion]:
     return [c for c in criteria if not c.met]
 

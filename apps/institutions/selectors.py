@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 
 from apps.accounts.models import Role
-from apps.core.designation import Criterion, exit_flags
+from apps.core.designation import Criterion, exit_flags, filter_organisations
 from apps.core.models import DesignationStatus, Region
 from apps.core.selectors import region_q
 from apps.institutions.models import Institution
@@ -32,15 +32,9 @@ def institutions_visible_to(user) -> QuerySet[Institution]:
 def institution_list(*, user, search: str = "", region: str = "", status: str = "", level: str = "",
                      kind: str = "") -> QuerySet[Institution]:
     """The browser list: search by name/code, filter by region (code prefix), status, level, kind."""
-    qs = institutions_visible_to(user).annotate(
-        filed_physicians=Count("physicians", filter=Q(physicians__status="filed")))
-    if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(code__icontains=search))
-    if region:
-        node = Region.objects.filter(code=region).first()
-        qs = qs.filter(region_q(node)) if node else qs.none()
-    if status:
-        qs = qs.filter(status=status)
+    qs = filter_organisations(
+        institutions_visible_to(user).annotate(filed_physicians=Count("physicians", filter=Q(physicians__status="filed"))),
+        search=search, region=region, status=status)
     if level:
         qs = qs.filter(level=level)
     if kind:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from apps.accounts.models import Role
-from apps.core.designation import Criterion, exit_flags
+from apps.core.designation import Criterion, exit_flags, filter_organisations
 from apps.core.models import DesignationStatus, Region
 from apps.core.selectors import region_q
 from apps.institutions.selectors import ExitFlag
@@ -30,14 +30,7 @@ def pharmacies_visible_to(user) -> QuerySet[Pharmacy]:
 
 
 def pharmacy_list(*, user, search: str = "", region: str = "", status: str = "", cold_chain: str = "") -> QuerySet[Pharmacy]:
-    qs = pharmacies_visible_to(user)
-    if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(code__icontains=search))
-    if region:
-        node = Region.objects.filter(code=region).first()
-        qs = qs.filter(region_q(node)) if node else qs.none()
-    if status:
-        qs = qs.filter(status=status)
+    qs = filter_organisations(pharmacies_visible_to(user), search=search, region=region, status=status)
     if cold_chain in ("1", "true", "yes"):
         qs = qs.filter(stocks_cold_chain=True)
     elif cold_chain in ("0", "false", "no"):
