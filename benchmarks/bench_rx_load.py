@@ -128,9 +128,9 @@ def start_gunicorn(*, port: int, workers: int, threads: int, database_url: str) 
     sys.exit("gunicorn did not listen within 30 s")
 
 
-def _tree_cpu_seconds(root_pid: int) -> float:
-    """User+system CPU of gunicorn's master and workers (Linux /proc), to report CPU per request: a figure that
-    does not depend on what else the machine is running."""
+def _cpu_seconds(matches) -> float:
+    """User+system CPU (Linux /proc) of the processes for which ``matches(pid, ppid)`` is true: CPU per request is
+    a figure that does not depend on what else the machine is running."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in os.listdir("/proc"):
@@ -138,30 +138,27 @@ def _tree_cpu_seconds(root_pid: int) -> float:
             continue
         try:
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ppid = int(fields[1])
-        if int(entry) == root_pid or ppid == root_pid:
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
-def _postgres_cpu_seconds() -> float:
-    """CPU of the PostgreSQL backends serving the benchmark database (their process titles name it)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            if b"bench_rx_load" not in cmdline or not cmdline.startswith(b"postgres"):
+            if not matches(int(entry), int(fields[1])):
                 continue
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         total += (int(fields[11]) + int(fields[12])) / ticks
     return total
+
+
+def _tree_cpu_seconds(root_pid: int) -> float:
+    """gunicorn's master and workers."""
+    return _cpu_seconds(lambda pid, ppid: root_pid in (pid, ppid))
+
+
+def _is_benchmark_backend(pid: int) -> bool:
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    return cmdline.startswith(b"postgres") and b"bench_rx_load" in cmdline
+
+
+def _postgres_cpu_seconds() -> float:
+    """The PostgreSQL backends serving the benchmark database (their process titles name it)."""
+    return _cpu_seconds(lambda pid, ppid: _is_benchmark_backend(pid))
 
 
 def stop(proc: subprocess.Popen) -> None:
