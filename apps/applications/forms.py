@@ -33,12 +33,26 @@ class ApplicationCreateForm(forms.Form):
     first_use_on = forms.DateField(label=_("首次用药日期"), required=False, widget=DATE,
                                    help_text=_("仅参保地允许先用药后备案时填写（R-APP-10）"))
 
+    # The two sections of the printed 申请表, by exact field name (never a substring test: "name" is inside
+    # "diagnosis_name" and "age" inside "usage").
+    PATIENT_FIELDS = ("name", "id_number", "sex", "age", "card_number", "insurance_type", "insured_region", "phone",
+                      "employer")
+    HOSPITAL_FIELDS = ("pharmacy_code", "diagnosis_code", "diagnosis_name", "generic_name", "physician_code", "usage",
+                       "course_days", "first_use_on")
+
     def __init__(self, *args, physicians=(), pharmacies=(), **kwargs):
         super().__init__(*args, **kwargs)
+        assert set(self.PATIENT_FIELDS) | set(self.HOSPITAL_FIELDS) == set(self.fields), "every field in one section"
         self.fields["physician_code"].choices = [("", "—")] + [
             (p.code, f"{p.name}（{p.code}，{p.department}）") for p in physicians]
         self.fields["pharmacy_code"].choices = [("", _("不选择（仅在医院购药）"))] + [
             (p.code, f"{p.name}（{p.code}）") for p in pharmacies]
+
+    def patient_section(self):
+        return [self[name] for name in self.PATIENT_FIELDS]
+
+    def hospital_section(self):
+        return [self[name] for name in self.HOSPITAL_FIELDS]
 
     def service_kwargs(self) -> dict:
         d = self.cleaned_data
