@@ -70,7 +70,7 @@ def main(argv: list[str]) -> None:
     from import_export.formats.base_formats import XLSX
 
     from apps.accounts.models import Role, User
-    from apps.catalogue.importing import import_run_execute
+    from apps.core.excel.engine import import_run_execute
     from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
     from apps.catalogue.resources import DrugResource
     from apps.catalogue.services import import_run_create

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from apps.accounts.permissions import IsBureau, IsBureauAdmin, ReadAnyWriteBureauAdmin
 from apps.catalogue import selectors, services
 from apps.catalogue.selectors import with_current_standard
-from apps.catalogue.exporting import XLSX_CONTENT_TYPE, export_filename, export_workbook
+from apps.core.excel.exporting import XLSX_CONTENT_TYPE, export_filename, export_workbook
 from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
 from apps.core.exceptions import ApplicationError, NotFoundError
 

@@ -1,6 +1,6 @@
 """The catalogue's Excel layout (R-CAT-1, R-CAT-2): one ``DrugResource`` (django-import-export) with the Chinese
 headers for the template and the export, and the ``DrugImportSpec`` that the fast all-or-nothing engine
-(``apps.catalogue.importing``) uses to import the same layout. The resource's widgets parse with the engine's
+(``apps.core.excel.engine``) uses to import the same layout. The resource's widgets parse with the engine's
 parsers, so the plain ``DrugResource().import_data`` (the benchmark's comparison) reads the same file."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from import_export import fields, resources, widgets
 
-from apps.catalogue import bulk, importing as imp
+from apps.core.excel import bulk, engine as imp
 from apps.catalogue.models import Drug, PaymentStandard, TherapeuticArea
 
 H = {

@@ -1,5 +1,5 @@
 """Writes to the drug catalogue: create, update with versioned payment standards (R-CAT-3), withdrawal (R-CAT-5),
-and the Excel import runs (R-CAT-2; the engine is ``apps.catalogue.importing``)."""
+and the Excel import runs (R-CAT-2; the engine is ``apps.core.excel.engine``)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -173,7 +173,7 @@ def _sha256(upload) -> str:
 
 
 def _row_estimate(upload) -> int:
-    from apps.catalogue.importing import estimate_rows
+    from apps.core.excel.engine import estimate_rows
 
     return estimate_rows(upload)
 
@@ -184,7 +184,7 @@ def import_run_create(*, kind: str, upload: UploadedFile, actor, dry_run: bool =
     """Log the upload and keep its file (issue 3 §7). Runs it at once, or queues it as a Celery task when it is
     larger than ``IMPORT_ASYNC_ROW_THRESHOLD`` rows (issue 3 §6). Bad files are reported on the run, never
     half-written."""
-    from apps.catalogue.importing import SPECS, load_specs
+    from apps.core.excel.engine import SPECS, load_specs
 
     load_specs()
     if kind not in SPECS:
@@ -212,7 +212,7 @@ def import_run_start(*, run: ImportRun) -> ImportRun:
 
         transaction.on_commit(lambda: import_run_execute_task.delay(run.pk))
         return run
-    from apps.catalogue.importing import import_run_execute
+    from apps.core.excel.engine import import_run_execute
 
     import_run_execute(run_id=run.pk)
     run.refresh_from_db()

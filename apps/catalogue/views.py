@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from apps.catalogue import selectors, services
 from apps.catalogue.forms import DrugForm, ImportForm, WithdrawForm
-from apps.catalogue.importing import load_specs, spec_for
+from apps.core.excel.engine import load_specs, spec_for
 from apps.catalogue.models import Drug, ImportRun
 from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError

@@ -1,10 +1,10 @@
 """Excel layout of the pharmacy registry (issue 3 §1): template/export through django-import-export, import
-through the shared all-or-nothing engine (``apps.catalogue.importing``)."""
+through the shared all-or-nothing engine (``apps.core.excel.engine``)."""
 from __future__ import annotations
 
 from import_export import fields, resources, widgets
 
-from apps.catalogue import importing as imp
+from apps.core.excel import engine as imp
 from apps.catalogue.resources import ParsedWidget
 from apps.core.models import Region
 from apps.pharmacies.models import Pharmacy

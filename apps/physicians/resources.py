@@ -1,11 +1,11 @@
 """Excel layout of the responsible-physician registry (issue 3 §1): template/export through django-import-export,
-import through the shared all-or-nothing engine (``apps.catalogue.importing``). Imported physicians are
+import through the shared all-or-nothing engine (``apps.core.excel.engine``). Imported physicians are
 *proposed*; filing stays a bureau decision (R-DOC-3)."""
 from __future__ import annotations
 
 from import_export import fields, resources, widgets
 
-from apps.catalogue import importing as imp
+from apps.core.excel import engine as imp
 from apps.catalogue.models import TherapeuticArea
 from apps.catalogue.resources import ParsedWidget, _label
 from apps.institutions.models import Institution

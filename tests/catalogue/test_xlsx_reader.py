@@ -6,7 +6,7 @@ import io
 import openpyxl
 import pytest
 
-from apps.catalogue.xlsx import SheetReader, WorkbookError
+from apps.core.excel.xlsx import SheetReader, WorkbookError
 
 
 def _workbook(write_only: bool) -> bytes:

@@ -6,7 +6,7 @@ import datetime as dt
 
 from import_export.formats.base_formats import XLSX
 
-from apps.catalogue.importing import load_specs, spec_for
+from apps.core.excel.engine import load_specs, spec_for
 
 XLSX_CONTENT_TYPE = XLSX.CONTENT_TYPE
 

@@ -8,7 +8,7 @@ the export, so that export → import is a round trip. Its row-by-row ``import_d
 50,000-row catalogue (one ``get`` + ``full_clean`` + ``save`` + audit signal per row, ~1–2 ms a row) and stops
 reporting at the first error of a row, so the import itself is done here, set-based:
 
-1. **Read** the first sheet as a stream (``apps.catalogue.xlsx.SheetReader``: the sheet XML walked once with
+1. **Read** the first sheet as a stream (``apps.core.excel.xlsx.SheetReader``: the sheet XML walked once with
    the C ``iterparse``, the values openpyxl's ``iter_rows(values_only=True)`` would give, several times
    faster than openpyxl's read-only mode on this machine; memory does not grow with the file). Not a
    workbook, an empty sheet and missing columns are reported as errors.
@@ -21,7 +21,7 @@ reporting at the first error of a row, so the import itself is done here, set-ba
    *created*, *updated* (with the changed fields) or *unchanged*. Checks that need the existing row (a
    payment standard's effective date, R-CAT-3; the region scope of a registry entry, R-SEC-1) run here.
 4. **Preview or write.** A dry run stops here and records the counts, the first changes and a digest of the
-   whole plan. Writing happens in **one transaction**: new rows by one PostgreSQL ``COPY`` each (``apps.catalogue.bulk``;
+   whole plan. Writing happens in **one transaction**: new rows by one PostgreSQL ``COPY`` each (``apps.core.excel.bulk``;
    ``bulk_create`` elsewhere), changed rows by ``bulk_update`` in batches, the
    payment-standard versions (R-CAT-3), the field-level audit rows (django-auditlog ``LogEntry``, written in
    bulk because bulk writes bypass its signals, R-SEC-3) and the run's event. Confirming a preview re-plans
@@ -45,8 +45,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.catalogue import bulk
-from apps.catalogue.xlsx import SheetReader, WorkbookError
+from apps.core.excel import bulk
+from apps.core.excel.xlsx import SheetReader, WorkbookError
 
 MAX_LISTED_ERRORS = 200
 PROGRESS_EVERY = 2000

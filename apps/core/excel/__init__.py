@@ -1,0 +1,1 @@
+"""Excel import/export engine (see engine.py)."""
