@@ -38,7 +38,7 @@ def seed(n_prescriptions: int, warmup: int) -> dict:
     """Registries, a drug, persons with approved applications, a hospital and a pharmacy user with tokens."""
     from django.contrib.auth import get_user_model
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from apps.accounts.models import Role
     from apps.applications.models import Application, InsuredPerson, Sex
@@ -96,8 +96,8 @@ def seed(n_prescriptions: int, warmup: int) -> dict:
     hospital = User.objects.create_user("bench_hospital", password="x", role=Role.HOSPITAL, institution=institution)
     pharmacist = User.objects.create_user("bench_pharmacy", password="x", role=Role.PHARMACY, pharmacy=pharmacy)
     return {"applications": [a.pk for a in applications], "drug": drug.code, "physician": physician.code,
-            "pharmacy": pharmacy.code, "hospital_token": Token.objects.create(user=hospital).key,
-            "pharmacy_token": Token.objects.create(user=pharmacist).key}
+            "pharmacy": pharmacy.code, "hospital_token": AuthToken.objects.create(user=hospital)[1],
+            "pharmacy_token": AuthToken.objects.create(user=pharmacist)[1]}
 
 
 def _free(port: int) -> bool:

@@ -4,9 +4,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.accounts.forms import AdminLoginForm
+
 admin.site.site_header = "双通道药品管理平台"
 admin.site.site_title = "双通道药品管理平台"
 admin.site.index_title = "系统管理"
+admin.site.login_form = AdminLoginForm  # the one login service and its lockout (issue 14 §3)
 
 urlpatterns = [
     path("", include("apps.core.urls")),

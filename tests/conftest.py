@@ -47,11 +47,11 @@ def api():
 @pytest.fixture
 def api_as():
     def make(user):
-        from rest_framework.authtoken.models import Token
+        from knox.models import AuthToken
 
         client = APIClient()
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, key = AuthToken.objects.create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         return client
 
     return make

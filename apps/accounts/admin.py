@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts.forms import ServicePasswordChangeForm
 from apps.accounts.models import User
 from apps.accounts.selectors import users_visible_to
 from apps.core.admin_actions import BureauAdminAccess
@@ -29,6 +30,7 @@ class UserAdmin(BureauAdminAccess, BaseUserAdmin):
                                                 "pharmacy", "first_name"]}),
     ]
     actions = ["unlock"]
+    change_password_form = ServicePasswordChangeForm  # revokes the user's API tokens (issue 14 §11)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -1,14 +1,19 @@
-"""Token authentication that also tells django-auditlog who the actor is (R-SEC-3).
+"""Token authentication (django-rest-knox: tokens stored as SHA-512 digests, with an expiry; issue 14 §11) that
+also tells django-auditlog who the actor is (R-SEC-3).
 
 ``AuditlogMiddleware`` reads ``request.user`` before DRF has authenticated a token, so API changes would be
 logged without an actor. After a token is accepted we put the user into the current auditlog context."""
+import binascii
+from hmac import compare_digest
+
 from auditlog.context import auditlog_value
-from django.contrib.auth import get_user_model
-from django.db import connections
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from knox.auth import TokenAuthentication
+from knox.crypto import hash_token
+from knox.models import AuthToken
+from knox.settings import CONSTANTS
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication
-from rest_framework.authtoken.models import Token
 
 
 class AuditedTokenAuthentication(TokenAuthentication):
@@ -23,22 +28,21 @@ class AuditedTokenAuthentication(TokenAuthentication):
                 context["actor"] = result[0]
         return result
 
-    def authenticate_credentials(self, key):
-        """DRF's lookup (the token with its user, refused when unknown or the user is inactive) as one raw
-        statement: every API call of hospitals' and pharmacies' systems passes here (issue 5 "Speed")."""
-        User = get_user_model()
-        found = list(User.objects.raw(
-            f"SELECT u.*, t.created AS token_created FROM {Token._meta.db_table} t "
-            f"JOIN {User._meta.db_table} u ON u.{User._meta.pk.column} = t.user_id WHERE t.key = %s", [key]))
-        if not found:
-            raise exceptions.AuthenticationFailed(_("Invalid token."))
-        user = found[0]
-        if not user.is_active:
-            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        connection = connections[user._state.db]
-        created, col = user.token_created, Token._meta.get_field("created").get_col(Token._meta.db_table)
-        for convert in connection.ops.get_db_converters(col):  # SQLite returns text
-            created = convert(created, col, connection)
-        token = Token(key=key, user=user, created=created)
-        token._state.adding, token._state.db = False, user._state.db
-        return user, token
+    def authenticate_credentials(self, token):
+        """knox's check in one statement (token with its user by the indexed key prefix, then the digest compared
+        in constant time); an expired token is refused. Every API call of hospitals' and pharmacies' systems passes
+        here (issue 5 "Speed"), so knox's per-request sweep of the user's other tokens is left to sign-in
+        (``token_issue`` deletes expired ones)."""
+        msg = _("Invalid token.")
+        try:
+            token = token.decode("utf-8")
+            digest = hash_token(token)
+        except (UnicodeDecodeError, TypeError, ValueError, binascii.Error):
+            raise exceptions.AuthenticationFailed(msg) from None
+        now = timezone.now()
+        for auth_token in AuthToken.objects.filter(token_key=token[:CONSTANTS.TOKEN_KEY_LENGTH]).select_related("user"):
+            if compare_digest(digest, auth_token.digest):
+                if auth_token.expiry is not None and auth_token.expiry < now:
+                    raise exceptions.AuthenticationFailed(msg)
+                return self.validate_user(auth_token)
+        raise exceptions.AuthenticationFailed(msg)

@@ -1,73 +1,147 @@
-"""Sign-in with lockout after repeated failures. Used by the token endpoint and the browser login page."""
+"""Sign-in with lockout after repeated failures: the one login service behind every door — the token endpoint,
+the browser login page and the Django admin login (through ``LockoutBackend``, so any ``authenticate()`` call)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from django.conf import settings
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from apps.core.events import record_event
+from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
 
 User = get_user_model()
 
 
-def _locked_error(user) -> ApplicationError:
-    until = timezone.localtime(user.locked_until)
+def _locked_error(until) -> ApplicationError:
+    until = timezone.localtime(until)
     return ApplicationError(
         "account_locked", f"登录失败次数过多，账号已锁定至 {until:%Y-%m-%d %H:%M}，请稍后再试或联系管理员",
         status=403,
     )
 
 
-def user_authenticate(*, username: str, password: str, request=None):
+def _bad_credentials() -> ApplicationError:
+    return ApplicationError("not_authenticated", "用户名或密码错误", status=401)
+
+
+def _unknown_name_key(username: str) -> str:
+    return "login-unknown:" + hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _unknown_username_attempt(username: str, password: str, now) -> ApplicationError:
+    """An unknown username answers exactly like a known one (R-SEC, issue 14 §12): the same "wrong password"
+    error, a password hash computed all the same, and after ``LOGIN_MAX_FAILURES`` the same lock message, counted
+    with an atomic cache increment."""
+    make_password(password)  # same work as checking a real password, so timing tells nothing either
+    key = _unknown_name_key(username)
+    window = settings.LOGIN_LOCKOUT_MINUTES * 60
+    state = cache.get(key)
+    if state and state.get("until") and state["until"] > now:
+        return _locked_error(state["until"])
+    cache.add(key + ":n", 0, timeout=window)
+    try:
+        count = cache.incr(key + ":n")
+    except ValueError:  # expired between add and incr
+        cache.set(key + ":n", 1, timeout=window)
+        count = 1
+    if count >= settings.LOGIN_MAX_FAILURES:
+        until = now + dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
+        cache.set(key, {"until": until}, timeout=window)
+        cache.delete(key + ":n")
+        return _locked_error(until)
+    return _bad_credentials()
+
+
+def user_authenticate(*, username: str, password: str, request=None, now=None):
     """Check the password; after ``LOGIN_MAX_FAILURES`` consecutive failures the account is locked for
-    ``LOGIN_LOCKOUT_MINUTES`` (even the right password is refused while locked)."""
+    ``LOGIN_LOCKOUT_MINUTES`` (even the right password is refused while locked, and its API tokens are revoked).
+
+    The user's row is locked (``SELECT … FOR UPDATE``) before the password is checked, so parallel attempts are
+    counted one after the other: once the limit is reached no further password is even checked, and a right
+    password arriving in the same burst cannot clear a lock another attempt has just set (issue 14 §7)."""
     username = (username or "").strip()
     if not username or not password:
         raise ApplicationError("invalid", "请输入用户名和密码",
                                fields={k: ["必填"] for k, v in (("username", username), ("password", password)) if not v})
-    candidate = User.objects.filter(username=username).first()
+    now = now or timezone.now()
+    error = None
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(username=username).first()
+        if user is None:
+            error = _unknown_username_attempt(username, password, now)
+        elif user.locked_until and user.locked_until > now:
+            error = _locked_error(user.locked_until)
+        elif user.check_password(password) and user.is_active:
+            if user.failed_login_count or user.locked_until:
+                User.objects.filter(pk=user.pk).update(failed_login_count=0, locked_until=None)
+                user.failed_login_count, user.locked_until = 0, None
+            return user
+        else:
+            error = _register_failure(user, now=now)
+    # raised outside the transaction: the failure count and the lock are committed
+    raise error
+
+
+def _register_failure(user, *, now) -> ApplicationError:
+    """Called with the user's row locked. Returns the error to answer with."""
+    count = user.failed_login_count + 1
+    if count < settings.LOGIN_MAX_FAILURES:
+        User.objects.filter(pk=user.pk).update(failed_login_count=count)
+        return _bad_credentials()
+    until = now + dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
+    User.objects.filter(pk=user.pk).update(locked_until=until, failed_login_count=0)
+    revoked = tokens_revoke(user=user)
+    record_event(subject=user, action=EventAction.ACCOUNT_LOCKED, data={"until": until.isoformat(), "tokens_revoked": revoked})
+    return _locked_error(until)
+
+
+# --- API tokens (django-rest-knox: stored hashed, expiring, revocable; issue 14 §11) -------------------------
+
+def token_issue(*, username: str, password: str, request=None) -> str:
+    """API.md: ``POST /api/v1/auth/token/`` → ``{"token": …}``. A new token per sign-in, valid for
+    ``REST_KNOX["TOKEN_TTL"]``; expired tokens of the user are deleted and at most ``API_TOKENS_PER_USER`` stay."""
+    from knox.models import AuthToken
+
+    user = user_authenticate(username=username, password=password, request=request)
     now = timezone.now()
-    if candidate is not None and candidate.locked_until and candidate.locked_until > now:
-        raise _locked_error(candidate)
-    user = authenticate(request, username=username, password=password)
-    if user is None:
-        if candidate is not None:
-            _register_failure(candidate)
-            candidate.refresh_from_db(fields=["locked_until"])
-            if candidate.locked_until and candidate.locked_until > now:
-                raise _locked_error(candidate)
-        raise ApplicationError("not_authenticated", "用户名或密码错误", status=401)
-    if user.failed_login_count or user.locked_until:
-        User.objects.filter(pk=user.pk).update(failed_login_count=0, locked_until=None)
-    return user
+    with transaction.atomic():
+        AuthToken.objects.filter(user=user, expiry__lt=now).delete()
+        keep = settings.API_TOKENS_PER_USER - 1
+        surplus = list(AuthToken.objects.filter(user=user).order_by("-created").values_list("digest", flat=True)[keep:])
+        if surplus:
+            AuthToken.objects.filter(digest__in=surplus).delete()
+        _, key = AuthToken.objects.create(user=user)
+    return key
+
+
+def tokens_revoke(*, user) -> int:
+    """Delete every API token of ``user`` (password change, lockout, deactivation). Returns how many."""
+    from knox.models import AuthToken
+
+    deleted, _ = AuthToken.objects.filter(user=user).delete()
+    return deleted
 
 
 @transaction.atomic
-def _register_failure(user) -> None:
-    User.objects.filter(pk=user.pk).update(failed_login_count=F("failed_login_count") + 1)
-    user.refresh_from_db(fields=["failed_login_count"])
-    if user.failed_login_count >= settings.LOGIN_MAX_FAILURES:
-        until = timezone.now() + dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
-        User.objects.filter(pk=user.pk).update(locked_until=until, failed_login_count=0)
-        record_event(subject=user, action="account_locked", data={"until": until.isoformat()})
-
-
-def token_issue(*, username: str, password: str, request=None) -> str:
-    user = user_authenticate(username=username, password=password, request=request)
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+def user_password_set(*, user, password: str, actor=None) -> None:
+    """A new password (by the user or an administrator) revokes the user's API tokens and unlocks the account."""
+    user.set_password(password)
+    user.failed_login_count, user.locked_until = 0, None
+    user.save(update_fields=["password", "failed_login_count", "locked_until"])
+    revoked = tokens_revoke(user=user)
+    record_event(subject=user, action=EventAction.PASSWORD_CHANGED, actor=actor, data={"tokens_revoked": revoked})
 
 
 @transaction.atomic
 def user_unlock(*, user, actor) -> None:
     User.objects.filter(pk=user.pk).update(failed_login_count=0, locked_until=None)
-    record_event(subject=user, action="account_unlocked", actor=actor)
+    record_event(subject=user, action=EventAction.ACCOUNT_UNLOCKED, actor=actor)
 
 
 # --- user administration by bureau administrators ---------------------------------------------------
@@ -120,7 +194,7 @@ def user_create(*, actor, username: str, password: str, role: str, **fields):
         raise ApplicationError("invalid", "密码不符合要求", fields={"password": exc.messages}) from None
     user.set_password(password)
     user.save()
-    record_event(subject=user, action="user_created", actor=actor, data={"role": role})
+    record_event(subject=user, action=EventAction.USER_CREATED, actor=actor, data={"role": role})
     return user
 
 
@@ -145,9 +219,12 @@ def user_update(*, actor, user, data: dict, password: str | None = None):
             validate_password(password, user)
         except ValidationError as exc:
             raise ApplicationError("invalid", "密码不符合要求", fields={"password": exc.messages}) from None
-        user.set_password(password)
         changed.append("password")
     if changed:
         user.save()
-        record_event(subject=user, action="user_updated", actor=actor, data={"fields": changed})
+        record_event(subject=user, action=EventAction.USER_UPDATED, actor=actor, data={"fields": changed})
+    if password:
+        user_password_set(user=user, password=password, actor=actor)
+    if "is_active" in data and not user.is_active:
+        tokens_revoke(user=user)
     return user

@@ -20,7 +20,7 @@ def login_view(request):
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="apps.accounts.backends.LockoutBackend")
             return redirect(next_url or "core:home")
     return render(request, "accounts/login.html", {"form": form, "next": next_url})
 

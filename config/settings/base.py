@@ -27,7 +27,7 @@ DJANGO_APPS = [
 ]
 THIRD_PARTY_APPS = [
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens: stored hashed, expiring, revocable (issue 14 §11)
     "django_filters",
     "drf_spectacular",
     "import_export",
@@ -102,6 +102,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# One login service for every door (issue 14 §3): authenticate() goes through the lockout too
+AUTHENTICATION_BACKENDS = ["apps.accounts.backends.LockoutBackend"]
 # Lockout after repeated failed logins (apps/accounts/services.py)
 LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=5)
 LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
@@ -130,7 +132,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # --- REST framework
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "apps.accounts.authentication.AuditedTokenAuthentication",  # R-SEC-3: actor in the audit log
+        "apps.accounts.authentication.AuditedTokenAuthentication",  # knox tokens; R-SEC-3: actor in the audit log
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -143,6 +145,14 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "iso-8601",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# API tokens (django-rest-knox): a token lives API_TOKEN_TTL_HOURS from sign-in; a password change or a lockout
+# revokes them all; at most API_TOKENS_PER_USER live at once (the oldest go first)
+REST_KNOX = {
+    "TOKEN_TTL": __import__("datetime").timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=12)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=10)
 SPECTACULAR_SETTINGS = {
     "TITLE": "双通道药品管理平台 API",
     "DESCRIPTION": "REST interface for hospitals, pharmacies and the bureau. Rules cited as R-… are in DOMAIN.md.",
