@@ -70,10 +70,9 @@ def main(argv: list[str]) -> None:
     from import_export.formats.base_formats import XLSX
 
     from apps.accounts.models import Role, User
-    from apps.core.excel.engine import import_run_execute
     from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
     from apps.catalogue.resources import DrugResource
-    from apps.catalogue.services import import_run_create
+    from apps.catalogue.services import import_run_create, import_run_execute
     from apps.core.models import Region
 
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}; rows: {rows:,}")

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from apps.accounts.permissions import IsBureau, IsBureauAdmin, ReadAnyWriteBureauAdmin
 from apps.catalogue import selectors, services
 from apps.catalogue.selectors import with_current_standard
+from apps.core.excel import registry as excel_kinds
 from apps.core.excel.exporting import XLSX_CONTENT_TYPE, export_filename, export_workbook
 from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
 from apps.core.exceptions import ApplicationError, NotFoundError
@@ -338,5 +339,5 @@ class ExportView(APIView):
 
 
 def _check_kind(kind: str):
-    if kind not in ImportRun.Kind.values:
+    if not excel_kinds.is_registered(kind):
         raise NotFoundError(f"不支持的导入类型：{kind}")

@@ -12,3 +12,9 @@ class CatalogueConfig(AppConfig):
         auditlog.register(self.get_model("TherapeuticArea"))
         auditlog.register(self.get_model("Drug"))
         auditlog.register(self.get_model("PaymentStandard"))
+
+        # R-CAT-2: the catalogue's Excel kind, known to the engine by registration (apps.core.excel)
+        from apps.catalogue.resources import DRUGS
+        from apps.core.excel import registry as excel_kinds
+
+        excel_kinds.register(DRUGS)

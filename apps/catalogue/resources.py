@@ -1,7 +1,8 @@
-"""The catalogue's Excel layout (R-CAT-1, R-CAT-2): one ``DrugResource`` (django-import-export) with the Chinese
-headers for the template and the export, and the ``DrugImportSpec`` that the fast all-or-nothing engine
-(``apps.core.excel.engine``) uses to import the same layout. The resource's widgets parse with the engine's
-parsers, so the plain ``DrugResource().import_data`` (the benchmark's comparison) reads the same file."""
+"""The catalogue's Excel layout (R-CAT-1, R-CAT-2): the ``DrugImportSpec`` declares its columns once; they drive the
+template and the export (``DrugResource``, a django-import-export resource built from them), and the fast
+all-or-nothing import (``apps.core.excel.engine``). The resource's widgets parse with the engine's parsers, so the
+plain ``DrugResource().import_data`` (the benchmark's comparison) reads the same file. Registered in
+``CatalogueConfig.ready()``."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,9 +10,10 @@ from types import SimpleNamespace
 
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
-from import_export import fields, resources, widgets
+from import_export import widgets
 
 from apps.core.excel import bulk, engine as imp
+from apps.core.excel.widgets import label_of, yes_no_label
 from apps.catalogue.models import Drug, PaymentStandard, TherapeuticArea
 
 H = {
@@ -37,75 +39,10 @@ def parse_drug_code(value) -> str:
     return code
 
 
-class ParsedWidget(widgets.Widget):
-    """A widget whose ``clean`` is one of the engine's cell parsers (same rules for both import paths)."""
-
-    def __init__(self, parse, render=None):
-        super().__init__(coerce_to_string=False)
-        self.parse = parse
-        self._render = render
-
-    def clean(self, value, row=None, **kwargs):
-        try:
-            return self.parse(value)
-        except imp.CellError as exc:
-            raise ValueError(exc.message) from None
-
-    def render(self, value, obj=None, **kwargs):
-        if self._render is not None:
-            return self._render(value)
-        return value
-
-
-def _label(choices):
-    labels = dict(choices.choices)
-    return lambda value: str(labels.get(value, value or ""))
-
-
-class DrugResource(resources.ModelResource):
-    code = fields.Field("code", H["code"], widget=ParsedWidget(parse_drug_code))
-    generic_name = fields.Field("generic_name", H["generic_name"], widget=ParsedWidget(imp.text(128)))
-    dosage_form = fields.Field("dosage_form", H["dosage_form"], widget=ParsedWidget(imp.text(32)))
-    specification = fields.Field("specification", H["specification"], widget=ParsedWidget(imp.text(128)))
-    manufacturer = fields.Field("manufacturer", H["manufacturer"], widget=ParsedWidget(imp.text(128)))
-    category = fields.Field("category", H["category"],
-                            widget=ParsedWidget(imp.choice(Drug.Category, "类别"), _label(Drug.Category)))
-    therapeutic_area = fields.Field("therapeutic_area", H["therapeutic_area"],
-                                    widget=widgets.ForeignKeyWidget(TherapeuticArea, "name"))
-    route = fields.Field("route", H["route"], widget=ParsedWidget(imp.choice(Drug.Route, "给药途径"), _label(Drug.Route)))
-    cold_chain = fields.Field("cold_chain", H["cold_chain"],
-                              widget=ParsedWidget(imp.yes_no, lambda v: "是" if v else "否"))
-    payment_standard = fields.Field("payment_standard", H["payment_standard"], widget=ParsedWidget(imp.decimal(2)))
-    first_self_pay_ratio = fields.Field("first_self_pay_ratio", H["first_self_pay_ratio"],
-                                        widget=ParsedWidget(imp.ratio))
-    restricted_scope = fields.Field("restricted_scope", H["restricted_scope"],
-                                    widget=ParsedWidget(imp.text(4000, required=False)))
-    agreement_start = fields.Field("agreement_start", H["agreement_start"], widget=ParsedWidget(imp.date()))
-    agreement_end = fields.Field("agreement_end", H["agreement_end"], widget=ParsedWidget(imp.date(required=False)))
-    standard_effective = fields.Field("standard_effective", H["standard_effective"], readonly=True,
-                                      widget=ParsedWidget(imp.date(required=False)))
-
-    class Meta:
-        model = Drug
-        import_id_fields = ("code",)
-        fields = tuple(H)
-        export_order = tuple(H)
-
-    def dehydrate_standard_effective(self, drug):
-        return getattr(drug, "standard_effective", None)
-
-    @staticmethod
-    def export_queryset():
-        latest = PaymentStandard.objects.filter(drug=OuterRef("pk")).order_by("-valid_from").values("valid_from")[:1]
-        return Drug.objects.select_related("therapeutic_area").annotate(
-            standard_effective=Subquery(latest)).order_by("code")
-
-
 class DrugImportSpec(imp.ImportSpec):
     kind = "drugs"
     label = "药品目录"
     model = Drug
-    resource_class = DrugResource
     COPY = ("code", "generic_name", "dosage_form", "specification", "manufacturer", "category",
             "therapeutic_area_id", "route", "cold_chain", "payment_standard", "first_self_pay_ratio",
             "restricted_scope", "agreement_start", "agreement_end")
@@ -116,18 +53,26 @@ class DrugImportSpec(imp.ImportSpec):
         imp.Column(H["dosage_form"], "dosage_form", imp.text(32)),
         imp.Column(H["specification"], "specification", imp.text(128)),
         imp.Column(H["manufacturer"], "manufacturer", imp.text(128)),
-        imp.Column(H["category"], "category", imp.choice(Drug.Category, "类别")),
-        imp.Column(H["therapeutic_area"], "therapeutic_area_id", imp.text(64)),  # bound per run
-        imp.Column(H["route"], "route", imp.choice(Drug.Route, "给药途径"), required=False),
-        imp.Column(H["cold_chain"], "cold_chain", imp.yes_no, required=False),
+        imp.Column(H["category"], "category", imp.choice(Drug.Category, "类别"), render=label_of(Drug.Category)),
+        imp.Column(H["therapeutic_area"], "therapeutic_area_id", imp.text(64), field="therapeutic_area",
+                   widget=widgets.ForeignKeyWidget(TherapeuticArea, "name")),  # parser bound per run
+        imp.Column(H["route"], "route", imp.choice(Drug.Route, "给药途径"), required=False,
+                   render=label_of(Drug.Route)),
+        imp.Column(H["cold_chain"], "cold_chain", imp.yes_no, required=False, render=yes_no_label),
         imp.Column(H["payment_standard"], "payment_standard", imp.decimal(2)),
         imp.Column(H["first_self_pay_ratio"], "first_self_pay_ratio", imp.ratio),
         imp.Column(H["restricted_scope"], "restricted_scope", imp.text(4000, required=False), required=False),
         imp.Column(H["agreement_start"], "agreement_start", imp.date()),
         imp.Column(H["agreement_end"], "agreement_end", imp.date(required=False)),
         imp.Column(H["standard_effective"], "standard_effective", imp.date(required=False), required=False,
-                   compare=False),
+                   compare=False, export=lambda drug: getattr(drug, "standard_effective", None)),
     ]
+
+    def export_queryset(self, user):
+        """Every drug with the start of its latest payment-standard version (the catalogue is public)."""
+        latest = PaymentStandard.objects.filter(drug=OuterRef("pk")).order_by("-valid_from").values("valid_from")[:1]
+        return Drug.objects.select_related("therapeutic_area").annotate(
+            standard_effective=Subquery(latest)).order_by("code")
 
     def context(self, *, run) -> dict:
         ctx = super().context(run=run)
@@ -152,8 +97,7 @@ class DrugImportSpec(imp.ImportSpec):
             return area.pk
 
         self._area_names = ctx["area_names"]
-        return [imp.Column(c.header, c.attr, parse_area) if c.attr == "therapeutic_area_id" else c
-                for c in self.columns]
+        return [c.rebind(parse_area) if c.attr == "therapeutic_area_id" else c for c in self.columns]
 
     def check_row(self, values, ctx):
         start, end = values.get("agreement_start"), values.get("agreement_end")
@@ -243,4 +187,6 @@ class DrugImportSpec(imp.ImportSpec):
         imp.audit_bulk(model=Drug, rows=audit, actor=actor, remote_note=source)
 
 
-imp.register(DrugImportSpec())
+DRUGS = DrugImportSpec()
+#: the django-import-export resource of the catalogue layout (template, export, benchmark comparison)
+DrugResource = DRUGS.resource_class

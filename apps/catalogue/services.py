@@ -16,6 +16,8 @@ from django.utils import timezone
 from apps.catalogue.models import Drug, ImportRun, PaymentStandard
 from apps.core.events import record_event
 from apps.core.exceptions import ApplicationError
+from apps.core.excel import registry as excel_kinds
+from apps.core.excel.engine import Outcome, estimate_rows, run_import
 
 logger = logging.getLogger(__name__)
 
@@ -173,8 +175,6 @@ def _sha256(upload) -> str:
 
 
 def _row_estimate(upload) -> int:
-    from apps.core.excel.engine import estimate_rows
-
     return estimate_rows(upload)
 
 
@@ -184,10 +184,7 @@ def import_run_create(*, kind: str, upload: UploadedFile, actor, dry_run: bool =
     """Log the upload and keep its file (issue 3 §7). Runs it at once, or queues it as a Celery task when it is
     larger than ``IMPORT_ASYNC_ROW_THRESHOLD`` rows (issue 3 §6). Bad files are reported on the run, never
     half-written."""
-    from apps.core.excel.engine import SPECS, load_specs
-
-    load_specs()
-    if kind not in SPECS:
+    if not excel_kinds.is_registered(kind):
         raise ApplicationError("invalid", f"不支持的导入类型：{kind}", fields={"kind": ["不支持的导入类型"]})
     if not getattr(actor, "is_bureau_admin", False):
         raise ApplicationError("permission_denied", "只有经办机构管理员可以导入", status=403)
@@ -212,11 +209,46 @@ def import_run_start(*, run: ImportRun) -> ImportRun:
 
         transaction.on_commit(lambda: import_run_execute_task.delay(run.pk))
         return run
-    from apps.core.excel.engine import import_run_execute
-
     import_run_execute(run_id=run.pk)
     run.refresh_from_db()
     return run
+
+
+def import_run_execute(*, run_id: int) -> None:
+    """Plan (and, unless a dry run, write) one ``ImportRun`` with the engine (``apps.core.excel.engine.run_import``)
+    and store the outcome on the run. Idempotent: only a pending run is executed."""
+    claimed = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.PENDING).update(
+        status=ImportRun.Status.RUNNING, phase="validating", processed_rows=0)
+    if not claimed:
+        return
+    run = ImportRun.objects.select_related("created_by", "region").get(pk=run_id)
+    spec = excel_kinds.get(run.kind)
+    ctx = spec.context(run=run)
+
+    def progress(done: int, _total: int):
+        ImportRun.objects.filter(pk=run_id).update(processed_rows=done)
+
+    def applied(plan, outcome):  # inside the write transaction
+        record_event(subject=run, action="import_applied", actor=run.created_by,
+                     data={"kind": run.kind, "created": len(plan.creates), "updated": len(plan.updates),
+                           "unchanged": plan.unchanged})
+        ImportRun.objects.filter(pk=run_id).update(
+            status=ImportRun.Status.SUCCEEDED, applied_at=timezone.now(), finished_at=timezone.now(), phase="",
+            plan_digest=outcome.digest, changes=outcome.changes, errors=[], error_count=0, **outcome.counts)
+
+    with run.file.open("rb") as fh:
+        outcome = run_import(spec, fh, ctx, dry_run=run.dry_run, expected_digest=run.plan_digest, progress=progress,
+                             before_write=lambda: ImportRun.objects.filter(pk=run_id).update(phase="writing"),
+                             on_applied=applied)
+    if outcome.status == Outcome.APPLIED:
+        return
+    fields = dict(finished_at=timezone.now(), phase="", errors=outcome.errors, error_count=outcome.error_count,
+                  **outcome.counts)
+    if outcome.status == Outcome.PREVIEWED:
+        fields.update(status=ImportRun.Status.PREVIEWED, plan_digest=outcome.digest, changes=outcome.changes)
+    else:
+        fields.update(status=ImportRun.Status.FAILED, message=outcome.message)
+    ImportRun.objects.filter(pk=run_id).update(**fields)
 
 
 @transaction.atomic

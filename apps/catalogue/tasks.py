@@ -1,7 +1,7 @@
 """Celery tasks of the catalogue: large Excel imports (issue 3 §6)."""
 from celery import shared_task
 
-from apps.core.excel.engine import import_run_execute
+from apps.catalogue.services import import_run_execute
 
 
 @shared_task(name="catalogue.import_run_execute", acks_late=True)

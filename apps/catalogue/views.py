@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from apps.catalogue import selectors, services
 from apps.catalogue.forms import DrugForm, ImportForm, WithdrawForm
-from apps.core.excel.engine import load_specs, spec_for
+from apps.core.excel import registry as excel_kinds
 from apps.catalogue.models import Drug, ImportRun
 from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
@@ -166,9 +166,8 @@ def import_detail(request, pk):
         run = selectors.import_run_get(user=request.user, pk=pk)
     except ApplicationError:
         raise Http404 from None
-    load_specs()
     return render(request, "catalogue/import_detail.html", {
-        "run": run, "spec": spec_for(run.kind),
+        "run": run, "spec": excel_kinds.get(run.kind),
         "can_confirm": request.user.is_bureau_admin and run.status == ImportRun.Status.PREVIEWED,
     })
 

@@ -1,13 +1,16 @@
-"""Excel layout of the pharmacy registry (issue 3 §1): template/export through django-import-export, import
-through the shared all-or-nothing engine (``apps.core.excel.engine``)."""
+"""Excel layout of the pharmacy registry (issue 3 §1): the columns are declared once on the spec (template, export
+and import); imported rows are created and changed by ``apps.pharmacies.services`` so model validation and the
+events hold for them as for the REST API. Registered in ``PharmaciesConfig.ready()``."""
 from __future__ import annotations
 
-from import_export import fields, resources, widgets
+from import_export import widgets
 
 from apps.core.excel import engine as imp
-from apps.catalogue.resources import ParsedWidget
+from apps.core.excel.widgets import yes_no_label
 from apps.core.models import Region
+from apps.pharmacies import services
 from apps.pharmacies.models import Pharmacy
+from apps.pharmacies.selectors import pharmacies_visible_to
 
 H = {
     "code": "药店编码", "name": "药店名称", "region": "所在县区", "address": "地址", "contact_name": "联系人",
@@ -21,51 +24,39 @@ H = {
 BOOLS = ("has_business_licence", "has_dedicated_storage", "stocks_cold_chain", "has_cold_storage",
          "sells_at_or_below_price", "has_licensed_pharmacist", "traceability_capable", "delivery_capable",
          "trading_licence_valid", "no_penalty_past_year")
+LIFECYCLE = ("agreement_no", "agreement_start", "agreement_end", "trading_licence_valid")
 TEXTS = {"address": 255, "contact_name": 64, "contact_phone": 20, "licence_no": 64, "agreement_no": 64}
 
 
-def _yes(v):
-    return "是" if v else "否"
-
-
-class PharmacyResource(resources.ModelResource):
-    code = fields.Field("code", H["code"], widget=ParsedWidget(imp.text(20)))
-    name = fields.Field("name", H["name"], widget=ParsedWidget(imp.text(128)))
-    region = fields.Field("region", H["region"], widget=widgets.ForeignKeyWidget(Region, "code"))
-    agreement_start = fields.Field("agreement_start", H["agreement_start"],
-                                   widget=ParsedWidget(imp.date(required=False)))
-    agreement_end = fields.Field("agreement_end", H["agreement_end"], widget=ParsedWidget(imp.date(required=False)))
-    locals().update({name: fields.Field(name, H[name], widget=ParsedWidget(imp.yes_no, _yes)) for name in BOOLS})
-    locals().update({name: fields.Field(name, H[name], widget=ParsedWidget(imp.text(size, required=False)))
-                     for name, size in TEXTS.items()})
-
-    class Meta:
-        model = Pharmacy
-        import_id_fields = ("code",)
-        fields = tuple(H)
-        export_order = tuple(H)
+def _column(attr: str) -> imp.Column:
+    if attr in BOOLS:
+        return imp.Column(H[attr], attr, imp.yes_no, render=yes_no_label)
+    if attr in TEXTS:
+        return imp.Column(H[attr], attr, imp.text(TEXTS[attr], required=False), required=False)
+    if attr in ("agreement_start", "agreement_end"):
+        return imp.Column(H[attr], attr, imp.date(required=False), required=False)
+    if attr == "region":
+        return imp.Column(H[attr], "region_id", imp.text(6), field="region",
+                          widget=widgets.ForeignKeyWidget(Region, "code"))
+    return imp.Column(H[attr], attr, imp.text({"code": 20, "name": 128}[attr]))
 
 
 class PharmacyImportSpec(imp.RegistrySpec):
     kind = "pharmacies"
     label = "定点零售药店"
     model = Pharmacy
-    resource_class = PharmacyResource
-    copy_attrs = ("code", "name", "region_id", *TEXTS, *BOOLS, "agreement_start", "agreement_end")
-    columns = [
-        imp.Column(H["code"], "code", imp.text(20)),
-        imp.Column(H["name"], "name", imp.text(128)),
-        imp.Column(H["region"], "region_id", imp.text(6)),
-        *[imp.Column(H[name], name, imp.text(size, required=False), required=False) for name, size in TEXTS.items()],
-        *[imp.Column(H[name], name, imp.yes_no) for name in BOOLS],
-        imp.Column(H["agreement_start"], "agreement_start", imp.date(required=False), required=False),
-        imp.Column(H["agreement_end"], "agreement_end", imp.date(required=False), required=False),
-    ]
+    columns = [_column(attr) for attr in H]
+    #: signed on admission (R-PHA-1); the licence is revoked only by ``pharmacy_revoke_licence`` (R-PHA-2)
+    lifecycle_attrs = LIFECYCLE
+    lifecycle_message = "只能通过纳入或吊销许可操作变更，不能通过导入填写或修改（R-PHA-1、R-PHA-2）"
+    copy_attrs = tuple("region_id" if attr == "region" else attr for attr in H if attr not in LIFECYCLE)
+
+    def export_queryset(self, user):
+        return pharmacies_visible_to(user).order_by("code")
 
     def bind(self, ctx):
         region = self.region_parser(ctx)
-        return [imp.Column(c.header, c.attr, region if c.attr == "region_id" else c.parse, c.required, c.compare)
-                for c in self.columns]
+        return [c.rebind(region) if c.attr == "region_id" else c for c in self.columns]
 
     def load_existing(self, keys, ctx):
         found = {}
@@ -79,5 +70,13 @@ class PharmacyImportSpec(imp.RegistrySpec):
         if start and end and end < start:
             yield H["agreement_end"], f"协议结束 {end} 早于协议开始 {start}"
 
+    def apply_create(self, row, ctx):
+        return services.pharmacy_create(actor=ctx["user"], **self.service_values(row.values, ctx, self.copy_attrs))
 
-imp.register(PharmacyImportSpec())
+    def apply_change(self, row, ctx):
+        pharmacy = Pharmacy.objects.get(pk=row.instance.pk)
+        return services.pharmacy_update(pharmacy=pharmacy, actor=ctx["user"],
+                                        data=self.service_values(row.values, ctx, list(row.changed)))
+
+
+PHARMACIES = PharmacyImportSpec()

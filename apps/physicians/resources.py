@@ -1,15 +1,18 @@
-"""Excel layout of the responsible-physician registry (issue 3 §1): template/export through django-import-export,
-import through the shared all-or-nothing engine (``apps.core.excel.engine``). Imported physicians are
-*proposed*; filing stays a bureau decision (R-DOC-3)."""
+"""Excel layout of the responsible-physician registry (issue 3 §1): the columns are declared once on the spec
+(template, export and import); imported rows are proposed and changed by ``apps.physicians.services`` so the
+eligibility rules (R-DOC-1, R-DOC-2), model validation and the events hold for them as for the REST API. Imported
+physicians are *proposed*; filing stays a bureau decision (R-DOC-3). Registered in ``PhysiciansConfig.ready()``."""
 from __future__ import annotations
 
-from import_export import fields, resources, widgets
+from import_export import widgets
 
-from apps.core.excel import engine as imp
 from apps.catalogue.models import TherapeuticArea
-from apps.catalogue.resources import ParsedWidget, _label
+from apps.core.excel import engine as imp
+from apps.core.excel.widgets import label_of, yes_no_label
 from apps.institutions.models import Institution
+from apps.physicians import services
 from apps.physicians.models import Physician
+from apps.physicians.selectors import physicians_visible_to
 
 H = {
     "code": "医师编码", "name": "姓名", "institution": "执业机构编码", "department": "科室", "title": "职称",
@@ -19,58 +22,33 @@ H = {
 }
 
 
-def _yes(v):
-    return "是" if v else "否"
-
-
-class PhysicianResource(resources.ModelResource):
-    code = fields.Field("code", H["code"], widget=ParsedWidget(imp.text(20)))
-    name = fields.Field("name", H["name"], widget=ParsedWidget(imp.text(64)))
-    institution = fields.Field("institution", H["institution"], widget=widgets.ForeignKeyWidget(Institution, "code"))
-    department = fields.Field("department", H["department"], widget=ParsedWidget(imp.text(64)))
-    title = fields.Field("title", H["title"], widget=ParsedWidget(imp.choice(Physician.Title, "职称"),
-                                                                _label(Physician.Title)))
-    is_certifying = fields.Field("is_certifying", H["is_certifying"], widget=ParsedWidget(imp.yes_no, _yes))
-    is_treating = fields.Field("is_treating", H["is_treating"], widget=ParsedWidget(imp.yes_no, _yes))
-    therapeutic_areas = fields.Field("therapeutic_areas", H["therapeutic_areas"], m2m_add=False,
-                                     widget=widgets.ManyToManyWidget(TherapeuticArea, separator="、", field="name"))
-    phone = fields.Field("phone", H["phone"], widget=ParsedWidget(imp.text(20, required=False)))
-    practice_licence_no = fields.Field("practice_licence_no", H["practice_licence_no"],
-                                       widget=ParsedWidget(imp.text(64, required=False)))
-    no_insurance_sanction_3y = fields.Field("no_insurance_sanction_3y", H["no_insurance_sanction_3y"],
-                                            widget=ParsedWidget(imp.yes_no, _yes))
-    no_pharmacy_incident_3y = fields.Field("no_pharmacy_incident_3y", H["no_pharmacy_incident_3y"],
-                                           widget=ParsedWidget(imp.yes_no, _yes))
-
-    class Meta:
-        model = Physician
-        import_id_fields = ("code",)
-        fields = tuple(H)
-        export_order = tuple(H)
-
-
 class PhysicianImportSpec(imp.RegistrySpec):
     kind = "physicians"
     label = "责任医师"
     model = Physician
-    resource_class = PhysicianResource
+    area_model = TherapeuticArea
     m2m_attr = "therapeutic_areas"
     copy_attrs = ("code", "name", "institution_id", "department", "title", "is_certifying", "is_treating", "phone",
                   "practice_licence_no", "no_insurance_sanction_3y", "no_pharmacy_incident_3y")
     columns = [
         imp.Column(H["code"], "code", imp.text(20)),
         imp.Column(H["name"], "name", imp.text(64)),
-        imp.Column(H["institution"], "institution_id", imp.text(20)),
+        imp.Column(H["institution"], "institution_id", imp.text(20), field="institution",
+                   widget=widgets.ForeignKeyWidget(Institution, "code")),
         imp.Column(H["department"], "department", imp.text(64)),
-        imp.Column(H["title"], "title", imp.choice(Physician.Title, "职称")),
-        imp.Column(H["is_certifying"], "is_certifying", imp.yes_no),
-        imp.Column(H["is_treating"], "is_treating", imp.yes_no),
-        imp.Column(H["therapeutic_areas"], "therapeutic_areas", imp.text(200)),
+        imp.Column(H["title"], "title", imp.choice(Physician.Title, "职称"), render=label_of(Physician.Title)),
+        imp.Column(H["is_certifying"], "is_certifying", imp.yes_no, render=yes_no_label),
+        imp.Column(H["is_treating"], "is_treating", imp.yes_no, render=yes_no_label),
+        imp.Column(H["therapeutic_areas"], "therapeutic_areas", imp.text(200),
+                   widget=widgets.ManyToManyWidget(TherapeuticArea, separator="、", field="name")),
         imp.Column(H["phone"], "phone", imp.text(20, required=False), required=False),
         imp.Column(H["practice_licence_no"], "practice_licence_no", imp.text(64, required=False), required=False),
-        imp.Column(H["no_insurance_sanction_3y"], "no_insurance_sanction_3y", imp.yes_no),
-        imp.Column(H["no_pharmacy_incident_3y"], "no_pharmacy_incident_3y", imp.yes_no),
+        imp.Column(H["no_insurance_sanction_3y"], "no_insurance_sanction_3y", imp.yes_no, render=yes_no_label),
+        imp.Column(H["no_pharmacy_incident_3y"], "no_pharmacy_incident_3y", imp.yes_no, render=yes_no_label),
     ]
+
+    def export_queryset(self, user):
+        return physicians_visible_to(user).order_by("code")
 
     def context(self, *, run):
         ctx = super().context(run=run)
@@ -95,7 +73,7 @@ class PhysicianImportSpec(imp.RegistrySpec):
 
         bound = {"institution_id": parse_institution,
                  "therapeutic_areas": self.area_parser(ctx, required=True, many=True)}
-        return [imp.Column(c.header, c.attr, bound.get(c.attr, c.parse), c.required, c.compare) for c in self.columns]
+        return [c.rebind(bound[c.attr]) if c.attr in bound else c for c in self.columns]
 
     def load_existing(self, keys, ctx):
         found = {}
@@ -113,13 +91,33 @@ class PhysicianImportSpec(imp.RegistrySpec):
     def region_code_of(self, instance):
         return instance.institution.region.code
 
+    def related(self, attr, pk, ctx):
+        if attr == "institution_id":
+            return ctx["institutions_by_pk"][pk]
+        return super().related(attr, pk, ctx)
+
     def check_row(self, values, ctx):
         if not values.get("is_certifying") and not values.get("is_treating"):
             yield H["is_treating"], "认定医师与诊治医师至少选择一项（R-DOC-2）"
-        if values.get("is_certifying"):
-            inst = ctx["institutions_by_pk"].get(values.get("institution_id"))
-            if inst is not None and not inst.is_certifying:
-                yield H["is_certifying"], f"{inst.name} 不是认定类机构，不能设认定医师（R-DOC-2）"
+
+    def check_change(self, row, ctx):
+        if "institution_id" in row.changed:  # a move between institutions is a new proposal (R-DOC-3)
+            yield H["institution"], "执业机构不能通过导入变更，请在新执业机构重新提名"
+            return
+        yield from super().check_change(row, ctx)
+
+    def _areas(self, row, ctx):
+        return [ctx["areas_by_pk"][pk] for pk in sorted(row.values.get("therapeutic_areas", ()))]
+
+    def apply_create(self, row, ctx):
+        return services.physician_propose(actor=ctx["user"], therapeutic_areas=self._areas(row, ctx),
+                                          **self.service_values(row.values, ctx, self.copy_attrs))
+
+    def apply_change(self, row, ctx):
+        physician = Physician.objects.get(pk=row.instance.pk)
+        data = self.service_values(row.values, ctx, [a for a in row.changed if a != self.m2m_attr])
+        areas = self._areas(row, ctx) if self.m2m_attr in row.changed else None
+        return services.physician_update(physician=physician, actor=ctx["user"], data=data, therapeutic_areas=areas)
 
 
-imp.register(PhysicianImportSpec())
+PHYSICIANS = PhysicianImportSpec()

@@ -37,7 +37,7 @@ import datetime as dt
 import hashlib
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Callable, Iterable
 
@@ -243,11 +243,22 @@ def estimate_rows(fileobj) -> int:
 
 @dataclass
 class Column:
+    """One column of a kind, declared once: it drives the template and export headers (through
+    ``apps.core.excel.widgets.resource_for``), the parsing of the import and the diff."""
+
     header: str
     attr: str
     parse: Callable[[Any], Any]
     required: bool = True  # the column must be present in the sheet
     compare: bool = True   # part of the diff (False for instructions such as an effective date)
+    render: Callable[[Any], Any] | None = None  # export form of the model value (a label, 是/否); default as is
+    field: str | None = None  # the model attribute the export reads, when not ``attr`` (``region`` for ``region_id``)
+    widget: Any = None  # a django-import-export widget for the export (e.g. ``ForeignKeyWidget(Region, "code")``)
+    export: Callable[[Any], Any] | None = None  # computed export value (read-only column)
+
+    def rebind(self, parse: Callable[[Any], Any]) -> "Column":
+        """The same column with a parser bound to one run's reference data."""
+        return replace(self, parse=parse)
 
 
 @dataclass
@@ -301,8 +312,21 @@ class ImportSpec(abc.ABC):
     model = None
     key_attr = "code"
     columns: list[Column] = []
-    resource_class = None
     audit_fields: tuple[str, ...] = ()
+
+    @property
+    def resource_class(self):
+        """The django-import-export resource of this kind, built from ``columns`` (template and export)."""
+        cached = self.__dict__.get("_resource_class")
+        if cached is None:
+            from apps.core.excel.widgets import resource_for
+
+            cached = self.__dict__["_resource_class"] = resource_for(self)
+        return cached
+
+    def export_queryset(self, user):
+        """The rows of this kind that ``user`` may export (a selector of the owning app)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define export_queryset()")
 
     # hooks ------------------------------------------------------------------------------------------------
     def context(self, *, run) -> dict:
@@ -490,103 +514,101 @@ def _audit_str(value) -> str:
     return str(value)
 
 
-# --- running an ImportRun ------------------------------------------------------------------------------------
+# --- running one import ---------------------------------------------------------------------------------------
 
-SPECS: dict[str, ImportSpec] = {}
+class RowRefused(Exception):
+    """A row refused while writing (a service's ``ApplicationError``, e.g. after a concurrent change or because of
+    an earlier row of the same file): the whole import is rolled back and the row is reported."""
 
-
-def register(spec: ImportSpec) -> ImportSpec:
-    SPECS[spec.kind] = spec
-    return spec
-
-
-def spec_for(kind: str) -> ImportSpec:
-    load_specs()
-    return SPECS[kind]
+    def __init__(self, row: int | None, column: str | None, message: str):
+        super().__init__(message)
+        self.row, self.column, self.message = row, column, message
 
 
-def load_specs():
-    """The specs live next to their resources; importing them registers them."""
-    import apps.catalogue.resources  # noqa: F401
-    import apps.institutions.resources  # noqa: F401
-    import apps.pharmacies.resources  # noqa: F401
-    import apps.physicians.resources  # noqa: F401
+@dataclass
+class Outcome:
+    """What one run of ``run_import`` ended with; the caller stores it on its run record."""
+
+    status: str  # FAILED, PREVIEWED or APPLIED
+    errors: list[dict] = field(default_factory=list)
+    error_count: int = 0
+    message: str = ""
+    counts: dict = field(default_factory=dict)
+    digest: str = ""
+    changes: list[dict] = field(default_factory=list)
+
+    FAILED, PREVIEWED, APPLIED = "failed", "previewed", "applied"
 
 
-def import_run_execute(*, run_id: int) -> None:
-    """Plan (and, unless a dry run, write) one ``ImportRun``. Idempotent: only a pending run is executed."""
-    from apps.catalogue.models import ImportRun
-    from apps.core.events import record_event
-
-    load_specs()
-    claimed = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.PENDING).update(
-        status=ImportRun.Status.RUNNING, phase="validating", processed_rows=0)
-    if not claimed:
-        return
-    run = ImportRun.objects.select_related("created_by", "region").get(pk=run_id)
-    spec = SPECS[run.kind]
-    ctx = spec.context(run=run)
-
-    def progress(done: int, _total: int):
-        ImportRun.objects.filter(pk=run_id).update(processed_rows=done)
-
-    def finish(**fields):
-        fields.setdefault("finished_at", timezone.now())
-        fields.setdefault("phase", "")
-        ImportRun.objects.filter(pk=run_id).update(**fields)
-
+def run_import(spec: ImportSpec, fileobj, ctx: dict, *, dry_run: bool, expected_digest: str = "",
+               progress: Callable[[int, int], None] | None = None,
+               before_write: Callable[[], None] | None = None,
+               on_applied: Callable[[Plan, "Outcome"], None] | None = None) -> Outcome:
+    """Plan ``fileobj`` and, unless ``dry_run``, write it all or nothing (steps 1–4 of the module docstring).
+    ``expected_digest`` is the previewed plan's digest: a different plan is refused. ``on_applied`` runs inside
+    the write transaction (the caller's event and run record)."""
     try:
-        with run.file.open("rb") as fh:
-            plan = build_plan(spec, fh, ctx, progress)
+        plan = build_plan(spec, fileobj, ctx, progress)
     except ImportFileError as exc:
-        finish(status=ImportRun.Status.FAILED, errors=exc.errors, error_count=len(exc.errors),
-               message=exc.errors[0]["message"])
-        return
+        return Outcome(Outcome.FAILED, errors=exc.errors, error_count=len(exc.errors),
+                       message=exc.errors[0]["message"])
     counts = dict(total_rows=plan.total_rows, processed_rows=plan.total_rows, created_count=len(plan.creates),
                   updated_count=len(plan.updates), unchanged_count=plan.unchanged)
     if plan.error_count:
-        finish(status=ImportRun.Status.FAILED, errors=sorted(plan.errors, key=lambda e: e["row"] or 0),
-               error_count=plan.error_count,
-               message=f"共 {plan.error_count} 处错误，未写入任何数据", **counts)
-        return
+        return Outcome(Outcome.FAILED, errors=sorted(plan.errors, key=lambda e: e["row"] or 0),
+                       error_count=plan.error_count, message=f"共 {plan.error_count} 处错误，未写入任何数据",
+                       counts=counts)
     digest = plan.digest()
     changes = plan.change_list(spec)
-    if run.dry_run:
-        finish(status=ImportRun.Status.PREVIEWED, plan_digest=digest, changes=changes, errors=[], error_count=0,
-               **counts)
-        return
-    if run.plan_digest and run.plan_digest != digest:
-        finish(status=ImportRun.Status.FAILED, message="预览后目录数据已发生变化，确认的内容与预览不一致，请重新上传预览",
-               errors=[{"row": None, "column": None, "message": "预览后数据已变化，请重新预览"}], error_count=1)
-        return
-    ImportRun.objects.filter(pk=run_id).update(phase="writing")
+    if dry_run:
+        return Outcome(Outcome.PREVIEWED, counts=counts, digest=digest, changes=changes)
+    if expected_digest and expected_digest != digest:
+        return Outcome(Outcome.FAILED, message="预览后目录数据已发生变化，确认的内容与预览不一致，请重新上传预览",
+                       errors=[{"row": None, "column": None, "message": "预览后数据已变化，请重新预览"}],
+                       error_count=1)
+    if before_write is not None:
+        before_write()
+    outcome = Outcome(Outcome.APPLIED, counts=counts, digest=digest, changes=changes)
     try:
         with transaction.atomic():
             spec.write(plan, ctx)
-            record_event(subject=run, action="import_applied", actor=run.created_by,
-                         data={"kind": run.kind, "created": len(plan.creates), "updated": len(plan.updates),
-                               "unchanged": plan.unchanged})
-            ImportRun.objects.filter(pk=run_id).update(
-                status=ImportRun.Status.SUCCEEDED, applied_at=timezone.now(), finished_at=timezone.now(),
-                phase="", plan_digest=digest, changes=changes, errors=[], error_count=0, **counts)
+            if on_applied is not None:
+                on_applied(plan, outcome)
+    except RowRefused as exc:
+        return Outcome(Outcome.FAILED, message=f"第 {exc.row} 行：{exc.message}，未写入任何数据",
+                       errors=[{"row": exc.row, "column": exc.column, "message": exc.message}], error_count=1,
+                       counts=counts)
     except IntegrityError as exc:
-        finish(status=ImportRun.Status.FAILED, message=f"写入时与并发修改冲突，未写入任何数据：{exc}",
-               errors=[{"row": None, "column": None, "message": "写入时与并发修改冲突，未写入任何数据，请重试"}],
-               error_count=1)
+        return Outcome(Outcome.FAILED, message=f"写入时与并发修改冲突，未写入任何数据：{exc}",
+                       errors=[{"row": None, "column": None, "message": "写入时与并发修改冲突，未写入任何数据，请重试"}],
+                       error_count=1)
+    return outcome
 
 
-# --- registries: one generic spec for a model keyed by ``code`` --------------------------------------------
+# --- registries: one generic spec for a model keyed by ``code``, written through the registry's services -----
+
+class _Trial(Exception):
+    """Raised to roll back a service call made only to see whether it would be refused."""
+
 
 class RegistrySpec(ImportSpec):
-    """A registry kind (institutions, pharmacies, physicians): plain fields copied from the row, a region or
-    institution reference that must lie within the administrator's region (R-SEC-1), created in their initial
-    lifecycle state (the lifecycle itself changes only through the registry's services)."""
+    """A registry kind (institutions, pharmacies, physicians). Every row is created or changed by the registry's
+    own services (``apply_create``/``apply_change``), so the rules the REST API enforces — model validation of the
+    code and fields, the admission and eligibility rules, the lifecycle (new rows in their initial state; the
+    agreement and the licence state change only through the transitions) and one event per change — hold for
+    imported rows too. At planning time each new or changed row is tried in a savepoint that is rolled back, so a
+    preview lists exactly the rows the services would refuse, with their row and column. A region or institution
+    reference must lie within the administrator's region (R-SEC-1)."""
 
     copy_attrs: tuple[str, ...] = ()
     m2m_attr: str = ""  # e.g. "therapeutic_areas" (values are frozensets of ids)
+    area_model = None  # the therapeutic-area model when the kind has an area column (set by the owning app)
+    #: columns changed only by lifecycle transitions (admission signs the agreement, R-INS-3; licence revocation,
+    #: R-PHA-2): a new row must leave them at the model default, an existing row must not change them
+    lifecycle_attrs: tuple[str, ...] = ()
+    lifecycle_message = "只能通过纳入/吊销等状态操作变更，不能通过导入填写或修改"
 
     def context(self, *, run) -> dict:
-        from apps.catalogue.models import TherapeuticArea
         from apps.core.models import Region
 
         ctx = super().context(run=run)
@@ -595,10 +617,13 @@ class RegistrySpec(ImportSpec):
             user.region.descendant_prefix
         ctx["scope_name"] = "" if not ctx["scope_prefix"] else user.region.name
         ctx["regions"] = {r.code: r for r in Region.objects.all()}
+        ctx["regions_by_pk"] = {r.pk: r for r in ctx["regions"].values()}
         ctx["areas"] = {}
-        for area in TherapeuticArea.objects.all():
-            ctx["areas"][area.name] = area
-            ctx["areas"][area.code] = area
+        if self.area_model is not None:
+            for area in self.area_model.objects.all():
+                ctx["areas"][area.name] = area
+                ctx["areas"][area.code] = area
+        ctx["areas_by_pk"] = {a.pk: a for a in ctx["areas"].values()}
         ctx["area_names"] = {a.pk: a.name for a in ctx["areas"].values()}
         return ctx
 
@@ -640,13 +665,90 @@ class RegistrySpec(ImportSpec):
             return frozenset(one(n) for n in names)
         return parse
 
+    # lifecycle columns and scope ----------------------------------------------------------------------------
+    def _default(self, attr):
+        return self.model._meta.get_field(attr).get_default()
+
+    def check_create(self, row, ctx):
+        for attr in self.lifecycle_attrs:
+            if attr in row.values and (row.values[attr] or None) != (self._default(attr) or None):
+                yield self.header_of(attr), f"{self.header_of(attr)}{self.lifecycle_message}"
+        yield from self._trial(lambda: self.apply_create(row, ctx), row)
+
     def check_change(self, row, ctx):
         region_code = self.region_code_of(row.instance)
         if region_code is not None and not self.in_scope(region_code, ctx):
             yield self.key_header, f"{self.key_header} {row.values[self.key_attr]} 属于其他统筹区，无权修改"
+            return
+        locked = [attr for attr in self.lifecycle_attrs if attr in row.changed]
+        for attr in locked:
+            yield self.header_of(attr), f"{self.header_of(attr)}{self.lifecycle_message}"
+        if row.changed and not locked:
+            yield from self._trial(lambda: self.apply_change(row, ctx), row)
+
+    def _trial(self, call, row):
+        """Run ``call`` (a service) in a savepoint that is always rolled back; yield its refusal as located
+        errors."""
+        from apps.core.exceptions import ApplicationError
+
+        problems: list[tuple[str, str]] = []
+        try:
+            with transaction.atomic():
+                call()
+                raise _Trial
+        except _Trial:
+            pass
+        except ApplicationError as exc:
+            problems = self.located(exc)
+        yield from problems
+
+    def located(self, exc) -> list[tuple[str, str]]:
+        """An ``ApplicationError`` as ``(column header, message)`` pairs: one per failing field that is a column,
+        else one on the key column with the service's message."""
+        fields = getattr(exc, "fields", None) or {}
+        out = []
+        for name, messages in fields.items():
+            header = self.header_for_field(name)
+            if header is not None:
+                detail = "；".join(str(m) for m in (messages if isinstance(messages, (list, tuple)) else [messages]))
+                out.append((header, f"{exc.message}：{detail}"))
+        return out or [(self.key_header, str(exc.message))]
+
+    def header_for_field(self, name: str) -> str | None:
+        for column in self.columns:
+            if name in (column.attr, column.field, column.attr.removesuffix("_id")):
+                return column.header
+        return None
 
     def region_code_of(self, instance) -> str | None:
         return instance.region.code if getattr(instance, "region_id", None) else None
+
+    # values for the services ---------------------------------------------------------------------------------
+    def related(self, attr: str, pk, ctx):
+        """The object a ``*_id`` column names (the services take objects)."""
+        if pk is None:
+            return None
+        table = {"region_id": "regions_by_pk", "specialty_id": "areas_by_pk"}.get(attr)
+        return ctx[table][pk]
+
+    def service_values(self, values: dict, ctx, attrs) -> dict:
+        out = {}
+        for attr in attrs:
+            if attr not in values or attr == self.m2m_attr:
+                continue
+            if attr.endswith("_id"):
+                out[attr.removesuffix("_id")] = self.related(attr, values[attr], ctx)
+            else:
+                out[attr] = values[attr]
+        return out
+
+    def apply_create(self, row: Row, ctx: dict):
+        """Create one row through the registry's service (raises ``ApplicationError`` when it refuses)."""
+        raise NotImplementedError
+
+    def apply_change(self, row: Row, ctx: dict):
+        """Change one row through the registry's service (raises ``ApplicationError`` when it refuses)."""
+        raise NotImplementedError
 
     def current_value(self, instance, attr):
         if attr == self.m2m_attr:
@@ -661,43 +763,14 @@ class RegistrySpec(ImportSpec):
         return super().show(attr, value)
 
     def write(self, plan, ctx):
-        model = self.model
-        now = timezone.now()
-        actor = ctx["user"]
-        audit = []
-        created = [model(**{k: row.values[k] for k in self.copy_attrs if k in row.values}) for row in plan.creates]
-        bulk.insert(model, created)
-        for obj, row in zip(created, plan.creates):
-            audit.append((obj.pk, obj, {k: [None, row.values[k]] for k in self.copy_attrs if k in row.values}, True))
-        fields_changed: set[str] = set()
-        updated = []
-        for row in plan.updates:
-            obj = row.instance
-            for attr, (_old, new) in row.changed.items():
-                if attr != self.m2m_attr:
-                    setattr(obj, attr, new)
-                    fields_changed.add(attr)
-            if hasattr(obj, "updated_at"):
-                obj.updated_at = now
-            updated.append(obj)
-            audit.append((obj.pk, obj, {k: [sorted(v[0]) if isinstance(v[0], frozenset) else v[0],
-                                    sorted(v[1]) if isinstance(v[1], frozenset) else v[1]]
-                                for k, v in row.changed.items()}, False))
-        if updated and fields_changed:
-            extra = ["updated_at"] if hasattr(model, "updated_at") else []
-            model.objects.bulk_update(updated, sorted(fields_changed) + extra, batch_size=1000)
-        if self.m2m_attr:
-            through = getattr(model, self.m2m_attr).through
-            source_field = getattr(model, self.m2m_attr).field.m2m_field_name() + "_id"
-            target_field = getattr(model, self.m2m_attr).field.m2m_reverse_field_name() + "_id"
-            replace = [row.instance.pk for row in plan.updates if self.m2m_attr in row.changed]
-            if replace:
-                through.objects.filter(**{f"{source_field}__in": replace}).delete()
-            links = []
-            for obj, row in list(zip(created, plan.creates)) + [
-                    (row.instance, row) for row in plan.updates if self.m2m_attr in row.changed]:
-                for pk in row.values.get(self.m2m_attr, ()):
-                    links.append(through(**{source_field: obj.pk, target_field: pk}))
-            through.objects.bulk_create(links, batch_size=BATCH_SIZE)
-        audit_bulk(model=model, rows=audit, actor=actor,
-                   remote_note=f"导入#{ctx['run'].pk} {ctx['run'].file_name}"[:128])
+        """Every row through the services, in file order, inside the caller's transaction: the services write the
+        events and django-auditlog the field-level audit (R-SEC-3). A refusal rolls everything back."""
+        from apps.core.exceptions import ApplicationError
+
+        for row, call in [(r, self.apply_create) for r in plan.creates] + [(r, self.apply_change) for r in plan.updates]:
+            try:
+                with transaction.atomic():
+                    call(row, ctx)
+            except ApplicationError as exc:
+                header, message = self.located(exc)[0]
+                raise RowRefused(row.number, header, message) from None
