@@ -79,6 +79,14 @@ class Application(TimeStampedModel):
     physician = models.ForeignKey("physicians.Physician", verbose_name=_("责任医师"), on_delete=models.PROTECT,
                                   related_name="applications")
     generic_name = models.CharField(_("药品通用名"), max_length=128, db_index=True)
+    dosage_form = models.CharField(_("剂型"), max_length=32, blank=True,
+                                   help_text=_("R-CAT-6、R-APP-7：一个申请覆盖一个通用名的一个剂型"))
+    manufacturer = models.CharField(_("生产企业"), max_length=128, blank=True,
+                                    help_text=_("R-CAT-6：当前使用的生产企业；更换须责任医师确定、医疗机构确认"))
+    kind = models.CharField(_("申请类别"), max_length=10, choices=[("initial", _("首次申请")), ("extension", _("延期申请"))],
+                            default="initial", help_text=_("R-APP-11：延期申请按简化程序办理"))
+    extends = models.ForeignKey("self", verbose_name=_("延期的原申请"), null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="extensions")
     therapeutic_area = models.ForeignKey("catalogue.TherapeuticArea", verbose_name=_("治疗领域"),
                                          on_delete=models.PROTECT, related_name="applications",
                                          help_text=_("R-APP-8：处方医师须属于同一治疗领域"))
@@ -99,6 +107,9 @@ class Application(TimeStampedModel):
     stage_received_on = models.DateField(_("本环节收件日期"), null=True, blank=True)
     stage_due_date = models.DateField(_("本环节办结时限"), null=True, blank=True, db_index=True,
                                       help_text=_("R-APP-5：按工作日计算"))
+    stage_due_provisional = models.BooleanField(
+        _("时限为暂定"), default=False,
+        help_text=_("R-APP-5：计算时该年度正式节假日安排尚未导入，导入后自动重算"))
     submitted_at = models.DateTimeField(_("提交时间"))
     applied_on = models.DateField(_("申请日期"))
     decided_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
@@ -134,6 +145,61 @@ class Application(TimeStampedModel):
         if day < self.valid_from or day > self.valid_until:
             return False
         return self.terminated_on is None or day < self.terminated_on
+
+
+class ManufacturerSwitch(models.Model):
+    """R-CAT-6: a switch to another manufacturer's product of the application's generic name and dosage form. It
+    takes effect once the responsible physician has determined it and the institution has confirmed it."""
+
+    application = models.ForeignKey(Application, verbose_name=_("申请"), on_delete=models.PROTECT,
+                                    related_name="manufacturer_switches")
+    from_manufacturer = models.CharField(_("原生产企业"), max_length=128, blank=True)
+    to_manufacturer = models.CharField(_("新生产企业"), max_length=128)
+    reason = models.TextField(_("理由"), blank=True)
+    determined_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("确定医师"), on_delete=models.PROTECT,
+                                      related_name="+")
+    determined_at = models.DateTimeField(_("确定时间"))
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("确认人"), null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("更换生产企业")
+        verbose_name_plural = _("更换生产企业")
+        ordering = ["determined_at", "id"]
+
+    def __str__(self):
+        return f"{self.application} {self.from_manufacturer} → {self.to_manufacturer}"
+
+
+class OtherFundUse(models.Model):
+    """R-PAY-3 step 4: the patient's other use of the fund in a month, as the core insurance system reports it
+    (imported monthly from its export, or entered by the bureau). Counts toward the annual limit."""
+
+    class Source(models.TextChoices):
+        IMPORT = "import", _("核心系统导入")
+        MANUAL = "manual", _("经办机构录入")
+
+    person = models.ForeignKey(InsuredPerson, verbose_name=_("参保人"), on_delete=models.PROTECT,
+                               related_name="other_fund_uses")
+    year = models.PositiveSmallIntegerField(_("年度"))
+    month = models.PositiveSmallIntegerField(_("月份"))
+    amount = models.DecimalField(_("基金支付（元）"), max_digits=14, decimal_places=2)
+    source = models.CharField(_("来源"), max_length=8, choices=Source.choices)
+    note = models.CharField(_("说明"), max_length=255, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("登记时间"))
+
+    class Meta:
+        verbose_name = _("其他基金支付")
+        verbose_name_plural = _("其他基金支付")
+        ordering = ["person", "year", "month"]
+        constraints = [models.UniqueConstraint(fields=["person", "year", "month"], name="uniq_other_fund_use_month")]
+        indexes = [models.Index(fields=["person", "year"])]
+
+    def __str__(self):
+        return f"{self.person} {self.year}-{self.month:02d} {self.amount}"
 
 
 class ApplicationReview(models.Model):

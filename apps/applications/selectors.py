@@ -8,8 +8,9 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from apps.accounts.models import BUREAU_ROLES, Role
-from apps.applications.models import HOSPITAL_STAGES, Application, InsuredPerson, Stage
+from apps.core.roles import BUREAU_ROLES, Role
+from apps.applications.models import HOSPITAL_STAGES, Application, ApplicationReview, InsuredPerson, Stage
+from apps.institutions.models import HospitalDuty
 from apps.core.models import Region
 from apps.core.scoping import scope_to_user
 from apps.core.selectors import region_q
@@ -79,6 +80,26 @@ def user_owns_stage(user, application: Application) -> bool:
             return False
         return application.insured_region.code.startswith(user.region.descendant_prefix)
     return False
+
+
+def user_holds_stage_duty(user, application: Application, stage: str | None = None) -> bool:
+    """R-APP-4: the user holds the duty of ``stage`` (default: the current one) in the application's institution:
+    the responsible physician's own account for the physician stage; a ``HospitalDuty`` of the stage's kind for the
+    pharmacy-department and insurance-office stages. The bureau stage has no hospital duty."""
+    stage = stage or application.current_stage
+    if stage not in HOSPITAL_STAGES or user.role != Role.HOSPITAL or user.institution_id != application.institution_id:
+        return False
+    if stage == Stage.PHYSICIAN:
+        return application.physician.user_id is not None and application.physician.user_id == user.pk
+    return HospitalDuty.objects.filter(user=user, institution_id=application.institution_id, duty=stage).exists()
+
+
+def stages_decided_by(user, application: Application) -> set[str]:
+    """R-APP-4: the stages of ``application`` this user has already decided (approve, reject or return)."""
+    return set(ApplicationReview.objects.filter(
+        application=application, reviewer=user,
+        decision__in=[ApplicationReview.Decision.APPROVE, ApplicationReview.Decision.REJECT,
+                      ApplicationReview.Decision.RETURN]).values_list("stage", flat=True))
 
 
 @dataclass
@@ -186,3 +207,12 @@ def filing_after_first_use_allowed(person: InsuredPerson) -> bool:
     from apps.core.selectors import region_settings_for
 
     return bool(region_settings_for(person.insured_region).filing_after_first_use)
+
+
+def dual_channel_patient_count(*, field: str, org, start: dt.date, end: dt.date) -> int:
+    """R-INS-4: distinct patients with an approved dual-channel application at ``org`` (``field`` is the FK to it,
+    "institution" or "pharmacy") whose validity overlaps [start, end]; terminated and expired ones count too.
+    Registered on ``apps.registries.hooks.dual_channel_patient_count``."""
+    counted = (Application.Status.APPROVED, Application.Status.TERMINATED, Application.Status.EXPIRED)
+    return (Application.objects.filter(**{field: org}, status__in=counted, valid_from__lte=end, valid_until__gte=start)
+            .values("person_id").distinct().count())

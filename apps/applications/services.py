@@ -14,17 +14,24 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.models import BUREAU_ROLES, Role
+from apps.core.roles import BUREAU_ROLES, Role
 from apps.applications.models import (
     Application,
     ApplicationDocument,
     ApplicationReview,
     InsuredPerson,
     Stage,
+    HOSPITAL_STAGES,
 )
-from apps.applications.selectors import DECIDABLE_STATUSES, OPEN_STATUSES, user_owns_stage
+from apps.applications.selectors import (
+    DECIDABLE_STATUSES,
+    OPEN_STATUSES,
+    stages_decided_by,
+    user_holds_stage_duty,
+    user_owns_stage,
+)
 from apps.catalogue.models import Drug
-from apps.core.events import record_event
+from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
 from apps.core.idnumber import parse_id_number
 from apps.core.models import DesignationStatus, Region
@@ -88,14 +95,14 @@ def insured_person_upsert(*, name: str, id_number: str, insurance_type: str, ins
         except IntegrityError:  # created concurrently: update it instead
             person = InsuredPerson.objects.select_for_update().get(id_number=info.number)
         else:
-            record_event(subject=person, action="insured_person_created", actor=actor)
+            record_event(subject=person, action=EventAction.INSURED_PERSON_CREATED, actor=actor)
             return person
     changed = [k for k, v in values.items() if getattr(person, k) != v and (v != "" or k in ("name",))]
     if changed:
         for key in changed:
             setattr(person, key, values[key])
         person.save(update_fields=[*changed, "updated_at"])
-        record_event(subject=person, action="insured_person_updated", actor=actor, data={"fields": changed})
+        record_event(subject=person, action=EventAction.INSURED_PERSON_UPDATED, actor=actor, data={"fields": changed})
     return person
 
 
@@ -140,6 +147,21 @@ def _drug_for_generic(generic_name: str, on: dt.date) -> Drug:
     return listed[0]
 
 
+def _check_certifying(*, physician, institution) -> None:
+    """R-DOC-2 / R-INS-2: where the institution's region splits the roles, only a certifying physician of a
+    certifying institution signs an application's initial review."""
+    if not region_settings_for(institution.region).role_split:
+        return
+    if institution.kind != institution.Kind.CERTIFYING:
+        raise ApplicationError("physician_not_certifying",
+                               f"本统筹区区分认定与诊治，{institution.name} 不是认定类机构，其医师不能签署待遇申请初审（R-INS-2）",
+                               fields={"physician_code": ["所在机构不是认定类机构"]})
+    if not physician.is_certifying:
+        raise ApplicationError("physician_not_certifying",
+                               f"本统筹区区分认定与诊治，{physician.name} 不是认定医师，不能签署待遇申请初审（R-DOC-2）",
+                               fields={"physician_code": ["不是认定医师"]})
+
+
 @transaction.atomic
 def application_submit(*, actor, patient: dict, physician_code: str, generic_name: str, diagnosis_code: str,
                        diagnosis_name: str, usage: str, course_days: int, pharmacy_code: str = "",
@@ -181,6 +203,7 @@ def application_submit(*, actor, patient: dict, physician_code: str, generic_nam
     if not physician.is_active_on(today):
         raise ApplicationError("physician_not_filed", f"责任医师 {physician.name} 未备案或备案已失效（R-DOC-3）",
                                fields={"physician_code": ["未备案或备案已失效"]})
+    _check_certifying(physician=physician, institution=institution)
 
     drug = _drug_for_generic(generic_name, today)
     area = drug.therapeutic_area
@@ -227,7 +250,7 @@ def application_submit(*, actor, patient: dict, physician_code: str, generic_nam
         stage_due_date=stage_due_date(stage=first, received_on=today, region=person.insured_region),
         submitted_at=now, applied_on=today, created_by=actor,
     )
-    record_event(subject=application, action="application_submitted", actor=actor, to_status=application.status,
+    record_event(subject=application, action=EventAction.APPLICATION_SUBMITTED, actor=actor, to_status=application.status,
                  data={"number": application.number, "stage": first, "generic_name": generic_name})
     return application
 
@@ -244,6 +267,28 @@ def default_valid_until(applied_on: dt.date) -> dt.date:
 def _lock(application: Application) -> Application:
     return Application.objects.select_for_update().select_related("insured_region", "institution").get(
         pk=application.pk)
+
+
+def _check_stage_duty(*, actor, application: Application) -> None:
+    """R-APP-4: a hospital stage is decided only by a holder of its duty (``stage_duty_required``), and one person
+    never decides two stages of the same application (``same_reviewer``)."""
+    stage = application.current_stage
+    if stage in HOSPITAL_STAGES and not user_holds_stage_duty(actor, application):
+        holder = "责任医师本人账号" if stage == Stage.PHYSICIAN else f"持有“{Stage(stage).label}”职责的人员"
+        raise ApplicationError("stage_duty_required",
+                               f"“{Stage(stage).label}”环节只能由{holder}审核（R-APP-4）", status=403)
+    other = stages_decided_by(actor, application) - {stage}
+    if other:
+        labels = "、".join(str(Stage(s).label) for s in sorted(other, key=STAGE_ORDER.index))
+        raise ApplicationError("same_reviewer",
+                               f"您已审核本申请的“{labels}”环节，同一人不能审核同一申请的两个环节（R-APP-4）",
+                               status=409)
+
+
+#: the event each review decision writes
+DECISION_EVENTS = {ApplicationReview.Decision.APPROVE: EventAction.APPLICATION_APPROVE,
+                   ApplicationReview.Decision.REJECT: EventAction.APPLICATION_REJECT,
+                   ApplicationReview.Decision.RETURN: EventAction.APPLICATION_RETURN}
 
 
 @transaction.atomic
@@ -266,6 +311,7 @@ def application_decide(*, application: Application, actor, decision: str, opinio
     if not user_owns_stage(actor, application):
         raise ApplicationError("permission_denied",
                                f"当前环节“{application.get_current_stage_display()}”不由您的角色审核", status=403)
+    _check_stage_duty(actor=actor, application=application)
     if decision == ApplicationReview.Decision.REJECT and not opinion:
         raise ApplicationError("opinion_required", "不同意时必须填写审核意见，说明不予通过的理由",
                                fields={"opinion": ["不同意时必须填写理由"]})
@@ -319,7 +365,7 @@ def application_decide(*, application: Application, actor, decision: str, opinio
             application.current_stage = stages[0]
             application.decided_at = None
     application.save(update_fields=fields)
-    record_event(subject=application, action=f"application_{decision}", actor=actor, from_status=from_status,
+    record_event(subject=application, action=DECISION_EVENTS[decision], actor=actor, from_status=from_status,
                  to_status=application.status, reason=opinion,
                  data={"stage": stage, "review": review.pk, "overdue": review.overdue,
                        "valid_until": str(application.valid_until or "")})
@@ -347,7 +393,7 @@ def application_resubmit(*, application: Application, actor, note: str = "",
     application.stage_received_on = today
     application.stage_due_date = stage_due_date(stage=stages[0], received_on=today, region=application.insured_region)
     application.save(update_fields=["status", "current_stage", "stage_received_on", "stage_due_date", "updated_at"])
-    record_event(subject=application, action="application_resubmitted", actor=actor,
+    record_event(subject=application, action=EventAction.APPLICATION_RESUBMITTED, actor=actor,
                  from_status=Application.Status.RETURNED, to_status=application.status, reason=note)
     return application
 
@@ -365,7 +411,7 @@ def application_expire_due(*, today: dt.date | None = None) -> int:
     for application in due:
         application.status = Application.Status.EXPIRED
         application.save(update_fields=["status", "updated_at"])
-        record_event(subject=application, action="application_expired", from_status=Application.Status.APPROVED,
+        record_event(subject=application, action=EventAction.APPLICATION_EXPIRED, from_status=Application.Status.APPROVED,
                      to_status=Application.Status.EXPIRED, data={"valid_until": str(application.valid_until)})
     return len(due)
 
@@ -406,7 +452,7 @@ def _terminate(application: Application, *, on: dt.date, reason: str, actor, dat
     application.stage_received_on = None
     application.save(update_fields=["status", "terminated_on", "termination_reason", "current_stage",
                                     "stage_due_date", "stage_received_on", "updated_at"])
-    record_event(subject=application, action="application_terminated", actor=actor, from_status=from_status,
+    record_event(subject=application, action=EventAction.APPLICATION_TERMINATED, actor=actor, from_status=from_status,
                  to_status=application.status, reason=reason, data=data)
 
 
@@ -475,7 +521,7 @@ def application_document_add(*, application: Application, actor, uploaded_file, 
     safe_stem = "".join(ch for ch in stem if ch.isalnum() or ch in "-_")[:60] or "document"
     document.file.save(f"{safe_stem}{extension}", ContentFile(data), save=False)
     document.save()
-    record_event(subject=application, action="application_document_added", actor=actor,
+    record_event(subject=application, action=EventAction.APPLICATION_DOCUMENT_ADDED, actor=actor,
                  data={"document": document.pk, "kind": kind, "content_type": content_type, "size": len(data)})
     return document
 
@@ -496,7 +542,7 @@ def application_reveal_personal_number(*, application: Application, actor, field
         actor.role == Role.HOSPITAL and actor.institution_id == application.institution_id)
     if not permitted:
         raise ApplicationError("permission_denied", "当前角色无权查看完整号码", status=403)
-    record_event(subject=application, action="personal_number_revealed", actor=actor,
+    record_event(subject=application, action=EventAction.PERSONAL_NUMBER_REVEALED, actor=actor,
                  data={"field": field, "person": application.person_id})
     return getattr(application.person, field)
 
@@ -544,5 +590,5 @@ def application_lookup(*, number: str, id_suffix: str, ip: str) -> Application |
     logger.warning("application lookup failed ip=%s number=%s", ip, number)
     if application is not None:
         with transaction.atomic():
-            record_event(subject=application, action="public_lookup_failed", data={"ip": ip})
+            record_event(subject=application, action=EventAction.PUBLIC_LOOKUP_FAILED, data={"ip": ip})
     return None

@@ -85,6 +85,25 @@ def default_review_stages():
     return ["physician", "pharmacy_dept", "insurance_office", "bureau"]
 
 
+class CalendarArrangement(models.Model):
+    """R-APP-5: a year whose official holiday arrangement (国务院办公厅通知) administrators have imported. A year
+    without one falls back to the statutory holidays the ``holidays`` library knows, and its due dates are
+    provisional."""
+
+    year = models.PositiveSmallIntegerField(_("年度"), unique=True)
+    imported_at = models.DateTimeField(_("导入时间"))
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("导入人"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("正式节假日安排年度")
+        verbose_name_plural = _("正式节假日安排年度")
+        ordering = ["year"]
+
+    def __str__(self):
+        return str(self.year)
+
+
 class RegionSettings(models.Model):
     """Per-region choices where the sources differ. Looked up walking up the region tree
     (``apps.core.selectors.region_settings_for``); a region without its own uses its parent's."""
@@ -98,6 +117,14 @@ class RegionSettings(models.Model):
         help_text=_("R-APP-4：physician, pharmacy_dept, insurance_office, bureau 中启用的环节，按顺序"),
     )
     filing_after_first_use = models.BooleanField(_("允许先用药后备案"), default=False, help_text=_("R-APP-10"))
+    deposit_rate = models.DecimalField(
+        _("质量保证金比例"), max_digits=5, decimal_places=4, default=Decimal("0.0500"),
+        help_text=_("R-SET-1：按月从统筹基金支付中预留的比例（中卫 000 附件2 第二条为 5%，湖南不设）"),
+    )
+    role_split = models.BooleanField(
+        _("区分认定医师与诊治医师"), default=False,
+        help_text=_("R-INS-2、R-DOC-2：启用后只有认定类机构的认定医师可签署申请初审，只有诊治医师可开具处方（吉林做法）"),
+    )
     prescription_validity_days = models.PositiveSmallIntegerField(_("处方有效天数"), default=3, help_text=_("R-RX-4"))
     insurance_office_review_days = models.PositiveSmallIntegerField(_("医院医保办审核时限（工作日）"), default=1)
     bureau_review_days = models.PositiveSmallIntegerField(_("经办机构审核时限（工作日）"), default=15)
@@ -106,7 +133,14 @@ class RegionSettings(models.Model):
     )
     target_tertiary_general = models.DecimalField(_("三级综合医院配备率目标"), max_digits=5, decimal_places=4, default=Decimal("0.3000"))
     target_tertiary_specialist = models.DecimalField(_("三级专科医院配备率目标"), max_digits=5, decimal_places=4, default=Decimal("0.6000"))
-    target_designated = models.DecimalField(_("定点医院配备率目标"), max_digits=5, decimal_places=4, default=Decimal("0.5000"))
+    target_designated = models.DecimalField(_("指定医院配备率目标"), max_digits=5, decimal_places=4,
+                                            default=Decimal("0.5000"),
+                                            help_text=_("R-STK-3：统筹区指定的重点医院（昆明做法）"))
+    target_other = models.DecimalField(_("其他医院配备率目标"), max_digits=5, decimal_places=4, null=True, blank=True,
+                                       help_text=_("R-STK-3：其他医院默认无目标，统筹区可设定"))
+    tertiary_hospital_count = models.PositiveIntegerField(
+        _("辖区三级医院总数"), null=True, blank=True,
+        help_text=_("R-STK-2：三级医院配备占比的分母（含非定点三级医院），由管理员维护"))
 
     class Meta:
         verbose_name = _("统筹区设置")
@@ -116,6 +150,129 @@ class RegionSettings(models.Model):
         return f"{self.region} 设置"
 
 
+class EventAction(models.TextChoices):
+    """What an ``Event`` row records (R-SEC-3): one typed name per business action, each with its Chinese label.
+    The stored values are the names the services always wrote."""
+
+    # kernel
+    REGION_CREATED = "region_created", _("新增统筹区")
+    REGION_RENAMED = "region_renamed", _("统筹区更名")
+    CALENDAR_DAY_SET = "calendar_day_set", _("设置节假日/调休")
+    CALENDAR_DAY_DELETED = "calendar_day_deleted", _("删除节假日/调休")
+    CALENDAR_IMPORTED = "calendar_imported", _("导入节假日安排")
+    IMPORT_APPLIED = "import_applied", _("导入已执行")
+    # accounts
+    ACCOUNT_LOCKED = "account_locked", _("账号锁定")
+    ACCOUNT_UNLOCKED = "account_unlocked", _("账号解锁")
+    USER_CREATED = "user_created", _("新增用户")
+    USER_UPDATED = "user_updated", _("修改用户")
+    PASSWORD_CHANGED = "password_changed", _("修改密码")  # also revokes the user's API tokens
+    # catalogue
+    DRUG_CREATED = "drug_created", _("新增药品")
+    DRUG_UPDATED = "drug_updated", _("修改药品")
+    DRUG_WITHDRAWN = "drug_withdrawn", _("药品退出目录")
+    PAYMENT_STANDARD_CHANGED = "payment_standard_changed", _("调整支付标准")
+    IMPORT_UPLOADED = "import_uploaded", _("上传导入文件")
+    IMPORT_CONFIRMED = "import_confirmed", _("确认导入")
+    # registries
+    INSTITUTION_APPLIED = "institution_applied", _("登记申请")
+    INSTITUTION_ADMITTED = "institution_admitted", _("纳入定点")
+    INSTITUTION_UPDATED = "institution_updated", _("修改资料")
+    INSTITUTION_SUSPENDED = "institution_suspended", _("暂停")
+    INSTITUTION_RESUMED = "institution_resumed", _("恢复")
+    INSTITUTION_EXITED = "institution_exited", _("退出")
+    PHARMACY_APPLIED = "pharmacy_applied", _("登记申请")
+    PHARMACY_ADMITTED = "pharmacy_admitted", _("纳入定点")
+    PHARMACY_UPDATED = "pharmacy_updated", _("修改资料")
+    PHARMACY_SUSPENDED = "pharmacy_suspended", _("暂停")
+    PHARMACY_RESUMED = "pharmacy_resumed", _("恢复")
+    PHARMACY_EXITED = "pharmacy_exited", _("退出")
+    PHARMACY_LICENCE_REVOKED = "pharmacy_licence_revoked", _("药品经营许可吊销")
+    SANCTIONED = "sanctioned", _("协议处理")
+    PHYSICIAN_PROPOSED = "physician_proposed", _("提名")
+    PHYSICIAN_FILED = "physician_filed", _("备案")
+    PHYSICIAN_FILING_REJECTED = "physician_filing_rejected", _("不予备案")
+    PHYSICIAN_SUSPENDED = "physician_suspended", _("暂停")
+    PHYSICIAN_RESUMED = "physician_resumed", _("恢复")
+    PHYSICIAN_REVOKED = "physician_revoked", _("撤销备案")
+    PHYSICIAN_EXPIRED = "physician_expired", _("备案过期")
+    PHYSICIAN_UPDATED = "physician_updated", _("修改资料")
+    # policies
+    POLICY_CREATED = "policy_created", _("新增支付政策")
+    POLICY_UPDATED = "policy_updated", _("修改支付政策")
+    POLICY_CLOSED = "policy_closed", _("支付政策截止")
+    # applications
+    INSURED_PERSON_CREATED = "insured_person_created", _("新增参保人")
+    INSURED_PERSON_UPDATED = "insured_person_updated", _("修改参保人")
+    APPLICATION_SUBMITTED = "application_submitted", _("提交申请")
+    APPLICATION_RESUBMITTED = "application_resubmitted", _("补充后重新提交")
+    APPLICATION_DOCUMENT_ADDED = "application_document_added", _("上传申请材料")
+    APPLICATION_APPROVE = "application_approve", _("审核同意")
+    APPLICATION_REJECT = "application_reject", _("审核不同意")
+    APPLICATION_RETURN = "application_return", _("退回补充材料")
+    APPLICATION_TERMINATED = "application_terminated", _("终止待遇")
+    APPLICATION_EXPIRED = "application_expired", _("待遇到期")
+    PERSONAL_NUMBER_REVEALED = "personal_number_revealed", _("查看完整身份证号")
+    PUBLIC_LOOKUP_FAILED = "public_lookup_failed", _("公众查询失败")
+    # prescriptions
+    PRESCRIPTION_UPLOADED = "prescription_uploaded", _("处方流转")
+    PRESCRIPTION_DOWNLOADED = "prescription_downloaded", _("药店下载处方")
+    PRESCRIPTION_CANCELLED = "prescription_cancelled", _("撤销处方")
+    PRESCRIPTION_DECLINED = "prescription_declined", _("拒配处方")
+    PRESCRIPTION_EXPIRED = "prescription_expired", _("处方过期")
+    PRESCRIPTION_DISPENSING_REVERSED = "prescription_dispensing_reversed", _("处方配药冲正")
+    DISPENSED = "dispensed", _("配药结算")
+    DISPENSING_REVERSED = "dispensing_reversed", _("配药冲正")
+    STOCK_PURCHASE = "stock_purchase", _("采购入库")
+    STOCK_RETURN = "stock_return", _("退货出库")
+    CROSS_REGION_FILING_CREATED = "cross_region_filing_created", _("异地就医备案")
+    MANUAL_CLAIM_RECORDED = "manual_claim_recorded", _("手工报销登记")
+    # settlement
+    SETTLEMENT_RUN_STARTED = "settlement_run_started", _("开始结算")
+    SETTLEMENT_RUN_SUCCEEDED = "settlement_run_succeeded", _("结算完成")
+    SETTLEMENT_RUN_FAILED = "settlement_run_failed", _("结算失败")
+    STATEMENT_CONFIRMED = "statement_confirmed", _("确认结算单")
+    STOCKING_REPORTED = "stocking_reported", _("报告配备")
+    STOCKING_ENDED = "stocking_ended", _("结束配备")
+    CATALOGUE_PUBLISHED = "catalogue_published", _("公布配备目录")
+    REPORTED_TOTALS_UPLOADED = "reported_totals_uploaded", _("上传对账数据")
+    RECONCILIATION_RUN = "reconciliation_run", _("执行对账")
+    RECONCILIATION_DIFFERENCE_RESOLVED = "reconciliation_difference_resolved", _("处理对账差异")
+    MONTHLY_REPORT_COMPILED = "monthly_report_compiled", _("生成月度报表")
+    # settlement money (R-SET-5, R-SET-2, R-SET-3)
+    STATEMENTS_MONTH_CONFIRMED = "statements_month_confirmed", _("确认本月结算单")
+    DEFERRAL_RELEASED = "deferral_released", _("解除暂缓拨付")
+    DEPOSIT_RETURNED = "deposit_returned", _("质量保证金考核返还")
+    WARD_PAYMENT_RECORDED = "ward_payment_recorded", _("登记病区配送付款")
+    WARD_PAYMENT_REVERSED = "ward_payment_reversed", _("冲销病区配送付款")
+    INSTITUTION_REPORT_SUBMITTED = "institution_report_submitted", _("提交机构月度报表")
+    RECTIFICATION_RESOLVED = "rectification_resolved", _("确认整改完成")
+    RECTIFICATION_ESCALATED = "rectification_escalated", _("整改问题上报")
+    # procurement (section 10)
+    PROCUREMENT_ROUND_CREATED = "procurement_round_created", _("新增集中采购批次")
+    PROCUREMENT_CYCLE_EXTENDED = "procurement_cycle_extended", _("采购周期延长一年")
+    PROCUREMENT_CONTRACT_DECOMPOSED = "procurement_contract_decomposed", _("分解约定采购量")
+    PROCUREMENT_IMPORTED = "procurement_imported", _("带量采购数据导入")
+    PROCUREMENT_REPAYMENT_RECORDED = "procurement_repayment_recorded", _("登记医疗机构回款")
+    PROCUREMENT_FUND_ADVANCED = "procurement_fund_advanced", _("拨付采购周转金")
+    PROCUREMENT_FUND_SETTLED = "procurement_fund_settled", _("周转金与企业结算")
+    PROCUREMENT_STANDARD_LINKED = "procurement_standard_linked", _("中选价格联动支付标准")
+    PROCUREMENT_COMPLETION_COMPUTED = "procurement_completion_computed", _("计算带量采购完成进度")
+    # issue 10 (rules of revision 2)
+    REGION_SETTINGS_PRESET_APPLIED = "region_settings_preset_applied", _("应用统筹区设置预设")
+    HOSPITAL_DUTY_GRANTED = "hospital_duty_granted", _("授予院内审核职责")
+    HOSPITAL_DUTY_REVOKED = "hospital_duty_revoked", _("撤销院内审核职责")
+    PHYSICIAN_ACCOUNT_LINKED = "physician_account_linked", _("关联责任医师账号")
+    MANUFACTURER_SWITCH_DETERMINED = "manufacturer_switch_determined", _("责任医师确定更换生产企业")
+    MANUFACTURER_SWITCH_CONFIRMED = "manufacturer_switch_confirmed", _("医疗机构确认更换生产企业")
+    APPLICATION_EXTENSION_FILED = "application_extension_filed", _("申请待遇延期")
+    DEADLINES_RECOMPUTED = "deadlines_recomputed", _("按正式节假日安排重算办结时限")
+    OTHER_FUND_USE_RECORDED = "other_fund_use_recorded", _("登记其他基金支付")
+    OTHER_FUND_USE_IMPORTED = "other_fund_use_imported", _("导入其他基金支付")
+    INSTITUTION_RECHECKED = "institution_rechecked", _("备案结果年度复查")
+    PHYSICIAN_RECHECKED = "physician_rechecked", _("责任医师年度复查")
+
+
 class Event(models.Model):
     """One row per business action (who, what, when, why): written by services in the same transaction
     as the change they record (R-SEC-3, R-INS-3). Field-level before/after lives in django-auditlog."""
@@ -123,7 +280,7 @@ class Event(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
     object_id = models.CharField(max_length=64, db_index=True)
     subject = GenericForeignKey("content_type", "object_id")
-    action = models.CharField(_("操作"), max_length=64)
+    action = models.CharField(_("操作"), max_length=64, choices=EventAction.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True, on_delete=models.PROTECT,
         related_name="+",
@@ -175,6 +332,9 @@ class DesignatedOrganisation(TimeStampedModel):
     )
     unable_to_serve_since = models.DateField(_("无法提供服务起始日"), null=True, blank=True,
                                              help_text=_("R-INS-4：连续6个月以上无法服务即触发退出"))
+    bank_name = models.CharField(_("开户银行"), max_length=128, blank=True, help_text=_("拨付清单用"))
+    bank_account_name = models.CharField(_("账户名称"), max_length=128, blank=True)
+    bank_account_no = models.CharField(_("银行账号"), max_length=40, blank=True)
 
     class Meta:
         abstract = True

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from apps.core.events import record_event
+from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
-from apps.core.models import CalendarDay, Region
+from apps.core.models import CalendarDay, Region, RegionSettings
 
 L = Region.Level
 
@@ -52,8 +52,25 @@ def region_create(*, actor, code: str, name: str) -> Region:
             raise ApplicationError("invalid", f"上级区划 {parent_code} 不存在，请先建立上级区划",
                                    fields={"code": [f"上级区划 {parent_code} 不存在"]})
     region = Region.objects.create(code=code, name=name, level=level, parent=parent)
-    record_event(subject=region, action="region_created", actor=actor, data={"code": code, "name": name})
+    record_event(subject=region, action=EventAction.REGION_CREATED, actor=actor, data={"code": code, "name": name})
     return region
+
+
+@transaction.atomic
+def region_settings_apply_preset(*, region: Region, preset: str, actor=None) -> RegionSettings:
+    """Give ``region`` its own settings from a preset (``apps/core/region_presets.py``): the R-DOC-2 role split,
+    the R-APP-4 stages, R-APP-10 and R-DOC-1's relaxation. Other settings keep their values."""
+    from apps.core.region_presets import REGION_SETTINGS_PRESETS
+
+    if preset not in REGION_SETTINGS_PRESETS:
+        raise ApplicationError("unknown_preset", f"没有名为 {preset} 的统筹区设置预设", fields={"preset": ["取值无效"]})
+    if actor is not None and actor.region_id != region.pk:
+        _check_region_scope(actor, region.code)
+    values = {k: v for k, v in REGION_SETTINGS_PRESETS[preset].items() if k != "name"}
+    settings_row, _created = RegionSettings.objects.update_or_create(region=region, defaults=values)
+    record_event(subject=settings_row, action=EventAction.REGION_SETTINGS_PRESET_APPLIED, actor=actor,
+                 data={"preset": preset, "region": region.code})
+    return settings_row
 
 
 @transaction.atomic
@@ -67,7 +84,7 @@ def region_update(*, region: Region, actor, name: str) -> Region:
         old = region.name
         region.name = name
         region.save(update_fields=["name"])
-        record_event(subject=region, action="region_renamed", actor=actor, data={"from": old, "to": name})
+        record_event(subject=region, action=EventAction.REGION_RENAMED, actor=actor, data={"from": old, "to": name})
     return region
 
 
@@ -80,13 +97,13 @@ def calendar_day_set(*, actor, date: dt.date, kind: str, name: str = "") -> Cale
     if not created and (day.kind, day.name) != (kind, name):
         day.kind, day.name = kind, name
         day.save(update_fields=["kind", "name"])
-    record_event(subject=day, action="calendar_day_set", actor=actor, data={"date": date.isoformat(), "kind": kind})
+    record_event(subject=day, action=EventAction.CALENDAR_DAY_SET, actor=actor, data={"date": date.isoformat(), "kind": kind})
     return day
 
 
 @transaction.atomic
 def calendar_day_delete(*, actor, day: CalendarDay) -> None:
-    record_event(subject=day, action="calendar_day_deleted", actor=actor,
+    record_event(subject=day, action=EventAction.CALENDAR_DAY_DELETED, actor=actor,
                  data={"date": day.date.isoformat(), "kind": day.kind})
     day.delete()
 
@@ -188,7 +205,7 @@ def calendar_import(*, actor, file, dry_run: bool = False) -> CalendarImportResu
         else:
             result.unchanged += 1
     if not dry_run and (result.created or result.updated) and getattr(actor, "pk", None):
-        record_event(subject=actor, action="calendar_imported", actor=actor,
+        record_event(subject=actor, action=EventAction.CALENDAR_IMPORTED, actor=actor,
                      data={"created": result.created, "updated": result.updated, "unchanged": result.unchanged})
     return result
 

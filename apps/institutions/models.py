@@ -31,6 +31,14 @@ class Institution(DesignatedOrganisation):
     has_clinical_department = models.BooleanField(_("具备相应临床科室"), default=False)
     sells_at_negotiated_price = models.BooleanField(_("按谈判价格销售"), default=False)
     info_system_capable = models.BooleanField(_("信息系统可审核、流转、追溯处方"), default=False)
+    # R-STK-3 targets
+    is_public = models.BooleanField(_("公立医院"), default=True)
+    grade_a = models.BooleanField(_("甲等"), default=False, help_text=_("R-STK-3：三甲公立综合医院目标 30%"))
+    is_key_hospital = models.BooleanField(_("统筹区指定医院"), default=False,
+                                          help_text=_("R-STK-3：统筹区指定的重点医院目标 50%（昆明做法）"))
+    # R-INS-6 annual re-check
+    last_rechecked_on = models.DateField(_("最近复查日期"), null=True, blank=True,
+                                         help_text=_("R-INS-6：经办机构每年至少复查一次备案结果"))
 
     class Meta(DesignatedOrganisation.Meta):
         verbose_name = _("定点医疗机构")
@@ -50,6 +58,32 @@ class Institution(DesignatedOrganisation):
     @property
     def is_tertiary(self) -> bool:
         return self.level == self.Level.LEVEL_3
+
+
+class HospitalDuty(models.Model):
+    """R-APP-4: a hospital user's review duty in the institution. The physician stage belongs to the responsible
+    physician's own account (``Physician.user``); the pharmacy-department and insurance-office stages to users
+    holding these duties."""
+
+    class Duty(models.TextChoices):
+        PHARMACY_DEPT = "pharmacy_dept", _("药学部门复审")
+        INSURANCE_OFFICE = "insurance_office", _("院内医保部门终审")
+
+    user = models.ForeignKey("accounts.User", verbose_name=_("用户"), on_delete=models.CASCADE,
+                             related_name="hospital_duties")
+    institution = models.ForeignKey(Institution, verbose_name=_("医疗机构"), on_delete=models.CASCADE,
+                                    related_name="duties")
+    duty = models.CharField(_("审核职责"), max_length=20, choices=Duty.choices)
+    granted_at = models.DateTimeField(_("授予时间"))
+
+    class Meta:
+        verbose_name = _("院内审核职责")
+        verbose_name_plural = _("院内审核职责")
+        ordering = ["institution", "duty", "user"]
+        constraints = [models.UniqueConstraint(fields=["user", "institution", "duty"], name="uniq_hospital_duty")]
+
+    def __str__(self):
+        return f"{self.institution} {self.get_duty_display()} {self.user}"
 
 
 class PharmacyCommitteeMeeting(models.Model):

@@ -7,11 +7,13 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Max
 
-from apps.core import designation
 from apps.core.exceptions import ApplicationError
 from apps.core.models import DesignationStatus, Sanction
-from apps.institutions.models import Institution
+from apps.core.events import EventAction, record_event
+from apps.core.roles import Role
+from apps.institutions.models import HospitalDuty, Institution
 from apps.institutions.selectors import institution_criteria
+from apps.registries import designation
 
 S = DesignationStatus
 
@@ -19,7 +21,7 @@ S = DesignationStatus
 EDITABLE_FIELDS = (
     "name", "region", "address", "contact_name", "contact_phone", "level", "hospital_type", "specialty", "kind",
     "has_clinical_department", "sells_at_negotiated_price", "info_system_capable", "no_penalty_past_year",
-    "registration_changed_on", "unable_to_serve_since",
+    "registration_changed_on", "unable_to_serve_since", "is_public", "grade_a", "is_key_hospital",
 )
 INVALID = "医疗机构信息有误"
 
@@ -95,3 +97,55 @@ def institution_sanction(*, institution: Institution, actor, kind: str, decided_
     """R-INS-3: record a sanction; 暂停协议 suspends an admitted institution, 解除协议 exits it."""
     return designation.sanction_org(institution, actor=actor, kind=kind, decided_on=decided_on, reason=reason,
                                     amount=amount, deadline=deadline)
+
+
+#: the lifecycle services by name, for the shared REST viewset, browser pages and admin (apps.registries)
+LIFECYCLE = designation.LifecycleServices(
+    subject="institution", create=institution_create, update=institution_update, admit=institution_admit, suspend=institution_suspend,
+    resume=institution_resume, exit=institution_exit, sanction=institution_sanction,
+)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# R-APP-4: review duties of hospital users
+# --------------------------------------------------------------------------------------------------------------
+
+def _may_manage_duties(actor, institution: Institution) -> bool:
+
+    if actor.is_superuser:
+        return True
+    if actor.role == Role.BUREAU_ADMIN and actor.region_id:
+        return institution.region.code.startswith(actor.region.descendant_prefix)
+    return actor.role == Role.HOSPITAL and actor.institution_id == institution.pk and HospitalDuty.objects.filter(
+        user=actor, institution=institution, duty=HospitalDuty.Duty.INSURANCE_OFFICE).exists()
+
+
+@transaction.atomic
+def hospital_duty_grant(*, actor, institution: Institution, user, duty: str, now: dt.datetime):
+    """R-APP-4: give a hospital user of ``institution`` the pharmacy-department or insurance-office duty. Granted by
+    the bureau administrator of the region or by the institution's insurance office. Idempotent."""
+    if not _may_manage_duties(actor, institution):
+        raise ApplicationError("permission_denied", "只有本统筹区经办机构管理员或本院医保办可以分配审核职责", status=403)
+    if duty not in HospitalDuty.Duty.values:
+        raise ApplicationError("invalid", "审核职责应为药学部门复审（pharmacy_dept）或院内医保部门终审（insurance_office）",
+                               fields={"duty": ["取值无效"]})
+    if user.role != Role.HOSPITAL or user.institution_id != institution.pk:
+        raise ApplicationError("invalid", f"{user.username} 不是 {institution.name} 的医院用户", fields={"user": ["不是本院用户"]})
+    row, created = HospitalDuty.objects.get_or_create(user=user, institution=institution, duty=duty,
+                                                      defaults={"granted_at": now})
+    if created:
+        record_event(subject=institution, action=EventAction.HOSPITAL_DUTY_GRANTED, actor=actor,
+                     data={"user": user.username, "duty": duty})
+    return row
+
+
+@transaction.atomic
+def hospital_duty_revoke(*, actor, institution: Institution, user, duty: str) -> bool:
+    if not _may_manage_duties(actor, institution):
+        raise ApplicationError("permission_denied", "只有本统筹区经办机构管理员或本院医保办可以撤销审核职责", status=403)
+    deleted, _ = HospitalDuty.objects.filter(user=user, institution=institution, duty=duty).delete()
+    if deleted:
+        record_event(subject=institution, action=EventAction.HOSPITAL_DUTY_REVOKED, actor=actor,
+                     data={"user": user.username, "duty": duty})
+    return bool(deleted)
+

@@ -43,6 +43,12 @@ class Physician(TimeStampedModel):
     revoked_on = models.DateField(_("撤销/暂停日期"), null=True, blank=True)
     proposed_by = models.ForeignKey("accounts.User", verbose_name=_("提名人"), null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
+    user = models.OneToOneField(
+        "accounts.User", verbose_name=_("医师本人账号"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="physician", help_text=_("R-APP-4：责任医师初审由医师本人账号作出"),
+    )
+    last_rechecked_on = models.DateField(_("最近复查日期"), null=True, blank=True,
+                                         help_text=_("R-INS-6：经办机构每年至少复查一次备案结果"))
 
     class Meta:
         verbose_name = _("责任医师")

@@ -7,9 +7,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core.events import record_event
+from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError, NotFoundError
 from apps.core.models import DesignationStatus
+from apps.core.roles import Role
 from apps.physicians.models import Physician
 from apps.physicians.selectors import physician_eligibility_problems, physician_problems
 
@@ -63,7 +64,7 @@ def physician_propose(*, actor, institution, name: str, department: str, title: 
         raise ApplicationError("invalid", "责任医师信息有误", fields=exc.message_dict) from None
     physician.save()
     physician.therapeutic_areas.set(areas)
-    record_event(subject=physician, action="physician_proposed", actor=actor, to_status=P.PROPOSED,
+    record_event(subject=physician, action=EventAction.PHYSICIAN_PROPOSED, actor=actor, to_status=P.PROPOSED,
                  data={"institution": institution.code, "therapeutic_areas": [a.code for a in areas]})
     return physician
 
@@ -96,7 +97,7 @@ def physician_update(*, physician: Physician, actor, data: dict, therapeutic_are
     physician.save()
     if areas is not None:
         physician.therapeutic_areas.set(areas)
-    record_event(subject=physician, action="physician_updated", actor=actor, data={"fields": sorted(changed)})
+    record_event(subject=physician, action=EventAction.PHYSICIAN_UPDATED, actor=actor, data={"fields": sorted(changed)})
     return physician
 
 
@@ -130,35 +131,35 @@ def physician_file(*, physician: Physician, actor, filed_on: dt.date | None = No
     filed_on = filed_on or timezone.localdate()
     if valid_until is not None and valid_until < filed_on:
         raise ApplicationError("invalid", "备案有效期不能早于备案日期", fields={"valid_until": ["早于备案日期"]})
-    return _transition(physician, to=P.FILED, allowed_from=(P.PROPOSED,), action="physician_filed", actor=actor,
+    return _transition(physician, to=P.FILED, allowed_from=(P.PROPOSED,), action=EventAction.PHYSICIAN_FILED, actor=actor,
                        reason=reason, reason_required=False,
                        updates={"filed_on": filed_on, "filing_valid_until": valid_until, "revoked_on": None})
 
 
 @transaction.atomic
 def physician_reject_filing(*, physician: Physician, actor, reason: str) -> Physician:
-    return _transition(physician, to=P.REJECTED, allowed_from=(P.PROPOSED,), action="physician_filing_rejected",
+    return _transition(physician, to=P.REJECTED, allowed_from=(P.PROPOSED,), action=EventAction.PHYSICIAN_FILING_REJECTED,
                        actor=actor, reason=reason)
 
 
 @transaction.atomic
 def physician_suspend(*, physician: Physician, actor, reason: str, on: dt.date | None = None) -> Physician:
     """From ``on`` (default today) the physician can no longer sign (``is_active_on``)."""
-    return _transition(physician, to=P.SUSPENDED, allowed_from=(P.FILED,), action="physician_suspended",
+    return _transition(physician, to=P.SUSPENDED, allowed_from=(P.FILED,), action=EventAction.PHYSICIAN_SUSPENDED,
                        actor=actor, reason=reason, updates={"revoked_on": on or timezone.localdate()})
 
 
 @transaction.atomic
 def physician_resume(*, physician: Physician, actor, reason: str) -> Physician:
     _refuse_ineligible(physician_problems(physician))
-    return _transition(physician, to=P.FILED, allowed_from=(P.SUSPENDED,), action="physician_resumed",
+    return _transition(physician, to=P.FILED, allowed_from=(P.SUSPENDED,), action=EventAction.PHYSICIAN_RESUMED,
                        actor=actor, reason=reason, updates={"revoked_on": None})
 
 
 @transaction.atomic
 def physician_revoke(*, physician: Physician, actor, reason: str, on: dt.date | None = None) -> Physician:
     """R-DOC-3: prescriptions dated ``on`` or later are refused (R-RX-2)."""
-    return _transition(physician, to=P.REVOKED, allowed_from=(P.FILED, P.SUSPENDED), action="physician_revoked",
+    return _transition(physician, to=P.REVOKED, allowed_from=(P.FILED, P.SUSPENDED), action=EventAction.PHYSICIAN_REVOKED,
                        actor=actor, reason=reason, updates={"revoked_on": on or timezone.localdate()})
 
 
@@ -170,7 +171,7 @@ def physician_expire(*, physician: Physician, actor=None, today: dt.date | None 
         return physician
     if physician.filing_valid_until is None or physician.filing_valid_until >= today:
         raise ApplicationError("invalid_status", "备案尚在有效期内，不能置为过期", status=409)
-    return _transition(physician, to=P.EXPIRED, allowed_from=(P.FILED, P.SUSPENDED), action="physician_expired",
+    return _transition(physician, to=P.EXPIRED, allowed_from=(P.FILED, P.SUSPENDED), action=EventAction.PHYSICIAN_EXPIRED,
                        actor=actor, reason=f"备案有效期至 {physician.filing_valid_until}", reason_required=False)
 
 
@@ -183,3 +184,30 @@ def physicians_expire_due(*, today: dt.date) -> int:
         physician_expire(physician=physician, today=today)
         count += 1
     return count
+
+
+@transaction.atomic
+def physician_account_link(*, actor, physician: Physician, user) -> Physician:
+    """R-APP-4: the responsible physician's own account, which alone decides the physician stage (initial review)
+    of the applications naming this physician. ``user`` is a hospital user of the physician's institution and
+    linked to no other physician. Set by the bureau administrator of the region or by the institution itself."""
+    physician = Physician.objects.select_for_update().select_related("institution__region").get(pk=physician.pk)
+    allowed = actor.is_superuser or (
+        actor.role == Role.BUREAU_ADMIN and actor.region_id
+        and physician.institution.region.code.startswith(actor.region.descendant_prefix)) or (
+        actor.role == Role.HOSPITAL and actor.institution_id == physician.institution_id)
+    if not allowed:
+        raise ApplicationError("permission_denied", "只有本院或本统筹区经办机构管理员可以关联医师账号", status=403)
+    if user.role != Role.HOSPITAL or user.institution_id != physician.institution_id:
+        raise ApplicationError("invalid", f"{user.username} 不是 {physician.institution.name} 的医院用户",
+                               fields={"user": ["不是本院用户"]})
+    other = Physician.objects.filter(user=user).exclude(pk=physician.pk).first()
+    if other is not None:
+        raise ApplicationError("invalid", f"账号 {user.username} 已关联医师 {other.name}", fields={"user": ["已关联其他医师"]})
+    if physician.user_id != user.pk:
+        physician.user = user
+        physician.save(update_fields=["user", "updated_at"])
+        record_event(subject=physician, action=EventAction.PHYSICIAN_ACCOUNT_LINKED, actor=actor,
+                     data={"user": user.username})
+    return physician
+

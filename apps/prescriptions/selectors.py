@@ -391,16 +391,17 @@ def _upload_columns():
     from apps.physicians.models import Physician
 
     return _Columns(
-        ("i", Institution, ["id", "code", "name", "region"]),
+        ("i", Institution, ["id", "code", "name", "region", "kind"]),
         ("r", Region, ["id", "code"]),
         ("ex", Prescription, ["id", "serial_no", "status", "expires_at", "delivery", "content_hash"]),
-        ("ph", Physician, ["id", "code", "name", "status", "filed_on", "filing_valid_until", "revoked_on"]),
+        ("ph", Physician, ["id", "code", "name", "status", "filed_on", "filing_valid_until", "revoked_on",
+                             "is_certifying", "is_treating"]),
         ("pa", Pharmacy, ["id", "code", "status"]),
         ("ap", Application, ["id", "person", "status", "generic_name", "therapeutic_area", "valid_from",
                              "valid_until", "terminated_on"]),
         ("pe", InsuredPerson, ["id", "insured_region", "insurance_type"]),
-        ("d", Drug, ["id", "code", "generic_name", "route", "category", "agreement_start", "agreement_end",
-                     "withdrawn_on"]),
+        ("d", Drug, ["id", "code", "generic_name", "dosage_form", "manufacturer", "route", "category",
+                     "agreement_start", "agreement_end", "withdrawn_on"]),
     )
 
 
@@ -419,6 +420,7 @@ class UploadContext:
     application: object | None
     drugs: dict[str, Drug]
     validity_days: int
+    role_split: bool = False  # R-DOC-2: the institution's region splits certifying and treating physicians
 
 
 def upload_context(*, institution_id: int, serial_no: str, physician_code: str, pharmacy_code: str,
@@ -446,7 +448,11 @@ def upload_context(*, institution_id: int, serial_no: str, physician_code: str, 
             WHERE rr.code IN (r.code, SUBSTR(r.code, 1, 4) || '00', SUBSTR(r.code, 1, 2) || '0000')
             ORDER BY LENGTH(RTRIM(rr.code, '0')) DESC LIMIT 1),
           EXISTS (SELECT 1 FROM {areas} pta WHERE pta.physician_id = ph.id
-                     AND pta.therapeuticarea_id = ap.therapeutic_area_id)
+                     AND pta.therapeuticarea_id = ap.therapeutic_area_id),
+          (SELECT rs.role_split FROM {RegionSettings._meta.db_table} rs
+             JOIN {Region._meta.db_table} rr ON rr.id = rs.region_id
+            WHERE rr.code IN (r.code, SUBSTR(r.code, 1, 4) || '00', SUBSTR(r.code, 1, 2) || '0000')
+            ORDER BY LENGTH(RTRIM(rr.code, '0')) DESC LIMIT 1)
         FROM institutions_institution i
         JOIN {Region._meta.db_table} r ON r.id = i.region_id
         LEFT JOIN prescriptions_prescription ex ON ex.institution_id = i.id AND ex.serial_no = %s
@@ -473,12 +479,13 @@ def upload_context(*, institution_id: int, serial_no: str, physician_code: str, 
     institution.region = region
     if application is not None:
         application.person = person
-    validity, covers_area = rows[0][-2], bool(rows[0][-1])
+    validity, covers_area, role_split = rows[0][-3], bool(rows[0][-2]), bool(rows[0][-1])
     return UploadContext(
         institution=institution, existing=existing, physician=physician,
         physician_covers_application_area=covers_area and physician is not None and application is not None,
         pharmacy=pharmacy, application=application, drugs=drugs,
-        validity_days=validity if validity is not None else RegionSettings().prescription_validity_days)
+        validity_days=validity if validity is not None else RegionSettings().prescription_validity_days,
+        role_split=role_split)
 
 
 _POLICY_COLUMNS: _Columns | None = None

@@ -18,19 +18,20 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from apps.applications.models import Application, InsuredPerson
 from apps.catalogue.models import Drug
-from apps.core.events import record_event
+from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
 from apps.core.models import Event
 from apps.pharmacies.models import Pharmacy
 from apps.policies.models import CareSetting, PaymentPolicy
 from apps.policies.selectors import policy_for
-from apps.prescriptions import engine
+from apps.prescriptions import engine, hooks
 from apps.prescriptions.models import (
     CrossRegionFiling, Delivery, Dispensing, DispensingLine, ManualClaim, PatientYearUsage, Prescription,
     PrescriptionItem, StockMovement, TraceCode,
@@ -101,7 +102,7 @@ def _replay_or_conflict(existing: Prescription, content_hash: str) -> Prescripti
                            fields={"serial_no": ["流水号已存在，内容不一致"]}, status=409, data={"id": existing.pk})
 
 
-def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = None) -> tuple[Prescription, bool]:
+def prescription_upload(*, user, data: UploadData, now: dt.datetime) -> tuple[Prescription, bool]:
     """Upload an e-prescription (R-RX-1). Returns ``(prescription, created)``: the same serial number with the same
     content returns the existing one and creates nothing, with different content it is a ``serial_conflict``
     (R-RX-3). Every R-RX-2 check refuses with its code; nothing is written on refusal (R-SEC-4).
@@ -118,7 +119,6 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
     if ctx.existing is not None:
         return _replay_or_conflict(ctx.existing, content_hash), False
 
-    now = now or timezone.now()
     if data.issued_at > now + dt.timedelta(minutes=10):
         raise ApplicationError("invalid", "开具时间不能晚于当前时间", fields={"issued_at": ["晚于当前时间"]})
     issued_on = _local_day(data.issued_at)
@@ -132,6 +132,12 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
     if not physician.is_active_on(issued_on):
         raise ApplicationError("physician_not_filed", f"医师 {physician.name} 在 {issued_on} 未备案或备案已失效（R-DOC-3）",
                                fields={"physician_code": ["开具日未备案或已暂停/撤销/过期"]})
+    # R-DOC-2 / R-INS-2: where the region splits the roles, only a treating physician of a treating institution
+    # (a certifying institution is also treating) writes prescriptions.
+    if ctx.role_split and not physician.is_treating:
+        raise ApplicationError("physician_not_treating",
+                               f"本统筹区区分认定医师与诊治医师，医师 {physician.name} 不是诊治医师，不能开具处方（R-DOC-2）",
+                               fields={"physician_code": ["不是诊治医师"]})
 
     # R-RX-2: the pharmacy is an active designated pharmacy
     pharmacy = ctx.pharmacy
@@ -211,7 +217,7 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime | None = Non
                 PrescriptionItem(prescription=prescription, drug=drugs[code], quantity=item.quantity,
                                  days_supply=item.days_supply) for code, item in zip(codes, data.items)
             ])
-            record_event(subject=prescription, action="prescription_uploaded", actor=user,
+            record_event(subject=prescription, action=EventAction.PRESCRIPTION_UPLOADED, actor=user,
                          to_status=prescription.status, data={"serial_no": data.serial_no, "pharmacy": pharmacy.code})
     except IntegrityError:
         # uploaded concurrently with the same serial number: the constraint decided, answer as R-RX-3
@@ -283,33 +289,31 @@ def _lock(prescription: Prescription) -> Prescription:
 
 @transaction.atomic
 def prescription_cancel(*, prescription: Prescription, user, reason: str,
-                        now: dt.datetime | None = None) -> Prescription:
+                        now: dt.datetime) -> Prescription:
     """The hospital withdraws a prescription before it is dispensed, with a reason (R-RX-6)."""
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError("invalid", "请填写撤销原因", fields={"reason": ["必填"]})
     prescription = _lock(prescription)
-    now = now or timezone.now()
     if prescription.status != Prescription.Status.FLOWED or _is_expired(prescription, now):
         raise ApplicationError("prescription_not_cancellable",
                                f"处方当前状态为{_status_label(prescription, now)}，不能撤销", status=409)
     prescription.status, prescription.cancel_reason, prescription.status_changed_at = (
         Prescription.Status.CANCELLED, reason, now)
     prescription.save(update_fields=["status", "cancel_reason", "status_changed_at"])
-    record_event(subject=prescription, action="prescription_cancelled", actor=user, from_status="flowed",
+    record_event(subject=prescription, action=EventAction.PRESCRIPTION_CANCELLED, actor=user, from_status="flowed",
                  to_status=prescription.status, reason=reason)
     return prescription
 
 
 @transaction.atomic
 def prescription_decline(*, prescription: Prescription, user, reason: str, note: str = "",
-                         now: dt.datetime | None = None) -> Prescription:
+                         now: dt.datetime) -> Prescription:
     """The pharmacy declines a prescription that flowed to it, with a reason from the fixed list (R-RX-6)."""
     if reason not in Prescription.DeclineReason.values:
         raise ApplicationError("invalid", "拒配原因须从固定列表中选择",
                                fields={"reason": [f"可选：{', '.join(Prescription.DeclineReason.values)}"]})
     prescription = _lock(prescription)
-    now = now or timezone.now()
     if prescription.status != Prescription.Status.FLOWED or _is_expired(prescription, now):
         raise ApplicationError("prescription_not_dispensable",
                                f"处方当前状态为{_status_label(prescription, now)}，不能拒配", status=409)
@@ -317,7 +321,7 @@ def prescription_decline(*, prescription: Prescription, user, reason: str, note:
         Prescription.Status.DECLINED, reason, (note or "").strip()[:255])
     prescription.status_changed_at = now
     prescription.save(update_fields=["status", "decline_reason", "decline_note", "status_changed_at"])
-    record_event(subject=prescription, action="prescription_declined", actor=user, from_status="flowed",
+    record_event(subject=prescription, action=EventAction.PRESCRIPTION_DECLINED, actor=user, from_status="flowed",
                  to_status=prescription.status, reason=Prescription.DeclineReason(reason).label,
                  data={"reason": reason, "note": prescription.decline_note})
     return prescription
@@ -329,29 +333,35 @@ def _status_label(prescription: Prescription, now) -> str:
     return f"“{prescription.get_status_display()}”"
 
 
-def prescriptions_mark_downloaded(*, user, prescription_ids: list[int]) -> int:
+@transaction.atomic
+def prescriptions_mark_downloaded(*, user, prescription_ids: list[int], now: dt.datetime) -> int:
     """R-RX-6: the hospital sees when the pharmacy first downloaded a prescription. Only the pharmacy's own
-    download counts; later downloads keep the first time."""
+    download counts; later downloads keep the first time. Each first download writes a
+    ``prescription_downloaded`` event (R-SEC-3), set-based."""
     if not getattr(user, "is_pharmacy", False) or not prescription_ids:
         return 0
-    return Prescription.objects.filter(pk__in=prescription_ids, pharmacy_id=user.pharmacy_id,
-                                       downloaded_at__isnull=True).update(downloaded_at=timezone.now())
+    first = list(Prescription.objects.select_for_update().filter(
+        pk__in=prescription_ids, pharmacy_id=user.pharmacy_id, downloaded_at__isnull=True).values_list("pk", flat=True))
+    if not first:
+        return 0
+    count = Prescription.objects.filter(pk__in=first).update(downloaded_at=now)
+    ct = ContentType.objects.get_for_model(Prescription)
+    Event.objects.bulk_create([Event(content_type=ct, object_id=str(pk), action=EventAction.PRESCRIPTION_DOWNLOADED,
+                                     actor=user, data={"downloaded_at": now.isoformat()}) for pk in first])
+    return count
 
 
 @transaction.atomic
-def prescriptions_expire_due(*, now: dt.datetime | None = None) -> int:
+def prescriptions_expire_due(*, now: dt.datetime) -> int:
     """R-RX-4: flowed prescriptions past their validity become expired, with an event each (set-based)."""
-    now = now or timezone.now()
     due = list(Prescription.objects.select_for_update(skip_locked=True)
                .filter(status=Prescription.Status.FLOWED, expires_at__lte=now).values_list("pk", flat=True)[:5000])
     if not due:
         return 0
     count = Prescription.objects.filter(pk__in=due, status=Prescription.Status.FLOWED).update(
         status=Prescription.Status.EXPIRED, status_changed_at=now)
-    from django.contrib.contenttypes.models import ContentType
-
     ct = ContentType.objects.get_for_model(Prescription)
-    Event.objects.bulk_create([Event(content_type=ct, object_id=str(pk), action="prescription_expired",
+    Event.objects.bulk_create([Event(content_type=ct, object_id=str(pk), action=EventAction.PRESCRIPTION_EXPIRED,
                                      from_status="flowed", to_status="expired", reason="超过处方有效期（R-RX-4）")
                                for pk in due])
     return count
@@ -388,12 +398,11 @@ class DispensePlan:
 
 
 def _plan(*, prescription: Prescription, dispensed_at: dt.datetime, items: list[DispenseItem],
-          require_codes: bool, now: dt.datetime | None = None, prescribed_items: list | None = None,
+          require_codes: bool, now: dt.datetime, prescribed_items: list | None = None,
           standards_by_id: dict[int, Decimal] | None = None) -> DispensePlan:
     """R-RX-5 checks and the policy (R-PAY-5) for dispensing ``items`` of ``prescription`` at ``dispensed_at``.
     ``prescribed_items`` (with their drugs) and ``standards_by_id`` (payment standards on the dispensing day) may
     come already read with the prescription (``prescription_for_dispensing``); otherwise they are read here."""
-    now = now or timezone.now()
     if prescription.status != Prescription.Status.FLOWED or _is_expired(prescription, now) or \
             dispensed_at > prescription.expires_at:
         raise ApplicationError("prescription_not_dispensable",
@@ -494,10 +503,10 @@ def _compute(plan: DispensePlan, usage: engine.YearUsage) -> engine.Settlement:
 
 
 def prescription_quote(*, prescription: Prescription, dispensed_at: dt.datetime | None,
-                       items: list[DispenseItem]) -> engine.Settlement:
+                       items: list[DispenseItem], now: dt.datetime) -> engine.Settlement:
     """What dispensing now would give (API.md quote): the same checks and engine, nothing written or locked."""
-    plan = _plan(prescription=prescription, dispensed_at=dispensed_at or timezone.now(), items=items,
-                 require_codes=False)
+    plan = _plan(prescription=prescription, dispensed_at=dispensed_at or now, items=items,
+                 require_codes=False, now=now)
     if plan.codes:
         taken = live_trace_codes(plan.codes)
         if taken:
@@ -511,7 +520,7 @@ def prescription_quote(*, prescription: Prescription, dispensed_at: dt.datetime 
 _USAGE_MONEY = DbValue(PatientYearUsage, "fund_paid")  # SQLite returns numbers, PostgreSQL Decimals
 
 
-def _locked_usage(*, person_id: int, year: int) -> PatientYearUsage:
+def _locked_usage(*, person_id: int, year: int, now: dt.datetime) -> PatientYearUsage:
     """The patient's accumulator for ``year`` under a row lock, created first if missing, in one statement:
     ``INSERT … ON CONFLICT (person, year) DO UPDATE`` either inserts the row or locks the existing one (waiting for
     a concurrent holder and then seeing its committed figures), and returns it. The unique constraint decides a
@@ -524,7 +533,7 @@ def _locked_usage(*, person_id: int, year: int) -> PatientYearUsage:
            f"DO UPDATE SET dispensing_count = {table}.dispensing_count "
            f"RETURNING id, deductible_met, fund_paid, dispensing_count")
     with connection.cursor() as cursor:
-        execute_hot(cursor, "rx_usage_lock", sql, [person_id, year, timezone.now()])
+        execute_hot(cursor, "rx_usage_lock", sql, [person_id, year, now])
         pk, deductible_met, fund_paid, count = cursor.fetchone()
     usage = PatientYearUsage(pk=pk, person_id=person_id, year=year, dispensing_count=count,
                              deductible_met=_USAGE_MONEY.convert(deductible_met, connection),
@@ -546,14 +555,10 @@ def _usage_add(*, usage: PatientYearUsage, deductible: Decimal, fund: Decimal, c
 def settlement_period(*, day: dt.date, organisations: list) -> dt.date:
     """The settlement month a dispensing or reversal counts in: the month of ``day``, or the next month whose
     statement is not yet confirmed (R-SET-1: a confirmed statement is locked, later entries go to the next month).
-    The one place that asks the settlement app."""
+    The one place that asks the settlement app, through ``hooks.period_is_locked``."""
     period = day.replace(day=1)
-    try:
-        from apps.settlement.selectors import period_is_locked
-    except ImportError:
-        return period
     for _ in range(120):
-        if not any(period_is_locked(organisation=o, period=period) for o in organisations):
+        if not any(hooks.period_is_locked.call(organisation=o, period=period) for o in organisations):
             return period
         period = next_period(period)
     return period
@@ -566,7 +571,7 @@ def _settling(delivery: str, institution, pharmacy):
 
 
 def prescription_dispense(*, prescription_id: int, user, dispensed_at: dt.datetime,
-                          items: list[DispenseItem], now: dt.datetime | None = None) -> Dispensing:
+                          items: list[DispenseItem], now: dt.datetime) -> Dispensing:
     """Dispense a prescription that flowed to the user's pharmacy (R-RX-5): checks, R-PAY-3 on the locked
     year-to-date usage, the dispensing with its line snapshots and trace codes, the accumulator and the
     prescription state, all in one transaction. The prescription is read through the user's scope and locked in
@@ -578,7 +583,7 @@ def prescription_dispense(*, prescription_id: int, user, dispensed_at: dt.dateti
     try:
         with transaction.atomic():
             return _dispense(prescription_id=prescription_id, user=user, dispensed_at=dispensed_at, items=items,
-                             now=now or timezone.now())
+                             now=now)
     except IntegrityError:
         taken = live_trace_codes(codes)
         if not taken:
@@ -601,7 +606,7 @@ def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: l
     plan = _plan(prescription=locked, dispensed_at=dispensed_at, items=items, require_codes=True, now=now,
                  prescribed_items=context.items, standards_by_id=context.standards)
     person = locked.person
-    usage_row = _locked_usage(person_id=person.pk, year=plan.year)
+    usage_row = _locked_usage(person_id=person.pk, year=plan.year, now=now)
     result = _compute(plan, engine.YearUsage(usage_row.deductible_met, usage_row.fund_paid))
 
     day = _local_day(dispensed_at)
@@ -630,7 +635,7 @@ def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: l
 
     locked.status, locked.status_changed_at = Prescription.Status.DISPENSED, now
     Prescription.objects.filter(pk=locked.pk).update(status=locked.status, status_changed_at=now)
-    record_event(subject=dispensing, action="dispensed", actor=user, to_status=dispensing.kind,
+    record_event(subject=dispensing, action=EventAction.DISPENSED, actor=user, to_status=dispensing.kind,
                  data={"prescription": locked.pk, "total": str(result.total), "fund": str(result.fund_payment)})
     dispensing.lines_cache = lines
     return dispensing
@@ -638,13 +643,15 @@ def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: l
 
 @transaction.atomic
 def dispensing_reverse(*, dispensing: Dispensing, user, reason: str = "",
-                       now: dt.datetime | None = None) -> Dispensing:
+                       now: dt.datetime) -> Dispensing:
     """R-RX-6: reverse (冲正) a dispensing once, within its settlement month. The reversal negates every amount,
     restores the patient's deductible and cap use, releases the trace codes (the packs are back on the shelf)
     and returns the prescription to ``flowed`` so it can be dispensed correctly while still valid."""
+    if not (reason or "").strip():
+        raise ApplicationError("reason_required", "请填写冲正原因：冲正会退回本次基金支付、恢复起付线和限额并释放追溯码",
+                               fields={"reason": ["必填，例如“单价录入错误”"]})
     original = (Dispensing.objects.select_for_update(of=("self",))
                 .select_related("prescription", "pharmacy", "institution").get(pk=dispensing.pk))
-    now = now or timezone.now()
     if original.kind != Dispensing.Kind.NORMAL:
         raise ApplicationError("not_reversible", "冲正记录本身不能再冲正", status=409)
     if Dispensing.objects.filter(reverses=original).exists():
@@ -652,7 +659,7 @@ def dispensing_reverse(*, dispensing: Dispensing, user, reason: str = "",
     if timezone.localdate(now) >= next_period(original.period):
         raise ApplicationError("not_reversible", f"只能在结算月（{original.period:%Y-%m}）内冲正（R-RX-6）", status=409)
 
-    usage_row = _locked_usage(person_id=original.person_id, year=_local_day(original.dispensed_at).year)
+    usage_row = _locked_usage(person_id=original.person_id, year=_local_day(original.dispensed_at).year, now=now)
     try:
         with transaction.atomic():
             reversal = Dispensing.objects.create(
@@ -688,9 +695,9 @@ def dispensing_reverse(*, dispensing: Dispensing, user, reason: str = "",
     prescription = original.prescription
     prescription.status, prescription.status_changed_at = Prescription.Status.FLOWED, now
     prescription.save(update_fields=["status", "status_changed_at"])
-    record_event(subject=reversal, action="dispensing_reversed", actor=user, to_status="reversal",
+    record_event(subject=reversal, action=EventAction.DISPENSING_REVERSED, actor=user, to_status="reversal",
                  reason=(reason or "").strip(), data={"reverses": original.pk, "fund": str(-original.fund_payment)})
-    record_event(subject=prescription, action="prescription_dispensing_reversed", actor=user,
+    record_event(subject=prescription, action=EventAction.PRESCRIPTION_DISPENSING_REVERSED, actor=user,
                  from_status="dispensed", to_status="flowed", reason=(reason or "").strip())
     return reversal
 
@@ -699,9 +706,13 @@ def dispensing_reverse(*, dispensing: Dispensing, user, reason: str = "",
 # Stock (R-PHA-3)
 # =================================================================================================================
 
+#: the event each kind of stock movement writes
+STOCK_EVENTS = {StockMovement.Kind.PURCHASE: EventAction.STOCK_PURCHASE, StockMovement.Kind.RETURN: EventAction.STOCK_RETURN}
+
+
 @transaction.atomic
 def stock_movement_record(*, user, pharmacy: Pharmacy, drug_code: str, kind: str, quantity: int,
-                          unit_price: Decimal, occurred_at: dt.datetime) -> StockMovement:
+                          unit_price: Decimal, occurred_at: dt.datetime, now: dt.datetime) -> StockMovement:
     """A purchase or a return to the supplier. A return cannot exceed what is on hand."""
     drug = Drug.objects.filter(code=(drug_code or "").strip().upper()).first()
     if drug is None:
@@ -712,7 +723,7 @@ def stock_movement_record(*, user, pharmacy: Pharmacy, drug_code: str, kind: str
         raise ApplicationError("invalid", "数量应为正整数", fields={"quantity": ["应大于0"]})
     if unit_price < 0:
         raise ApplicationError("invalid", "单价不能为负", fields={"unit_price": ["不能为负"]})
-    if occurred_at > timezone.now() + dt.timedelta(minutes=10):
+    if occurred_at > now + dt.timedelta(minutes=10):
         raise ApplicationError("invalid", "发生时间不能晚于当前时间", fields={"occurred_at": ["晚于当前时间"]})
     Pharmacy.objects.select_for_update().filter(pk=pharmacy.pk).first()  # serialise returns per pharmacy
     if kind == StockMovement.Kind.RETURN:
@@ -723,7 +734,7 @@ def stock_movement_record(*, user, pharmacy: Pharmacy, drug_code: str, kind: str
                                    fields={"quantity": [f"不得超过库存 {on_hand}"]})
     movement = StockMovement.objects.create(pharmacy=pharmacy, drug=drug, kind=kind, quantity=quantity,
                                             unit_price=unit_price, occurred_at=occurred_at, recorded_by=user)
-    record_event(subject=movement, action=f"stock_{kind}", actor=user,
+    record_event(subject=movement, action=STOCK_EVENTS[kind], actor=user,
                  data={"drug": drug.code, "quantity": quantity, "unit_price": str(unit_price)})
     return movement
 
@@ -748,7 +759,7 @@ def cross_region_filing_create(*, user, person: InsuredPerson, treatment_region,
     filing = CrossRegionFiling.objects.create(
         person=person, insured_region=person.insured_region, treatment_region=treatment_region, filing_no=filing_no,
         valid_from=valid_from, valid_until=valid_until, direct_settlement=direct_settlement, recorded_by=user)
-    record_event(subject=filing, action="cross_region_filing_created", actor=user,
+    record_event(subject=filing, action=EventAction.CROSS_REGION_FILING_CREATED, actor=user,
                  data={"person": person.pk, "treatment_region": treatment_region.code})
     return filing
 
@@ -763,7 +774,7 @@ class ClaimLine:
 @transaction.atomic
 def manual_claim_record(*, user, person: InsuredPerson, invoice_no: str, invoice_date: dt.date, provider_name: str,
                         lines: list[ClaimLine], care_setting: str = CareSetting.OUTPATIENT,
-                        dispensing: Dispensing | None = None) -> ManualClaim:
+                        now: dt.datetime, dispensing: Dispensing | None = None) -> ManualClaim:
     """R-PAY-5 手工报销: the bureau records the invoice; the claim is computed by the same engine (R-PAY-3) under
     the insured region's policy on the invoice date and counts toward the patient's year (locked accumulator).
     The price is settled up to the payment standard in force on the invoice date (R-RX-5 / 就低结算)."""
@@ -771,7 +782,7 @@ def manual_claim_record(*, user, person: InsuredPerson, invoice_no: str, invoice
     if not invoice_no or not provider_name:
         raise ApplicationError("invalid", "请填写发票号和开票机构",
                                fields={k: ["必填"] for k, v in (("invoice_no", invoice_no), ("provider_name", provider_name)) if not v})
-    if invoice_date > timezone.localdate():
+    if invoice_date > timezone.localdate(now):
         raise ApplicationError("invalid", "发票日期不能晚于今天", fields={"invoice_date": ["晚于今天"]})
     if not lines:
         raise ApplicationError("invalid", "请至少填写一行发票明细", fields={"lines": ["必填"]})
@@ -810,7 +821,7 @@ def manual_claim_record(*, user, person: InsuredPerson, invoice_no: str, invoice
     terms = engine.PolicyTerms(policy.deductible(care_setting=care_setting, insurance_type=ins),
                                policy.ratio(care_setting=care_setting, insurance_type=ins),
                                policy.annual_cap(insurance_type=ins))
-    usage_row = _locked_usage(person_id=person.pk, year=invoice_date.year)
+    usage_row = _locked_usage(person_id=person.pk, year=invoice_date.year, now=now)
     result = engine.settle(lines=inputs, terms=terms,
                            usage=engine.YearUsage(usage_row.deductible_met, usage_row.fund_paid))
     for item, r in zip(snapshot, result.lines):
@@ -824,6 +835,6 @@ def manual_claim_record(*, user, person: InsuredPerson, invoice_no: str, invoice
     usage_row.deductible_met += result.deductible
     usage_row.fund_paid += result.fund_payment
     usage_row.save(update_fields=["deductible_met", "fund_paid", "updated_at"])
-    record_event(subject=claim, action="manual_claim_recorded", actor=user,
+    record_event(subject=claim, action=EventAction.MANUAL_CLAIM_RECORDED, actor=user,
                  data={"invoice_no": invoice_no, "fund": str(result.fund_payment)})
     return claim

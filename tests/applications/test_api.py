@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from apps.applications import services
 from apps.applications.models import Application, ApplicationReview, Stage
 from tests import factories as f
-from tests.applications.factories import patient, setup_hospital
+from tests.applications.factories import patient, setup_hospital, stage_actor
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +41,11 @@ def create(api_as, world, seq=1):
     response = api_as(world["hospital"]).post("/api/v1/applications/", body(world, seq), format="json")
     assert response.status_code == 201, response.json()
     return response.json()
+
+
+def hosp(api_as, app_id):
+    """A client for the holder of the application's current hospital stage (R-APP-4)."""
+    return api_as(stage_actor(Application.objects.get(pk=app_id)))
 
 
 def decide(client, app_id, decision, opinion=""):
@@ -95,7 +100,7 @@ def test_r_app_4_full_chain_approve_via_api(api_as, world):
     app_id = create(api_as, world)["id"]
     hospital = api_as(world["hospital"])
     for expected_next in ("pharmacy_dept", "insurance_office", "bureau"):
-        response = decide(hospital, app_id, "approve", "同意")
+        response = decide(hosp(api_as, app_id), app_id, "approve", "同意")
         assert response.status_code == 201
         assert response.json()["current_stage"] == expected_next and response.json()["status"] == "in_review"
     response = decide(api_as(world["reviewer"]), app_id, "approve", "符合条件")
@@ -109,26 +114,26 @@ def test_r_app_4_full_chain_approve_via_api(api_as, world):
 def test_r_app_4_reject_needs_opinion_and_ends(api_as, world):
     app_id = create(api_as, world)["id"]
     hospital = api_as(world["hospital"])
-    response = decide(hospital, app_id, "reject", "   ")
+    response = decide(hosp(api_as, app_id), app_id, "reject", "   ")
     assert response.status_code == 400 and response.json()["code"] == "opinion_required"
     assert "opinion" in response.json()["fields"]
     assert ApplicationReview.objects.count() == 0
-    response = decide(hospital, app_id, "reject", "诊断依据不足")
+    response = decide(hosp(api_as, app_id), app_id, "reject", "诊断依据不足")
     assert response.json()["status"] == "rejected"
-    response = decide(hospital, app_id, "approve", "同意")
+    response = decide(hosp(api_as, app_id), app_id, "approve", "同意")
     assert response.status_code == 409 and response.json()["code"] == "application_not_in_review"
 
 
 def test_r_app_4_return_goes_back_to_physician_and_resubmit(api_as, world):
     app_id = create(api_as, world)["id"]
     hospital = api_as(world["hospital"])
-    decide(hospital, app_id, "approve", "")
-    decide(hospital, app_id, "approve", "")
-    decide(hospital, app_id, "approve", "")
+    decide(hosp(api_as, app_id), app_id, "approve", "")
+    decide(hosp(api_as, app_id), app_id, "approve", "")
+    decide(hosp(api_as, app_id), app_id, "approve", "")
     response = decide(api_as(world["reviewer"]), app_id, "return", "请补充基因检测报告")
     assert response.json()["status"] == "returned" and response.json()["current_stage"] == "physician"
     # a returned application is not decided until resubmitted
-    assert decide(hospital, app_id, "approve").status_code == 409
+    assert decide(hosp(api_as, app_id), app_id, "approve").status_code == 409
     response = hospital.post(f"/api/v1/applications/{app_id}/resubmit/", {"note": "已补充"}, format="json")
     assert response.status_code == 200
     assert response.json()["status"] == "submitted" and response.json()["current_stage"] == "physician"
@@ -141,7 +146,7 @@ def test_r_app_4_role_not_owning_stage_gets_403(api_as, world):
     assert response.status_code == 403 and response.json()["code"] == "permission_denied"
     hospital = api_as(world["hospital"])
     for _ in range(3):
-        decide(hospital, app_id, "approve")
+        decide(hosp(api_as, app_id), app_id, "approve")
     response = decide(hospital, app_id, "approve")  # bureau stage
     assert response.status_code == 403
     assert Application.objects.get(pk=app_id).current_stage == Stage.BUREAU
@@ -151,7 +156,7 @@ def test_r_sec_1_other_region_reviewer_gets_404_and_cannot_decide(api_as, world)
     app_id = create(api_as, world)["id"]
     hospital = api_as(world["hospital"])
     for _ in range(3):
-        decide(hospital, app_id, "approve")
+        decide(hosp(api_as, app_id), app_id, "approve")
     other = api_as(world["reviewer_cs"])
     assert other.get(f"/api/v1/applications/{app_id}/").status_code == 404
     response = decide(other, app_id, "approve", "同意")

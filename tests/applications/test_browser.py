@@ -4,8 +4,9 @@ from django.core.cache import cache
 
 from apps.applications import services
 from apps.applications.models import Application
+from apps.core.models import Event
 from tests import factories as f
-from tests.applications.factories import setup_hospital, submit
+from tests.applications.factories import setup_hospital, submit, stage_actor
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,7 +23,7 @@ def at_bureau():
     for seq in (1, 2, 3):
         app = submit(hospital, physician, seq=seq, pharmacy=pharmacy)
         for _ in range(3):
-            app = services.application_decide(application=app, actor=hospital, decision="approve", opinion="同意")
+            app = services.application_decide(application=app, actor=stage_actor(app), decision="approve", opinion="同意")
         apps.append(app)
     return reviewer, apps
 
@@ -50,7 +51,8 @@ def test_r_app_4_reviewer_approves_fails_reject_without_opinion_and_returns(logi
     page.check("input[name=decision][value=reject]")
     page.click("#submit-stay")
     page.wait_for_load_state()
-    assert "不同意时必须填写" in page.locator(".form-errors").inner_text()
+    alerts = page.locator("#decision [role=alert]")
+    assert alerts.count() == 1 and "不同意时必须填写" in alerts.inner_text()  # one error, one message
     second.refresh_from_db()
     assert second.status == Application.Status.IN_REVIEW
 
@@ -76,6 +78,11 @@ def test_r_sec_2_reviewer_reveals_id_number_as_logged_action(login_page, live_se
     page.click("#reveal-id")
     page.wait_for_load_state()
     assert page.locator("#id-number").inner_text() == first.person.id_number
+    # POST-redirect-GET: the reveal answered with a redirect, so a refresh is a plain GET (no second log row)
+    assert page.url.rstrip("/").endswith(f"/applications/{first.pk}")
+    page.reload()
+    assert "*" in page.locator("#id-number").inner_text()
+    assert Event.objects.filter(action="personal_number_revealed").count() == 1
 
 
 def test_r_app_9_public_lookup_right_pair_and_wrong_pair(page, live_server, at_bureau):

@@ -11,7 +11,7 @@ from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
 from apps.core.models import CalendarDay, RegionSettings
 from tests import factories as f
-from tests.applications.factories import NOW, approve_through, setup_hospital, submit
+from tests.applications.factories import NOW, approve_through, setup_hospital, submit, stage_actor
 
 pytestmark = pytest.mark.django_db
 
@@ -32,17 +32,17 @@ def test_r_app_4_region_configures_stages(world):
     RegionSettings.objects.create(region=f.region("640500"), review_stages=["insurance_office", "bureau"])
     app = submit(world["hospital"], world["physician"])
     assert app.review_stages == ["insurance_office", "bureau"] and app.current_stage == Stage.INSURANCE_OFFICE
-    app = services.application_decide(application=app, actor=world["hospital"], decision="approve", now=NOW)
+    app = services.application_decide(application=app, actor=stage_actor(app), decision="approve", now=NOW)
     assert app.current_stage == Stage.BUREAU
 
 
 def test_r_app_4_each_decision_records_who_when_opinion_and_is_append_only(world):
     app = submit(world["hospital"], world["physician"])
-    app = services.application_decide(application=app, actor=world["hospital"], decision="approve",
+    app = services.application_decide(application=app, actor=stage_actor(app), decision="approve",
                                       opinion="签名确认", now=NOW)
     review = app.reviews.get()
     assert (review.stage, review.decision, review.opinion, review.reviewer, review.decided_at) == (
-        Stage.PHYSICIAN, "approve", "签名确认", world["hospital"], NOW)
+        Stage.PHYSICIAN, "approve", "签名确认", world["physician"].user, NOW)
     review.opinion = "改过的意见"
     with pytest.raises(ValueError):
         review.save()
@@ -55,7 +55,7 @@ def test_r_app_4_each_decision_records_who_when_opinion_and_is_append_only(world
 def test_r_app_4_return_from_bureau_restarts_chain_at_physician(world):
     app = submit(world["hospital"], world["physician"])
     for _ in range(3):
-        app = services.application_decide(application=app, actor=world["hospital"], decision="approve", now=NOW)
+        app = services.application_decide(application=app, actor=stage_actor(app), decision="approve", now=NOW)
     app = services.application_decide(application=app, actor=world["reviewer"], decision="return",
                                       opinion="补充病理报告", now=NOW)
     assert app.status == Application.Status.RETURNED and app.current_stage == Stage.PHYSICIAN
@@ -76,7 +76,7 @@ def test_r_app_5_bureau_due_in_15_working_days_skipping_holidays(world):
     CalendarDay.objects.update_or_create(date=dt.date(2026, 10, 10), defaults={"kind": "workday"})
     app = submit(world["hospital"], world["physician"], now=at(dt.date(2026, 9, 29)))
     for _ in range(3):
-        app = services.application_decide(application=app, actor=world["hospital"], decision="approve",
+        app = services.application_decide(application=app, actor=stage_actor(app), decision="approve",
                                           now=at(dt.date(2026, 9, 30)))
     # received 30 Sep; working days: 8, 9, 10 (调休), 12..16, 19..23, 26, 27 → the 15th is 27 Oct
     assert app.stage_received_on == dt.date(2026, 9, 30)
@@ -93,7 +93,7 @@ def test_r_app_5_overdue_flagged_in_queue_and_review(world):
     fresh = submit(world["hospital"], world["physician"], seq=2, now=at(dt.date(2026, 11, 2)))
     for app in (late, fresh):
         for _ in range(3):
-            app = services.application_decide(application=app, actor=world["hospital"], decision="approve",
+            app = services.application_decide(application=app, actor=stage_actor(app), decision="approve",
                                               now=at(app.applied_on))
     today = dt.date(2026, 11, 5)
     queue = list(selectors.review_queue_for(world["reviewer"], today=today))

@@ -5,10 +5,13 @@ import pytest
 
 from apps.applications import selectors, services
 from apps.applications.models import Application, InsuredPerson, Stage
+from apps.catalogue import hooks
+from apps.catalogue import services as catalogue_services
+from apps.catalogue.models import Drug
 from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
 from tests import factories as f
-from tests.applications.factories import NOW, approve_through, setup_hospital, submit
+from tests.applications.factories import NOW, approve_through, setup_hospital, submit, stage_actor
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +86,7 @@ def test_r_app_6_reviewer_sets_earlier_end(world):
 def test_r_app_6_end_beyond_two_natural_years_refused(world):
     app = submit(world["hospital"], world["physician"])
     for _ in range(3):
-        app = services.application_decide(application=app, actor=world["hospital"], decision="approve", now=NOW)
+        app = services.application_decide(application=app, actor=stage_actor(app), decision="approve", now=NOW)
     with pytest.raises(ApplicationError) as exc:
         services.application_decide(application=app, actor=world["reviewer"], decision="approve",
                                     valid_until=dt.date(2028, 1, 1), now=NOW)
@@ -132,7 +135,7 @@ def test_r_cat_5_withdrawal_terminates_active_applications_with_reason(world):
                                world["reviewer"])
     pending = submit(world["hospital"], world["physician"], seq=2)
     rejected = submit(world["hospital"], world["physician"], seq=3)
-    rejected = services.application_decide(application=rejected, actor=world["hospital"], decision="reject",
+    rejected = services.application_decide(application=rejected, actor=stage_actor(rejected), decision="reject",
                                            opinion="不符合用药指征", now=NOW)
     other_drug = f.DrugFactory(generic_name="阿来替尼")
     other = submit(world["hospital"], world["physician"], seq=4, generic_name="阿来替尼")
@@ -169,3 +172,16 @@ def test_r_cat_6_withdrawing_one_manufacturer_keeps_applications_when_generic_st
                                                                reason="调出", actor=world["reviewer"])
     approved.refresh_from_db()
     assert count == 0 and approved.status == Application.Status.APPROVED
+
+
+def test_r_cat_5_catalogue_withdrawal_reaches_the_applications_rule_through_its_hook(world):
+    """The catalogue (a lower layer) withdraws the drug through its own service; the applications app registered
+    ``application_terminate_for_drug_withdrawal`` on ``catalogue.hooks.drug_withdrawn`` in ready(), so the
+    open application ends on the withdrawal date with the 第十七条（三） ground in its reason."""
+    assert services.application_terminate_for_drug_withdrawal in hooks.drug_withdrawn.handlers
+    pending = submit(world["hospital"], world["physician"], seq=7)
+    catalogue_services.drug_withdraw(drug=world["drug"], withdrawn_on=dt.date(2026, 12, 1),
+                                     reason=Drug.WithdrawalReason.FRAUD, actor=world["reviewer"])
+    pending.refresh_from_db()
+    assert pending.status == Application.Status.TERMINATED and pending.terminated_on == dt.date(2026, 12, 1)
+    assert "第十七条（三）" in pending.termination_reason

@@ -10,7 +10,7 @@ from apps.applications.models import Application
 from apps.core.events import events_for
 from apps.core.masking import mask_id_number
 from tests import factories as f
-from tests.applications.factories import patient, setup_hospital, submit
+from tests.applications.factories import patient, setup_hospital, submit, stage_actor
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def world(zhongwei, changsha):
     for seq in (1, 2, 3):
         app = submit(hospital, physician, seq=seq)
         for _ in range(3):
-            app = services.application_decide(application=app, actor=hospital, decision="approve")
+            app = services.application_decide(application=app, actor=stage_actor(app), decision="approve")
         apps_at_bureau.append(app)
     return {"institution": institution, "physician": physician, "hospital": hospital, "reviewer": reviewer,
             "apps": apps_at_bureau}
