@@ -14,7 +14,7 @@ RUN pip install -r requirements.txt
 COPY . .
 
 # collectstatic needs settings to load; these build-time values are never used at run time
-RUN DJANGO_SECRET_KEY=collectstatic-only DATABASE_URL=sqlite:////tmp/collectstatic.sqlite3 \
+RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" DATABASE_URL=sqlite:////tmp/collectstatic.sqlite3 \
     python manage.py collectstatic --noinput \
     && useradd --create-home --uid 1000 app \
     && mkdir -p /app/media \

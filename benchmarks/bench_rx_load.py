@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -109,7 +110,8 @@ def start_gunicorn(*, port: int, workers: int, threads: int, database_url: str) 
     if not _free(port):
         sys.exit(f"port {port} is in use: pass --port=…")
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "config.settings.production",
-           "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-only-secret-key-not-for-production-use"),
+           "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", secrets.token_urlsafe(50)),
+           "DJANGO_SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback
            "DJANGO_DEBUG": "false", "CONN_MAX_AGE": "600", "LOG_LEVEL": "WARNING",
            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"}
     worker_class = ["-k", "gthread", "--threads", str(threads), "--keep-alive", "30"] if threads > 1 else ["-k", "sync"]

@@ -9,6 +9,8 @@ from hmac import compare_digest
 from auditlog.context import auditlog_value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from knox.auth import TokenAuthentication
 from knox.crypto import hash_token
 from knox.models import AuthToken
@@ -20,10 +22,7 @@ class AuditedTokenAuthentication(TokenAuthentication):
     def authenticate(self, request):
         result = super().authenticate(request)
         if result is not None:
-            try:
-                context = auditlog_value.get()
-            except LookupError:
-                context = None
+            context = auditlog_value.get(None)  # None outside AuditlogMiddleware (no request context)
             if context is not None and context.get("actor") is None:
                 context["actor"] = result[0]
         return result
@@ -46,3 +45,13 @@ class AuditedTokenAuthentication(TokenAuthentication):
                     raise exceptions.AuthenticationFailed(msg)
                 return self.validate_user(auth_token)
         raise exceptions.AuthenticationFailed(msg)
+
+
+class AuditedTokenScheme(OpenApiAuthenticationExtension):
+    """The served schema names the scheme as before: ``Authorization: Token <token>`` (API.md)."""
+
+    target_class = "apps.accounts.authentication.AuditedTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Token")

@@ -32,6 +32,7 @@ THIRD_PARTY_APPS = [
     "drf_spectacular",
     "import_export",
     "auditlog",
+    "csp",
 ]
 LOCAL_APPS = [
     "apps.core",
@@ -57,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every response (issue 14 §13)
     "auditlog.middleware.AuditlogMiddleware",
 ]
 
@@ -102,6 +104,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sessions end after a working day, or when the browser closes (issue 14 §13)
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Content-Security-Policy (django-csp): scripts only from this site or with the response's nonce
+# (<script nonce="{{ request.csp_nonce }}">); the two inline handlers the pages use are allowed by their hash.
+# /api/docs/ adds the Swagger UI CDN for itself (config/urls.py).
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE  # noqa: E402
+
+CSP_INLINE_HANDLERS = ["'unsafe-hashes'", "'sha256-osjxnKEPL/pQJbFk1dKsF7PYFmTyMWGmVSiL9inhxJY='",  # this.form.submit()
+                       "'sha256-MguIPR6qNR8D3B+eAlK+bIRTZe8t3wkOY4B/56Me9FU='"]  # window.print()
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE, *CSP_INLINE_HANDLERS],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 # One login service for every door (issue 14 §3): authenticate() goes through the lockout too
 AUTHENTICATION_BACKENDS = ["apps.accounts.backends.LockoutBackend"]
 # Lockout after repeated failed logins (apps/accounts/services.py)
@@ -159,6 +187,19 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # one name per choice set, so `check --deploy` is clean (issue 14 §13)
+    "ENUM_NAME_OVERRIDES": {
+        "CalendarDayKindEnum": "apps.core.models.CalendarDay.Kind",
+        "StockingReportKindEnum": "apps.settlement.models.StockingReport.Kind",
+        "InstitutionLevelEnum": "apps.institutions.models.Institution.Level",
+        "ReviewStageEnum": "apps.applications.models.Stage",
+        "ApplicationStatusEnum": "apps.applications.models.Application.Status",
+        "DesignationStatusEnum": "apps.core.models.DesignationStatus",
+        "PrescriptionStatusEnum": "apps.prescriptions.models.Prescription.Status",
+        "WithdrawalReasonEnum": "apps.catalogue.models.Drug.WithdrawalReason",
+        "InstitutionKindEnum": "apps.institutions.models.Institution.Kind",
+        "DocumentKindEnum": "apps.applications.models.ApplicationDocument.Kind",
+    },
 }
 
 # --- Celery: eager (in-process) unless a broker is configured
