@@ -1,6 +1,8 @@
 """REST for treatment applications (API.md "Treatment applications"): create (hospital), read (scoped),
 decisions for the stage the user's role owns, resubmission and supporting documents."""
 from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -8,7 +10,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from apps.accounts.permissions import IsHospital
+from apps.core.permissions import IsHospital
 from apps.applications import selectors, services
 from apps.applications.models import Application, ApplicationDocument, ApplicationReview
 from apps.core.masking import mask_id_number, mask_phone
@@ -34,6 +36,8 @@ class ApplicationInputSerializer(serializers.Serializer):
     diagnosis_code = serializers.CharField(max_length=16)
     diagnosis_name = serializers.CharField(max_length=128)
     generic_name = serializers.CharField(max_length=128)
+    dosage_form = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    manufacturer = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     physician_code = serializers.CharField(max_length=20)
     pharmacy_code = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
     usage = serializers.CharField(max_length=128)
@@ -111,7 +115,8 @@ class ApplicationListSerializer(serializers.ModelSerializer):
     class Meta:
         model = Application
         fields = ["id", "number", "status", "current_stage", "stage_due_date", "patient", "institution",
-                  "pharmacy", "physician", "generic_name", "therapeutic_area", "diagnosis_code", "diagnosis_name",
+                  "pharmacy", "physician", "generic_name", "dosage_form", "manufacturer", "kind", "extends",
+                  "therapeutic_area", "diagnosis_code", "diagnosis_name",
                   "usage", "course_days", "first_use_on", "submitted_at", "applied_on", "valid_from",
                   "valid_until", "terminated_on", "termination_reason"]
 
@@ -243,3 +248,45 @@ class ApplicationDocumentFileView(GenericAPIView):
             raise Http404
         return FileResponse(document.file.open("rb"), content_type=document.content_type,
                             filename=document.original_name)
+
+
+class ManufacturerSwitchInputSerializer(serializers.Serializer):
+    to_manufacturer = serializers.CharField(max_length=128)
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ManufacturerSwitchSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    from_manufacturer = serializers.CharField()
+    to_manufacturer = serializers.CharField()
+    determined_at = serializers.DateTimeField()
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+
+
+class ManufacturerSwitchView(GenericAPIView):
+    """R-CAT-6: the responsible physician's account determines a manufacturer switch within the generic name and
+    dosage form; it takes effect when the institution confirms it (``…/confirm/``)."""
+
+    serializer_class = ManufacturerSwitchInputSerializer
+    permission_classes = [IsHospital]
+
+    @extend_schema(request=ManufacturerSwitchInputSerializer, responses={201: ManufacturerSwitchSerializer})
+    def post(self, request, pk):
+        application = selectors.application_get_for(request.user, pk)
+        data = ManufacturerSwitchInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        switch = services.manufacturer_switch_determine(application=application, actor=request.user,
+                                                        now=timezone.now(), **data.validated_data)
+        return Response(ManufacturerSwitchSerializer(switch).data, status=status.HTTP_201_CREATED)
+
+
+class ManufacturerSwitchConfirmView(GenericAPIView):
+    permission_classes = [IsHospital]
+    serializer_class = ApplicationDetailSerializer
+
+    @extend_schema(request=None, responses={200: ApplicationDetailSerializer})
+    def post(self, request, pk, switch_id):
+        application = selectors.application_get_for(request.user, pk)
+        switch = get_object_or_404(application.manufacturer_switches, pk=switch_id)
+        application = services.manufacturer_switch_confirm(switch=switch, actor=request.user, now=timezone.now())
+        return Response(_detail(application))

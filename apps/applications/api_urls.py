@@ -11,4 +11,8 @@ urlpatterns = [
          name="api-application-documents"),
     path("applications/<int:pk>/documents/<int:document_id>/", api.ApplicationDocumentFileView.as_view(),
          name="api-application-document-file"),
+    path("applications/<int:pk>/manufacturer-switches/", api.ManufacturerSwitchView.as_view(),
+         name="api-application-manufacturer-switches"),
+    path("applications/<int:pk>/manufacturer-switches/<int:switch_id>/confirm/",
+         api.ManufacturerSwitchConfirmView.as_view(), name="api-application-manufacturer-switch-confirm"),
 ]

@@ -39,12 +39,15 @@ def application_get_for(user, pk) -> Application:
     return get_object_or_404(applications_visible_to(user), pk=pk)
 
 
-def application_covering(*, person: InsuredPerson, generic_name: str, on: dt.date) -> Application | None:
-    """The approved application that covers ``person`` for ``generic_name`` on ``on`` (R-APP-1, R-APP-6),
-    or ``None``. One application covers one generic (R-APP-7), whatever the manufacturer (R-CAT-6): the match is
-    on the generic name only. An application terminated (R-CAT-5) or expired later still covers the days before."""
+def application_covering(*, person: InsuredPerson, generic_name: str, on: dt.date,
+                         dosage_form: str | None = None) -> Application | None:
+    """The approved application that covers ``person`` for ``generic_name`` in ``dosage_form`` on ``on`` (R-APP-1,
+    R-APP-6), or ``None``. One application covers one generic name in one dosage form (R-APP-7, R-CAT-6), whatever
+    the manufacturer; an application recorded without a dosage form (before revision 2) covers every form. An
+    application terminated (R-CAT-5) or expired later still covers the days before."""
+    form_q = Q() if dosage_form is None else (Q(dosage_form="") | Q(dosage_form=dosage_form))
     return (
-        Application.objects.filter(
+        Application.objects.filter(form_q,
             person=person, generic_name=generic_name.strip(),
             status__in=(Application.Status.APPROVED, Application.Status.TERMINATED, Application.Status.EXPIRED),
             valid_from__lte=on, valid_until__gte=on,

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.roles import BUREAU_ROLES, Role
@@ -20,6 +21,7 @@ from apps.applications.models import (
     ApplicationDocument,
     ApplicationReview,
     InsuredPerson,
+    ManufacturerSwitch,
     Stage,
     HOSPITAL_STAGES,
 )
@@ -135,7 +137,10 @@ def _new_number(day: dt.date) -> str:
     raise ApplicationError("number_exhausted", "申请编号生成失败，请重试", status=503)
 
 
-def _drug_for_generic(generic_name: str, on: dt.date) -> Drug:
+def _drug_for_generic(generic_name: str, on: dt.date, dosage_form: str = "", manufacturer: str = "") -> Drug:
+    """The listed product for the application's drug: one generic name in one dosage form (R-APP-7, R-CAT-6). The
+    dosage form may be left out only when the generic is listed in one form; a named manufacturer must list a
+    product of that pair."""
     products = list(Drug.objects.filter(generic_name=generic_name).select_related("therapeutic_area"))
     if not products:
         raise ApplicationError("drug_not_listed", f"药品目录中没有通用名为“{generic_name}”的药品",
@@ -144,6 +149,20 @@ def _drug_for_generic(generic_name: str, on: dt.date) -> Drug:
     if not listed:
         raise ApplicationError("drug_not_listed", f"“{generic_name}”在 {on} 不在目录有效期内或已调出",
                                fields={"generic_name": ["不在目录有效期内或已调出"]})
+    forms = sorted({d.dosage_form for d in listed})
+    if dosage_form:
+        listed = [d for d in listed if d.dosage_form == dosage_form]
+        if not listed:
+            raise ApplicationError("drug_not_listed", f"“{generic_name}”在 {on} 没有剂型为“{dosage_form}”的在目录药品"
+                                   f"（在目录剂型：{'、'.join(forms)}）", fields={"dosage_form": ["该剂型不在目录内"]})
+    elif len(forms) > 1:
+        raise ApplicationError("dosage_form_required", f"“{generic_name}”在目录中有多个剂型（{'、'.join(forms)}），"
+                               "一个申请只覆盖一个剂型，请填写剂型（R-APP-7、R-CAT-6）", fields={"dosage_form": ["必填"]})
+    if manufacturer:
+        listed = [d for d in listed if d.manufacturer == manufacturer]
+        if not listed:
+            raise ApplicationError("drug_not_listed", f"“{generic_name}”（{forms[0] if len(forms) == 1 else dosage_form}）"
+                                   f"没有“{manufacturer}”生产的在目录药品", fields={"manufacturer": ["该生产企业无在目录药品"]})
     return listed[0]
 
 
@@ -165,6 +184,7 @@ def _check_certifying(*, physician, institution) -> None:
 @transaction.atomic
 def application_submit(*, actor, patient: dict, physician_code: str, generic_name: str, diagnosis_code: str,
                        diagnosis_name: str, usage: str, course_days: int, pharmacy_code: str = "",
+                       dosage_form: str = "", manufacturer: str = "",
                        first_use_on: dt.date | None = None, now: dt.datetime | None = None) -> Application:
     """A hospital submits a treatment application for one generic drug (R-APP-2, R-APP-7). The chain starts at
     the first stage the insured region enables (R-APP-4) with its due date (R-APP-5)."""
@@ -205,7 +225,9 @@ def application_submit(*, actor, patient: dict, physician_code: str, generic_nam
                                fields={"physician_code": ["未备案或备案已失效"]})
     _check_certifying(physician=physician, institution=institution)
 
-    drug = _drug_for_generic(generic_name, today)
+    dosage_form, manufacturer = (dosage_form or "").strip(), (manufacturer or "").strip()
+    drug = _drug_for_generic(generic_name, today, dosage_form, manufacturer)
+    dosage_form = drug.dosage_form
     area = drug.therapeutic_area
     if area.pk not in {a.pk for a in physician.therapeutic_areas.all()}:
         raise ApplicationError("therapeutic_area_mismatch",
@@ -230,12 +252,13 @@ def application_submit(*, actor, patient: dict, physician_code: str, generic_nam
 
     # R-APP-7: one application per generic; an open or still valid one for the same generic blocks a new one.
     existing = (Application.objects.select_for_update().filter(person=person, generic_name=generic_name)
-                .filter(status__in=[*OPEN_STATUSES, Application.Status.APPROVED]).first())
+                .filter(Q(dosage_form="") | Q(dosage_form=dosage_form))
+                .filter(status__in=[*OPEN_STATUSES, Application.Status.APPROVED]).order_by("-valid_until").first())
     if existing is not None and (existing.is_open or (existing.valid_until and existing.valid_until >= today)):
         raise ApplicationError(
             "duplicate_application",
-            f"该参保人已有“{generic_name}”的申请 {existing.number}（{existing.get_status_display()}），"
-            "同一通用名更换生产企业无需重新申请（R-APP-7、R-CAT-6）",
+            f"该参保人已有“{generic_name}”（{dosage_form}）的申请 {existing.number}（{existing.get_status_display()}），"
+            "同一通用名同一剂型更换生产企业无需重新申请（R-APP-7、R-CAT-6）",
             status=409, data={"existing": existing.number},
         )
 
@@ -243,7 +266,8 @@ def application_submit(*, actor, patient: dict, physician_code: str, generic_nam
     first = stages[0]
     application = Application.objects.create(
         number=_new_number(today), person=person, insured_region=person.insured_region, institution=institution,
-        pharmacy=pharmacy, physician=physician, generic_name=generic_name, therapeutic_area=area,
+        pharmacy=pharmacy, physician=physician, generic_name=generic_name, dosage_form=dosage_form,
+        manufacturer=manufacturer, therapeutic_area=area,
         diagnosis_code=diagnosis_code.strip().upper(), diagnosis_name=diagnosis_name.strip(), usage=usage.strip(),
         course_days=int(course_days), first_use_on=first_use_on, patient_phone=person.phone,
         status=Application.Status.SUBMITTED, review_stages=stages, current_stage=first, stage_received_on=today,
@@ -420,17 +444,19 @@ def application_expire_due(*, today: dt.date | None = None) -> int:
 def application_terminate_for_drug_withdrawal(*, drug, withdrawn_on: dt.date, reason: str, actor) -> int:
     """R-CAT-5 (001 第二十三条): withdrawing a drug ends every active application for its generic name on the
     withdrawal date, the reason recorded on each. Active = open, or approved and still valid on that date.
-    R-CAT-6: while another product of the same generic stays listed on that date, patients may switch to it, so
+    R-CAT-6: while another product of the same generic and dosage form stays listed on that date, patients may switch to it, so
     nothing is terminated. Returns the number of applications terminated."""
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError("invalid", "请填写终止原因", fields={"reason": ["必填"]})
-    alternatives = [d for d in Drug.objects.filter(generic_name=drug.generic_name).exclude(pk=drug.pk)
-                    if d.is_listed_on(withdrawn_on)]
+    alternatives = [d for d in Drug.objects.filter(generic_name=drug.generic_name, dosage_form=drug.dosage_form)
+                    .exclude(pk=drug.pk) if d.is_listed_on(withdrawn_on)]
     if alternatives:
         return 0
+    # R-CAT-6: the drug is the generic name in this dosage form; applications for another form are untouched
     active = list(
-        Application.objects.select_for_update().filter(generic_name=drug.generic_name).filter(
+        Application.objects.select_for_update().filter(generic_name=drug.generic_name)
+        .filter(Q(dosage_form="") | Q(dosage_form=drug.dosage_form)).filter(
             status__in=[*OPEN_STATUSES, Application.Status.APPROVED]).order_by("id"))
     count = 0
     for application in active:
@@ -592,3 +618,59 @@ def application_lookup(*, number: str, id_suffix: str, ip: str) -> Application |
         with transaction.atomic():
             record_event(subject=application, action=EventAction.PUBLIC_LOOKUP_FAILED, data={"ip": ip})
     return None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Manufacturer switch within the generic name and dosage form (R-CAT-6)
+# --------------------------------------------------------------------------------------------------------------
+
+@transaction.atomic
+def manufacturer_switch_determine(*, application: Application, actor, to_manufacturer: str, reason: str = "",
+                                  now: dt.datetime) -> ManufacturerSwitch:
+    """R-CAT-6 first step: the responsible physician (their own account) determines the switch to another
+    manufacturer's listed product of the application's generic name and dosage form. Not yet in effect."""
+    application = _lock(application)
+    to_manufacturer = (to_manufacturer or "").strip()
+    if application.status != Application.Status.APPROVED:
+        raise ApplicationError("application_not_active", "只有已通过的申请可以更换生产企业", status=409)
+    if not user_holds_stage_duty(actor, application, Stage.PHYSICIAN):
+        raise ApplicationError("stage_duty_required", "更换生产企业须由申请的责任医师本人确定（R-CAT-6）", status=403)
+    if not to_manufacturer or to_manufacturer == application.manufacturer:
+        raise ApplicationError("invalid", "请填写新的生产企业（与当前不同）", fields={"to_manufacturer": ["必填且不同于当前"]})
+    day = timezone.localdate(now)
+    listed = [d for d in Drug.objects.filter(generic_name=application.generic_name, manufacturer=to_manufacturer)
+              if d.is_listed_on(day) and (not application.dosage_form or d.dosage_form == application.dosage_form)]
+    if not listed:
+        raise ApplicationError("drug_not_listed",
+                               f"“{to_manufacturer}”在 {day} 没有“{application.generic_name}”（{application.dosage_form}）"
+                               "的在目录药品；不同剂型须重新申请（R-CAT-6、R-APP-7）",
+                               fields={"to_manufacturer": ["该生产企业无同通用名同剂型在目录药品"]})
+    if application.manufacturer_switches.filter(confirmed_at__isnull=True).exists():
+        raise ApplicationError("switch_pending", "已有待确认的更换生产企业，请先由医疗机构确认", status=409)
+    switch = ManufacturerSwitch.objects.create(
+        application=application, from_manufacturer=application.manufacturer, to_manufacturer=to_manufacturer,
+        reason=(reason or "").strip(), determined_by=actor, determined_at=now)
+    record_event(subject=application, action=EventAction.MANUFACTURER_SWITCH_DETERMINED, actor=actor,
+                 data={"switch": switch.pk, "to": to_manufacturer})
+    return switch
+
+
+@transaction.atomic
+def manufacturer_switch_confirm(*, switch: ManufacturerSwitch, actor, now: dt.datetime) -> Application:
+    """R-CAT-6 second step: the institution (a holder of the insurance-office duty, not the physician who
+    determined it) confirms; the application then records the new manufacturer and prescriptions follow it."""
+    switch = ManufacturerSwitch.objects.select_for_update().get(pk=switch.pk)
+    application = _lock(switch.application)
+    if switch.confirmed_at is not None:
+        raise ApplicationError("switch_confirmed", "该更换已确认", status=409)
+    if not user_holds_stage_duty(actor, application, Stage.INSURANCE_OFFICE):
+        raise ApplicationError("stage_duty_required", "更换生产企业须由本院医保部门确认（R-CAT-6）", status=403)
+    if actor.pk == switch.determined_by_id:
+        raise ApplicationError("same_reviewer", "确定更换的医师不能同时确认（R-CAT-6、R-APP-4）", status=409)
+    switch.confirmed_by, switch.confirmed_at = actor, now
+    switch.save(update_fields=["confirmed_by", "confirmed_at"])
+    application.manufacturer = switch.to_manufacturer
+    application.save(update_fields=["manufacturer", "updated_at"])
+    record_event(subject=application, action=EventAction.MANUFACTURER_SWITCH_CONFIRMED, actor=actor,
+                 data={"switch": switch.pk, "from": switch.from_manufacturer, "to": switch.to_manufacturer})
+    return application

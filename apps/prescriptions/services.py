@@ -27,6 +27,7 @@ from apps.applications.models import Application, InsuredPerson
 from apps.catalogue.models import Drug
 from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
+from apps.core.sql import DbValue, execute_hot
 from apps.core.models import Event
 from apps.pharmacies.models import Pharmacy
 from apps.policies.models import CareSetting, PaymentPolicy
@@ -36,10 +37,8 @@ from apps.prescriptions.models import (
     CrossRegionFiling, Delivery, Dispensing, DispensingLine, ManualClaim, PatientYearUsage, Prescription,
     PrescriptionItem, StockMovement, TraceCode,
 )
-from apps.prescriptions.selectors import (
-    DbValue, cross_region_filing_for, execute_hot, live_trace_codes, payment_standards_on, policy_in_force,
-    stock_for, upload_context,
-)
+from apps.prescriptions.selectors import cross_region_filing_for, live_trace_codes, payment_standards_on, stock_for
+from apps.prescriptions.sql_reads import policy_in_force, prescription_for_dispensing, upload_context
 
 MAX_DAYS_SUPPLY = 30  # R-RX-2, 001 第三十三条
 MAX_DAYS_SUPPLY_LONG_TERM = 84  # 长期处方: at most 12 weeks
@@ -168,19 +167,27 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime) -> tuple[Pr
         physician_areas: set[int] | None = None
         covering: dict[str, Application] = {}
         for index, code in enumerate(codes):
-            generic = drugs[code].generic_name
-            if generic in covering:
+            # R-CAT-6 / R-APP-7: the drug of an application is the generic name in one dosage form
+            generic, form = drugs[code].generic_name, drugs[code].dosage_form
+            if (generic, form) in covering:
                 continue
             found = application if (application is not None and application.generic_name == generic
+                                    and application.dosage_form in ("", form)
                                     and application.covers(issued_on)) else None
             if found is None:
                 from apps.applications.selectors import application_covering
 
-                found = application_covering(person=person, generic_name=generic, on=issued_on)
+                found = application_covering(person=person, generic_name=generic, dosage_form=form, on=issued_on)
             if found is None:
                 raise ApplicationError("no_valid_application",
-                                       f"参保人在 {issued_on} 没有 {generic} 的已通过且在有效期内的待遇申请（R-APP-1）",
+                                       f"参保人在 {issued_on} 没有 {generic}（{form}）的已通过且在有效期内的待遇申请"
+                                       "（R-APP-1；不同剂型是不同药品，R-CAT-6）",
                                        fields={f"items.{index}.drug_code": ["无有效待遇申请"]})
+            if found.manufacturer and found.manufacturer != drugs[code].manufacturer:
+                raise ApplicationError("manufacturer_switch_required",
+                                       f"申请 {found.number} 记录的生产企业为“{found.manufacturer}”，更换为"
+                                       f"“{drugs[code].manufacturer}”须责任医师确定、医疗机构确认后生效（R-CAT-6）",
+                                       fields={f"items.{index}.drug_code": ["生产企业未经确认更换"]})
             if found is application:
                 area_ok = ctx.physician_covers_application_area
             else:
@@ -191,7 +198,7 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime) -> tuple[Pr
                 raise ApplicationError("therapeutic_area_mismatch",
                                        f"医师 {physician.name} 的治疗领域与申请的治疗领域（{found.therapeutic_area}）不一致（R-APP-8）",
                                        fields={"physician_code": ["治疗领域不一致"]})
-            covering[generic] = found
+            covering[(generic, form)] = found
         application = application if application is not None and application in covering.values() else \
             next(iter(covering.values()))
     else:
@@ -596,8 +603,6 @@ def prescription_dispense(*, prescription_id: int, user, dispensed_at: dt.dateti
 def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: list[DispenseItem],
               now: dt.datetime) -> Dispensing:
     from django.http import Http404
-
-    from apps.prescriptions.selectors import prescription_for_dispensing
 
     context = prescription_for_dispensing(user=user, pk=prescription_id, day=_local_day(dispensed_at))
     if context is None:
