@@ -13,6 +13,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
 from django.utils import timezone
 
+from apps.core import sql as hot_sql
+
 BATCH_SIZE = 2000
 COPY_CHUNK = 10000
 
@@ -55,16 +57,14 @@ def insert_values(model: type[models.Model], rows: list[dict]) -> list[int]:
             defaults[f.attname] = f.get_default()
         else:
             defaults[f.attname] = "" if (not f.null and isinstance(f, (models.CharField, models.TextField))) else None
-    if connection.vendor != "postgresql":
+    if not hot_sql.supports_copy():
         objs = [model(**row) for row in rows]  # bulk_create applies defaults and auto_now itself
         model.objects.bulk_create(objs, batch_size=BATCH_SIZE)
         return [o.pk for o in objs]
     pk = meta.pk
     table = meta.db_table
+    ids = hot_sql.next_ids(table, pk.column, len(rows))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                       [table, pk.column, len(rows)])
-        ids = [r[0] for r in cursor.fetchall()]
         auto = {f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)}
         converters = [(f.attname, _converter(f), defaults[f.attname]) for f in fields]
         q = connection.ops.quote_name
@@ -90,7 +90,7 @@ def _copy_chunk(cursor, sql, ids, rows, converters, auto, now) -> None:
         write("\t".join(line))
         write("\n")
     buffer.seek(0)
-    cursor.cursor.copy_expert(sql, buffer)
+    hot_sql.copy_from(cursor, sql, buffer)
 
 
 def insert(model: type[models.Model], objs: Iterable[models.Model]) -> list[models.Model]:
