@@ -98,8 +98,9 @@ class SettlementRun(models.Model):
 
 
 class Statement(models.Model):
-    """R-SET-1: the monthly statement of one institution or pharmacy. ``payable = fund_payment − deposit``,
-    the 5 % quality deposit withheld (000 附件2 第二条). Exactly one per organisation and month."""
+    """R-SET-1: the monthly statement of one institution or pharmacy. ``payable = fund_payment − deposit −
+    deductions``: the quality deposit withheld at the region's rate (000 附件2 第二条) and the money sanctions'
+    deductions (R-SET-5, ``adjustments``). Exactly one per organisation and month."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("草稿")
@@ -115,7 +116,11 @@ class Statement(models.Model):
     total = models.DecimalField(_("医疗费用总额"), max_digits=14, decimal_places=2, default=0)
     fund_payment = models.DecimalField(_("统筹基金支付"), max_digits=14, decimal_places=2, default=0)
     personal_payment = models.DecimalField(_("个人支付"), max_digits=14, decimal_places=2, default=0)
-    deposit = models.DecimalField(_("质量保证金（5%）"), max_digits=14, decimal_places=2, default=0)
+    deposit_rate = models.DecimalField(_("质量保证金比例"), max_digits=5, decimal_places=4, default=0,
+                                       help_text=_("R-SET-1：统筹区设置，计算时取定"))
+    deposit = models.DecimalField(_("质量保证金"), max_digits=14, decimal_places=2, default=0)
+    deductions = models.DecimalField(_("扣除/追回"), max_digits=14, decimal_places=2, default=0,
+                                     help_text=_("R-SET-5：本单协议处理扣款合计（见扣款明细）"))
     payable = models.DecimalField(_("应拨付金额"), max_digits=14, decimal_places=2, default=0)
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     run = models.ForeignKey(SettlementRun, verbose_name=_("生成任务"), null=True, blank=True,
@@ -154,6 +159,11 @@ class Statement(models.Model):
     @property
     def is_locked(self) -> bool:
         return self.status == self.Status.CONFIRMED
+
+    @property
+    def number(self) -> str:
+        """The statement number printed on the payment list: JS-<yyyymm>-<organisation code>."""
+        return f"JS-{self.period:%Y%m}-{self.organisation.code}"
 
 
 class StatementLine(models.Model):
@@ -274,3 +284,278 @@ class MonthlyReportSnapshot(models.Model):
 
     def __str__(self):
         return f"{self.period:%Y-%m}"
+
+
+# --------------------------------------------------------------------------- money consequences (R-SET-5, R-INS-3)
+
+class StatementAdjustment(models.Model):
+    """R-SET-5: a money sanction's effect on one statement, a line of its own. ``outstanding`` is what the
+    sanction still asked for when this statement was computed, ``amount`` what this statement takes (deducted from
+    the payable, deducted from the deposit account, or held), ``carried_forward`` the rest, which the
+    organisation's next statement takes (a deduction larger than the month's payable). Lines of a draft are
+    recomputed with it; those of a confirmed statement are locked with it."""
+
+    class Kind(models.TextChoices):
+        DEDUCTION = "deduction", _("扣除/追回费用")
+        DEPOSIT_DEDUCTION = "deposit_deduction", _("扣除质量保证金")
+        DEFERRAL = "deferral", _("暂缓拨付")
+
+    statement = models.ForeignKey(Statement, verbose_name=_("结算单"), on_delete=models.CASCADE,
+                                  related_name="adjustments")
+    sanction = models.ForeignKey("core.Sanction", verbose_name=_("协议处理"), on_delete=models.PROTECT,
+                                 related_name="statement_adjustments")
+    kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
+    outstanding = models.DecimalField(_("本期前待执行"), max_digits=14, decimal_places=2)
+    amount = models.DecimalField(_("本期执行金额"), max_digits=14, decimal_places=2)
+    carried_forward = models.DecimalField(_("结转下期"), max_digits=14, decimal_places=2, default=0)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("决定人"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    computed_at = models.DateTimeField(_("计算时间"))
+
+    class Meta:
+        verbose_name = _("结算单扣款/缓付明细")
+        verbose_name_plural = _("结算单扣款/缓付明细")
+        ordering = ["statement", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "sanction"], name="uniq_adjustment_statement_sanction"),
+            models.CheckConstraint(condition=models.Q(amount__gte=0) & models.Q(carried_forward__gte=0)
+                                   & models.Q(outstanding__gte=0), name="adjustment_amounts_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.statement} {self.get_kind_display()} {self.amount}"
+
+
+class DeferralRelease(models.Model):
+    """R-SET-5: the bureau releases a payment deferral (缓付); the payables it held become payable. Once only."""
+
+    sanction = models.OneToOneField("core.Sanction", verbose_name=_("暂缓拨付处理"), on_delete=models.PROTECT,
+                                    related_name="deferral_release")
+    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("解除人"), on_delete=models.PROTECT,
+                                    related_name="+")
+    released_at = models.DateTimeField(_("解除时间"))
+    reason = models.TextField(_("解除理由"))
+
+    class Meta:
+        verbose_name = _("解除暂缓拨付")
+        verbose_name_plural = _("解除暂缓拨付")
+
+    def __str__(self):
+        return f"{self.sanction_id} {self.released_at:%Y-%m-%d}"
+
+
+class DepositAccount(models.Model):
+    """R-SET-5: an organisation's quality-deposit account (质量保证金). Its balance is the sum of its entries."""
+
+    organisation_kind = models.CharField(_("机构类型"), max_length=12, choices=OrganisationKind.choices)
+    institution = models.OneToOneField("institutions.Institution", verbose_name=_("医疗机构"), null=True, blank=True,
+                                       on_delete=models.PROTECT, related_name="deposit_account")
+    pharmacy = models.OneToOneField("pharmacies.Pharmacy", verbose_name=_("药店"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="deposit_account")
+    created_at = models.DateTimeField(_("开户时间"))
+
+    class Meta:
+        verbose_name = _("质量保证金账户")
+        verbose_name_plural = _("质量保证金账户")
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(organisation_kind="institution", institution__isnull=False, pharmacy__isnull=True)
+                           | models.Q(organisation_kind="pharmacy", pharmacy__isnull=False, institution__isnull=True)),
+                name="deposit_account_exactly_one_organisation",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.organisation} 质量保证金"
+
+    @property
+    def organisation(self):
+        return self.institution if self.organisation_kind == OrganisationKind.INSTITUTION else self.pharmacy
+
+
+class DepositEntry(models.Model):
+    """R-SET-5: one append-only movement of a deposit account: withheld from a confirmed statement (+), deducted
+    by a sanction (−), returned after the annual assessment (−, or 0 when the bureau returns nothing).
+    ``balance_after`` is the running balance, never below zero."""
+
+    class Kind(models.TextChoices):
+        WITHHELD = "withheld", _("按月预留")
+        DEDUCTED = "deducted", _("处理扣除")
+        RETURNED = "returned", _("考核返还")
+
+    class Decision(models.TextChoices):
+        ALL = "all", _("全额返还")
+        PART = "part", _("部分返还")
+        NONE = "none", _("不予返还")
+
+    account = models.ForeignKey(DepositAccount, verbose_name=_("保证金账户"), on_delete=models.PROTECT,
+                                related_name="entries")
+    kind = models.CharField(_("类型"), max_length=10, choices=Kind.choices)
+    amount = models.DecimalField(_("金额"), max_digits=14, decimal_places=2, help_text=_("存入为正，扣除/返还为负"))
+    balance_after = models.DecimalField(_("余额"), max_digits=14, decimal_places=2)
+    statement = models.ForeignKey(Statement, verbose_name=_("结算单"), null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="deposit_entries")
+    sanction = models.ForeignKey("core.Sanction", verbose_name=_("协议处理"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="deposit_entries")
+    year = models.PositiveSmallIntegerField(_("考核年度"), null=True, blank=True)
+    decision = models.CharField(_("考核决定"), max_length=4, choices=Decision.choices, blank=True)
+    reason = models.TextField(_("说明"), blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("决定人"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("记账时间"))
+
+    class Meta:
+        verbose_name = _("质量保证金明细")
+        verbose_name_plural = _("质量保证金明细")
+        ordering = ["account", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(balance_after__gte=0), name="deposit_balance_not_negative",
+                                   violation_error_message=_("保证金余额不能为负")),
+            models.UniqueConstraint(fields=["statement"], condition=models.Q(kind="withheld"),
+                                    name="uniq_deposit_withheld_per_statement"),
+            models.UniqueConstraint(fields=["statement", "sanction"], condition=models.Q(kind="deducted"),
+                                    name="uniq_deposit_deducted_per_statement_sanction"),
+            models.UniqueConstraint(fields=["account", "year"], condition=models.Q(kind="returned"),
+                                    name="uniq_deposit_returned_per_year"),
+        ]
+
+    def __str__(self):
+        return f"{self.account_id} {self.get_kind_display()} {self.amount}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("保证金明细只能追加，不能修改")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("保证金明细只能追加，不能删除")
+
+
+class WardPayment(models.Model):
+    """R-SET-2 / 000 五(三): the hospital's payment to a pharmacy for the ward deliveries of a confirmed month,
+    recorded by the hospital (or as received by the pharmacy). Part payments add up; a payment recorded wrongly is
+    reversed with a reason (it stays, marked reversed)."""
+
+    statement = models.ForeignKey(Statement, verbose_name=_("结算单"), on_delete=models.PROTECT,
+                                  related_name="ward_payments")
+    pharmacy = models.ForeignKey("pharmacies.Pharmacy", verbose_name=_("收款药店"), on_delete=models.PROTECT,
+                                 related_name="+")
+    paid_on = models.DateField(_("支付日期"))
+    amount = models.DecimalField(_("支付金额"), max_digits=14, decimal_places=2)
+    reference = models.CharField(_("支付凭证号"), max_length=64)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), on_delete=models.PROTECT,
+                                    related_name="+")
+    recorded_at = models.DateTimeField(_("登记时间"))
+    reversed_at = models.DateTimeField(_("冲销时间"), null=True, blank=True)
+    reversed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("冲销人"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    reversal_reason = models.TextField(_("冲销原因"), blank=True)
+
+    class Meta:
+        verbose_name = _("病区配送付款")
+        verbose_name_plural = _("病区配送付款")
+        ordering = ["statement", "paid_on", "id"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="ward_payment_amount_positive")]
+
+    def __str__(self):
+        return f"{self.statement_id} → {self.pharmacy_id} {self.amount}"
+
+
+class InstitutionMonthlyReport(models.Model):
+    """R-SET-3 / 000 四(三): a designated institution's or pharmacy's own monthly statistics, due by the 5th of the
+    next month. ``submitted_at`` is the first submission (lateness); a correction replaces the figures."""
+
+    class Source(models.TextChoices):
+        API = "api", _("接口上报")
+        EXCEL = "excel", _("Excel 上传")
+        BROWSER = "browser", _("网页填报")
+
+    organisation_kind = models.CharField(_("机构类型"), max_length=12, choices=OrganisationKind.choices)
+    institution = models.ForeignKey("institutions.Institution", verbose_name=_("医疗机构"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    pharmacy = models.ForeignKey("pharmacies.Pharmacy", verbose_name=_("药店"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
+    period = models.DateField(_("月份"))
+    visits = models.IntegerField(_("人次"))
+    total = models.DecimalField(_("医疗费用总额"), max_digits=14, decimal_places=2)
+    fund_payment = models.DecimalField(_("统筹基金支付"), max_digits=14, decimal_places=2)
+    source = models.CharField(_("上报方式"), max_length=8, choices=Source.choices)
+    submitted_at = models.DateTimeField(_("首次上报时间"))
+    updated_at = models.DateTimeField(_("最近更新时间"))
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("上报人"), on_delete=models.PROTECT,
+                                     related_name="+")
+
+    class Meta:
+        verbose_name = _("机构月度统计报表")
+        verbose_name_plural = _("机构月度统计报表")
+        ordering = ["-period", "organisation_kind", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(organisation_kind="institution", institution__isnull=False, pharmacy__isnull=True)
+                           | models.Q(organisation_kind="pharmacy", pharmacy__isnull=False, institution__isnull=True)),
+                name="monthly_report_exactly_one_organisation",
+            ),
+            models.UniqueConstraint(fields=["institution", "period"], condition=models.Q(institution__isnull=False),
+                                    name="uniq_monthly_report_institution"),
+            models.UniqueConstraint(fields=["pharmacy", "period"], condition=models.Q(pharmacy__isnull=False),
+                                    name="uniq_monthly_report_pharmacy"),
+        ]
+
+    def __str__(self):
+        return f"{self.institution or self.pharmacy} {self.period:%Y-%m}"
+
+    @property
+    def organisation(self):
+        return self.institution if self.organisation_kind == OrganisationKind.INSTITUTION else self.pharmacy
+
+
+class InstitutionMonthlyReportLine(models.Model):
+    """R-SET-3: the report's figures for one drug, compared line by line with the system's."""
+
+    report = models.ForeignKey(InstitutionMonthlyReport, verbose_name=_("月度报表"), on_delete=models.CASCADE,
+                               related_name="lines")
+    drug = models.ForeignKey("catalogue.Drug", verbose_name=_("药品"), on_delete=models.PROTECT, related_name="+")
+    visits = models.IntegerField(_("人次"))
+    total = models.DecimalField(_("医疗费用总额"), max_digits=14, decimal_places=2)
+    fund_payment = models.DecimalField(_("统筹基金支付"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("机构月度统计报表明细")
+        verbose_name_plural = _("机构月度统计报表明细")
+        constraints = [models.UniqueConstraint(fields=["report", "drug"], name="uniq_monthly_report_line_drug")]
+
+
+class RectificationFollowUp(models.Model):
+    """R-SET-5 / 000 附件2 第五条: a deadline rectification (限时整改) followed up daily. Unresolved at its deadline,
+    or the same problem found again within six months of an earlier rectification, it escalates to the bureau's
+    queue."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("整改中")
+        RESOLVED = "resolved", _("已整改")
+        ESCALATED = "escalated", _("已上报")
+
+    class Escalation(models.TextChoices):
+        DEADLINE = "deadline", _("逾期未整改")
+        RECURRED = "recurred", _("六个月内再次发现同一问题")
+
+    sanction = models.OneToOneField("core.Sanction", verbose_name=_("限时整改"), on_delete=models.PROTECT,
+                                    related_name="rectification_follow_up")
+    problem = models.CharField(_("问题"), max_length=255, db_index=True)
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    escalation = models.CharField(_("上报原因"), max_length=10, choices=Escalation.choices, blank=True)
+    escalated_at = models.DateTimeField(_("上报时间"), null=True, blank=True)
+    earlier = models.ForeignKey("self", verbose_name=_("此前同一问题"), null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="+")
+    resolved_at = models.DateTimeField(_("整改完成时间"), null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("确认人"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("建档时间"))
+
+    class Meta:
+        verbose_name = _("限时整改跟踪")
+        verbose_name_plural = _("限时整改跟踪")
+        ordering = ["status", "-created_at"]
+
+    def __str__(self):
+        return f"{self.sanction_id} {self.get_status_display()}"

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
 
 from apps.catalogue.models import Drug
-from apps.core.events import record_event
+from apps.core.events import EventAction, record_event, record_event_on
 from apps.core.exceptions import ApplicationError
 from apps.institutions.models import Institution
 from apps.pharmacies.models import Pharmacy
-from apps.settlement import settlement_sql
+from apps.settlement import money_services, settlement_sql
 from apps.settlement.models import (
     CataloguePublication,
     MonthlyReportSnapshot,
@@ -24,7 +25,7 @@ from apps.settlement.models import (
     Statement,
     StockingReport,
 )
-from apps.settlement.periods import label, period_of
+from apps.settlement.periods import label, next_period, period_of
 
 logger = logging.getLogger(__name__)
 
@@ -35,16 +36,15 @@ STALE_RUN_AFTER = dt.timedelta(minutes=30)
 # --------------------------------------------------------------------------- settlement runs (R-SET-1, R-SET-4)
 
 @transaction.atomic
-def settlement_run_start(*, period: dt.date, actor=None) -> SettlementRun:
+def settlement_run_start(*, period: dt.date, now: dt.datetime, actor=None) -> SettlementRun:
     """Queue a settlement run for ``period`` (the task starts when this transaction commits). Refused for a
     month that has not begun, or while another run of the month is active (one interrupted long ago — the
     worker died — is marked failed and no longer blocks)."""
     period = period_of(period)
-    if period > period_of(timezone.localdate()):
+    if period > period_of(timezone.localdate(now)):
         raise ApplicationError("invalid", f"{label(period)} 尚未开始，不能结算", fields={"period": ["月份不能晚于本月"]})
     active = (SettlementRun.objects.select_for_update()
               .filter(period=period, status__in=(SettlementRun.Status.QUEUED, SettlementRun.Status.RUNNING)))
-    now = timezone.now()
     for run in active:
         if (run.started_at or run.created_at) < now - STALE_RUN_AFTER:
             SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.FAILED, finished_at=now,
@@ -53,7 +53,7 @@ def settlement_run_start(*, period: dt.date, actor=None) -> SettlementRun:
             raise ApplicationError("run_in_progress", f"{label(period)} 的结算正在进行（任务 #{run.pk}）", status=409,
                                    data={"run": run.pk})
     run = SettlementRun.objects.create(period=period, started_by=actor if getattr(actor, "pk", None) else None)
-    record_event(subject=run, action="settlement_run_started", actor=actor, to_status=run.status,
+    record_event(subject=run, action=EventAction.SETTLEMENT_RUN_STARTED, actor=actor, to_status=run.status,
                  data={"period": label(period)})
     from apps.settlement.tasks import run_settlement
 
@@ -61,15 +61,18 @@ def settlement_run_start(*, period: dt.date, actor=None) -> SettlementRun:
     return run
 
 
-def settlement_run_execute(*, run_id: int) -> SettlementRun:
+def settlement_run_execute(*, run_id: int, clock: Callable[[], dt.datetime]) -> SettlementRun:
     """Compute every draft statement of the run's month. Each group of organisations is written in its own
     transaction (a statement always has all its lines); progress is committed between groups so the browser can
     watch it. A failure marks the run failed and keeps the groups already written, which are complete; running
-    the month again recomputes everything (idempotent: the same dispensings give the same statements)."""
+    the month again recomputes everything (idempotent: the same dispensings give the same statements).
+
+    ``clock`` gives the moments the run records (start, each step, end): the task passes the real clock, the demo
+    and the tests a fixed moment; the service never reads the clock itself."""
     run = SettlementRun.objects.get(pk=run_id)
     if run.status == SettlementRun.Status.SUCCEEDED:
         return run  # a redelivered task: nothing to do
-    started = timezone.now()
+    started = clock()
     SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.RUNNING, started_at=started,
                                                    progress=0, steps_done=0, error="")
     try:
@@ -82,52 +85,63 @@ def settlement_run_execute(*, run_id: int) -> SettlementRun:
             for done, (spec, lo, hi) in enumerate(plan, start=1):
                 with transaction.atomic():
                     written, covered = settlement_sql.settle_chunk(spec=spec, period=run.period, lo=lo, hi=hi,
-                                                                   run_id=run.pk, now=timezone.now())
+                                                                   run_id=run.pk, now=clock())
                 statements += written
                 lines += covered
                 SettlementRun.objects.filter(pk=run.pk).update(steps_done=done, progress=done * 100 // len(plan),
                                                                statements_written=statements, lines_written=lines)
     except Exception as exc:  # the run must end in a visible state whatever went wrong
         logger.exception("settlement run %s failed", run.pk)
-        SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.FAILED, finished_at=timezone.now(),
+        SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.FAILED, finished_at=clock(),
                                                        error=f"{type(exc).__name__}: {exc}"[:2000])
         run.refresh_from_db()
-        record_event(subject=run, action="settlement_run_failed", from_status="running", to_status=run.status,
+        record_event(subject=run, action=EventAction.SETTLEMENT_RUN_FAILED, from_status="running", to_status=run.status,
                      reason=run.error)
         return run
     with transaction.atomic():
         SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.SUCCEEDED, progress=100,
-                                                       finished_at=timezone.now())
+                                                       finished_at=clock())
         run.refresh_from_db()
-        record_event(subject=run, action="settlement_run_succeeded", from_status="running", to_status=run.status,
+        record_event(subject=run, action=EventAction.SETTLEMENT_RUN_SUCCEEDED, from_status="running", to_status=run.status,
                      data={"period": label(run.period), "statements": statements, "lines": lines})
     return run
 
 
-def settlement_run_now(*, period: dt.date, actor=None) -> SettlementRun:
+def settlement_run_now(*, period: dt.date, clock: Callable[[], dt.datetime], actor=None) -> SettlementRun:
     """Start and execute a run in this process (the schedule, the demo and the benchmark)."""
     with transaction.atomic():
         period = period_of(period)
         run = SettlementRun.objects.create(period=period, started_by=actor if getattr(actor, "pk", None) else None)
-        record_event(subject=run, action="settlement_run_started", actor=actor, to_status=run.status,
+        record_event(subject=run, action=EventAction.SETTLEMENT_RUN_STARTED, actor=actor, to_status=run.status,
                      data={"period": label(period), "trigger": "direct"})
-    return settlement_run_execute(run_id=run.pk)
+    return settlement_run_execute(run_id=run.pk, clock=clock)
 
 
 @transaction.atomic
-def statement_confirm(*, statement: Statement, actor) -> Statement:
+def statement_confirm(*, statement: Statement, actor, today: dt.date, now: dt.datetime) -> Statement:
     """R-SET-1: the bureau confirms a statement; it is locked from then on (reruns leave it; later reversals of
-    its dispensings go into the next month)."""
+    its dispensings go into the next month). A month that has not ended cannot be confirmed: its dispensings and
+    reversals are still coming in (``today`` and ``now`` come from the caller; the service never reads the clock).
+    R-SET-5: the statement first takes its money sanctions' lines as the organisation's next statement; once
+    confirmed, its deposit movements are booked (``money_services``)."""
+    money_services.statement_money_lock(statement=statement, now=now)  # the organisation's lock, before the row
     statement = Statement.objects.select_for_update().get(pk=statement.pk)
     if statement.status == Statement.Status.CONFIRMED:
         raise ApplicationError("statement_locked", "该结算单已确认，不能重复确认", status=409)
+    if today < next_period(statement.period):
+        raise ApplicationError(
+            "period_not_ended",
+            f"{label(statement.period)} 尚未结束，{next_period(statement.period):%Y-%m-%d} 起才能确认该月结算单",
+            status=409)
     if SettlementRun.objects.filter(period=statement.period, status=SettlementRun.Status.RUNNING).exists():
         raise ApplicationError("run_in_progress", "本月结算正在运行，请完成后再确认", status=409)
+    money_services.statement_money_before_confirm(statement=statement, now=now)
     statement.status = Statement.Status.CONFIRMED
-    statement.confirmed_at = timezone.now()
+    statement.confirmed_at = now
     statement.confirmed_by = actor
     statement.save(update_fields=["status", "confirmed_at", "confirmed_by"])
-    record_event(subject=statement, action="statement_confirmed", actor=actor, from_status="draft",
+    money_services.statement_money_after_confirm(statement=statement, actor=actor, now=now)
+    record_event(subject=statement, action=EventAction.STATEMENT_CONFIRMED, actor=actor, from_status="draft",
                  to_status="confirmed", data={"period": label(statement.period), "payable": str(statement.payable)})
     return statement
 
@@ -155,7 +169,7 @@ def stocking_report_create(*, institution: Institution, drug: Drug, kind: str, l
                                    fields={"listed_on": ["与已有配备期间重叠"]}, status=409)
     report = StockingReport.objects.create(institution=institution, drug=drug, kind=kind, listed_on=listed_on,
                                            ended_on=ended_on, reported_by=actor if getattr(actor, "pk", None) else None)
-    record_event(subject=report, action="stocking_reported", actor=actor, to_status=kind,
+    record_event(subject=report, action=EventAction.STOCKING_REPORTED, actor=actor, to_status=kind,
                  data={"institution": institution.code, "drug": drug.code, "listed_on": str(listed_on)})
     return report
 
@@ -169,7 +183,7 @@ def stocking_report_end(*, report: StockingReport, ended_on: dt.date, actor=None
         raise ApplicationError("invalid", "停止配备日期早于配备日期", fields={"ended_on": ["早于配备日期"]})
     report.ended_on = ended_on
     report.save(update_fields=["ended_on"])
-    record_event(subject=report, action="stocking_ended", actor=actor, data={"ended_on": str(ended_on)})
+    record_event(subject=report, action=EventAction.STOCKING_ENDED, actor=actor, data={"ended_on": str(ended_on)})
     return report
 
 
@@ -182,7 +196,7 @@ def catalogue_publication_create(*, version: str, published_on: dt.date, actor=N
     if CataloguePublication.objects.filter(version=version).exists():
         raise ApplicationError("invalid", f"目录版本 {version} 已登记", fields={"version": ["已存在"]})
     publication = CataloguePublication.objects.create(version=version, published_on=published_on)
-    record_event(subject=publication, action="catalogue_published", actor=actor, data={"version": version})
+    record_event(subject=publication, action=EventAction.CATALOGUE_PUBLISHED, actor=actor, data={"version": version})
     return publication
 
 
@@ -250,7 +264,7 @@ def reported_totals_replace(*, organisation, period: dt.date, rows: list[dict], 
         ReportedTotal(period=period, uploaded_by=actor if getattr(actor, "pk", None) else None, **fields, **values)
         for values in parsed.values()
     ])
-    record_event(subject=organisation, action="reported_totals_uploaded", actor=actor,
+    record_event(subject=organisation, action=EventAction.REPORTED_TOTALS_UPLOADED, actor=actor,
                  data={"period": label(period), "rows": len(created)})
     return created
 
@@ -278,7 +292,7 @@ def reported_totals_from_xlsx(fileobj) -> list[dict]:
 # --------------------------------------------------------------------------- reconciliation (R-SET-2)
 
 @transaction.atomic
-def reconciliation_run(*, period: dt.date, actor=None) -> dict[str, int]:
+def reconciliation_run(*, period: dt.date, now: dt.datetime, actor=None) -> dict[str, int]:
     """Find every mismatch of the month (``selectors.reconciliation_findings``, set-based queries) and store it:
     open differences are replaced, resolved ones stay resolved. Returns counts by kind."""
     from apps.settlement.selectors import reconciliation_findings
@@ -288,19 +302,20 @@ def reconciliation_run(*, period: dt.date, actor=None) -> dict[str, int]:
     resolved_keys = set(ReconciliationDifference.objects.filter(period=period, status=ReconciliationDifference.Status.RESOLVED)
                         .values_list("kind", "key"))
     ReconciliationDifference.objects.filter(period=period, status=ReconciliationDifference.Status.OPEN).delete()
-    now = timezone.now()
     rows = [ReconciliationDifference(period=period, found_at=now, **f) for f in findings
             if (f["kind"], f["key"]) not in resolved_keys]
     ReconciliationDifference.objects.bulk_create(rows, batch_size=1000)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.kind] = counts.get(row.kind, 0) + 1
+    record_event_on(model=ReconciliationDifference, object_id=period.isoformat(), action=EventAction.RECONCILIATION_RUN,
+                    actor=actor, data={"period": label(period), "open": counts})
     return counts
 
 
 @transaction.atomic
 def reconciliation_difference_resolve(*, difference: ReconciliationDifference, resolution: str,
-                                      actor) -> ReconciliationDifference:
+                                      actor, now: dt.datetime) -> ReconciliationDifference:
     difference = ReconciliationDifference.objects.select_for_update().get(pk=difference.pk)
     if difference.status == ReconciliationDifference.Status.RESOLVED:
         raise ApplicationError("already_resolved", "该差异已处理", status=409)
@@ -308,10 +323,10 @@ def reconciliation_difference_resolve(*, difference: ReconciliationDifference, r
         raise ApplicationError("invalid", "请填写处理说明", fields={"resolution": ["必填"]})
     difference.status = ReconciliationDifference.Status.RESOLVED
     difference.resolution = resolution.strip()
-    difference.resolved_at = timezone.now()
+    difference.resolved_at = now
     difference.resolved_by = actor
     difference.save(update_fields=["status", "resolution", "resolved_at", "resolved_by"])
-    record_event(subject=difference, action="reconciliation_difference_resolved", actor=actor,
+    record_event(subject=difference, action=EventAction.RECONCILIATION_DIFFERENCE_RESOLVED, actor=actor,
                  from_status="open", to_status="resolved", reason=difference.resolution)
     return difference
 
@@ -319,13 +334,13 @@ def reconciliation_difference_resolve(*, difference: ReconciliationDifference, r
 # --------------------------------------------------------------------------- statistics (R-SET-3)
 
 @transaction.atomic
-def monthly_report_compile(*, period: dt.date) -> MonthlyReportSnapshot:
+def monthly_report_compile(*, period: dt.date, now: dt.datetime) -> MonthlyReportSnapshot:
     """R-SET-3: freeze the month's statistics (province-wide) as reported upward by the 5th."""
     from apps.settlement.selectors import monthly_report
 
     period = period_of(period)
     data = monthly_report(period=period, region=None)
     snapshot, _ = MonthlyReportSnapshot.objects.update_or_create(
-        period=period, defaults={"data": data, "compiled_at": timezone.now()})
-    record_event(subject=snapshot, action="monthly_report_compiled", data={"period": label(period)})
+        period=period, defaults={"data": data, "compiled_at": now})
+    record_event(subject=snapshot, action=EventAction.MONTHLY_REPORT_COMPILED, data={"period": label(period)})
     return snapshot

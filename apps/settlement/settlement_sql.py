@@ -10,8 +10,10 @@ A run first copies the month's settleable dispensings, sorted by organisation, i
 session (``month_snapshot``: one scan of the month, no WAL); each group of organisations then reads a contiguous
 slice of it instead of rescanning a month whose rows are interleaved across thousands of pharmacies.
 
-Amounts are summed in SQL (exact ``numeric`` on PostgreSQL) and the 5 % deposit is computed in whole fen with
-integer arithmetic, rounding half-up (away from zero), so both databases give the same figures to the fen.
+Amounts are summed in SQL (exact ``numeric`` on PostgreSQL) and the deposit is computed in whole fen with
+integer arithmetic at the rate of the organisation's region (R-SET-1: ``RegionSettings.deposit_rate``, in basis
+points), rounding half-up (away from zero), so both databases give the same figures to the fen. Money sanctions'
+lines (R-SET-5) are written again for the group's organisations that have any (``money_services``).
 """
 from __future__ import annotations
 
@@ -21,10 +23,11 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from apps.core import sql as hot_sql
 from apps.prescriptions.models import Dispensing
-from apps.settlement.models import OrganisationKind, Statement, StatementLine
+from apps.settlement import money_services
+from apps.settlement.models import OrganisationKind, Statement, StatementAdjustment, StatementLine
 
-DEPOSIT_PERCENT = 5  # 000 附件2 第二条: 5 % quality deposit withheld from the fund payment
 SNAPSHOT = "settlement_month_snapshot"
 
 
@@ -59,11 +62,10 @@ def month_snapshot(period: dt.date):
                        d.personal_payment AS personal
                 FROM {disp} d WHERE d.period = %s AND d.settlement = 'direct'
                 ORDER BY 1, 2""",
-            [connection.ops.adapt_datefield_value(period)],
+            [hot_sql.date_param(period)],
         )
         cur.execute(f"CREATE INDEX {SNAPSHOT}_org ON {SNAPSHOT} (org_kind, org_id)")
-        if connection.vendor == "postgresql":
-            cur.execute(f"ANALYZE {SNAPSHOT}")
+        hot_sql.analyze(cur, SNAPSHOT)
     try:
         yield SNAPSHOT
     finally:
@@ -76,18 +78,30 @@ def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: i
     month snapshot. Must run inside a transaction: the caller commits the chunk as a whole (nothing half-written).
     Returns (statements written, lines written)."""
     _, stmt, line = _tables()
+    adj = StatementAdjustment._meta.db_table
     col = spec.column
     other = "pharmacy_id" if col == "institution_id" else "institution_id"
-    params = {"period": connection.ops.adapt_datefield_value(period), "lo": lo, "hi": hi, "run": run_id,
-              "kind": spec.kind, "now": connection.ops.adapt_datetimefield_value(now)}
+    params = {"period": hot_sql.date_param(period), "lo": lo, "hi": hi, "run": run_id,
+              "kind": spec.kind, "now": hot_sql.datetime_param(now)}
     with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            # A chunk is recomputable, so it need not wait for its WAL to reach the disk: a crash can lose the
-            # last committed chunks, never half of one, and the next run writes them again.
-            cur.execute("SET LOCAL synchronous_commit TO OFF")
-            # two runs of the same month (the schedule and an administrator) take turns group by group
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [73510, period.year * 100 + period.month])
-        # 1. drop the lines of this chunk's drafts (confirmed statements are locked and left alone)
+        # A chunk is recomputable, so it need not wait for its WAL to reach the disk: a crash can lose the last
+        # committed chunks, never half of one, and the next run writes them again.
+        hot_sql.commit_without_waiting_for_disk(cur)
+        # two runs of the same month (the schedule and an administrator) take turns group by group
+        hot_sql.advisory_xact_lock(cur, money_services.ADVISORY_KEY, period.year * 100 + period.month)
+    # R-SET-5: the accounts of organisations with money sanctions are locked before their statements (lock order)
+    money_ids = money_services.settle_chunk_adjustments_lock(kind=spec.kind, lo=lo, hi=hi, now=now)
+    org_table = money_services._org_model(spec.kind)._meta.db_table
+    rate_bp = money_services.deposit_rate_sql(kind=spec.kind, org_alias="o")
+    with connection.cursor() as cur:
+        # 1. drop the lines of this chunk's drafts (confirmed statements are locked and left alone); their money
+        #    lines are written again in step 5
+        cur.execute(
+            f"""DELETE FROM {adj} WHERE statement_id IN (
+                    SELECT s.id FROM {stmt} s WHERE s.period = %(period)s AND s.organisation_kind = %(kind)s
+                    AND s.status = 'draft' AND s.{col} BETWEEN %(lo)s AND %(hi)s)""",
+            params,
+        )
         cur.execute(
             f"""DELETE FROM {line} WHERE statement_id IN (
                     SELECT s.id FROM {stmt} s WHERE s.period = %(period)s AND s.organisation_kind = %(kind)s
@@ -97,42 +111,45 @@ def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: i
         # 2. one aggregate per organisation, upserted so a statement keeps its id across reruns
         cur.execute(
             f"""INSERT INTO {stmt} (organisation_kind, {col}, {other}, period, visits, total, fund_payment,
-                                   personal_payment, deposit, payable, status, run_id, computed_at)
+                                   personal_payment, deposit_rate, deposit, deductions, payable, status, run_id,
+                                   computed_at)
                 SELECT %(kind)s, agg.org_id, CAST(NULL AS BIGINT), %(period)s, agg.visits, agg.total, agg.fund,
-                       agg.personal, agg.deposit_fen / 100.0, (agg.fund_fen - agg.deposit_fen) / 100.0, 'draft',
-                       CAST(%(run)s AS BIGINT), %(now)s
+                       agg.personal, agg.bp / 10000.0, agg.deposit_fen / 100.0, 0,
+                       (agg.fund_fen - agg.deposit_fen) / 100.0, 'draft', CAST(%(run)s AS BIGINT), %(now)s
                 FROM (
-                    SELECT x.org_id, x.visits, x.total, x.fund, x.personal, x.fund_fen,
-                           CASE WHEN x.fund_fen >= 0 THEN (x.fund_fen * {DEPOSIT_PERCENT} + 50) / 100
-                                ELSE -((-x.fund_fen * {DEPOSIT_PERCENT} + 50) / 100) END AS deposit_fen
+                    SELECT x.org_id, x.visits, x.total, x.fund, x.personal, x.fund_fen, x.bp,
+                           CASE WHEN x.fund_fen >= 0 THEN (x.fund_fen * x.bp + 5000) / 10000
+                                ELSE -((-x.fund_fen * x.bp + 5000) / 10000) END AS deposit_fen
                     FROM (
                         SELECT m.org_id AS org_id,
                                SUM(CASE WHEN m.kind = 'normal' THEN 1 ELSE -1 END) AS visits,
                                SUM(m.total) AS total, SUM(m.fund) AS fund, SUM(m.personal) AS personal,
-                               CAST(ROUND(SUM(m.fund) * 100) AS BIGINT) AS fund_fen
-                        FROM {SNAPSHOT} m
+                               CAST(ROUND(SUM(m.fund) * 100) AS BIGINT) AS fund_fen,
+                               CAST({rate_bp} AS BIGINT) AS bp
+                        FROM {SNAPSHOT} m JOIN {org_table} o ON o.id = m.org_id
                         WHERE m.org_kind = %(kind)s AND m.org_id BETWEEN %(lo)s AND %(hi)s
                           AND NOT EXISTS (SELECT 1 FROM {stmt} c WHERE c.{col} = m.org_id AND c.period = %(period)s
                                           AND c.status = 'confirmed')
-                        GROUP BY m.org_id
+                        GROUP BY m.org_id, o.region_id
                     ) x
                 ) agg
                 WHERE 1 = 1
                 ON CONFLICT ({col}, period) WHERE {col} IS NOT NULL DO UPDATE SET
                     visits = excluded.visits, total = excluded.total, fund_payment = excluded.fund_payment,
-                    personal_payment = excluded.personal_payment, deposit = excluded.deposit,
+                    personal_payment = excluded.personal_payment, deposit_rate = excluded.deposit_rate,
+                    deposit = excluded.deposit, deductions = excluded.deductions,
                     payable = excluded.payable, run_id = excluded.run_id, computed_at = excluded.computed_at
                 WHERE {stmt}.status = 'draft'""",
             params,
         )
         statements = cur.rowcount
-        if connection.vendor == "postgresql":
-            # fresh statistics for the (small) statement table, or the planner may scan it once per line below
-            cur.execute(f"ANALYZE {stmt}")
+        # fresh statistics for the (small) statement table, or the planner may scan it once per line below
+        hot_sql.analyze(cur, stmt)
         # 3. drafts whose organisation has nothing left this month (e.g. every dispensing moved) disappear
         cur.execute(
             f"""DELETE FROM {stmt} WHERE period = %(period)s AND organisation_kind = %(kind)s AND status = 'draft'
-                AND {col} BETWEEN %(lo)s AND %(hi)s AND computed_at <> %(now)s""",
+                AND {col} BETWEEN %(lo)s AND %(hi)s
+                AND NOT EXISTS (SELECT 1 FROM {SNAPSHOT} m WHERE m.org_kind = %(kind)s AND m.org_id = {stmt}.{col})""",
             params,
         )
         # 4. the lines: every dispensing of the month on its organisation's draft statement
@@ -144,6 +161,8 @@ def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: i
             params,
         )
         lines = cur.rowcount
+    # 5. R-SET-5: the money sanctions' lines, deductions and payable of the group's sanctioned organisations
+    money_services.settle_chunk_adjustments_apply(kind=spec.kind, org_ids=money_ids, now=now)
     return statements, lines
 
 
@@ -156,7 +175,7 @@ def organisation_id_chunks(*, spec: KindSpec, period: dt.date, chunks: int) -> l
         cur.execute(
             f"""SELECT DISTINCT org_id FROM {SNAPSHOT} WHERE org_kind = %s
                 UNION SELECT {col} FROM {stmt} WHERE period = %s AND organisation_kind = %s AND {col} IS NOT NULL""",
-            [spec.kind, connection.ops.adapt_datefield_value(period), spec.kind],
+            [spec.kind, hot_sql.date_param(period), spec.kind],
         )
         ids = sorted(row[0] for row in cur.fetchall())
     if not ids:
