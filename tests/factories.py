@@ -5,7 +5,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 
-from apps.accounts.models import Role
+from apps.core.roles import Role
 from apps.catalogue.models import Drug, PaymentStandard, TherapeuticArea
 from apps.core.idnumber import make_id_number
 from apps.core.models import DesignationStatus, Region

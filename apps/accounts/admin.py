@@ -2,11 +2,13 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts import hooks
 from apps.accounts.forms import ServicePasswordChangeForm
 from apps.accounts.models import User
 from apps.accounts.selectors import users_visible_to
-from apps.core.admin_actions import BureauAdminAccess
 from apps.accounts.services import user_unlock
+from apps.core.admin_actions import BureauAdminAccess
+from apps.core.selectors import regions_under
 
 
 @admin.register(User)
@@ -41,12 +43,9 @@ class UserAdmin(BureauAdminAccess, BaseUserAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         """Only the administrator's own region, institutions and pharmacies can be chosen (R-SEC-1)."""
         if not request.user.is_superuser:
-            from apps.core.selectors import regions_under
-            from apps.institutions.selectors import institutions_visible_to
-            from apps.pharmacies.selectors import pharmacies_visible_to
-
-            scopes = {"region": lambda u: regions_under(u.scope_region), "institution": institutions_visible_to,
-                      "pharmacy": pharmacies_visible_to}
+            scopes = {"region": lambda u: regions_under(u.scope_region),
+                      "institution": lambda u: hooks.institutions_visible_to.call(user=u),
+                      "pharmacy": lambda u: hooks.pharmacies_visible_to.call(user=u)}
             if db_field.name in scopes:
                 kwargs["queryset"] = scopes[db_field.name](request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -54,15 +54,14 @@ from rest_framework import mixins, status, viewsets  # noqa: E402
 from rest_framework.decorators import action  # noqa: E402
 from rest_framework.filters import SearchFilter  # noqa: E402
 
+from apps.accounts import hooks  # noqa: E402
 from apps.accounts.models import Role, User  # noqa: E402
-from apps.accounts.permissions import IsBureauAdmin  # noqa: E402
+from apps.core.permissions import IsBureauAdmin  # noqa: E402
 from apps.accounts.selectors import users_visible_to  # noqa: E402
 from apps.accounts.services import user_create, user_unlock, user_update  # noqa: E402
 from apps.core.api_fields import ScopedSlugRelatedField  # noqa: E402
 from apps.core.models import Region  # noqa: E402
 from apps.core.selectors import regions_under  # noqa: E402
-from apps.institutions.models import Institution  # noqa: E402
-from apps.pharmacies.models import Pharmacy  # noqa: E402
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -78,13 +77,11 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 def _institutions(user):
-    from apps.institutions.selectors import institutions_visible_to
-    return institutions_visible_to(user)
+    return hooks.institutions_visible_to.call(user=user)
 
 
 def _pharmacies(user):
-    from apps.pharmacies.selectors import pharmacies_visible_to
-    return pharmacies_visible_to(user)
+    return hooks.pharmacies_visible_to.call(user=user)
 
 
 class UserWriteSerializer(serializers.Serializer):
@@ -97,8 +94,8 @@ class UserWriteSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
     region = ScopedSlugRelatedField(slug_field="code", scope=lambda u: regions_under(u.scope_region),
                                     model=Region, required=False, allow_null=True)
-    institution = ScopedSlugRelatedField(slug_field="code", scope=_institutions, model=Institution, required=False, allow_null=True)
-    pharmacy = ScopedSlugRelatedField(slug_field="code", scope=_pharmacies, model=Pharmacy, required=False, allow_null=True)
+    institution = ScopedSlugRelatedField(slug_field="code", scope=_institutions, model=User._meta.get_field("institution").related_model, required=False, allow_null=True)
+    pharmacy = ScopedSlugRelatedField(slug_field="code", scope=_pharmacies, model=User._meta.get_field("pharmacy").related_model, required=False, allow_null=True)
     is_active = serializers.BooleanField(required=False)
 
 

@@ -4,15 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-
-class Role(models.TextChoices):
-    BUREAU_ADMIN = "bureau_admin", _("经办机构管理员")
-    BUREAU_REVIEWER = "bureau_reviewer", _("审核员")
-    HOSPITAL = "hospital", _("医院医保办")
-    PHARMACY = "pharmacy", _("定点药店")
-
-
-BUREAU_ROLES = frozenset({Role.BUREAU_ADMIN, Role.BUREAU_REVIEWER})
+from apps.core.roles import BUREAU_ROLES, Role
 
 
 class User(AbstractUser):

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core.events import record_event
+from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
 
 User = get_user_model()
@@ -97,7 +97,7 @@ def _register_failure(user, *, now) -> ApplicationError:
     until = now + dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
     User.objects.filter(pk=user.pk).update(locked_until=until, failed_login_count=0)
     revoked = tokens_revoke(user=user)
-    record_event(subject=user, action="account_locked", data={"until": until.isoformat(), "tokens_revoked": revoked})
+    record_event(subject=user, action=EventAction.ACCOUNT_LOCKED, data={"until": until.isoformat(), "tokens_revoked": revoked})
     return _locked_error(until)
 
 
@@ -135,13 +135,13 @@ def user_password_set(*, user, password: str, actor=None) -> None:
     user.failed_login_count, user.locked_until = 0, None
     user.save(update_fields=["password", "failed_login_count", "locked_until"])
     revoked = tokens_revoke(user=user)
-    record_event(subject=user, action="password_changed", actor=actor, data={"tokens_revoked": revoked})
+    record_event(subject=user, action=EventAction.PASSWORD_CHANGED, actor=actor, data={"tokens_revoked": revoked})
 
 
 @transaction.atomic
 def user_unlock(*, user, actor) -> None:
     User.objects.filter(pk=user.pk).update(failed_login_count=0, locked_until=None)
-    record_event(subject=user, action="account_unlocked", actor=actor)
+    record_event(subject=user, action=EventAction.ACCOUNT_UNLOCKED, actor=actor)
 
 
 # --- user administration by bureau administrators ---------------------------------------------------
@@ -194,7 +194,7 @@ def user_create(*, actor, username: str, password: str, role: str, **fields):
         raise ApplicationError("invalid", "密码不符合要求", fields={"password": exc.messages}) from None
     user.set_password(password)
     user.save()
-    record_event(subject=user, action="user_created", actor=actor, data={"role": role})
+    record_event(subject=user, action=EventAction.USER_CREATED, actor=actor, data={"role": role})
     return user
 
 
@@ -222,7 +222,7 @@ def user_update(*, actor, user, data: dict, password: str | None = None):
         changed.append("password")
     if changed:
         user.save()
-        record_event(subject=user, action="user_updated", actor=actor, data={"fields": changed})
+        record_event(subject=user, action=EventAction.USER_UPDATED, actor=actor, data={"fields": changed})
     if password:
         user_password_set(user=user, password=password, actor=actor)
     if "is_active" in data and not user.is_active:

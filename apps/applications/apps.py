@@ -8,6 +8,17 @@ class ApplicationsConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
+        # models are loaded only now: the services module cannot be imported when this module is (start-up order)
+        from apps.applications.selectors import dual_channel_patient_count
+        from apps.applications.services import application_terminate_for_drug_withdrawal
+        from apps.catalogue import hooks as catalogue_hooks
+        from apps.registries import hooks as registries_hooks
+
+        # R-CAT-5: a withdrawn drug ends the active treatment applications for it
+        catalogue_hooks.drug_withdrawn.register(application_terminate_for_drug_withdrawal)
+        # R-INS-4: the registries' exit flags count the dual-channel patients of an organisation
+        registries_hooks.dual_channel_patient_count.register(dual_channel_patient_count)
+
         # R-SEC-3: field-level before/after of every change (business actions also go to core.Event)
         auditlog.register(self.get_model("InsuredPerson"))
         auditlog.register(self.get_model("Application"))

@@ -2,7 +2,7 @@
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.models import BUREAU_ROLES, Role
+from apps.core.roles import BUREAU_ROLES, Role
 from apps.applications import selectors
 from apps.core.home import Figure
 

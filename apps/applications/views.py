@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.accounts.models import BUREAU_ROLES, Role
+from apps.core.roles import BUREAU, Role, has_role, require_role
 from apps.applications import selectors, services
 from apps.applications.forms import (
     ApplicationCreateForm,
@@ -34,15 +34,6 @@ from apps.core.exceptions import ApplicationError
 from apps.core.masking import mask_id_number, mask_name, mask_phone
 
 QUEUE_KEYS = ("stage", "status", "generic_name", "institution", "region", "due", "q")
-
-
-def _is_bureau(user) -> bool:
-    return user.is_superuser or user.role in BUREAU_ROLES
-
-
-def _require_reviewer_or_hospital(user):
-    if not (_is_bureau(user) or (user.role == Role.HOSPITAL and user.institution_id)):
-        raise PermissionDenied
 
 
 def _filters_from(params) -> tuple[QueueFilterForm, selectors.QueueFilters, str]:
@@ -69,13 +60,13 @@ def _apply_error(form, exc: ApplicationError):
 @login_required
 def review_queue(request):
     """The queue of applications waiting on the user's stages, most urgent first (R-APP-5), with counts."""
-    _require_reviewer_or_hospital(request.user)
+    require_role(request.user, BUREAU, Role.HOSPITAL)
     today = timezone.localdate()
     form, filters, query = _filters_from(request.GET)
     qs = selectors.review_queue_for(request.user, filters, today=today)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     filings = None
-    if _is_bureau(request.user):
+    if has_role(request.user, BUREAU):
         filings = _filings_for(request.user).count()
     return render(request, "applications/queue.html", {
         "form": form, "page_obj": page, "rows": page.object_list, "counts": selectors.queue_counts(request.user,
@@ -90,7 +81,7 @@ def _detail_context(request, application: Application, *, decision_form=None, re
     _, filters, query = _filters_from(request.GET)
     owns = (application.status in selectors.DECIDABLE_STATUSES and selectors.user_owns_stage(user, application))
     is_applicant = user.role == Role.HOSPITAL and user.institution_id == application.institution_id
-    next_app = selectors.next_in_queue(user, application, filters) if (_is_bureau(user) or is_applicant) else None
+    next_app = selectors.next_in_queue(user, application, filters) if (has_role(user, BUREAU) or is_applicant) else None
     stages = application.review_stages or []
     last_stage = bool(stages) and application.current_stage == stages[-1]
     person = application.person
@@ -112,7 +103,7 @@ def _detail_context(request, application: Application, *, decision_form=None, re
         "can_upload": is_applicant and application.is_open,
         "document_form": document_form or DocumentForm(),
         "next_app": next_app, "query": query,
-        "can_terminate": _is_bureau(user) and application.status in (*selectors.OPEN_STATUSES,
+        "can_terminate": has_role(user, BUREAU) and application.status in (*selectors.OPEN_STATUSES,
                                                                        Application.Status.APPROVED)
         and (user.is_superuser or application.insured_region.code.startswith(user.region.descendant_prefix)),
         "stage_labels": [(s, Stage(s).label, s == application.current_stage) for s in stages],
@@ -263,7 +254,7 @@ def print_form(request, pk):
 @login_required
 def application_list(request):
     """Every application the user may see (a hospital: its own), newest first, filterable by status."""
-    _require_reviewer_or_hospital(request.user)
+    require_role(request.user, BUREAU, Role.HOSPITAL)
     qs = selectors.applications_visible_to(request.user)
     status = request.GET.get("status", "")
     if status in Application.Status.values:
@@ -282,8 +273,7 @@ def application_list(request):
 @require_http_methods(["GET", "POST"])
 def application_create(request):
     user = request.user
-    if user.role != Role.HOSPITAL or not user.institution_id:
-        raise PermissionDenied
+    require_role(user, Role.HOSPITAL)
     from apps.pharmacies.selectors import pharmacies_visible_to
     from apps.physicians.models import Physician
     from apps.physicians.selectors import physicians_visible_to
@@ -314,8 +304,7 @@ def _filings_for(user):
 
 @login_required
 def filing_list(request):
-    if not _is_bureau(request.user):
-        raise PermissionDenied
+    require_role(request.user, BUREAU)
     rows = _filings_for(request.user)
     return render(request, "applications/filing_list.html", {"rows": rows})
 
@@ -324,8 +313,7 @@ def filing_list(request):
 @require_http_methods(["GET", "POST"])
 def filing_detail(request, pk):
     """A physician filing request: file it or refuse it (R-DOC-3), then on to the next request."""
-    if not _is_bureau(request.user):
-        raise PermissionDenied
+    require_role(request.user, BUREAU)
     from apps.physicians import services as physician_services
     from apps.physicians.selectors import physicians_visible_to
 

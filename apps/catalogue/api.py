@@ -17,7 +17,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.permissions import IsBureau, IsBureauAdmin, ReadAnyWriteBureauAdmin
+from apps.core.permissions import IsBureau, IsBureauAdmin, ReadAnyWriteBureauAdmin
 from apps.catalogue import selectors, services
 from apps.catalogue.selectors import with_current_standard
 from apps.core.excel import registry as excel_kinds

@@ -8,7 +8,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
 from apps.core.exceptions import ApplicationError, NotFoundError
-from apps.core.selectors import region_q
+from apps.core.scoping import scope_to_user
 
 
 def drugs_visible_to(user) -> QuerySet[Drug]:
@@ -115,14 +115,8 @@ def payment_standard_history(*, drug: Drug) -> QuerySet[PaymentStandard]:
 
 def import_runs_visible_to(user) -> QuerySet[ImportRun]:
     """Import log: bureau staff see the runs of their region (superusers all); other roles none."""
-    qs = ImportRun.objects.select_related("created_by", "region")
-    if user is None or not user.is_authenticated:
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    if user.is_bureau:
-        return qs.filter(region_q(user.region)) if user.region_id else qs.none()
-    return qs.none()
+    return scope_to_user(ImportRun.objects.select_related("created_by", "region"), user, region_fields=("region",),
+                         institution_field=None, pharmacy_field=None)
 
 
 def import_run_get(*, user, pk: int) -> ImportRun:

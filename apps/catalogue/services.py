@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,13 +12,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from apps.catalogue import hooks
 from apps.catalogue.models import Drug, ImportRun, PaymentStandard
-from apps.core.events import record_event
+from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
 from apps.core.excel import registry as excel_kinds
 from apps.core.excel.engine import Outcome, estimate_rows, run_import
 
-logger = logging.getLogger(__name__)
 
 DRUG_FIELDS = (
     "code", "generic_name", "dosage_form", "specification", "manufacturer", "category", "therapeutic_area",
@@ -62,7 +61,7 @@ def drug_create(*, actor, code: str, generic_name: str, dosage_form: str, specif
     drug.save()
     PaymentStandard.objects.create(drug=drug, amount=payment_standard, valid_from=agreement_start,
                                    source="手工新增", created_by=_user_or_none(actor))
-    record_event(subject=drug, action="drug_created", actor=actor,
+    record_event(subject=drug, action=EventAction.DRUG_CREATED, actor=actor,
                  data={"code": drug.code, "payment_standard": str(payment_standard)})
     return drug
 
@@ -98,7 +97,7 @@ def drug_update(*, drug: Drug, actor, effective_date: dt.date | None = None, **c
         payment_standard_change(drug=drug, amount=Decimal(new_standard),
                                 effective_date=effective_date or timezone.localdate(), actor=actor, source="手工修改")
     drug.save()
-    record_event(subject=drug, action="drug_updated", actor=actor, data={"changes": changed})
+    record_event(subject=drug, action=EventAction.DRUG_UPDATED, actor=actor, data={"changes": changed})
     return drug
 
 
@@ -118,19 +117,10 @@ def payment_standard_change(*, drug: Drug, amount: Decimal, effective_date: dt.d
             latest.save(update_fields=["valid_until"])
     version = PaymentStandard.objects.create(drug=drug, amount=amount, valid_from=effective_date, source=source,
                                              created_by=_user_or_none(actor))
-    record_event(subject=drug, action="payment_standard_changed", actor=actor,
+    record_event(subject=drug, action=EventAction.PAYMENT_STANDARD_CHANGED, actor=actor,
                  data={"from": str(latest.amount) if latest else None, "to": str(amount),
                        "effective_date": str(effective_date)})
     return version
-
-
-def _application_terminator():
-    """``apps.applications.services.application_terminate_for_drug_withdrawal`` once that app provides it."""
-    try:
-        from apps.applications.services import application_terminate_for_drug_withdrawal
-    except ImportError:
-        return None
-    return application_terminate_for_drug_withdrawal
 
 
 @transaction.atomic
@@ -154,13 +144,9 @@ def drug_withdraw(*, drug: Drug, withdrawn_on: dt.date, reason: str, note: str =
     drug.save(update_fields=["withdrawn_on", "withdrawal_reason", "withdrawal_note", "withdrawn_by",
                              "withdrawal_recorded_at", "updated_at"])
     reason_text = str(Drug.WithdrawalReason(reason).label)
-    record_event(subject=drug, action="drug_withdrawn", actor=actor, to_status="withdrawn",
+    record_event(subject=drug, action=EventAction.DRUG_WITHDRAWN, actor=actor, to_status="withdrawn",
                  reason=f"{reason_text}{'；' + note if note else ''}", data={"withdrawn_on": str(withdrawn_on)})
-    terminate = _application_terminator()
-    if terminate is not None:
-        terminate(drug=drug, withdrawn_on=withdrawn_on, reason=f"药品调出目录：{reason_text}", actor=actor)
-    else:
-        logger.warning("applications app has no application_terminate_for_drug_withdrawal yet; drug %s", drug.code)
+    hooks.drug_withdrawn.send(drug=drug, withdrawn_on=withdrawn_on, reason=f"药品调出目录：{reason_text}", actor=actor)
     return drug
 
 
@@ -197,7 +183,7 @@ def import_run_create(*, kind: str, upload: UploadedFile, actor, dry_run: bool =
     run.file.save(run.file_name, upload, save=False)
     run.asynchronous = run.total_rows > settings.IMPORT_ASYNC_ROW_THRESHOLD
     run.save()
-    record_event(subject=run, action="import_uploaded", actor=actor,
+    record_event(subject=run, action=EventAction.IMPORT_UPLOADED, actor=actor,
                  data={"kind": kind, "file_name": run.file_name, "dry_run": dry_run})
     return run
 
@@ -261,5 +247,5 @@ def import_run_confirm(*, run: ImportRun, actor) -> ImportRun:
     run.status = ImportRun.Status.PENDING
     run.processed_rows = 0
     run.save(update_fields=["dry_run", "status", "processed_rows"])
-    record_event(subject=run, action="import_confirmed", actor=actor)
+    record_event(subject=run, action=EventAction.IMPORT_CONFIRMED, actor=actor)
     return run

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -21,19 +20,10 @@ from apps.catalogue.models import Drug, ImportRun
 from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import apply_error_to_form
+from apps.core.roles import BUREAU, Role, require_role
 from apps.core.views import form_errors_message, paginate, run_service
 
 FILTERS = ("q", "category", "therapeutic_area", "dosage_form", "route", "listed_on")
-
-
-def _require_admin(user):
-    if not user.is_bureau_admin:
-        raise PermissionDenied
-
-
-def _require_bureau(user):
-    if not (user.is_bureau or user.is_superuser):
-        raise PermissionDenied
 
 
 def _drug_or_404(user, pk) -> Drug:
@@ -77,7 +67,7 @@ def drug_detail(request, pk):
 
 @login_required
 def drug_create(request):
-    _require_admin(request.user)
+    require_role(request.user, Role.BUREAU_ADMIN)
     form = DrugForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.service_kwargs()
@@ -93,7 +83,7 @@ def drug_create(request):
 
 @login_required
 def drug_edit(request, pk):
-    _require_admin(request.user)
+    require_role(request.user, Role.BUREAU_ADMIN)
     drug = _drug_or_404(request.user, pk)
     initial = {name: getattr(drug, name) for name in DrugForm.base_fields if hasattr(drug, name)}
     initial["first_self_pay_ratio"] = (drug.first_self_pay_ratio * 100).quantize(Decimal("0.01"))
@@ -116,7 +106,7 @@ def drug_edit(request, pk):
 @login_required
 @require_POST
 def drug_withdraw(request, pk):
-    _require_admin(request.user)
+    require_role(request.user, Role.BUREAU_ADMIN)
     drug = _drug_or_404(request.user, pk)
     form = WithdrawForm(request.POST)
     if not form.is_valid():
@@ -135,11 +125,11 @@ def drug_withdraw(request, pk):
 @login_required
 def import_list(request):
     """The import log (bureau) and, for administrators, the upload form: every upload is previewed first."""
-    _require_bureau(request.user)
+    require_role(request.user, BUREAU)
     form = ImportForm(request.POST or None, request.FILES or None,
                       initial={"kind": request.GET.get("kind") or ImportRun.Kind.DRUGS})
     if request.method == "POST":
-        _require_admin(request.user)
+        require_role(request.user, Role.BUREAU_ADMIN)
         if form.is_valid():
             try:
                 run = services.import_run_create(kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"],
@@ -161,7 +151,7 @@ def import_list(request):
 
 @login_required
 def import_detail(request, pk):
-    _require_bureau(request.user)
+    require_role(request.user, BUREAU)
     try:
         run = selectors.import_run_get(user=request.user, pk=pk)
     except ApplicationError:
@@ -175,7 +165,7 @@ def import_detail(request, pk):
 @login_required
 @require_POST
 def import_confirm(request, pk):
-    _require_admin(request.user)
+    require_role(request.user, Role.BUREAU_ADMIN)
     try:
         run = selectors.import_run_get(user=request.user, pk=pk)
     except ApplicationError:
@@ -192,7 +182,7 @@ def import_confirm(request, pk):
 @login_required
 def import_file(request, pk):
     """The kept upload of a run (issue 3 §7)."""
-    _require_bureau(request.user)
+    require_role(request.user, BUREAU)
     try:
         run = selectors.import_run_get(user=request.user, pk=pk)
     except ApplicationError:

@@ -129,18 +129,6 @@ def service_action(label: str, form_class: type[forms.Form], service, *, name: s
                              call=lambda obj, actor, **data: service(**{subject: obj}, actor=actor, **data))
 
 
-def designation_actions(service_module, subject: str) -> list:
-    """The lifecycle actions of a designated institution or pharmacy (R-INS-3, R-PHA-2): the services
-    ``<subject>_admit``, ``_suspend``, ``_resume`` and ``_exit`` of ``service_module``."""
-    steps = [("纳入（签订补充协议）", AgreementForm, "admit"), ("暂停", ReasonForm, "suspend"),
-             ("恢复", ReasonForm, "resume"), ("退出", ReasonForm, "exit")]
-    def late(name):  # looked up per call, as a module attribute
-        return lambda **kwargs: getattr(service_module, f"{subject}_{name}")(**kwargs)
-
-    return [service_action(label, form_class, late(name), name=name, subject=subject)
-            for label, form_class, name in steps]
-
-
 class LifecycleAdmin(BureauAdminAccess, ServiceModelAdmin):
     """A registry whose ``status_fields`` change only through actions and whose ``fixed_after_create`` fields
     (the code…) cannot change once saved."""
@@ -150,19 +138,3 @@ class LifecycleAdmin(BureauAdminAccess, ServiceModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.status_fields, *self.fixed_after_create] if obj else [*self.status_fields]
-
-
-class DesignationAdmin(LifecycleAdmin):
-    """Designated institutions and pharmacies: saves go through ``<subject>_create`` / ``<subject>_update`` of
-    ``service_module``; the status and the supplementary agreement only through ``designation_actions``."""
-
-    status_fields = ("status", "status_changed_at", "agreement_no", "agreement_start", "agreement_end")
-    service_module = None
-    subject = ""
-
-    def create_via(self, request, data):
-        return getattr(self.service_module, f"{self.subject}_create")(actor=request.user, **data)
-
-    def update_via(self, request, current, data):
-        return getattr(self.service_module, f"{self.subject}_update")(**{self.subject: current}, actor=request.user,
-                                                                      data=data)

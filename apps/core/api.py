@@ -8,7 +8,7 @@ from rest_framework.filters import SearchFilter
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from apps.accounts.permissions import ReadAnyWriteBureauAdmin
+from apps.core.permissions import ReadAnyWriteBureauAdmin
 from apps.core.models import CalendarDay, Region
 from apps.core.services import (
     calendar_day_delete, calendar_day_set, calendar_import, calendar_template_workbook, region_create, region_update,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import import_module
+from importlib.util import find_spec
 
 from django.apps import apps as django_apps
 from django.utils.functional import Promise
@@ -22,9 +23,8 @@ def home_figures(user) -> list[Figure]:
     for config in django_apps.get_app_configs():
         if not config.name.startswith("apps.") or config.name == "apps.core":
             continue
-        try:
-            module = import_module(f"{config.name}.home")
-        except ModuleNotFoundError:
+        if find_spec(f"{config.name}.home") is None:  # an app without home figures
             continue
+        module = import_module(f"{config.name}.home")
         figures.extend(module.home_figures(user))
     return figures

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import import_module
+from importlib.util import find_spec
 
 from django.apps import apps as django_apps
 from django.urls import NoReverseMatch, reverse
@@ -36,10 +37,9 @@ def _collect() -> list[NavItem]:
         for config in django_apps.get_app_configs():
             if not config.name.startswith("apps."):
                 continue
-            try:
-                module = import_module(f"{config.name}.navigation")
-            except ModuleNotFoundError:
+            if find_spec(f"{config.name}.navigation") is None:  # an app without menu entries
                 continue
+            module = import_module(f"{config.name}.navigation")
             items.extend(getattr(module, "NAV_ITEMS", []))
         _registry = sorted(items, key=lambda item: item.order)
     return _registry

@@ -6,19 +6,35 @@ institution and a pharmacy; the selector then adds its own ``select_related`` an
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from functools import reduce
 
 from django.db.models import QuerySet
 
-from apps.accounts.models import BUREAU_ROLES, Role
+from apps.core.roles import BUREAU_ROLES, Role
 from apps.core.selectors import region_q
 
 
+#: a role's own rule where it is not "rows of my organisation": ``(qs, user) -> qs``; called only for a user whose
+#: region / institution / pharmacy is set
+Scope = Callable[[QuerySet, object], QuerySet]
+
+
+def is_system_wide(user) -> bool:
+    """Holders of a system-wide role (the platform's system administrators, ``is_superuser``): the only ones who write
+    shared reference data — the national catalogue, payment standards, withdrawals, the holiday calendar, regions
+    (issue 14 §5). A region's administrator reads it."""
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_superuser)
+
+
 def scope_to_user(qs: QuerySet, user, *, region_fields: tuple[str, ...], institution_field: str | None = "institution_id",
-                  pharmacy_field: str | None = "pharmacy_id") -> QuerySet:
+                  pharmacy_field: str | None = "pharmacy_id", bureau_scope: Scope | None = None,
+                  hospital_scope: Scope | None = None, pharmacy_scope: Scope | None = None) -> QuerySet:
     """Superusers: everything. Bureau users: rows whose ``region_fields`` (FKs to Region, any of them) lie in their
     region. Hospital users: rows of their institution (``institution_field``). Pharmacy users: rows of their pharmacy
-    (``pharmacy_field``). Anybody else, or a role the model has no field for: nothing."""
+    (``pharmacy_field``). A ``*_scope`` replaces that role's rule (e.g. a pharmacy sees the admitted institutions of
+    its city). A user without their region / organisation, anybody else, or a role the model has no rule for:
+    nothing."""
     if user is None or not user.is_authenticated:
         return qs.none()
     if user.is_superuser:
@@ -26,9 +42,17 @@ def scope_to_user(qs: QuerySet, user, *, region_fields: tuple[str, ...], institu
     if user.role in BUREAU_ROLES:
         if user.region_id is None:
             return qs.none()
+        if bureau_scope is not None:
+            return bureau_scope(qs, user)
         return qs.filter(reduce(operator.or_, (region_q(user.region, field) for field in region_fields)))
-    if user.role == Role.HOSPITAL and user.institution_id and institution_field:
-        return qs.filter(**{institution_field: user.institution_id})
-    if user.role == Role.PHARMACY and user.pharmacy_id and pharmacy_field:
-        return qs.filter(**{pharmacy_field: user.pharmacy_id})
+    if user.role == Role.HOSPITAL and user.institution_id:
+        if hospital_scope is not None:
+            return hospital_scope(qs, user)
+        if institution_field:
+            return qs.filter(**{institution_field: user.institution_id})
+    if user.role == Role.PHARMACY and user.pharmacy_id:
+        if pharmacy_scope is not None:
+            return pharmacy_scope(qs, user)
+        if pharmacy_field:
+            return qs.filter(**{pharmacy_field: user.pharmacy_id})
     return qs.none()

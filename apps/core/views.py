@@ -1,19 +1,17 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from apps.core.home import home_figures
 
 
 @login_required
 def home(request):
-    """Bureau roles land on the bureau dashboard (issue 6) with every app's figures below it; hospitals and
-    pharmacies on their figures."""
-    figures = home_figures(request.user)
+    """Bureau roles land on their dashboard, named by ``settings.BUREAU_HOME_URL_NAME`` (the kernel imports no
+    feature app); hospitals and pharmacies on every app's figures for them."""
     if request.user.is_bureau or request.user.is_superuser:
-        from apps.settlement.views import dashboard
-
-        return dashboard(request, extra_context={"figures": figures})
-    return render(request, "core/home.html", {"figures": figures})
+        return redirect(settings.BUREAU_HOME_URL_NAME)
+    return render(request, "core/home.html", {"figures": home_figures(request.user)})
 
 
 def run_service(request, call, *, success: str) -> bool:

@@ -1,16 +1,16 @@
 from django.contrib import admin
 
-from apps.core.admin_actions import BureauAdminAccess, DesignationAdmin, designation_actions
+from apps.core.admin_actions import BureauAdminAccess
 from apps.institutions import services
 from apps.institutions.models import Institution, PharmacyCommitteeMeeting
+from apps.registries.admin_actions import DesignationAdmin, designation_actions
 from apps.institutions.selectors import institutions_visible_to
 
 
 @admin.register(Institution)
 class InstitutionAdmin(DesignationAdmin):
     scope = staticmethod(institutions_visible_to)
-    service_module = services
-    subject = "institution"
+    lifecycle = services.LIFECYCLE
     list_display = ["code", "name", "region", "level", "hospital_type", "kind", "status", "agreement_end"]
     list_filter = ["status", "level", "kind", "hospital_type", "region__parent"]
     search_fields = ["code", "name"]
@@ -23,7 +23,7 @@ class InstitutionAdmin(DesignationAdmin):
         ("退出情形（R-INS-4）", {"fields": ["registration_changed_on", "unable_to_serve_since"]}),
         ("状态与补充协议（通过列表页操作变更）", {"fields": list(DesignationAdmin.status_fields)}),
     ]
-    actions = designation_actions(services, "institution")
+    actions = designation_actions(services.LIFECYCLE)
 
 
 @admin.register(PharmacyCommitteeMeeting)

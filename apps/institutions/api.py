@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from apps.catalogue.models import TherapeuticArea
 from apps.core.api_fields import RegionPrefixFilterMixin
-from apps.core.designation_api import (
+from apps.registries.api import (
     DesignationSerializer, DesignationViewSet, DesignationWriteSerializer, lifecycle_schema,
 )
 from apps.institutions import services
@@ -59,7 +59,6 @@ class InstitutionViewSet(DesignationViewSet):
     filterset_class = InstitutionFilter
     ordering_fields = ["code", "name", "level"]
     write_serializer_class = InstitutionWriteSerializer
-    service_module = services
-    subject = "institution"
+    lifecycle = services.LIFECYCLE
     visible_to = staticmethod(institutions_visible_to)
     flagged_for_exit = staticmethod(institutions_flagged_for_exit)

@@ -6,27 +6,22 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 
-from apps.accounts.models import Role
-from apps.core.designation import Criterion, exit_flags, filter_organisations
 from apps.core.models import DesignationStatus, Region
+from apps.core.scoping import scope_to_user
 from apps.core.selectors import region_q
 from apps.institutions.models import Institution
+from apps.registries.designation import Criterion, exit_flags, filter_organisations
 
 
 def institutions_visible_to(user) -> QuerySet[Institution]:
     """Bureau: every institution of its region. Hospital: its own. Pharmacy: admitted institutions of its
     city (the public designated list, to know where prescriptions come from)."""
-    qs = Institution.objects.select_related("region", "specialty")
-    if user.is_superuser:
-        return qs
-    if user.role in (Role.BUREAU_ADMIN, Role.BUREAU_REVIEWER):
-        return qs.filter(region_q(user.region))
-    if user.role == Role.HOSPITAL:
-        return qs.filter(pk=user.institution_id)
-    if user.role == Role.PHARMACY and user.pharmacy_id:
-        city_prefix = user.pharmacy.region.code[:4]
-        return qs.filter(region__code__startswith=city_prefix, status=DesignationStatus.ADMITTED)
-    return qs.none()
+    return scope_to_user(Institution.objects.select_related("region", "specialty"), user, region_fields=("region",),
+                         institution_field="pk", pharmacy_scope=_admitted_in_city_of_pharmacy)
+
+
+def _admitted_in_city_of_pharmacy(qs: QuerySet[Institution], user) -> QuerySet[Institution]:
+    return qs.filter(region__code__startswith=user.pharmacy.region.code[:4], status=DesignationStatus.ADMITTED)
 
 
 def institution_list(*, user, search: str = "", region: str = "", status: str = "", level: str = "",

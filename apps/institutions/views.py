@@ -5,7 +5,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.core.designation_views import detail_context, lifecycle_actions, run_action
+from apps.core.roles import BUREAU, Role, require_role
+from apps.registries.views import detail_context, lifecycle_actions, run_action
 from apps.core.models import DesignationStatus
 from apps.core.selectors import regions_under
 from apps.core.views import paginate
@@ -20,16 +21,11 @@ from apps.physicians.selectors import departments_below_two_physicians, physicia
 FILTERS = ("q", "region", "status", "level", "kind")
 
 
-def _require_bureau(user):
-    if not (user.is_bureau or user.is_superuser):
-        raise PermissionDenied
-
-
 @login_required
 def institution_list_view(request):
     if request.user.is_hospital:
         return redirect("institutions:detail", pk=request.user.institution_id)
-    _require_bureau(request.user)
+    require_role(request.user, BUREAU)
     params = {k: request.GET.get(k, "").strip() for k in FILTERS}
     qs = institution_list(user=request.user, search=params["q"], region=params["region"], status=params["status"],
                           level=params["level"], kind=params["kind"])
@@ -49,15 +45,14 @@ def institution_detail(request, pk):
     return render(request, "institutions/detail.html", context)
 
 
-ACTIONS = lifecycle_actions(services, "institution")
+ACTIONS = lifecycle_actions(services.LIFECYCLE)
 
 
 @login_required
 @require_POST
 def institution_action(request, pk, action):
     """R-INS-3: one lifecycle step through its service; refusals shown as messages."""
-    if not request.user.is_bureau_admin:
-        raise PermissionDenied
+    require_role(request.user, Role.BUREAU_ADMIN)
     institution = get_object_or_404(institutions_visible_to(request.user), pk=pk)
     if action not in ACTIONS:
         raise PermissionDenied
@@ -68,7 +63,7 @@ def institution_action(request, pk, action):
 @login_required
 def exit_flags(request):
     """R-INS-4 / R-PHA-2: institutions and pharmacies meeting an exit criterion."""
-    _require_bureau(request.user)
+    require_role(request.user, BUREAU)
     today = timezone.localdate()
     return render(request, "institutions/exit_flags.html", {
         "institutions": institutions_flagged_for_exit(user=request.user, today=today),
@@ -80,7 +75,7 @@ def exit_flags(request):
 def registry_report(request):
     """R-INS-5 coverage (counties lacking an institution or a pharmacy) and R-DOC-4 (departments with fewer
     than two filed responsible physicians)."""
-    _require_bureau(request.user)
+    require_role(request.user, BUREAU)
     return render(request, "institutions/report.html", {
         "gaps": coverage_gaps(user=request.user),
         "departments": departments_below_two_physicians(user=request.user),

@@ -1,9 +1,10 @@
 from django import forms
 from django.contrib import admin
 
-from apps.core.admin_actions import DesignationAdmin, designation_actions, service_action
+from apps.core.admin_actions import service_action
 from apps.pharmacies import services
 from apps.pharmacies.models import Pharmacy
+from apps.registries.admin_actions import DesignationAdmin, designation_actions
 from apps.pharmacies.selectors import pharmacies_visible_to
 
 
@@ -15,8 +16,7 @@ class LicenceRevokedForm(forms.Form):
 @admin.register(Pharmacy)
 class PharmacyAdmin(DesignationAdmin):
     scope = staticmethod(pharmacies_visible_to)
-    service_module = services
-    subject = "pharmacy"
+    lifecycle = services.LIFECYCLE
     status_fields = (*DesignationAdmin.status_fields, "trading_licence_valid")
     list_display = ["code", "name", "region", "stocks_cold_chain", "status", "agreement_end"]
     list_filter = ["status", "stocks_cold_chain", "trading_licence_valid", "region__parent"]
@@ -31,7 +31,7 @@ class PharmacyAdmin(DesignationAdmin):
         ("状态与补充协议（通过列表页操作变更）", {"fields": list(status_fields)}),
     ]
     actions = [
-        *designation_actions(services, "pharmacy"),
+        *designation_actions(services.LIFECYCLE),
         service_action("登记药品经营许可吊销（退出）", LicenceRevokedForm, services.pharmacy_revoke_licence,
                        name="revoke_licence", subject="pharmacy"),
     ]

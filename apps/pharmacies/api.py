@@ -5,7 +5,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 
 from apps.core.api_fields import RegionPrefixFilterMixin
-from apps.core.designation_api import (
+from apps.registries.api import (
     DesignationSerializer, DesignationViewSet, DesignationWriteSerializer, lifecycle_schema,
 )
 from apps.pharmacies import services
@@ -63,8 +63,7 @@ class PharmacyViewSet(DesignationViewSet):
     filterset_class = PharmacyFilter
     ordering_fields = ["code", "name"]
     write_serializer_class = PharmacyWriteSerializer
-    service_module = services
-    subject = "pharmacy"
+    lifecycle = services.LIFECYCLE
     visible_to = staticmethod(pharmacies_visible_to)
     flagged_for_exit = staticmethod(pharmacies_flagged_for_exit)
     admin_actions = (*DesignationViewSet.admin_actions, "revoke_licence")
@@ -73,4 +72,4 @@ class PharmacyViewSet(DesignationViewSet):
     @action(detail=True, methods=["post"], url_path="revoke-licence")
     def revoke_licence(self, request, pk=None):
         """R-PHA-2: the drug-trading licence was revoked: the pharmacy exits."""
-        return self._transition("revoke_licence", LicenceRevokedSerializer)
+        return self._transition(services.pharmacy_revoke_licence, LicenceRevokedSerializer)

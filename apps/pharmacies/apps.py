@@ -8,6 +8,13 @@ class PharmaciesConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
+        # models are loaded only now: the selectors cannot be imported when this module is (start-up order)
+        from apps.accounts import hooks as accounts_hooks
+        from apps.pharmacies.selectors import pharmacies_visible_to
+
+        # R-SEC-1: an administrator assigns accounts only to the organisations they see
+        accounts_hooks.pharmacies_visible_to.register(pharmacies_visible_to)
+
         # R-SEC-3: field-level before/after of every change
         auditlog.register(self.get_model("Pharmacy"))
 

@@ -5,28 +5,23 @@ import datetime as dt
 
 from django.db.models import QuerySet
 
-from apps.accounts.models import Role
-from apps.core.designation import Criterion, exit_flags, filter_organisations
 from apps.core.models import DesignationStatus, Region
+from apps.core.scoping import scope_to_user
 from apps.core.selectors import region_q
 from apps.institutions.selectors import ExitFlag
 from apps.pharmacies.models import Pharmacy
+from apps.registries.designation import Criterion, exit_flags, filter_organisations
 
 
 def pharmacies_visible_to(user) -> QuerySet[Pharmacy]:
     """Bureau: every pharmacy of its region. Pharmacy: itself. Hospital: admitted pharmacies of its city
     (where it may flow prescriptions)."""
-    qs = Pharmacy.objects.select_related("region")
-    if user.is_superuser:
-        return qs
-    if user.role in (Role.BUREAU_ADMIN, Role.BUREAU_REVIEWER):
-        return qs.filter(region_q(user.region))
-    if user.role == Role.PHARMACY:
-        return qs.filter(pk=user.pharmacy_id)
-    if user.role == Role.HOSPITAL and user.institution_id:
-        city_prefix = user.institution.region.code[:4]
-        return qs.filter(region__code__startswith=city_prefix, status=DesignationStatus.ADMITTED)
-    return qs.none()
+    return scope_to_user(Pharmacy.objects.select_related("region"), user, region_fields=("region",),
+                         pharmacy_field="pk", hospital_scope=_admitted_in_city_of_hospital)
+
+
+def _admitted_in_city_of_hospital(qs: QuerySet[Pharmacy], user) -> QuerySet[Pharmacy]:
+    return qs.filter(region__code__startswith=user.institution.region.code[:4], status=DesignationStatus.ADMITTED)
 
 
 def pharmacy_list(*, user, search: str = "", region: str = "", status: str = "", cold_chain: str = "") -> QuerySet[Pharmacy]:

@@ -6,12 +6,12 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from apps.core import designation
-from apps.core.events import record_event
+from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
 from apps.core.models import DesignationStatus, Sanction
 from apps.pharmacies.models import Pharmacy
 from apps.pharmacies.selectors import pharmacy_criteria
+from apps.registries import designation
 
 S = DesignationStatus
 
@@ -68,7 +68,7 @@ def pharmacy_revoke_licence(*, pharmacy: Pharmacy, actor, revoked_on: dt.date, r
         raise ApplicationError("invalid_status", "该药店的药品经营许可已登记为吊销", status=409)
     pharmacy.trading_licence_valid = False
     pharmacy.save(update_fields=["trading_licence_valid", "updated_at"])
-    record_event(subject=pharmacy, action="pharmacy_licence_revoked", actor=actor, reason=reason,
+    record_event(subject=pharmacy, action=EventAction.PHARMACY_LICENCE_REVOKED, actor=actor, reason=reason,
                  data={"revoked_on": revoked_on.isoformat()})
     if pharmacy.status != S.EXITED:
         pharmacy_exit(pharmacy=pharmacy, actor=actor, reason=f"药品经营许可被吊销（{revoked_on}）：{reason}")
@@ -81,3 +81,10 @@ def pharmacy_sanction(*, pharmacy: Pharmacy, actor, kind: str, decided_on: dt.da
     """R-PHA-2 as R-INS-3: 暂停协议 suspends an admitted pharmacy, 解除协议 exits it."""
     return designation.sanction_org(pharmacy, actor=actor, kind=kind, decided_on=decided_on, reason=reason,
                                     amount=amount, deadline=deadline)
+
+
+#: the lifecycle services by name, for the shared REST viewset, browser pages and admin (apps.registries)
+LIFECYCLE = designation.LifecycleServices(
+    subject="pharmacy", create=pharmacy_create, update=pharmacy_update, admit=pharmacy_admit, suspend=pharmacy_suspend,
+    resume=pharmacy_resume, exit=pharmacy_exit, sanction=pharmacy_sanction,
+)

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.core.designation_views import detail_context, lifecycle_actions, run_action
+from apps.registries.views import detail_context, lifecycle_actions, run_action
 from apps.core.models import DesignationStatus
 from apps.core.selectors import regions_under
 from apps.core.views import paginate
@@ -47,7 +47,7 @@ def pharmacy_detail(request, pk):
 
 
 ACTIONS = {
-    **lifecycle_actions(services, "pharmacy"),
+    **lifecycle_actions(services.LIFECYCLE),
     "revoke-licence": (LicenceRevokedForm, services.pharmacy_revoke_licence, "已登记许可吊销并退出"),
 }
 

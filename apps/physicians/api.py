@@ -7,7 +7,7 @@ from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from apps.accounts.permissions import IsBureau, IsBureauAdmin, ReadAnyWriteBureauAdmin
+from apps.core.permissions import IsBureau, IsBureauAdmin, ReadAnyWriteBureauAdmin
 from apps.catalogue.models import TherapeuticArea
 from apps.core.api_fields import ReasonSerializer, RegionPrefixFilterMixin, ScopedSlugRelatedField
 from apps.institutions.models import Institution

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from apps.accounts.models import Role
 from apps.core.models import Region
+from apps.core.scoping import scope_to_user
 from apps.core.selectors import region_q, region_settings_for
 from apps.physicians.models import Physician
 
@@ -15,13 +15,7 @@ def physicians_visible_to(user) -> QuerySet[Physician]:
     """Bureau: physicians of its region's institutions. Hospital: its own. Pharmacy: none."""
     qs = Physician.objects.select_related("institution", "institution__region").prefetch_related(
         "therapeutic_areas")
-    if user.is_superuser:
-        return qs
-    if user.role in (Role.BUREAU_ADMIN, Role.BUREAU_REVIEWER):
-        return qs.filter(region_q(user.region, "institution__region"))
-    if user.role == Role.HOSPITAL:
-        return qs.filter(institution_id=user.institution_id)
-    return qs.none()
+    return scope_to_user(qs, user, region_fields=("institution__region",), pharmacy_field=None)
 
 
 def physician_list(*, user, search: str = "", region: str = "", institution: str = "", status: str = "",

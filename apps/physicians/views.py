@@ -8,6 +8,7 @@ from apps.catalogue.models import TherapeuticArea
 from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import ReasonForm, apply_error_to_form
+from apps.core.roles import BUREAU, Role, require_role
 from apps.core.selectors import regions_under
 from apps.core.views import form_errors_message, paginate, run_service
 from apps.physicians import services
@@ -18,14 +19,9 @@ from apps.physicians.selectors import physician_list, physician_problems, physic
 FILTERS = ("q", "region", "institution", "status", "title", "department", "area")
 
 
-def _require_reader(user):
-    if not (user.is_bureau or user.is_superuser or user.is_hospital):
-        raise PermissionDenied
-
-
 @login_required
 def physician_list_view(request):
-    _require_reader(request.user)
+    require_role(request.user, BUREAU, Role.HOSPITAL)
     params = {k: request.GET.get(k, "").strip() for k in FILTERS}
     qs = physician_list(user=request.user, search=params["q"], region=params["region"],
                         institution=params["institution"], status=params["status"], title=params["title"],
@@ -40,7 +36,7 @@ def physician_list_view(request):
 
 @login_required
 def physician_detail(request, pk):
-    _require_reader(request.user)
+    require_role(request.user, BUREAU, Role.HOSPITAL)
     physician = get_object_or_404(physicians_visible_to(request.user), pk=pk)
     context = {"obj": physician, "problems": physician_problems(physician), "events": events_for(physician)[:50]}
     if request.user.is_bureau:
@@ -52,8 +48,7 @@ def physician_detail(request, pk):
 @require_http_methods(["GET", "POST"])
 def physician_propose(request):
     """R-DOC-3: a hospital (or a bureau administrator) proposes a physician for filing."""
-    if not (request.user.is_hospital or request.user.is_bureau_admin):
-        raise PermissionDenied
+    require_role(request.user, Role.HOSPITAL, Role.BUREAU_ADMIN)
     initial = {}
     if request.GET.get("institution"):
         initial["institution"] = ProposeForm(user=request.user).fields["institution"].queryset.filter(

@@ -5,7 +5,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.accounts.permissions import ReadAnyWriteBureauAdmin
+from apps.core.permissions import ReadAnyWriteBureauAdmin
 from apps.core.api_fields import ScopedSlugRelatedField
 from apps.core.models import Region
 from apps.core.selectors import regions_under

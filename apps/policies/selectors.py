@@ -7,6 +7,8 @@ from django.db.models import Q
 
 from apps.core.exceptions import ApplicationError
 from apps.core.models import Region
+from apps.core.roles import Role
+from apps.core.scoping import scope_to_user
 from apps.policies.models import PaymentPolicy
 
 
@@ -30,13 +32,16 @@ def policy_for(*, region: Region, on: dt.date) -> PaymentPolicy:
 def policies_visible_to(user):
     """Bureau: policies of its region, the regions below it and above it (the ones that apply to it).
     Hospital/pharmacy: the policies of its own region chain. Superusers: all."""
-    qs = PaymentPolicy.objects.select_related("region")
-    if user.is_superuser:
-        return qs
-    if user.is_bureau and user.region_id:
-        chain = [r.pk for r in user.region.ancestors_and_self()]
-        return qs.filter(Q(region__code__startswith=user.region.descendant_prefix) | Q(region__in=chain))
-    org = user.institution if user.is_hospital else user.pharmacy if user.is_pharmacy else None
-    if org is not None:
-        return qs.filter(region__in=[r.pk for r in org.region.ancestors_and_self()])
-    return qs.none()
+    return scope_to_user(PaymentPolicy.objects.select_related("region"), user, region_fields=("region",),
+                         bureau_scope=_region_below_or_above, hospital_scope=_region_chain_of_organisation,
+                         pharmacy_scope=_region_chain_of_organisation)
+
+
+def _region_below_or_above(qs, user):
+    chain = [r.pk for r in user.region.ancestors_and_self()]
+    return qs.filter(Q(region__code__startswith=user.region.descendant_prefix) | Q(region__in=chain))
+
+
+def _region_chain_of_organisation(qs, user):
+    org = user.institution if user.role == Role.HOSPITAL else user.pharmacy
+    return qs.filter(region__in=[r.pk for r in org.region.ancestors_and_self()])

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
-from apps.core.events import record_event
+from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
 from apps.core.models import Region
 from apps.policies.models import PaymentPolicy
@@ -48,13 +48,13 @@ def policy_create(*, actor, region: Region, valid_from: dt.date, name: str, pres
         if other.valid_until is None and other.valid_from < valid_from:
             other.valid_until = valid_from - dt.timedelta(days=1)
             other.save(update_fields=["valid_until", "updated_at"])
-            record_event(subject=other, action="policy_closed", actor=actor,
+            record_event(subject=other, action=EventAction.POLICY_CLOSED, actor=actor,
                          data={"valid_until": other.valid_until.isoformat()})
         else:
             raise ApplicationError("policy_overlap", f"与已有政策“{other.name}”（{other.valid_from} 起）的有效期重叠",
                                    fields={"valid_from": ["有效期重叠"]})
     policy.save()
-    record_event(subject=policy, action="policy_created", actor=actor, data={"preset": preset})
+    record_event(subject=policy, action=EventAction.POLICY_CREATED, actor=actor, data={"preset": preset})
     return policy
 
 
@@ -72,7 +72,7 @@ def policy_update(*, policy: PaymentPolicy, actor, data: dict) -> PaymentPolicy:
     if _overlapping(policy).exists():
         raise ApplicationError("policy_overlap", "与同一统筹区的其他政策有效期重叠", fields={"valid_until": ["有效期重叠"]})
     policy.save()
-    record_event(subject=policy, action="policy_updated", actor=actor,
+    record_event(subject=policy, action=EventAction.POLICY_UPDATED, actor=actor,
                  data={"fields": sorted(changed)})
     return policy
 

@@ -15,8 +15,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.models import BUREAU_ROLES
-from apps.accounts.permissions import IsBureau, IsHospital, IsPharmacy
+from apps.core.roles import BUREAU_ROLES
+from apps.core.permissions import IsBureau, IsHospital, IsPharmacy
 from apps.core.exceptions import ApplicationError
 from apps.core.masking import mask_id_number
 from apps.policies.models import CareSetting

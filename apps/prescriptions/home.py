@@ -4,7 +4,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.models import BUREAU_ROLES, Role
+from apps.core.roles import BUREAU_ROLES, Role
 from apps.core.home import Figure
 from apps.prescriptions import selectors
 

@@ -7,27 +7,17 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from apps.accounts.models import BUREAU_ROLES
+from apps.core.roles import BUREAU, Role, require_role
 from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
 from apps.prescriptions import forms, selectors, services
 from apps.prescriptions.models import Prescription
-
-
-def _require(condition: bool):
-    if not condition:
-        raise PermissionDenied
-
-
-def _is_bureau(user) -> bool:
-    return user.is_superuser or user.role in BUREAU_ROLES
 
 
 @login_required
@@ -66,7 +56,7 @@ def prescription_detail(request, pk):
 @login_required
 @require_POST
 def prescription_cancel(request, pk):
-    _require(request.user.is_hospital)
+    require_role(request.user, Role.HOSPITAL)
     prescription = selectors.prescription_get_for(request.user, pk)
     form = forms.CancelForm(request.POST)
     if not form.is_valid():
@@ -83,7 +73,7 @@ def prescription_cancel(request, pk):
 @login_required
 @require_POST
 def prescription_decline(request, pk):
-    _require(request.user.is_pharmacy)
+    require_role(request.user, Role.PHARMACY)
     prescription = selectors.prescription_get_for(request.user, pk)
     form = forms.DeclineForm(request.POST)
     if not form.is_valid():
@@ -100,7 +90,7 @@ def prescription_decline(request, pk):
 @login_required
 @require_POST
 def dispensing_reverse(request, pk):
-    _require(request.user.is_pharmacy)
+    require_role(request.user, Role.PHARMACY)
     dispensing = selectors.dispensing_get_for(request.user, pk)
     form = forms.ReverseForm(request.POST)
     form.is_valid()
@@ -117,7 +107,7 @@ def dispensing_reverse(request, pk):
 def prescription_dispense(request, pk):
     """The dispensing page (R-RX-5): lines with quantity, price and trace codes; 「试算」 shows the R-PAY-3
     breakdown without writing anything, 「确认配药」 dispenses."""
-    _require(request.user.is_pharmacy)
+    require_role(request.user, Role.PHARMACY)
     prescription = selectors.prescription_get_for(request.user, pk)
     items = list(selectors.prescription_items(prescription))
     form = forms.DispenseForm(request.POST or None, items=items)
@@ -143,7 +133,7 @@ def prescription_dispense(request, pk):
 
 @login_required
 def stock(request):
-    _require(request.user.is_pharmacy)
+    require_role(request.user, Role.PHARMACY)
     form = forms.StockMovementForm(request.POST or None, initial={"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")})
     if request.method == "POST" and form.is_valid():
         try:
@@ -159,7 +149,7 @@ def stock(request):
 
 @login_required
 def usage_search(request):
-    _require(_is_bureau(request.user))
+    require_role(request.user, BUREAU)
     form = forms.UsageSearchForm(request.GET or None)
     persons = []
     if form.is_valid() and form.cleaned_data["q"]:
@@ -173,7 +163,7 @@ def usage_search(request):
 @login_required
 def usage_detail(request, person_id):
     """A patient's year-to-date use of the deductible and the fund cap, with the dispensings and claims."""
-    _require(_is_bureau(request.user))
+    require_role(request.user, BUREAU)
     person = get_object_or_404(selectors.persons_visible_to(request.user), pk=person_id)
     try:
         year = int(request.GET.get("year") or timezone.localdate().year)
@@ -217,7 +207,7 @@ def _line_errors(lines, exc: ApplicationError) -> None:
 @login_required
 def manual_claim_create(request):
     """R-PAY-5: the bureau records a manual claim (手工报销) from the invoice; the same engine computes it."""
-    _require(_is_bureau(request.user))
+    require_role(request.user, BUREAU)
     form = forms.ManualClaimForm(request.POST or None)
     lines = forms.ClaimLineFormSet(request.POST or None, prefix="lines")
     if request.method == "POST" and all([form.is_valid(), lines.is_valid()]):  # both validated: all errors shown
@@ -243,7 +233,7 @@ def manual_claim_create(request):
 def cross_region_filings(request):
     """R-PAY-5: the bureau records a cross-region filing (异地就医备案) for a patient insured elsewhere who is treated
     in its region; with direct settlement, dispensings are paid under the insured region's policy."""
-    _require(_is_bureau(request.user))
+    require_role(request.user, BUREAU)
     from apps.applications.models import InsuredPerson
     from apps.core.selectors import regions_under
 

@@ -14,7 +14,7 @@ from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRen
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.permissions import IsBureau, IsBureauAdmin
+from apps.core.permissions import IsBureau, IsBureauAdmin
 from apps.catalogue.models import Drug
 from apps.core.exceptions import ApplicationError
 from apps.institutions.selectors import institutions_visible_to

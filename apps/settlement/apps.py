@@ -8,6 +8,13 @@ class SettlementConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
+        # models are loaded only now: the selectors cannot be imported when this module is (start-up order)
+        from apps.prescriptions import hooks as prescriptions_hooks
+        from apps.settlement.selectors import period_is_locked
+
+        # R-SET-1: entries dated in a confirmed (locked) month count in the next open month
+        prescriptions_hooks.period_is_locked.register(period_is_locked)
+
         # R-SEC-3: confirmation of statements and the stocking / reconciliation records keep their before/after.
         # (A run's bulk SQL writes are recorded by its settlement_run_* events instead.)
         auditlog.register(self.get_model("Statement"), include_fields=["status", "confirmed_at", "confirmed_by"])

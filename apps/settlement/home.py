@@ -4,7 +4,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.models import BUREAU_ROLES
+from apps.core.roles import BUREAU_ROLES
 from apps.core.home import Figure
 from apps.settlement import stocking_selectors
 from apps.settlement.models import ReconciliationDifference

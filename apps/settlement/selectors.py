@@ -14,8 +14,8 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from apps.accounts.models import BUREAU_ROLES, Role
 from apps.catalogue.models import Drug, PaymentStandard
+from apps.core.roles import Role
 from apps.core.scoping import scope_to_user
 from apps.core.selectors import region_q
 from apps.institutions.models import Institution
@@ -28,10 +28,6 @@ from apps.settlement.periods import label, next_period, ward_payment_due
 
 ZERO = Decimal("0.00")
 MONEY = DecimalField(max_digits=14, decimal_places=2)
-
-
-def _is_bureau(user) -> bool:
-    return bool(user and user.is_authenticated and (user.is_superuser or user.role in BUREAU_ROLES))
 
 
 def scope_region(user):
@@ -91,9 +87,13 @@ def statement_line_sums(statement: Statement) -> dict:
 
 
 def runs_visible_to(user) -> QuerySet[SettlementRun]:
-    if not _is_bureau(user):
-        return SettlementRun.objects.none()
-    return SettlementRun.objects.select_related("started_by")
+    """A run settles every organisation of the month, so any bureau user with a region sees every run."""
+    return scope_to_user(SettlementRun.objects.select_related("started_by"), user, region_fields=(),
+                         institution_field=None, pharmacy_field=None, bureau_scope=_all_runs)
+
+
+def _all_runs(qs: QuerySet[SettlementRun], user) -> QuerySet[SettlementRun]:
+    return qs
 
 
 # --------------------------------------------------------------------------- statistics (R-SET-3)

@@ -13,6 +13,7 @@ from django.db.models.functions import Substr
 
 from apps.catalogue.models import Drug, TherapeuticArea
 from apps.core.models import DesignationStatus, Region
+from apps.core.scoping import scope_to_user
 from apps.core.selectors import region_q, region_settings_for
 from apps.institutions.models import Institution, PharmacyCommitteeMeeting
 from apps.pharmacies.models import Pharmacy
@@ -47,8 +48,6 @@ def stocked_on_q(day: dt.date) -> Q:
 
 
 def stocking_reports_visible_to(user) -> QuerySet[StockingReport]:
-    from apps.core.scoping import scope_to_user
-
     qs = StockingReport.objects.select_related("institution", "drug", "drug__therapeutic_area")
     return scope_to_user(qs, user, region_fields=("institution__region",), pharmacy_field=None)
 

@@ -16,9 +16,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.accounts.models import BUREAU_ROLES, Role
+from apps.core.roles import BUREAU, Role, has_role, require_role
 from apps.catalogue.models import Drug
 from apps.core.exceptions import ApplicationError
+from apps.core.home import home_figures
 from apps.core.selectors import region_q
 from apps.prescriptions.models import Dispensing
 from apps.settlement import excel, services, stocking_selectors
@@ -29,15 +30,6 @@ from apps.settlement.selectors import (
     differences_visible_to, month_figures, monthly_report, organisation_of, reported_comparison, runs_visible_to,
     scope_region, statement_get_for, statement_line_sums, statement_totals, statements_visible_to, ward_delivery_statements,
 )
-
-
-def _is_bureau(user) -> bool:
-    return user.is_superuser or user.role in BUREAU_ROLES
-
-
-def _require_bureau(user):
-    if not _is_bureau(user):
-        raise PermissionDenied
 
 
 def _period_from(request, default: dt.date) -> tuple[dt.date, str]:
@@ -62,10 +54,10 @@ def _recent_periods(today: dt.date, count: int = 12) -> list[str]:
 # --------------------------------------------------------------------------- dashboard
 
 @login_required
-def dashboard(request, *, extra_context: dict | None = None):
+def dashboard(request):
     """The bureau's home: this month and last month, applications waiting and overdue, stocking below target,
     open reconciliation differences, and the fund payment of the last six months."""
-    _require_bureau(request.user)
+    require_role(request.user, BUREAU)
     from apps.applications.selectors import queue_counts
 
     today = timezone.localdate()
@@ -92,7 +84,7 @@ def dashboard(request, *, extra_context: dict | None = None):
     return render(request, "settlement/dashboard.html", {
         "this_month": label(this_month), "last_month": label(last_month), "current": current, "previous": previous,
         "applications": applications, "below_target": below, "open_differences": open_differences,
-        "trend": trend, "latest_run": latest_run, **(extra_context or {}),
+        "trend": trend, "latest_run": latest_run, "figures": home_figures(request.user),
     })
 
 
@@ -110,7 +102,7 @@ def statement_list(request):
         return xlsx_response(excel.statements_workbook(period_label=label(period), statements=statements),
                              f"statements-{label(period)}.xlsx")
     page = Paginator(statements, 50).get_page(request.GET.get("page"))
-    runs = runs_visible_to(request.user).filter(period=period)[:5] if _is_bureau(request.user) else []
+    runs = runs_visible_to(request.user).filter(period=period)[:5] if has_role(request.user, BUREAU) else []
     return render(request, "settlement/statement_list.html", {
         "period": label(period), "periods": _recent_periods(today), "page_obj": page,
         "totals": statement_totals(statements), "runs": runs, "can_run": request.user.is_bureau_admin,
@@ -120,8 +112,7 @@ def statement_list(request):
 @login_required
 @require_POST
 def run_start(request):
-    if not request.user.is_bureau_admin:
-        raise PermissionDenied
+    require_role(request.user, Role.BUREAU_ADMIN)
     try:
         run = services.settlement_run_start(period=parse_period(request.POST.get("period")), actor=request.user)
     except ApplicationError as exc:
@@ -133,7 +124,7 @@ def run_start(request):
 
 @login_required
 def run_detail(request, pk):
-    _require_bureau(request.user)
+    require_role(request.user, BUREAU)
     run = get_object_or_404(runs_visible_to(request.user), pk=pk)
     return render(request, "settlement/run_detail.html", {"run": run, "period": label(run.period)})
 
@@ -141,8 +132,7 @@ def run_detail(request, pk):
 @login_required
 @require_POST
 def statement_confirm(request, pk):
-    if not request.user.is_bureau_admin:
-        raise PermissionDenied
+    require_role(request.user, Role.BUREAU_ADMIN)
     statement = statement_get_for(request.user, pk)
     try:
         services.statement_confirm(statement=statement, actor=request.user)
@@ -156,7 +146,7 @@ def statement_confirm(request, pk):
 
 @login_required
 def monthly(request):
-    _require_bureau(request.user)
+    require_role(request.user, BUREAU)
     today = timezone.localdate()
     period, error = _period_from(request, previous_period(period_of(today)))
     if error:
@@ -194,7 +184,7 @@ def reconciliation(request):
     if error:
         messages.error(request, error)
     organisation = organisation_of(user)
-    if not (_is_bureau(user) or organisation is not None):
+    if not (has_role(user, BUREAU) or organisation is not None):
         raise PermissionDenied
     upload_form = ReportedTotalsUploadForm(initial={"period": label(period)})
     if request.method == "POST" and organisation is not None:
@@ -228,15 +218,14 @@ def reconciliation(request):
         "kind": kind, "status": status, "ward": ward_delivery_statements(user=user, period=period),
         "organisation": organisation, "upload_form": upload_form,
         "comparison": reported_comparison(organisation=organisation, period=period) if organisation else None,
-        "can_run": user.is_bureau_admin, "is_bureau": _is_bureau(user),
+        "can_run": user.is_bureau_admin, "is_bureau": has_role(user, BUREAU),
     })
 
 
 @login_required
 @require_POST
 def reconciliation_run(request):
-    if not request.user.is_bureau_admin:
-        raise PermissionDenied
+    require_role(request.user, Role.BUREAU_ADMIN)
     try:
         period = parse_period(request.POST.get("period"))
         counts = services.reconciliation_run(period=period, actor=request.user)
@@ -250,7 +239,7 @@ def reconciliation_run(request):
 @login_required
 @require_POST
 def difference_resolve(request, pk):
-    _require_bureau(request.user)
+    require_role(request.user, BUREAU)
     difference = get_object_or_404(differences_visible_to(request.user), pk=pk)
     try:
         services.reconciliation_difference_resolve(difference=difference, resolution=request.POST.get("resolution", ""),
@@ -292,7 +281,7 @@ def stocking(request):
                 form.add_error(None, exc.message)
         reports = stocking_selectors.stocking_reports_visible_to(user).order_by("drug__generic_name", "-listed_on")
         return render(request, "settlement/stocking_hospital.html", {"form": form, "reports": reports, "today": today})
-    _require_bureau(user)
+    require_role(user, BUREAU)
     on = today
     if request.GET.get("date"):
         try:
@@ -317,13 +306,12 @@ class PublicationForm(forms.Form):
 @login_required
 def coverage(request):
     """R-INS-5 counties, R-DOC-4 departments, R-STK-4 committee deadlines, R-CAT-7 zero-use drugs."""
-    _require_bureau(request.user)
+    require_role(request.user, BUREAU)
     today = timezone.localdate()
     region = scope_region(request.user)
     form = PublicationForm(request.POST or None)
     if request.method == "POST":
-        if not request.user.is_bureau_admin:
-            raise PermissionDenied
+        require_role(request.user, Role.BUREAU_ADMIN)
         if form.is_valid():
             try:
                 services.catalogue_publication_create(actor=request.user, **form.cleaned_data)

@@ -37,6 +37,7 @@ THIRD_PARTY_APPS = [
 LOCAL_APPS = [
     "apps.core",
     "apps.accounts",
+    "apps.registries",  # the designation lifecycle shared by institutions and pharmacies
     "apps.institutions",
     "apps.physicians",
     "apps.pharmacies",
@@ -97,6 +98,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "core:home"
+# Where "/" sends bureau users: a URL name, so the kernel's home view imports no feature app.
+BUREAU_HOME_URL_NAME = "settlement:dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -48,7 +48,7 @@ def test_browser_login_page_signs_in_and_shows_home(client):
     user = f.reviewer()
     resp = client.post("/accounts/login/", {"username": user.username, "password": f.PASSWORD})
     assert resp.status_code == 302
-    home = client.get("/")
+    home = client.get("/", follow=True)  # bureau users land on their dashboard
     assert home.status_code == 200
     assert "工作台" in home.content.decode()
 

@@ -16,7 +16,7 @@ def test_login_page_in_chinese_by_default_and_english_on_request(client):
 def test_navigation_and_logout_in_english(client):
     client.force_login(f.reviewer())
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    text = client.get("/").content.decode()
+    text = client.get("/", follow=True).content.decode()
     assert "Designated institutions" in text and "Responsible physicians" in text
     assert "Log out" in text and "Dashboard" in text
 

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from apps.catalogue import services
+from apps.catalogue import hooks, services
 from apps.catalogue.models import Drug
 from apps.catalogue.selectors import payment_standard_on
 from apps.core.exceptions import ApplicationError
@@ -31,7 +31,7 @@ def test_r_cat_5_withdrawal_records_reason_date_and_actor_and_ends_the_listing()
 
 def test_r_cat_5_withdrawal_ends_active_applications_through_the_applications_service(monkeypatch):
     calls = []
-    monkeypatch.setattr(services, "_application_terminator", lambda: lambda **kw: calls.append(kw))
+    monkeypatch.setattr(hooks.drug_withdrawn, "handlers", [lambda **kw: calls.append(kw)])
     admin = f.bureau_admin()
     drug = f.DrugFactory()
     services.drug_withdraw(drug=drug, withdrawn_on=dt.date(2026, 9, 1), reason=Drug.WithdrawalReason.FRAUD,

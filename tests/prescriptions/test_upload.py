@@ -4,7 +4,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from apps.core.models import DesignationStatus, RegionSettings
+from apps.core.events import EventAction
+from apps.core.models import DesignationStatus, Event, RegionSettings
 from apps.physicians.models import Physician
 from apps.prescriptions.models import Prescription, PrescriptionItem
 from tests import factories as f
@@ -192,6 +193,17 @@ def test_r_sec_1_pharmacy_sees_only_what_flowed_to_it_and_download_is_recorded(a
     assert Prescription.objects.get(pk=pid).downloaded_at == first
     hospital_view = api_as(s.hospital).get(f"/api/v1/prescriptions/{pid}/").json()
     assert hospital_view["downloaded_at"] is not None
+
+
+def test_r_sec_3_first_download_writes_one_typed_event(api_as, s):
+    """R-RX-6 / R-SEC-3: the pharmacy's first download is an event like every other change (one row, its actor,
+    action ``prescription_downloaded`` labelled 药店下载处方); a second download writes nothing."""
+    pid = upload(api_as, s, s.upload_body()).json()["id"]
+    api_as(s.pharmacist).get("/api/v1/prescriptions/?status=flowed")
+    api_as(s.pharmacist).get(f"/api/v1/prescriptions/{pid}/")
+    events = Event.objects.filter(action=EventAction.PRESCRIPTION_DOWNLOADED, object_id=str(pid))
+    assert events.count() == 1
+    assert events.get().actor == s.pharmacist and events.get().get_action_display() == "药店下载处方"
 
 
 def test_r_sec_1_other_hospital_cannot_see_prescription(api_as, s):

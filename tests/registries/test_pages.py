@@ -110,7 +110,7 @@ def test_home_figures_show_the_users_real_counts(client):
     f.PhysicianFactory(institution=institution, status="proposed", filed_on=None)
     f.PhysicianFactory()  # another hospital's
     login(client, f.reviewer())
-    figures = {str(fig.label): fig.value for fig in client.get("/").context["figures"]}
+    figures = {str(fig.label): fig.value for fig in client.get("/", follow=True).context["figures"]}
     assert figures["已纳入定点医疗机构"] == 2  # the factory's third institution (for the last physician) too
     assert figures["待纳入医疗机构申请"] == 1
     assert figures["已备案责任医师"] == 2 and figures["待备案的医师提名"] == 1
@@ -126,7 +126,7 @@ def test_navigation_by_role(client):
     assert "本院信息" in nav and "责任医师" in nav and "定点医疗机构" not in nav
     client.logout()
     login(client, f.bureau_admin())
-    nav = [str(item["label"]) for item in client.get("/").context["nav_items"]]
+    nav = [str(item["label"]) for item in client.get("/", follow=True).context["nav_items"]]
     assert {"定点医疗机构", "责任医师", "定点药店", "支付政策", "节假日安排"} <= set(nav)
 
 

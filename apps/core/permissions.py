@@ -1,7 +1,7 @@
 """DRF permission classes by role. Object visibility is the selectors' job (404), roles are 403."""
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from apps.accounts.models import BUREAU_ROLES, Role
+from apps.core.roles import BUREAU_ROLES, Role
 
 
 class IsBureau(BasePermission):

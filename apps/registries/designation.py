@@ -2,23 +2,27 @@
 
 ``apps.institutions.services`` and ``apps.pharmacies.services`` are thin wrappers of the ``*_org`` functions
 below, passing their own admission criteria and extra checks; the helpers check the current status, change it,
-and write the event row (``<model_name>_<action>``, e.g. ``institution_admitted``) in the caller's transaction.
+and write the event row (``EVENTS[<model>][<step>]``, e.g. ``EventAction.INSTITUTION_ADMITTED``) in the caller's
+transaction.
 """
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.apps import apps as django_apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils import timezone
 
-from apps.core.events import record_event
+from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
-from apps.core.models import DesignatedOrganisation, DesignationStatus, Sanction
+from apps.core.models import DesignatedOrganisation, DesignationStatus, Region, Sanction
+from apps.core.selectors import region_q
 from apps.core.working_days import working_days_between
+from apps.registries import hooks
 
 S = DesignationStatus
 
@@ -39,14 +43,25 @@ class Criterion:
     met: bool
 
 
+@dataclass(frozen=True)
+class LifecycleServices:
+    """The services of one kind of designated organisation, named explicitly (no lookup by built names): the
+    REST viewset, the browser pages and the admin call these. ``subject`` is their keyword for the organisation
+    (``institution_admit(institution=…)``)."""
+
+    subject: str
+    create: Callable
+    update: Callable
+    admit: Callable
+    suspend: Callable
+    resume: Callable
+    exit: Callable
+    sanction: Callable
+
+
 def filter_organisations(qs, *, search: str = "", region: str = "", status: str = ""):
     """The registry lists' common filters: name or code contains ``search``; within the region ``region`` (a code,
     with everything under it; an unknown code matches nothing); ``status``."""
-    from django.db.models import Q
-
-    from apps.core.models import Region
-    from apps.core.selectors import region_q
-
     if search:
         qs = qs.filter(Q(name__icontains=search) | Q(code__icontains=search))
     if region:
@@ -136,7 +151,7 @@ def sanction_record(org: DesignatedOrganisation, *, actor, kind: str, decided_on
         decided_on=decided_on, reason=reason.strip(), amount=amount, deadline=deadline,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    record_event(subject=org, action="sanctioned", actor=actor, reason=reason.strip(),
+    record_event(subject=org, action=EventAction.SANCTIONED, actor=actor, reason=reason.strip(),
                  data={"kind": kind, "decided_on": decided_on.isoformat(),
                        "amount": str(amount) if amount is not None else None,
                        "deadline": deadline.isoformat() if deadline else None})
@@ -147,8 +162,23 @@ def sanctions_for(org: DesignatedOrganisation):
     return Sanction.objects.filter(content_type=ContentType.objects.get_for_model(org), object_id=str(org.pk))
 
 
-def _event(org: DesignatedOrganisation, what: str) -> str:
-    return f"{org._meta.model_name}_{what}"
+#: the event each lifecycle step writes, by the organisation's model (``_meta.label_lower``)
+EVENTS = {
+    "institutions.institution": {
+        "applied": EventAction.INSTITUTION_APPLIED, "updated": EventAction.INSTITUTION_UPDATED,
+        "admitted": EventAction.INSTITUTION_ADMITTED, "suspended": EventAction.INSTITUTION_SUSPENDED,
+        "resumed": EventAction.INSTITUTION_RESUMED, "exited": EventAction.INSTITUTION_EXITED,
+    },
+    "pharmacies.pharmacy": {
+        "applied": EventAction.PHARMACY_APPLIED, "updated": EventAction.PHARMACY_UPDATED,
+        "admitted": EventAction.PHARMACY_ADMITTED, "suspended": EventAction.PHARMACY_SUSPENDED,
+        "resumed": EventAction.PHARMACY_RESUMED, "exited": EventAction.PHARMACY_EXITED,
+    },
+}
+
+
+def _event(org: DesignatedOrganisation, step: str) -> EventAction:
+    return EVENTS[org._meta.label_lower][step]
 
 
 def full_clean_org(org: DesignatedOrganisation, *, message: str) -> None:
@@ -250,21 +280,6 @@ def add_months(day: dt.date, months: int) -> dt.date:
     raise ValueError(day)
 
 
-def dual_channel_patient_count(*, field: str, org: DesignatedOrganisation, start: dt.date, end: dt.date) -> int:
-    """Distinct patients with an approved dual-channel application at ``org`` whose validity overlaps
-    [start, end] (R-INS-4). ``field`` is the application's FK to the organisation ("institution" or
-    "pharmacy"). Until the applications app defines its ``Application`` model this counts 0 patients:
-    the lookup is guarded so that the registries work on their own."""
-    try:
-        application = django_apps.get_model("applications", "Application")
-    except LookupError:
-        return 0
-    counted = ("approved", "terminated", "expired")
-    return (application.objects.filter(**{field: org}, status__in=counted, valid_from__lte=end,
-                                       valid_until__gte=start)
-            .values("person_id").distinct().count())
-
-
 def exit_flags(org: DesignatedOrganisation, *, criteria: list[Criterion], patient_field: str,
                today: dt.date) -> list[str]:
     """R-INS-4 (000 附件2 第六条): the reasons this organisation should be considered for exit."""
@@ -280,7 +295,7 @@ def exit_flags(org: DesignatedOrganisation, *, criteria: list[Criterion], patien
     year_ago = add_months(today, -12)
     # only organisations designated for a full year can be judged on a year's patients
     if org.agreement_start is not None and org.agreement_start <= year_ago:
-        patients = dual_channel_patient_count(field=patient_field, org=org, start=year_ago, end=today)
+        patients = hooks.dual_channel_patient_count.call(field=patient_field, org=org, start=year_ago, end=today)
         if patients < MIN_PATIENTS_PER_YEAR:
             reasons.append(f"近一年双通道患者 {patients} 人（少于{MIN_PATIENTS_PER_YEAR}人）")
     return reasons

@@ -5,23 +5,21 @@ from __future__ import annotations
 from django.shortcuts import redirect
 from django.utils import timezone
 
-from apps.core.designation import sanctions_for
+from apps.registries.designation import LifecycleServices, sanctions_for
 from apps.core.events import events_for
 from apps.core.forms import AgreementForm, ReasonForm, SanctionForm
 from apps.core.views import form_errors_message, run_service
 
 
-def lifecycle_actions(service_module, subject: str) -> dict:
-    """action in the URL → (form, service ``<subject>_<step>`` of ``service_module``, success message)."""
-    steps = {
-        "admit": (AgreementForm, "admit", "已纳入定点"),
-        "suspend": (ReasonForm, "suspend", "已暂停"),
-        "resume": (ReasonForm, "resume", "已恢复"),
-        "exit": (ReasonForm, "exit", "已退出"),
-        "sanction": (SanctionForm, "sanction", "已登记协议处理"),
+def lifecycle_actions(lifecycle: LifecycleServices) -> dict:
+    """action in the URL → (form, service, success message)."""
+    return {
+        "admit": (AgreementForm, lifecycle.admit, "已纳入定点"),
+        "suspend": (ReasonForm, lifecycle.suspend, "已暂停"),
+        "resume": (ReasonForm, lifecycle.resume, "已恢复"),
+        "exit": (ReasonForm, lifecycle.exit, "已退出"),
+        "sanction": (SanctionForm, lifecycle.sanction, "已登记协议处理"),
     }
-    return {action: (form, getattr(service_module, f"{subject}_{step}"), success)
-            for action, (form, step, success) in steps.items()}
 
 
 def detail_context(request, obj, *, criteria, action_url: str) -> dict:

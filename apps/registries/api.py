@@ -1,8 +1,7 @@
 """One REST viewset for the lifecycle of designated institutions and pharmacies (R-INS-1..4, R-PHA-1, R-PHA-2).
 
 A concrete viewset names its read serializer (``serializer_class``), its write serializer, the selectors that
-scope it (R-SEC-1) and its services module; ``subject`` is both the services' keyword argument and the prefix
-of their names (``institution`` → ``services.institution_admit(institution=…)``). Decorate the class with
+scope it (R-SEC-1) and its services (``lifecycle``: a ``LifecycleServices`` naming each one explicitly). Decorate the class with
 ``@lifecycle_schema`` so that the OpenAPI schema names its own serializers.
 """
 from __future__ import annotations
@@ -15,12 +14,12 @@ from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.response import Response
 
-from apps.accounts.permissions import IsBureau, IsBureauAdmin, ReadAnyWriteBureauAdmin
+from apps.core.permissions import IsBureau, IsBureauAdmin, ReadAnyWriteBureauAdmin
 from apps.core.api_fields import (
     AdmitSerializer, CriterionSerializer, ExitFlagSerializer, ReasonSerializer, SanctionInputSerializer,
     SanctionSerializer, ScopedSlugRelatedField,
 )
-from apps.core.designation import sanctions_for
+from apps.registries.designation import LifecycleServices, sanctions_for
 from apps.core.models import Region
 from apps.core.selectors import regions_under
 
@@ -62,8 +61,7 @@ class DesignationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     ordering = ["code"]
     #: set by the concrete viewset
     write_serializer_class: type[serializers.Serializer]
-    service_module = None
-    subject = ""
+    lifecycle: LifecycleServices
     visible_to = None  # staticmethod(user) -> queryset
     flagged_for_exit = None  # staticmethod(*, user, today) -> list of flags
     admin_actions = ("admit", "suspend", "resume", "exit", "sanction")
@@ -81,16 +79,13 @@ class DesignationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             return [IsBureau()]
         return super().get_permissions()
 
-    def _service(self, name: str):
-        return getattr(self.service_module, f"{self.subject}_{name}")
-
-    def _run(self, name: str, obj, **data):
-        return self._service(name)(**{self.subject: obj}, actor=self.request.user, **data)
+    def _run(self, service, obj, **data):
+        return service(**{self.lifecycle.subject: obj}, actor=self.request.user, **data)
 
     def create(self, request):
         data = self.write_serializer_class(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        obj = self._service("create")(actor=request.user, **data.validated_data)
+        obj = self.lifecycle.create(actor=request.user, **data.validated_data)
         return Response(self.serializer_class(obj).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
@@ -100,7 +95,7 @@ class DesignationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         values = dict(data.validated_data)
         if values.pop("code", obj.code) != obj.code:
             raise serializers.ValidationError({"code": ["编码不能修改"]})
-        obj = self._run("update", obj, data=values)
+        obj = self._run(self.lifecycle.update, obj, data=values)
         return Response(self.serializer_class(obj).data)
 
     def update(self, request, pk=None):
@@ -110,33 +105,33 @@ class DesignationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         obj.refresh_from_db()
         return Response(self.serializer_class(obj).data)
 
-    def _transition(self, name: str, input_serializer: type[serializers.Serializer]):
+    def _transition(self, service, input_serializer: type[serializers.Serializer]):
         data = input_serializer(data=self.request.data)
         data.is_valid(raise_exception=True)
-        return self._reply(self._run(name, self.get_object(), **data.validated_data))
+        return self._reply(self._run(service, self.get_object(), **data.validated_data))
 
     @action(detail=True, methods=["post"])
     def admit(self, request, pk=None):
-        return self._transition("admit", AdmitSerializer)
+        return self._transition(self.lifecycle.admit, AdmitSerializer)
 
     @action(detail=True, methods=["post"])
     def suspend(self, request, pk=None):
-        return self._transition("suspend", ReasonSerializer)
+        return self._transition(self.lifecycle.suspend, ReasonSerializer)
 
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        return self._transition("resume", ReasonSerializer)
+        return self._transition(self.lifecycle.resume, ReasonSerializer)
 
     @action(detail=True, methods=["post"])
     def exit(self, request, pk=None):
-        return self._transition("exit", ReasonSerializer)
+        return self._transition(self.lifecycle.exit, ReasonSerializer)
 
     @extend_schema(request=SanctionInputSerializer, responses={201: SanctionSerializer})
     @action(detail=True, methods=["post"])
     def sanction(self, request, pk=None):
         data = SanctionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        sanction = self._run("sanction", self.get_object(), **data.validated_data)
+        sanction = self._run(self.lifecycle.sanction, self.get_object(), **data.validated_data)
         return Response(SanctionSerializer(sanction).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=SanctionSerializer(many=True))

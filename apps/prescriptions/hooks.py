@@ -1,0 +1,6 @@
+"""Rules of higher apps that the prescriptions' services must run (registered in their ``AppConfig.ready()``)."""
+from apps.core.hooks import Hook
+
+#: R-SET-1: is the statement of ``organisation`` for month ``period`` confirmed (locked)? Answered by the
+#: settlement app (``apps.settlement.selectors.period_is_locked``). Called with ``organisation``, ``period``.
+period_is_locked = Hook("prescriptions.period_is_locked", single=True)
