@@ -295,7 +295,7 @@ class PrescriptionListCreate(GenericAPIView):
             items=[services.UploadItem(**i) for i in v["items"]], patient=v.get("patient") or None,
             delivery=v.get("delivery") or "",
         )
-        prescription, created = services.prescription_upload(user=request.user, data=data)
+        prescription, created = services.prescription_upload(user=request.user, data=data, now=timezone.now())
         body = {"id": prescription.pk, "serial_no": prescription.serial_no, "status": prescription.status,
                 "expires_at": _dt(prescription.expires_at), "delivery": prescription.delivery}
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -314,7 +314,8 @@ class PrescriptionListCreate(GenericAPIView):
             raise ApplicationError("invalid", "日期格式应为 YYYY-MM-DD", fields={"date_from": ["YYYY-MM-DD"]}) from None
         qs = selectors.prescription_list(user=request.user, filters=filters).prefetch_related("items__drug")
         page = self.paginate_queryset(qs)
-        services.prescriptions_mark_downloaded(user=request.user, prescription_ids=[p.pk for p in page])
+        services.prescriptions_mark_downloaded(user=request.user, prescription_ids=[p.pk for p in page],
+                                               now=timezone.now())
         return self.get_paginated_response([prescription_out(p) for p in page])
 
 
@@ -328,7 +329,7 @@ class PrescriptionDetail(APIView):
     @extend_schema(responses=PrescriptionDetailOut)
     def get(self, request, pk):
         prescription = selectors.prescription_get_for(request.user, pk)
-        services.prescriptions_mark_downloaded(user=request.user, prescription_ids=[prescription.pk])
+        services.prescriptions_mark_downloaded(user=request.user, prescription_ids=[prescription.pk], now=timezone.now())
         body = prescription_out(prescription, items=list(selectors.prescription_items(prescription)))
         body["dispensings"] = [dispensing_out(d) for d in prescription.dispensings.order_by("id")]
         return Response(body)
@@ -346,7 +347,8 @@ class PrescriptionDispense(APIView):
     def post(self, request, pk):
         v = _valid(DispenseIn, request.data)
         dispensing = services.prescription_dispense(prescription_id=pk, user=request.user,
-                                                    dispensed_at=v["dispensed_at"], items=_dispense_items(v))
+                                                    dispensed_at=v["dispensed_at"], items=_dispense_items(v),
+                                                    now=timezone.now())
         return Response(dispensing_out(dispensing, lines=dispensing.lines_cache), status=status.HTTP_201_CREATED)
 
 
@@ -358,7 +360,7 @@ class PrescriptionQuote(APIView):
         prescription = selectors.prescription_get_for(request.user, pk)
         v = _valid(QuoteIn, request.data)
         result = services.prescription_quote(prescription=prescription, dispensed_at=v.get("dispensed_at"),
-                                             items=_dispense_items(v))
+                                             items=_dispense_items(v), now=timezone.now())
         return Response({"prescription": prescription.pk, "settlement": settlement_out(result.figures()),
                          "lines": [{"quantity": l.quantity, "unit_price": _money(l.unit_price),
                                     "line_total": _money(l.line_total), "first_self_pay": _money(l.first_self_pay),
@@ -373,7 +375,8 @@ class PrescriptionCancel(APIView):
     def post(self, request, pk):
         prescription = selectors.prescription_get_for(request.user, pk)
         v = _valid(ReasonIn, request.data)
-        prescription = services.prescription_cancel(prescription=prescription, user=request.user, reason=v["reason"])
+        prescription = services.prescription_cancel(prescription=prescription, user=request.user, reason=v["reason"],
+                                                    now=timezone.now())
         return Response(prescription_out(prescription))
 
 
@@ -385,7 +388,7 @@ class PrescriptionDecline(APIView):
         prescription = selectors.prescription_get_for(request.user, pk)
         v = _valid(DeclineIn, request.data)
         prescription = services.prescription_decline(prescription=prescription, user=request.user,
-                                                     reason=v["reason"], note=v["note"])
+                                                     reason=v["reason"], note=v["note"], now=timezone.now())
         return Response(prescription_out(prescription))
 
 
@@ -419,7 +422,8 @@ class DispensingReverse(APIView):
     def post(self, request, pk):
         dispensing = selectors.dispensing_get_for(request.user, pk)
         v = _valid(ReverseIn, request.data)
-        reversal = services.dispensing_reverse(dispensing=dispensing, user=request.user, reason=v["reason"])
+        reversal = services.dispensing_reverse(dispensing=dispensing, user=request.user, reason=v["reason"],
+                                               now=timezone.now())
         return Response(dispensing_out(reversal), status=status.HTTP_201_CREATED)
 
 
@@ -435,7 +439,8 @@ class StockMovementListCreate(GenericAPIView):
     @extend_schema(request=StockMovementIn, responses={201: MovementOut})
     def post(self, request):
         v = _valid(StockMovementIn, request.data)
-        movement = services.stock_movement_record(user=request.user, pharmacy=request.user.pharmacy, **v)
+        movement = services.stock_movement_record(user=request.user, pharmacy=request.user.pharmacy, now=timezone.now(),
+                                                  **v)
         return Response(_movement_out(movement), status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=MovementOut(many=True), parameters=[OpenApiParameter("drug_code", str)])
@@ -541,7 +546,7 @@ class ManualClaimOut(serializers.Serializer):
 
 class CrossRegionFilingIn(serializers.Serializer):
     id_number = serializers.CharField(max_length=18)
-    treatment_region = serializers.CharField(max_length=6, help_text="region code within your region, e.g. 640500")
+    treatment_region = serializers.CharField(max_length=6, help_text="the treatment region's code, outside your region, e.g. 430100")
     filing_no = serializers.CharField(max_length=64)
     valid_from = serializers.DateField()
     valid_until = serializers.DateField(required=False, allow_null=True, default=None)
@@ -615,6 +620,7 @@ class ManualClaimListCreate(GenericAPIView):
         claim = services.manual_claim_record(
             user=request.user, person=person, invoice_no=v["invoice_no"], invoice_date=v["invoice_date"],
             provider_name=v["provider_name"], care_setting=v["care_setting"], dispensing=dispensing,
+            now=timezone.now(),
             lines=[services.ClaimLine(l["drug_code"], l["quantity"], l["unit_price"]) for l in v["lines"]])
         claim = selectors.manual_claims_visible_to(request.user).select_related("insured_region").get(pk=claim.pk)
         return Response(manual_claim_out(claim), status=status.HTTP_201_CREATED)
@@ -639,8 +645,9 @@ class ManualClaimDetail(APIView):
 
 
 class CrossRegionFilingListCreate(GenericAPIView):
-    """R-PAY-5: the bureau of the treatment region records a cross-region filing (异地就医备案) for a patient
-    insured elsewhere; with direct settlement, dispensings are paid under the insured region's policy."""
+    """R-PAY-5: the bureau of the patient's insured region grants a cross-region filing (异地就医备案) naming the
+    treatment region; with direct settlement, dispensings there are paid under the insured region's policy. GET for
+    both regions' bureaus."""
 
     permission_classes = [IsBureau]
     serializer_class = CrossRegionFilingOut
@@ -651,15 +658,18 @@ class CrossRegionFilingListCreate(GenericAPIView):
         from apps.applications.models import InsuredPerson
         from apps.core.selectors import regions_under
 
+        from apps.core.models import Region
+
         v = _valid(CrossRegionFilingIn, request.data)
-        # the patient is insured elsewhere, so not among the persons of this bureau's region: found by ID number
-        person = InsuredPerson.objects.select_related("insured_region").filter(
+        # R-PAY-5: the insured region's bureau grants the filing, so the patient is one of its insured persons
+        person = selectors.persons_visible_to(request.user).select_related("insured_region").filter(
             id_number=v["id_number"].strip().upper()).first()
         if person is None:
-            raise ApplicationError("invalid", "没有该参保人", fields={"id_number": ["没有该参保人"]})
-        region = regions_under(request.user.scope_region).filter(code=v["treatment_region"].strip()).first()
+            raise ApplicationError("not_insured_region_bureau", "异地就医备案由参保地经办机构办理，本统筹区没有该参保人（R-PAY-5）",
+                                   fields={"id_number": ["不是本统筹区参保人"]}, status=403)
+        region = Region.objects.filter(code=v["treatment_region"].strip()).first()
         if region is None:
-            raise ApplicationError("invalid", "就医地须为本统筹区内的区划", fields={"treatment_region": ["不在本统筹区内"]})
+            raise ApplicationError("invalid", "就医地区划代码不存在", fields={"treatment_region": ["区划代码不存在"]})
         filing = services.cross_region_filing_create(
             user=request.user, person=person, treatment_region=region, filing_no=v["filing_no"],
             valid_from=v["valid_from"], valid_until=v["valid_until"], direct_settlement=v["direct_settlement"])

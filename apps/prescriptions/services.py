@@ -29,6 +29,7 @@ from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
 from apps.core.sql import DbValue, execute_hot
 from apps.core.models import Event
+from apps.core.roles import BUREAU_ROLES
 from apps.pharmacies.models import Pharmacy
 from apps.policies.models import CareSetting, PaymentPolicy
 from apps.policies.selectors import policy_for
@@ -752,6 +753,12 @@ def stock_movement_record(*, user, pharmacy: Pharmacy, drug_code: str, kind: str
 def cross_region_filing_create(*, user, person: InsuredPerson, treatment_region, filing_no: str,
                                valid_from: dt.date, valid_until: dt.date | None,
                                direct_settlement: bool = True) -> CrossRegionFiling:
+    """R-PAY-5: granted by the bureau of the person's *insured* region (经参保地医疗保障经办机构备案同意), naming the
+    treatment region outside it."""
+    if not (user.is_superuser or (user.role in BUREAU_ROLES and user.region_id
+                                  and person.insured_region.code.startswith(user.region.descendant_prefix))):
+        raise ApplicationError("not_insured_region_bureau",
+                               "异地就医备案须由参保人参保地的经办机构办理（R-PAY-5）", status=403)
     filing_no = (filing_no or "").strip()
     if not filing_no:
         raise ApplicationError("invalid", "请填写备案号", fields={"filing_no": ["必填"]})
@@ -815,6 +822,19 @@ def manual_claim_record(*, user, person: InsuredPerson, invoice_no: str, invoice
                          "invoice_unit_price": str(line.unit_price), "unit_price": str(engine.money(price)),
                          "payment_standard": str(standards[drug.pk]),
                          "first_self_pay_ratio": str(drug.first_self_pay_ratio)})
+    if not not_listed and not bad_amounts:
+        # R-PAY-5 / R-APP-1: only for a drug covered by an approved, unexpired application on the invoice date
+        from apps.applications.selectors import application_covering
+
+        for index, line in enumerate(lines):
+            drug = drugs[line.drug_code.strip().upper()]
+            if care_setting == CareSetting.OUTPATIENT and application_covering(
+                    person=person, generic_name=drug.generic_name, dosage_form=drug.dosage_form,
+                    on=invoice_date) is None:
+                raise ApplicationError("no_valid_application",
+                                       f"参保人在 {invoice_date} 没有 {drug.generic_name}（{drug.dosage_form}）的已通过且在有效期内的"
+                                       "待遇申请，不能手工报销（R-PAY-5、R-APP-1）",
+                                       fields={f"lines.{index}.drug_code": ["无有效待遇申请"]})
     if not_listed:
         first = next(iter(not_listed.values()))[0]
         raise ApplicationError("drug_not_listed", f"药品 {first}",

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from apps.core.roles import BUREAU, Role, require_role
 from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
+from apps.core.formatting import money
 from apps.prescriptions import forms, selectors, services
 from apps.prescriptions.models import Prescription
 
@@ -31,7 +32,8 @@ def prescription_list(request):
     qs = selectors.prescription_list(user=request.user, filters=filters).prefetch_related("items__drug")
     page = Paginator(qs, 30).get_page(request.GET.get("page"))
     if request.user.is_pharmacy:
-        services.prescriptions_mark_downloaded(user=request.user, prescription_ids=[p.pk for p in page])
+        services.prescriptions_mark_downloaded(user=request.user, prescription_ids=[p.pk for p in page],
+                                               now=timezone.now())
     return render(request, "prescriptions/list.html", {"form": form, "page_obj": page, "rows": page.object_list,
                                                        "now": timezone.now()})
 
@@ -40,7 +42,8 @@ def prescription_list(request):
 def prescription_detail(request, pk):
     prescription = selectors.prescription_get_for(request.user, pk)
     if request.user.is_pharmacy:
-        services.prescriptions_mark_downloaded(user=request.user, prescription_ids=[prescription.pk])
+        services.prescriptions_mark_downloaded(user=request.user, prescription_ids=[prescription.pk],
+                                               now=timezone.now())
         prescription.refresh_from_db(fields=["downloaded_at"])
     dispensings = [(d, list(selectors.dispensing_lines(d)))
                    for d in prescription.dispensings.select_related("reverses").order_by("id")]
@@ -63,7 +66,8 @@ def prescription_cancel(request, pk):
         messages.error(request, _("请填写撤销原因"))
     else:
         try:
-            services.prescription_cancel(prescription=prescription, user=request.user, reason=form.cleaned_data["reason"])
+            services.prescription_cancel(prescription=prescription, user=request.user, reason=form.cleaned_data["reason"],
+                                         now=timezone.now())
             messages.success(request, _("处方已撤销"))
         except ApplicationError as exc:
             messages.error(request, exc.message)
@@ -80,7 +84,8 @@ def prescription_decline(request, pk):
         messages.error(request, _("请选择拒配原因"))
     else:
         try:
-            services.prescription_decline(prescription=prescription, user=request.user, **form.cleaned_data)
+            services.prescription_decline(prescription=prescription, user=request.user, now=timezone.now(),
+                                          **form.cleaned_data)
             messages.success(request, _("已拒配，医院可看到拒配原因"))
         except ApplicationError as exc:
             messages.error(request, exc.message)
@@ -96,7 +101,7 @@ def dispensing_reverse(request, pk):
     form.is_valid()
     try:
         services.dispensing_reverse(dispensing=dispensing, user=request.user,
-                                    reason=form.cleaned_data.get("reason", ""))
+                                    reason=form.cleaned_data.get("reason", ""), now=timezone.now())
         messages.success(request, _("已冲正，参保人的起付线和年度限额使用已恢复"))
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -115,17 +120,18 @@ def prescription_dispense(request, pk):
     if request.method == "POST" and form.is_valid():
         confirm = request.POST.get("action") == "dispense"
         dispense_items = form.dispense_items(with_codes=confirm)
+        now = timezone.now()
         try:
             if not dispense_items:
                 raise ApplicationError("invalid", _("请至少填写一行配药数量"))
             if confirm:
                 dispensing = services.prescription_dispense(prescription_id=prescription.pk, user=request.user,
-                                                            dispensed_at=timezone.now(), items=dispense_items)
+                                                            dispensed_at=now, items=dispense_items, now=now)
                 messages.success(request, _("配药完成：统筹基金支付 %(fund)s 元，个人支付 %(personal)s 元") % {
-                    "fund": dispensing.fund_payment, "personal": dispensing.personal_payment})
+                    "fund": money(dispensing.fund_payment), "personal": money(dispensing.personal_payment)})
                 return redirect("prescriptions:detail", pk=prescription.pk)
-            quote = services.prescription_quote(prescription=prescription, dispensed_at=timezone.now(),
-                                                items=dispense_items)
+            quote = services.prescription_quote(prescription=prescription, dispensed_at=now,
+                                                items=dispense_items, now=now)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
     return render(request, "prescriptions/dispense.html", {"p": prescription, "form": form, "quote": quote})
@@ -137,7 +143,8 @@ def stock(request):
     form = forms.StockMovementForm(request.POST or None, initial={"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")})
     if request.method == "POST" and form.is_valid():
         try:
-            services.stock_movement_record(user=request.user, pharmacy=request.user.pharmacy, **form.cleaned_data)
+            services.stock_movement_record(user=request.user, pharmacy=request.user.pharmacy, now=timezone.now(),
+                                           **form.cleaned_data)
             messages.success(request, _("已登记"))
             return redirect("prescriptions:stock")
         except ApplicationError as exc:
@@ -219,8 +226,9 @@ def manual_claim_create(request):
             try:
                 claim = services.manual_claim_record(
                     user=request.user, person=person, invoice_no=d["invoice_no"], invoice_date=d["invoice_date"],
-                    provider_name=d["provider_name"], care_setting=d["care_setting"], lines=lines.claim_lines())
-                messages.success(request, _("已登记手工报销：统筹基金支付 %(fund)s 元") % {"fund": claim.fund_payment})
+                    provider_name=d["provider_name"], care_setting=d["care_setting"], lines=lines.claim_lines(),
+                    now=timezone.now())
+                messages.success(request, _("已登记手工报销：统筹基金支付 %(fund)s 元") % {"fund": money(claim.fund_payment)})
                 return redirect("prescriptions:usage_detail", person_id=person.pk)
             except ApplicationError as exc:
                 _line_errors(lines, exc)
@@ -231,22 +239,21 @@ def manual_claim_create(request):
 
 @login_required
 def cross_region_filings(request):
-    """R-PAY-5: the bureau records a cross-region filing (异地就医备案) for a patient insured elsewhere who is treated
-    in its region; with direct settlement, dispensings are paid under the insured region's policy."""
+    """R-PAY-5: the bureau of the patient's insured region grants a cross-region filing (异地就医备案) naming the
+    treatment region; with direct settlement, dispensings there are paid under the insured region's policy."""
     require_role(request.user, BUREAU)
-    from apps.applications.models import InsuredPerson
-    from apps.core.selectors import regions_under
+    from apps.core.models import Region
 
     form = forms.CrossRegionFilingForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        person = InsuredPerson.objects.select_related("insured_region").filter(
+        person = selectors.persons_visible_to(request.user).select_related("insured_region").filter(
             id_number=d["id_number"].strip().upper()).first()
-        region = regions_under(request.user.scope_region).filter(code=d["treatment_region"].strip()).first()
+        region = Region.objects.filter(code=d["treatment_region"].strip()).first()
         if person is None:
-            form.add_error("id_number", _("没有该参保人"))
+            form.add_error("id_number", _("本统筹区没有该参保人：异地就医备案由参保地经办机构办理"))
         elif region is None:
-            form.add_error("treatment_region", _("就医地须为本统筹区内的区划"))
+            form.add_error("treatment_region", _("就医地区划代码不存在"))
         else:
             try:
                 services.cross_region_filing_create(

@@ -56,7 +56,7 @@ def test_dispensing_page_quote_shows_breakdown_and_changes_nothing_then_confirms
     assert c.get(f"/prescriptions/{s.pid}/dispense/").status_code == 200
     form = {f"qty_{item.pk}": 3, f"price_{item.pk}": "980.00", f"codes_{item.pk}": ""}
     quoted = c.post(f"/prescriptions/{s.pid}/dispense/", {**form, "action": "quote"}).content.decode()
-    assert "1609.50" in quoted and "1330.50" in quoted
+    assert "1,609.50" in quoted and "1,330.50" in quoted
     assert not Dispensing.objects.exists() and not PatientYearUsage.objects.exists()
     missing = c.post(f"/prescriptions/{s.pid}/dispense/", {**form, "action": "dispense"}).content.decode()
     assert "追溯码" in missing and not Dispensing.objects.exists()
@@ -66,7 +66,7 @@ def test_dispensing_page_quote_shows_breakdown_and_changes_nothing_then_confirms
     d = Dispensing.objects.get()
     assert (d.fund_payment, d.personal_payment) == (D("1609.50"), D("1330.50"))
     detail = c.get(f"/prescriptions/{s.pid}/").content.decode()
-    assert "1609.50" in detail and "冲正" in detail
+    assert "1,609.50" in detail and "冲正" in detail
 
 
 def test_r_rx_6_browser_cancel_decline_and_reverse(s, api_as):
@@ -98,7 +98,7 @@ def test_r_pay_3_bureau_sees_year_to_date_usage(s, api_as):
     found = bureau.get(f"/prescriptions/usage/?q={s.person.id_number}").content.decode()
     assert f"/prescriptions/usage/{s.person.pk}/" in found
     page = bureau.get(f"/prescriptions/usage/{s.person.pk}/").content.decode()
-    assert "500.00" in page and "1609.50" in page and "398390.50" in page  # cap left = 400000 − 1609.50
+    assert "500.00" in page and "1,609.50" in page and "398,390.50" in page  # cap left = 400000 − 1609.50
     assert client_for(f.reviewer("430100")).get(f"/prescriptions/usage/{s.person.pk}/").status_code == 404
     assert client_for(s.hospital).get("/prescriptions/usage/").status_code == 403
 
@@ -131,9 +131,11 @@ def test_r_pay_5_bureau_records_cross_region_filing_in_browser(changsha):
     s = rx.setup(insurance_type="resident")
     s.person.insured_region = f.region("430102")
     s.person.save()
-    bureau = client_for(f.bureau_admin("640500"))
     form = {"id_number": s.person.id_number, "treatment_region": "640500", "filing_no": "YD-B1",
             "valid_from": "2026-01-01", "direct_settlement": "on"}
+    # R-PAY-5: the treatment region's bureau cannot grant it; the insured region's (Changsha) does
+    assert client_for(f.bureau_admin("640500")).post("/prescriptions/filings/", form).status_code == 200
+    bureau = client_for(f.bureau_admin("430100"))
     assert bureau.post("/prescriptions/filings/", form).status_code == 302
     from apps.prescriptions.models import CrossRegionFiling
 
