@@ -290,3 +290,25 @@ class ManufacturerSwitchConfirmView(GenericAPIView):
         switch = get_object_or_404(application.manufacturer_switches, pk=switch_id)
         application = services.manufacturer_switch_confirm(switch=switch, actor=request.user, now=timezone.now())
         return Response(_detail(application))
+
+
+class ExtensionInputSerializer(serializers.Serializer):
+    opinion = serializers.CharField(help_text="the responsible physician's opinion")
+
+
+class ApplicationExtensionView(GenericAPIView):
+    """R-APP-11: within the last 60 days of an approval the hospital (the responsible physician's own account)
+    files an extension; returns the new application (``kind``: ``extension``, ``extends``: the old id), waiting for
+    the bureau's decision."""
+
+    serializer_class = ExtensionInputSerializer
+    permission_classes = [IsHospital]
+
+    @extend_schema(request=ExtensionInputSerializer, responses={201: ApplicationDetailSerializer})
+    def post(self, request, pk):
+        application = selectors.application_get_for(request.user, pk)
+        data = ExtensionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        extension = services.application_extend(application=application, actor=request.user, now=timezone.now(),
+                                                **data.validated_data)
+        return Response(_detail(extension), status=status.HTTP_201_CREATED)

@@ -15,4 +15,6 @@ urlpatterns = [
          name="api-application-manufacturer-switches"),
     path("applications/<int:pk>/manufacturer-switches/<int:switch_id>/confirm/",
          api.ManufacturerSwitchConfirmView.as_view(), name="api-application-manufacturer-switch-confirm"),
+    path("applications/<int:pk>/extensions/", api.ApplicationExtensionView.as_view(),
+         name="api-application-extensions"),
 ]

@@ -39,6 +39,8 @@ from apps.core.idnumber import parse_id_number
 from apps.core.models import DesignationStatus, Region
 from apps.core.selectors import region_settings_for
 from apps.core.working_days import add_working_days
+from apps.pharmacies.models import Pharmacy
+from apps.physicians.models import Physician
 from apps.policies.models import InsuranceType
 
 logger = logging.getLogger("apps.applications")
@@ -188,9 +190,6 @@ def application_submit(*, actor, patient: dict, physician_code: str, generic_nam
                        first_use_on: dt.date | None = None, now: dt.datetime | None = None) -> Application:
     """A hospital submits a treatment application for one generic drug (R-APP-2, R-APP-7). The chain starts at
     the first stage the insured region enables (R-APP-4) with its due date (R-APP-5)."""
-    from apps.pharmacies.models import Pharmacy
-    from apps.physicians.models import Physician
-
     now = now or timezone.now()
     today = timezone.localdate(now)
     if actor.role != Role.HOSPITAL or not actor.institution_id:
@@ -348,6 +347,10 @@ def application_decide(*, application: Application, actor, decision: str, opinio
     is_last = stage == stages[-1]
     latest_end = default_valid_until(application.applied_on)
     valid_from = application.first_use_on or application.applied_on
+    if application.kind == EXTENSION and application.extends_id:
+        # R-APP-11: the new period starts the day after the current one ends, so cover never lapses
+        valid_from = application.extends.valid_until + dt.timedelta(days=1)
+        latest_end = default_valid_until(valid_from)
     if valid_until is not None:
         if decision != ApplicationReview.Decision.APPROVE or not is_last:
             raise ApplicationError("invalid", "只有最后环节同意时才能核定有效期", fields={"valid_until": ["此时不能填写"]})
@@ -618,6 +621,70 @@ def application_lookup(*, number: str, id_suffix: str, ip: str) -> Application |
         with transaction.atomic():
             record_event(subject=application, action=EventAction.PUBLIC_LOOKUP_FAILED, data={"ip": ip})
     return None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Extension before expiry (R-APP-11)
+# --------------------------------------------------------------------------------------------------------------
+
+EXTENSION = "extension"
+#: R-APP-11 (decision): an extension may be filed within the last 60 days of the approval
+EXTENSION_WINDOW_DAYS = 60
+
+
+@transaction.atomic
+def application_extend(*, application: Application, actor, opinion: str, now: dt.datetime) -> Application:
+    """R-APP-11 (001 第二十三条 简化程序): within the last ``EXTENSION_WINDOW_DAYS`` days of an approval the hospital
+    files an extension for the same generic name and dosage form. It needs only the responsible physician's opinion
+    (given by filing it from the physician's own account, recorded as the physician stage) and the bureau's
+    decision; on approval the new period starts the day after the current one ends. Decision: the new period runs
+    at most to 31 December of the year after its start (R-APP-6 counted from the new start)."""
+    today = timezone.localdate(now)
+    application = _lock(application)
+    opinion = (opinion or "").strip()
+    if actor.role != Role.HOSPITAL or actor.institution_id != application.institution_id:
+        raise ApplicationError("permission_denied", "只有原申请的医疗机构可以申请延期", status=403)
+    if application.status != Application.Status.APPROVED or application.valid_until is None:
+        raise ApplicationError("application_not_active",
+                               f"申请 {application.number} 当前状态为“{application.get_status_display()}”，只有已通过的申请可以延期",
+                               status=409)
+    if not user_holds_stage_duty(actor, application, Stage.PHYSICIAN):
+        raise ApplicationError("stage_duty_required", "延期申请须由责任医师本人账号出具意见（R-APP-11、R-APP-4）", status=403)
+    window_start = application.valid_until - dt.timedelta(days=EXTENSION_WINDOW_DAYS - 1)
+    if not (window_start <= today <= application.valid_until):
+        raise ApplicationError("extension_not_due",
+                               f"延期申请须在有效期最后 {EXTENSION_WINDOW_DAYS} 天内提出（{window_start} 至 "
+                               f"{application.valid_until}），今天是 {today}（R-APP-11）", status=409)
+    if not opinion:
+        raise ApplicationError("opinion_required", "请填写责任医师意见", fields={"opinion": ["必填"]})
+    if application.extensions.exclude(status__in=[Application.Status.REJECTED, Application.Status.TERMINATED]).exists():
+        raise ApplicationError("extension_exists", f"申请 {application.number} 已有延期申请", status=409)
+    physician = application.physician
+    if not physician.is_active_on(today):
+        raise ApplicationError("physician_not_filed", f"责任医师 {physician.name} 未备案或备案已失效（R-DOC-3）")
+    _check_certifying(physician=physician, institution=application.institution)
+    _drug_for_generic(application.generic_name, application.valid_until + dt.timedelta(days=1),
+                      application.dosage_form)
+    stages = [Stage.PHYSICIAN.value, Stage.BUREAU.value]
+    extension = Application.objects.create(
+        number=_new_number(today), person=application.person, insured_region=application.insured_region,
+        institution=application.institution, pharmacy=application.pharmacy, physician=physician,
+        generic_name=application.generic_name, dosage_form=application.dosage_form,
+        manufacturer=application.manufacturer, kind=EXTENSION, extends=application,
+        therapeutic_area=application.therapeutic_area, diagnosis_code=application.diagnosis_code,
+        diagnosis_name=application.diagnosis_name, usage=application.usage, course_days=application.course_days,
+        patient_phone=application.patient_phone, status=Application.Status.IN_REVIEW, review_stages=stages,
+        current_stage=Stage.BUREAU, stage_received_on=today,
+        stage_due_date=stage_due_date(stage=Stage.BUREAU, received_on=today, region=application.insured_region),
+        submitted_at=now, applied_on=today, created_by=actor,
+    )
+    ApplicationReview.objects.create(application=extension, stage=Stage.PHYSICIAN,
+                                     decision=ApplicationReview.Decision.APPROVE, opinion=opinion, reviewer=actor,
+                                     decided_at=now)
+    record_event(subject=extension, action=EventAction.APPLICATION_EXTENSION_FILED, actor=actor,
+                 to_status=extension.status, reason=opinion,
+                 data={"number": extension.number, "extends": application.number})
+    return extension
 
 
 # --------------------------------------------------------------------------------------------------------------
