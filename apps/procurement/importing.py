@@ -28,11 +28,11 @@ from apps.procurement.models import (
     Agreement, BaseUse, Contract, ProcurementImport, ProcurementRound, Purchase, RegionBase, Repayment, WinningProduct,
 )
 
-PRODUCTS = "procurement_products"
-BASES = "procurement_bases"
-BASE_USES = "procurement_base_uses"
-PURCHASES = "procurement_purchases"
-REPAYMENTS = "procurement_repayments"
+PRODUCTS = "vbp_products"
+BASES = "vbp_bases"
+BASE_USES = "vbp_base_uses"
+PURCHASES = "vbp_purchases"
+REPAYMENTS = "vbp_repayments"
 
 KIND_CHOICES = [
     (PURCHASES, "采购记录（省平台月度导出）"),
@@ -80,7 +80,10 @@ class _Spec(ImportSpec):
 
     def context(self, *, run) -> dict:  # the engine's hook; ``run`` is this module's ``_Run``
         user = run.created_by
-        ctx = {"run": run, "user": user, "round": run.round, "region": selectors.scope_region(user) if user else None}
+        # ``run`` is this module's ``_Run`` or, through the catalogue's generic import workflow, an ``ImportRun``
+        # (which chooses no round: winning products are refused there, see ProductSpec.check_row)
+        ctx = {"run": run, "user": user, "round": getattr(run, "round", None),
+               "region": selectors.scope_region(user) if user else None}
         ctx["institutions"] = {i.code: i for i in scope_to_user(
             Institution.objects.all(), user, region_fields=("region",), institution_field=None, pharmacy_field=None)}
         products = selectors.products_visible_to(user).select_related("region")
@@ -169,6 +172,9 @@ class ProductSpec(_Spec):
         return selectors.products_visible_to(user)
 
     def check_row(self, values, ctx):
+        if ctx["round"] is None:
+            yield "品种编码", "中选药品须在“带量采购导入”页面选择批次后导入"
+            return
         if "firms" in values:
             values["firms"] = [f.strip() for f in
                                values["firms"].replace("，", "、").replace(",", "、").replace(";", "、").split("、")

@@ -192,7 +192,7 @@ def contract_decompose(*, product: WinningProduct, cycle_year: int, actor,
         if total < first.agreed_volume:
             raise ApplicationError(
                 "second_year_below_first",
-                f"次年约定采购量 {total} 少于首年约定采购量 {first.agreed_volume}，R-VBP-2 要求不少于首年",
+                f"次年约定采购量 {total} 少于首年约定采购量 {first.agreed_volume}，次年应不少于首年",
                 fields={"agreed_volume": [f"不少于 {first.agreed_volume}"]})
         floors = {a.institution_id: a.agreed_volume for a in first.agreements.all()}
         floor_sum = sum(floors.values())

@@ -38,7 +38,7 @@ def test_r_vbp_3_purchase_import_in_the_browser_bad_row_refused_then_good_file(p
 
     login_page("vbpadmin")
     page.goto(f"{live_server.url}/procurement/imports/")
-    page.select_option("select[name=kind]", "procurement_purchases")
+    page.select_option("select[name=kind]", "vbp_purchases")
     page.set_input_files("input[name=file]", bad)
     page.click("#preview-button")
     errors = page.locator("#import-errors tbody tr")
@@ -48,7 +48,7 @@ def test_r_vbp_3_purchase_import_in_the_browser_bad_row_refused_then_good_file(p
     assert "未写入任何数据" in page.locator("#import-result").inner_text()
     assert not Purchase.objects.exists()
 
-    page.select_option("select[name=kind]", "procurement_purchases")
+    page.select_option("select[name=kind]", "vbp_purchases")
     page.set_input_files("input[name=file]", good)
     page.click("#preview-button")
     assert "新增 2" in page.locator("#import-preview").inner_text()

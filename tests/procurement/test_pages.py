@@ -90,7 +90,8 @@ def test_r_vbp_6_product_page_previews_then_applies(world):
     c = browser(world["admin"])
     page = c.get(f"/procurement/products/{world['product'].pk}/")
     assert [r["code"] for r in page.context["plan"]] == [drug.code]
-    c.post(f"/procurement/products/{world['product'].pk}/payment-standard/")
+    response = c.post(f"/procurement/products/{world['product'].pk}/payment-standard/", follow=True)
+    assert [str(m) for m in response.context["messages"]] == ["中选价格已作为支付标准新版本，自执行日期起生效"]
     assert LinkedStandard.objects.get().drug == drug
 
 
