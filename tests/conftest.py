@@ -97,6 +97,9 @@ def page(browser):
     context = browser.new_context(locale="zh-CN")
     pg = context.new_page()
     pg.set_default_timeout(15000)
+    # confirmation dialogs (static/js/confirm.js) are accepted and their text kept for assertions
+    pg.dialogs = []
+    pg.on("dialog", lambda dialog: (pg.dialogs.append(dialog.message), dialog.accept()))
     yield pg
     context.close()
 

@@ -9,6 +9,7 @@ from apps.catalogue import services
 from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
 from apps.core.admin_actions import BureauAdminAccess, ReadOnlyAdminMixin, ServiceModelAdmin, transition_action
 
+from apps.core.admin_figures import FiguresAdminMixin
 
 class WithdrawActionForm(forms.Form):
     withdrawn_on = forms.DateField(label="调出日期", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
@@ -31,7 +32,7 @@ WITHDRAWAL_FIELDS = ["withdrawn_on", "withdrawal_reason", "withdrawal_note", "wi
 
 
 @admin.register(Drug)
-class DrugAdmin(BureauAdminAccess, ServiceModelAdmin):
+class DrugAdmin(FiguresAdminMixin, BureauAdminAccess, ServiceModelAdmin):
     change_list_template = "admin/catalogue/drug/change_list.html"
     list_display = ["code", "generic_name", "dosage_form", "specification", "manufacturer", "category",
                     "therapeutic_area", "payment_standard", "agreement_end", "withdrawn_on"]

@@ -8,6 +8,7 @@ from django.urls import path
 
 from apps.core.admin_actions import BureauAdminAccess, ReadOnlyAdminMixin
 from apps.core.exceptions import ApplicationError
+from apps.core.admin_figures import FiguresAdminMixin
 from apps.core.models import CalendarDay, Event, Region, RegionSettings, Sanction
 from apps.core.services import (
     calendar_day_delete, calendar_day_set, calendar_import, calendar_template_workbook, region_create, region_update,
@@ -118,7 +119,7 @@ class RegionSettingsAdmin(BureauAdminAccess, admin.ModelAdmin):
     autocomplete_fields = ["region"]
 
 
-class ReadOnlyAdmin(ReadOnlyAdminMixin, BureauAdminAccess, admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, FiguresAdminMixin, BureauAdminAccess, admin.ModelAdmin):
     pass
 
 

@@ -29,10 +29,17 @@ class SanctionForm(forms.Form):
     deadline = forms.DateField(label=_("整改期限"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
-def apply_error_to_form(form: forms.Form, exc: ApplicationError) -> None:
-    """Show a service refusal on the form: field messages on their fields, the message on top."""
-    for name, messages in exc.fields.items():
-        if name in form.fields:
-            for message in messages:
+def apply_error_to_form(form: forms.Form, exc: ApplicationError) -> bool:
+    """Show a service refusal on the form once (issue 15: one error, one message). A refusal about one field of
+    the form is shown at that field with the full explanation; about several fields, each field gets its own
+    message; otherwise the explanation goes on top. Returns whether it was placed on fields."""
+    placed = [name for name in (exc.fields or {}) if name in form.fields]
+    if len(placed) == 1 and len(exc.fields) == 1:
+        form.add_error(placed[0], exc.message)
+    elif placed:
+        for name in placed:
+            for message in exc.fields[name]:
                 form.add_error(name, message)
-    form.add_error(None, exc.message)
+    else:
+        form.add_error(None, exc.message)
+    return bool(placed)

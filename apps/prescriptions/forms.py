@@ -25,7 +25,7 @@ class DeclineForm(forms.Form):
 
 
 class ReverseForm(forms.Form):
-    reason = forms.CharField(label=_("冲正原因"), max_length=500, required=False)
+    reason = forms.CharField(label=_("冲正原因"), max_length=500)
 
 
 class DispenseForm(forms.Form):

@@ -30,6 +30,7 @@ THIRD_PARTY_APPS = [
     "knox",  # API tokens: stored hashed, expiring, revocable (issue 14 §11)
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our own static files (intranet, issue 15)
     "import_export",
     "auditlog",
     "csp",
@@ -114,7 +115,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # Content-Security-Policy (django-csp): scripts only from this site or with the response's nonce
 # (<script nonce="{{ request.csp_nonce }}">); the two inline handlers the pages use are allowed by their hash.
-# /api/docs/ adds the Swagger UI CDN for itself (config/urls.py).
+# /api/docs/ serves Swagger UI from drf-spectacular-sidecar's static files, its initialiser as a script URL.
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE  # noqa: E402
 
 CSP_INLINE_HANDLERS = ["'unsafe-hashes'", "'sha256-osjxnKEPL/pQJbFk1dKsF7PYFmTyMWGmVSiL9inhxJY='",  # this.form.submit()
@@ -207,6 +208,10 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery: eager (in-process) unless a broker is configured
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
+    # Swagger UI and its favicon from drf-spectacular-sidecar's static files: /api/docs/ works without internet
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL or "cache+memory://")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -23,11 +23,11 @@ def test_r_rx_5_pharmacist_quotes_then_dispenses_in_the_browser(login_page, live
     page.fill(f"input[name=price_{item.pk}]", "980.00")
     page.click("button[value=quote]")
     quote = page.locator("#quote")
-    assert "1609.50" in quote.inner_text() and "1330.50" in quote.inner_text()
+    assert "1,609.50" in quote.inner_text() and "1,330.50" in quote.inner_text()
     assert not Dispensing.objects.exists()
     page.fill(f"textarea[name=codes_{item.pk}]", "\n".join(rx.trace_codes(3)))
     page.click("button[value=dispense]")
     page.wait_for_selector(".dispensing")
-    assert "1609.50" in page.locator(".dispensing").inner_text()
+    assert "1,609.50" in page.locator(".dispensing").inner_text()
     assert Dispensing.objects.get().fund_payment == 1609.5
     assert page.locator("#status").inner_text() == "已配药"

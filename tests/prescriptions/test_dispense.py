@@ -291,7 +291,7 @@ def test_r_rx_6_reversal_once_restores_deductible_and_cap(api_as, s):
     usage = PatientYearUsage.objects.get(person=s.person)
     assert (usage.deductible_met, usage.fund_paid) == (D("0.00"), D("0.00"))
     # once
-    again = api_as(s.pharmacist).post(f"/api/v1/dispensings/{first['id']}/reverse/", {}, format="json")
+    again = api_as(s.pharmacist).post(f"/api/v1/dispensings/{first['id']}/reverse/", {"reason": "单价录错"}, format="json")
     assert again.status_code == 409 and again.json()["code"] == "not_reversible"
     assert Dispensing.objects.filter(kind="reversal").count() == 1
     # the net of the two rows is zero, the prescription can be dispensed again with the released codes
@@ -306,13 +306,13 @@ def test_r_rx_6_reversal_only_within_settlement_month(api_as, s):
     pid = upload(api_as, s)
     did = dispense(api_as, s, pid, rx.dispense_body(s.drug, 3)).json()["id"]
     Dispensing.objects.filter(pk=did).update(period=dt.date(2020, 1, 1))
-    r = api_as(s.pharmacist).post(f"/api/v1/dispensings/{did}/reverse/", {}, format="json")
+    r = api_as(s.pharmacist).post(f"/api/v1/dispensings/{did}/reverse/", {"reason": "单价录错"}, format="json")
     assert r.status_code == 409 and r.json()["code"] == "not_reversible"
 
 
 def test_r_rx_6_other_pharmacy_cannot_reverse(api_as, s):
     did = dispense(api_as, s, upload(api_as, s), rx.dispense_body(s.drug, 3)).json()["id"]
-    r = api_as(f.pharmacy_user()).post(f"/api/v1/dispensings/{did}/reverse/", {}, format="json")
+    r = api_as(f.pharmacy_user()).post(f"/api/v1/dispensings/{did}/reverse/", {"reason": "单价录错"}, format="json")
     assert r.status_code == 404
 
 
@@ -323,7 +323,7 @@ def test_r_set_1_reversal_goes_to_next_month_when_statement_confirmed(api_as, s)
     period = Dispensing.objects.get(pk=did).period
     Statement.objects.create(organisation_kind="pharmacy", pharmacy=s.pharmacy, period=period,
                              status=Statement.Status.CONFIRMED, computed_at=timezone.now())
-    r = api_as(s.pharmacist).post(f"/api/v1/dispensings/{did}/reverse/", {}, format="json")
+    r = api_as(s.pharmacist).post(f"/api/v1/dispensings/{did}/reverse/", {"reason": "单价录错"}, format="json")
     assert r.status_code == 201, r.content
     nxt = (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     assert r.json()["period"] == f"{nxt:%Y-%m}"
@@ -331,5 +331,5 @@ def test_r_set_1_reversal_goes_to_next_month_when_statement_confirmed(api_as, s)
 
 def test_r_rx_6_reversal_in_open_month_keeps_original_period(api_as, s):
     did = dispense(api_as, s, upload(api_as, s), rx.dispense_body(s.drug, 3)).json()["id"]
-    r = api_as(s.pharmacist).post(f"/api/v1/dispensings/{did}/reverse/", {}, format="json")
+    r = api_as(s.pharmacist).post(f"/api/v1/dispensings/{did}/reverse/", {"reason": "单价录错"}, format="json")
     assert r.json()["period"] == f"{Dispensing.objects.get(pk=did).period:%Y-%m}"

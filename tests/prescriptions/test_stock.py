@@ -24,7 +24,7 @@ def test_r_pha_3_stock_is_purchases_minus_returns_minus_dispensed(api_as):
     did = client.post(f"/api/v1/prescriptions/{pid}/dispense/", rx.dispense_body(s.drug, 3), format="json").json()["id"]
     row = client.get("/api/v1/stock/").json()["results"][0]
     assert (row["purchased"], row["returned"], row["dispensed"], row["on_hand"]) == (10, 2, 3, 5)
-    client.post(f"/api/v1/dispensings/{did}/reverse/", {}, format="json")
+    client.post(f"/api/v1/dispensings/{did}/reverse/", {"reason": "单价录错"}, format="json")
     assert client.get(f"/api/v1/stock/?drug_code={s.drug.code}").json()["results"][0]["on_hand"] == 8
 
 
