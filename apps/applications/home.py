@@ -2,6 +2,7 @@
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from apps.applications.views import _filings_for
 from apps.core.roles import BUREAU_ROLES, Role
 from apps.applications import selectors
 from apps.core.home import Figure
@@ -20,8 +21,6 @@ def home_figures(user) -> list[Figure]:
         figures.append(Figure(_("已退回待补充"), counts["returned"], f"{queue}?status=returned",
                               "warn" if counts["returned"] else ""))
     if user.is_superuser or user.role in BUREAU_ROLES:
-        from apps.applications.views import _filings_for
-
         pending = _filings_for(user).count()
         figures.append(Figure(_("责任医师待备案"), pending, reverse("applications:filings"), "warn" if pending else ""))
     return figures

@@ -13,7 +13,7 @@ from apps.applications.models import HOSPITAL_STAGES, Application, ApplicationRe
 from apps.institutions.models import HospitalDuty
 from apps.core.models import Region
 from apps.core.scoping import scope_to_user
-from apps.core.selectors import region_q
+from apps.core.selectors import region_q, region_settings_for
 
 OPEN_STATUSES = (Application.Status.SUBMITTED, Application.Status.IN_REVIEW, Application.Status.RETURNED)
 DECIDABLE_STATUSES = (Application.Status.SUBMITTED, Application.Status.IN_REVIEW)
@@ -207,8 +207,6 @@ def reviews_of(application: Application):
 def filing_after_first_use_allowed(person: InsuredPerson) -> bool:
     """R-APP-10: whether the person's insured region lets patients use the drug first and file the application
     afterwards (Jilin, 002 三(二)). Approval then covers from the recorded first-use date (``first_use_on``)."""
-    from apps.core.selectors import region_settings_for
-
     return bool(region_settings_for(person.insured_region).filing_after_first_use)
 
 

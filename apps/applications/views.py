@@ -32,6 +32,10 @@ from apps.applications.models import Application, Stage
 from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
 from apps.core.masking import mask_id_number, mask_name, mask_phone
+from apps.pharmacies.selectors import pharmacies_visible_to
+from apps.physicians import services as physician_services
+from apps.physicians.models import Physician
+from apps.physicians.selectors import physicians_visible_to
 
 QUEUE_KEYS = ("stage", "status", "generic_name", "institution", "region", "due", "q")
 
@@ -274,9 +278,6 @@ def application_list(request):
 def application_create(request):
     user = request.user
     require_role(user, Role.HOSPITAL)
-    from apps.pharmacies.selectors import pharmacies_visible_to
-    from apps.physicians.models import Physician
-    from apps.physicians.selectors import physicians_visible_to
 
     physicians = physicians_visible_to(user).filter(status=Physician.Status.FILED)
     pharmacies = pharmacies_visible_to(user)
@@ -296,9 +297,6 @@ def application_create(request):
 # --- physician filing requests (R-DOC-3) ----------------------------------------------------------------------
 
 def _filings_for(user):
-    from apps.physicians.models import Physician
-    from apps.physicians.selectors import physicians_visible_to
-
     return physicians_visible_to(user).filter(status=Physician.Status.PROPOSED).order_by("created_at", "code")
 
 
@@ -314,8 +312,6 @@ def filing_list(request):
 def filing_detail(request, pk):
     """A physician filing request: file it or refuse it (R-DOC-3), then on to the next request."""
     require_role(request.user, BUREAU)
-    from apps.physicians import services as physician_services
-    from apps.physicians.selectors import physicians_visible_to
 
     physician = get_object_or_404(physicians_visible_to(request.user), pk=pk)
     form = FilingDecisionForm(request.POST or None)

@@ -191,7 +191,7 @@ def import_run_create(*, kind: str, upload: UploadedFile, actor, dry_run: bool =
 def import_run_start(*, run: ImportRun) -> ImportRun:
     """Run now (small files) or queue the Celery task after commit (large files)."""
     if run.asynchronous:
-        from apps.catalogue.tasks import import_run_execute_task
+        from apps.catalogue.tasks import import_run_execute_task  # tasks import these services: a true start-up cycle
 
         transaction.on_commit(lambda: import_run_execute_task.delay(run.pk))
         return run

@@ -1,4 +1,6 @@
 """Serializer fields shared by the registry APIs."""
+from apps.core.models import Region
+from apps.core.selectors import region_q
 from rest_framework import serializers
 
 
@@ -77,8 +79,5 @@ class RegionPrefixFilterMixin:
     region_field = "region"
 
     def filter_region(self, queryset, name, value):
-        from apps.core.models import Region
-        from apps.core.selectors import region_q
-
         region = Region.objects.filter(code=value).first()
         return queryset.filter(region_q(region, self.region_field)) if region else queryset.none()

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
+from apps.core.exceptions import ApplicationError
 from apps.core.home import home_figures
 
 
@@ -19,7 +20,6 @@ def run_service(request, call, *, success: str) -> bool:
     its field details (nothing changed)."""
     from django.contrib import messages
 
-    from apps.core.exceptions import ApplicationError
 
     try:
         call()

@@ -8,8 +8,9 @@ from django.db.models import Count, Q, QuerySet
 
 from apps.core.models import DesignationStatus, Region
 from apps.core.scoping import scope_to_user
-from apps.core.selectors import region_q
+from apps.core.selectors import region_q, regions_under
 from apps.institutions.models import Institution
+from apps.pharmacies.models import Pharmacy
 from apps.registries.designation import Criterion, exit_flags, filter_organisations
 
 
@@ -72,9 +73,6 @@ def institutions_flagged_for_exit(*, user=None, region: Region | None = None, to
 def coverage_gaps(*, user) -> list[dict]:
     """R-INS-5: counties/districts of the user's region without an admitted dual-channel institution or
     without an admitted dual-channel pharmacy (000 二(一)(三); 001 第二十六条)."""
-    from apps.core.selectors import regions_under
-    from apps.pharmacies.models import Pharmacy
-
     counties = regions_under(user.scope_region).filter(level=Region.Level.COUNTY).order_by("code")
     with_institution = set(Institution.objects.filter(status=DesignationStatus.ADMITTED)
                            .values_list("region_id", flat=True))

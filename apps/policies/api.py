@@ -5,6 +5,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.core.exceptions import ApplicationError
 from apps.core.permissions import ReadAnyWriteBureauAdmin
 from apps.core.api_fields import ScopedSlugRelatedField
 from apps.core.models import Region
@@ -96,7 +97,6 @@ class PolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def partial_update(self, request, pk=None):
         policy = self.get_object()
         if not request.user.is_superuser and not policy.region.code.startswith(request.user.region.descendant_prefix):
-            from apps.core.exceptions import ApplicationError
             raise ApplicationError("permission_denied", "只能修改本统筹区的支付政策", status=403)
         data = PolicyWriteSerializer(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)

@@ -15,10 +15,15 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.applications.models import InsuredPerson
+from apps.catalogue.models import Drug
+from apps.core.models import Region
 from apps.core.roles import BUREAU_ROLES
 from apps.core.permissions import IsBureau, IsHospital, IsPharmacy
 from apps.core.exceptions import ApplicationError
 from apps.core.masking import mask_id_number
+from apps.core.selectors import regions_under
+from apps.pharmacies.selectors import pharmacies_visible_to
 from apps.policies.models import CareSetting
 from apps.prescriptions import selectors, services
 from apps.prescriptions.models import CrossRegionFiling, Delivery, Dispensing, ManualClaim, Prescription, StockMovement
@@ -469,8 +474,6 @@ class StockList(APIView):
         if user.is_pharmacy:
             pharmacy = user.pharmacy
         elif user.role in BUREAU_ROLES or user.is_superuser:
-            from apps.pharmacies.selectors import pharmacies_visible_to
-
             code = (q.get("pharmacy_code") or "").strip()
             if not code:
                 raise ApplicationError("invalid", "请指定药店编码 pharmacy_code", fields={"pharmacy_code": ["必填"]})
@@ -481,8 +484,6 @@ class StockList(APIView):
             raise ApplicationError("permission_denied", "当前角色无权查看药店库存", status=403)
         drug = None
         if q.get("drug_code"):
-            from apps.catalogue.models import Drug
-
             drug = Drug.objects.filter(code=q["drug_code"].strip().upper()).first()
             if drug is None:
                 raise ApplicationError("not_found", "未找到该药品", status=404)
@@ -655,10 +656,6 @@ class CrossRegionFilingListCreate(GenericAPIView):
 
     @extend_schema(request=CrossRegionFilingIn, responses={201: CrossRegionFilingOut})
     def post(self, request):
-        from apps.applications.models import InsuredPerson
-        from apps.core.selectors import regions_under
-
-        from apps.core.models import Region
 
         v = _valid(CrossRegionFilingIn, request.data)
         # R-PAY-5: the insured region's bureau grants the filing, so the patient is one of its insured persons

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.policies.models import CareSetting
 from apps.prescriptions.models import Prescription, StockMovement
+from apps.prescriptions.services import ClaimLine, DispenseItem
 
 
 class PrescriptionFilterForm(forms.Form):
@@ -48,8 +49,6 @@ class DispenseForm(forms.Form):
                 for item in self.items]
 
     def dispense_items(self, *, with_codes: bool):
-        from apps.prescriptions.services import DispenseItem
-
         out = []
         for item in self.items:
             quantity = self.cleaned_data[f"qty_{item.pk}"]
@@ -106,8 +105,6 @@ class BaseClaimLineFormSet(forms.BaseFormSet):
         return [form for form in self.forms if form.has_changed() and form.cleaned_data]
 
     def claim_lines(self):
-        from apps.prescriptions.services import ClaimLine
-
         return [ClaimLine(form.cleaned_data["drug_code"].strip().upper(), form.cleaned_data["quantity"],
                           form.cleaned_data["unit_price"]) for form in self.filled_forms()]
 

@@ -13,11 +13,12 @@ from decimal import Decimal
 from django.db.models import Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
+from apps.applications.models import InsuredPerson
 from apps.catalogue.models import Drug, PaymentStandard
 from apps.core.models import Region
 from apps.core.scoping import scope_to_user
 from apps.prescriptions.models import (
-    CrossRegionFiling, Dispensing, DispensingLine, ManualClaim, PatientYearUsage, Prescription, StockMovement,
+    CrossRegionFiling, Dispensing, DispensingLine, ManualClaim, PatientYearUsage, Prescription, StockMovement, TraceCode,
 )
 
 
@@ -80,8 +81,6 @@ def dispensing_lines(dispensing: Dispensing):
 
 def live_trace_codes(codes: list[str]) -> list[str]:
     """Which of ``codes`` are dispensed now (not released by a reversal) anywhere in the system (R-RX-5)."""
-    from apps.prescriptions.models import TraceCode
-
     return sorted(TraceCode.objects.filter(code__in=codes, released_at__isnull=True).values_list("code", flat=True))
 
 
@@ -143,8 +142,6 @@ def year_usage(*, person, year: int) -> PatientYearUsage | None:
 
 def persons_visible_to(user):
     """Bureau users see persons insured in their region (year-to-date usage page)."""
-    from apps.applications.models import InsuredPerson
-
     qs = InsuredPerson.objects.select_related("insured_region")
     return scope_to_user(qs, user, region_fields=("insured_region",), institution_field=None, pharmacy_field=None)
 

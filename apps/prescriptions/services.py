@@ -24,6 +24,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.applications.models import Application, InsuredPerson
+from apps.applications.selectors import application_covering
+from apps.applications.services import insured_person_upsert
 from apps.catalogue.models import Drug
 from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
@@ -176,8 +178,6 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime) -> tuple[Pr
                                     and application.dosage_form in ("", form)
                                     and application.covers(issued_on)) else None
             if found is None:
-                from apps.applications.selectors import application_covering
-
                 found = application_covering(person=person, generic_name=generic, dosage_form=form, on=issued_on)
             if found is None:
                 raise ApplicationError("no_valid_application",
@@ -255,8 +255,6 @@ def _outpatient_person_and_application(*, data: UploadData, named: Application |
 
 
 def _person_from_patient(patient: dict, *, actor) -> InsuredPerson:
-    from apps.applications.services import insured_person_upsert
-
     return insured_person_upsert(
         name=patient.get("name", ""), id_number=str(patient.get("id_number", "")),
         insurance_type=patient.get("insurance_type", ""), insured_region_code=str(patient.get("insured_region", "")),
@@ -824,7 +822,6 @@ def manual_claim_record(*, user, person: InsuredPerson, invoice_no: str, invoice
                          "first_self_pay_ratio": str(drug.first_self_pay_ratio)})
     if not not_listed and not bad_amounts:
         # R-PAY-5 / R-APP-1: only for a drug covered by an approved, unexpired application on the invoice date
-        from apps.applications.selectors import application_covering
 
         for index, line in enumerate(lines):
             drug = drugs[line.drug_code.strip().upper()]

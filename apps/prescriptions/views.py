@@ -13,10 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from apps.core.models import Region
 from apps.core.roles import BUREAU, Role, require_role
 from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
 from apps.core.formatting import money
+from apps.policies.selectors import policy_for
 from apps.prescriptions import forms, selectors, services
 from apps.prescriptions.models import Prescription
 
@@ -179,8 +181,6 @@ def usage_detail(request, person_id):
     summary = selectors.person_year_summary(person=person, year=year)
     policy = None
     try:
-        from apps.policies.selectors import policy_for
-
         policy = policy_for(region=person.insured_region, on=min(timezone.localdate(), dt.date(year, 12, 31)))
     except ApplicationError:
         policy = None
@@ -242,7 +242,6 @@ def cross_region_filings(request):
     """R-PAY-5: the bureau of the patient's insured region grants a cross-region filing (异地就医备案) naming the
     treatment region; with direct settlement, dispensings there are paid under the insured region's policy."""
     require_role(request.user, BUREAU)
-    from apps.core.models import Region
 
     form = forms.CrossRegionFilingForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

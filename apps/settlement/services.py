@@ -26,6 +26,7 @@ from apps.settlement.models import (
     StockingReport,
 )
 from apps.settlement.periods import label, next_period, period_of
+from apps.settlement.selectors import monthly_report, reconciliation_findings
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def settlement_run_start(*, period: dt.date, now: dt.datetime, actor=None) -> Se
     run = SettlementRun.objects.create(period=period, started_by=actor if getattr(actor, "pk", None) else None)
     record_event(subject=run, action=EventAction.SETTLEMENT_RUN_STARTED, actor=actor, to_status=run.status,
                  data={"period": label(period)})
-    from apps.settlement.tasks import run_settlement
+    from apps.settlement.tasks import run_settlement  # tasks import these services: a true start-up cycle
 
     transaction.on_commit(lambda: run_settlement.delay(run.pk))
     return run
@@ -295,8 +296,6 @@ def reported_totals_from_xlsx(fileobj) -> list[dict]:
 def reconciliation_run(*, period: dt.date, now: dt.datetime, actor=None) -> dict[str, int]:
     """Find every mismatch of the month (``selectors.reconciliation_findings``, set-based queries) and store it:
     open differences are replaced, resolved ones stay resolved. Returns counts by kind."""
-    from apps.settlement.selectors import reconciliation_findings
-
     period = period_of(period)
     findings = reconciliation_findings(period=period)
     resolved_keys = set(ReconciliationDifference.objects.filter(period=period, status=ReconciliationDifference.Status.RESOLVED)
@@ -336,8 +335,6 @@ def reconciliation_difference_resolve(*, difference: ReconciliationDifference, r
 @transaction.atomic
 def monthly_report_compile(*, period: dt.date, now: dt.datetime) -> MonthlyReportSnapshot:
     """R-SET-3: freeze the month's statistics (province-wide) as reported upward by the 5th."""
-    from apps.settlement.selectors import monthly_report
-
     period = period_of(period)
     data = monthly_report(period=period, region=None)
     snapshot, _ = MonthlyReportSnapshot.objects.update_or_create(

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from apps.applications.selectors import queue_counts
 from apps.core.roles import BUREAU, Role, has_role, require_role
 from apps.catalogue.models import Drug
 from apps.core.exceptions import ApplicationError
@@ -58,7 +59,6 @@ def dashboard(request):
     """The bureau's home: this month and last month, applications waiting and overdue, stocking below target,
     open reconciliation differences, and the fund payment of the last six months."""
     require_role(request.user, BUREAU)
-    from apps.applications.selectors import queue_counts
 
     today = timezone.localdate()
     region = scope_region(request.user)
