@@ -36,4 +36,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.settlement.tasks.reconcile_previous_month",
         "schedule": crontab(minute=0, hour=4, day_of_month="6-9"),
     },
+    # R-SET-5 (000 附件2 第五条): daily follow-up of deadline rectifications (限时整改): unresolved at the deadline, or
+    # the same problem found again within six months, escalates to the bureau's queue.
+    "rectification-follow-up": {
+        "task": "apps.settlement.tasks.follow_up_rectifications",
+        "schedule": crontab(minute=20, hour=0),
+    },
+    # R-VBP-3, R-VBP-5: on the 2nd, last month's completion and even-pace snapshot of every procurement agreement
+    # (behind-pace and low-use flags) and the repeat-overdue repayment flags (after the month's purchases arrive).
+    "monthly-procurement-completion": {
+        "task": "apps.procurement.tasks.recompute_previous_month",
+        "schedule": crontab(minute=0, hour=5, day_of_month="2"),
+    },
 }

@@ -6,11 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Case, CharField, DecimalField, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError
+from apps.core.models import DesignationStatus, Sanction
 from apps.core.roles import BUREAU_ROLES, Role
 from apps.core.scoping import scope_to_user
 from apps.core.selectors import region_q
@@ -21,6 +24,7 @@ from apps.settlement.models import (
     DeferralRelease, DepositAccount, DepositEntry, InstitutionMonthlyReport, OrganisationKind, Statement,
     StatementAdjustment, WardPayment,
 )
+from apps.settlement.money_services import MONEY_KINDS
 from apps.settlement.periods import label, next_period, ward_payment_due
 
 ZERO = Decimal("0.00")
@@ -87,9 +91,6 @@ def statement_held(statement: Statement) -> Decimal:
 
 
 def _held_subquery():
-    from django.db.models import DecimalField, Subquery
-    from django.db.models.functions import Coalesce
-
     held = (StatementAdjustment.objects.filter(statement=OuterRef("pk"), kind=StatementAdjustment.Kind.DEFERRAL,
                                                sanction__deferral_release__isnull=True)
             .values("statement").annotate(s=Sum("amount")).values("s"))
@@ -183,8 +184,6 @@ def _system_dispensings(organisation, period: dt.date) -> QuerySet[Dispensing]:
 
 
 def _visits(qs, prefix: str = ""):
-    from django.db.models import Case, IntegerField, Value, When
-
     return Sum(Case(When(**{f"{prefix}kind": Dispensing.Kind.NORMAL}, then=Value(1)), default=Value(-1),
                     output_field=IntegerField()))
 
@@ -231,8 +230,6 @@ def report_differences(report: InstitutionMonthlyReport) -> dict:
 def report_status(*, period: dt.date, region, today: dt.date) -> list[dict]:
     """R-SET-3: every admitted institution and pharmacy of the region for the month: submitted on time, late, or
     missing (overdue once the 5th has passed), and whether its figures differ from the system's."""
-    from apps.core.models import DesignationStatus
-
     due = report_due(period)
     reports = {(r.organisation_kind, r.institution_id or r.pharmacy_id): r
                for r in InstitutionMonthlyReport.objects.filter(period=period).select_related("submitted_by")}
@@ -258,3 +255,17 @@ def reports_visible_to(user) -> QuerySet[InstitutionMonthlyReport]:
 
 def statements_with_held(qs: QuerySet[Statement]) -> QuerySet[Statement]:
     return qs.annotate(held=_held_subquery())
+
+
+def money_sanctions_visible_to(user) -> QuerySet:
+    """Money sanctions on the institutions and pharmacies of the bureau user's region (superusers: all)."""
+    if not _is_bureau(user):
+        return Sanction.objects.none()
+    region = None if user.is_superuser else user.region
+    if region is None and not user.is_superuser:
+        return Sanction.objects.none()
+    query = Q(pk__in=[])
+    for model in (Institution, Pharmacy):
+        ids = model.objects.filter(region_q(region)).annotate(sid=Cast("pk", CharField())).values("sid")
+        query |= Q(content_type=ContentType.objects.get_for_model(model), object_id__in=ids)
+    return Sanction.objects.filter(query, kind__in=list(MONEY_KINDS)).select_related("created_by")

@@ -40,7 +40,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 
 from apps.core import sql as hot_sql
+from apps.catalogue.models import Drug
 from apps.core.events import EventAction, record_event
+from apps.core.excel.engine import _to_decimal, is_blank
+from apps.core.excel.xlsx import SheetReader, WorkbookError
 from apps.core.exceptions import ApplicationError
 from apps.core.models import Region, RegionSettings, Sanction
 from apps.core.selectors import region_q
@@ -48,9 +51,10 @@ from apps.institutions.models import Institution
 from apps.institutions.services import institution_sanction
 from apps.pharmacies.models import Pharmacy
 from apps.pharmacies.services import pharmacy_sanction
+from apps.prescriptions.models import Delivery, Dispensing
 from apps.settlement.models import (
     DeferralRelease, DepositAccount, DepositEntry, InstitutionMonthlyReport, InstitutionMonthlyReportLine,
-    OrganisationKind, SettlementRun, Statement, StatementAdjustment, WardPayment,
+    OrganisationKind, RectificationFollowUp as F, SettlementRun, Statement, StatementAdjustment, WardPayment,
 )
 from apps.settlement.periods import label, next_period, period_of
 
@@ -292,7 +296,8 @@ def statements_confirm_month(*, period: dt.date, region: Region | None, actor, t
     """R-SET-1: the bureau confirms every draft statement of the month in its region at once. Two administrators
     doing it at the same moment take turns (the month's lock); the second finds nothing left and is told so,
     changing nothing."""
-    from apps.settlement.services import statement_confirm  # the one confirmation path (same app, no cycle at import)
+    # services imports this module (statement_confirm calls the hooks above): the one true start-up cycle
+    from apps.settlement.services import statement_confirm
 
     period = period_of(period)
     if today < next_period(period):
@@ -423,8 +428,6 @@ def deposit_return(*, organisation, year: int, decision: str, actor, reason: str
 
 def _ward_due_by_pharmacy(statement: Statement) -> dict[int, Decimal]:
     """What the hospital owes each pharmacy for the statement's ward deliveries: their totals (one aggregate)."""
-    from apps.prescriptions.models import Delivery, Dispensing
-
     rows = (Dispensing.objects.filter(statement_line__statement=statement, delivery=Delivery.WARD)
             .values("pharmacy_id").annotate(s=Sum("total")))
     return {r["pharmacy_id"]: r["s"] or ZERO for r in rows}
@@ -542,8 +545,6 @@ def institution_report_submit(*, organisation, period: dt.date, figures: dict, l
     """R-SET-3 / 000 四(三): an institution or pharmacy submits its month's figures (visits, total, fund payment,
     optionally per drug), due by the 5th of the next month. A second submission corrects the figures; the first
     submission's time decides lateness. All or nothing: every bad field or line is listed, nothing is written."""
-    from apps.catalogue.models import Drug
-
     org_kind, org_id = org_kind_and_id(organisation)
     period = period_of(period)
     if period >= period_of(now.date()):
@@ -607,38 +608,40 @@ REPORT_COLUMNS = {"药品代码": "drug_code", "人次": "visits", "医疗费用
 
 
 def institution_report_rows_from_xlsx(fileobj) -> tuple[dict, list[dict]]:
-    """The report workbook: one header row (药品代码 / 人次 / 医疗费用总额 / 统筹基金支付), one row per drug and a
-    last row whose 药品代码 is 合计 with the totals (absent: the totals are the sum of the rows)."""
-    from openpyxl import load_workbook
-
+    """The report workbook (read by the kernel's Excel engine, ``apps.core.excel``): one header row (药品代码 / 人次 /
+    医疗费用总额 / 统筹基金支付), one row per drug and a last row whose 药品代码 is 合计 with the totals (absent: the
+    totals are the sum of the rows). Cells are passed on as read; ``institution_report_submit`` validates them."""
     try:
-        workbook = load_workbook(fileobj, read_only=True, data_only=True)
-    except Exception as exc:
-        raise ApplicationError("invalid", "无法读取上传的 Excel 文件（.xlsx）", fields={"file": [str(exc)[:200]]})
-    sheet = workbook.worksheets[0]
-    rows = list(sheet.iter_rows(values_only=True))
-    workbook.close()
+        rows = list(SheetReader(fileobj).rows())
+    except WorkbookError:
+        raise ApplicationError("invalid", "无法读取上传的 Excel 文件（.xlsx）", fields={"file": ["不是有效的 Excel 工作簿"]}) from None
     if not rows:
         raise ApplicationError("invalid", "Excel 文件为空", fields={"file": ["没有数据"]})
-    header = [str(v or "").strip() for v in rows[0]]
+    header = [str(v or "").strip() for v in rows[0][1]]
     missing = [name for name in REPORT_COLUMNS if name not in header]
     if missing:
         raise ApplicationError("invalid", f"缺少列：{'、'.join(missing)}", fields={"file": [f"缺少列 {m}" for m in missing]})
     index = {REPORT_COLUMNS[name]: header.index(name) for name in REPORT_COLUMNS}
     lines, totals = [], None
-    for number, values in enumerate(rows[1:], start=2):
-        if not values or all(v in (None, "") for v in values):
+    for number, values in rows[1:]:
+        values = list(values) + [None] * (len(header) - len(values))
+        if all(is_blank(v) for v in values):
             continue
         item = {key: ("" if values[i] is None else values[i]) for key, i in index.items()}
+        if isinstance(item["visits"], float) and item["visits"].is_integer():
+            item["visits"] = int(item["visits"])
+        for key in ("total", "fund_payment"):
+            number_value = _to_decimal(item[key])
+            item[key] = item[key] if number_value is None else number_value
         item["row"] = number
         if str(item["drug_code"]).strip() == "合计":
             totals = item
         else:
             lines.append(item)
     if totals is None:
-        totals = {"visits": sum(int(str(x["visits"] or 0)) for x in lines if str(x["visits"]).strip().isdigit()),
-                  "total": sum((Decimal(str(x["total"] or 0)) for x in lines), ZERO),
-                  "fund_payment": sum((Decimal(str(x["fund_payment"] or 0)) for x in lines), ZERO)}
+        totals = {"visits": sum(x["visits"] for x in lines if isinstance(x["visits"], int)),
+                  "total": sum((x["total"] for x in lines if isinstance(x["total"], Decimal)), ZERO),
+                  "fund_payment": sum((x["fund_payment"] for x in lines if isinstance(x["fund_payment"], Decimal)), ZERO)}
     return totals, lines
 
 
@@ -657,8 +660,6 @@ def rectification_follow_up(*, today: dt.date, now: dt.datetime) -> dict[str, in
     its deadline escalates (逾期未整改); a rectification whose problem (the sanction's reason) was already the
     subject of one for the same organisation in the six months before escalates at once (再次发现). Idempotent:
     an escalated follow-up is not escalated again."""
-    from apps.settlement.models import RectificationFollowUp as F
-
     new = (Sanction.objects.filter(kind=Sanction.Kind.RECTIFICATION, rectification_follow_up__isnull=True)
            .order_by("decided_on", "id"))
     created = 0
@@ -694,8 +695,6 @@ def rectification_follow_up(*, today: dt.date, now: dt.datetime) -> dict[str, in
 @transaction.atomic
 def rectification_resolve(*, follow_up, actor, reason: str, now: dt.datetime):
     """The bureau confirms an open rectification was completed (before it escalates)."""
-    from apps.settlement.models import RectificationFollowUp as F
-
     follow_up = F.objects.select_for_update().get(pk=follow_up.pk)
     if follow_up.status != F.Status.OPEN:
         raise ApplicationError("invalid_status", f"该整改已{follow_up.get_status_display()}，不能再确认", status=409)

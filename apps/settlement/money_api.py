@@ -1,0 +1,360 @@
+"""REST endpoints of the money side of settlement (API.md "Revision 2 additions"): deposit accounts (R-SET-5),
+ward-delivery payments (R-SET-2), institutions' monthly reports (R-SET-3), month confirmation, deferral release,
+the annual deposit return and the payment list (Excel for print, CSV). Thin: parse, call one service or selector,
+serialize with an output serializer."""
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.exceptions import ApplicationError
+from apps.core.models import Sanction
+from apps.core.permissions import IsBureau, IsBureauAdmin
+from apps.core.roles import Role
+from apps.settlement import money_excel, money_selectors, money_services
+from apps.settlement.models import DepositEntry, InstitutionMonthlyReport, StatementAdjustment, WardPayment
+from apps.settlement.periods import label, parse_period
+from apps.settlement.selectors import organisation_of, scope_region
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class IsOrganisationUser(BasePermission):
+    """Hospital or pharmacy users acting for their own organisation."""
+
+    def has_permission(self, request, view):
+        u = request.user
+        return bool(u and u.is_authenticated and (
+            (u.role == Role.HOSPITAL and u.institution_id) or (u.role == Role.PHARMACY and u.pharmacy_id)))
+
+
+# --------------------------------------------------------------------------- deposit accounts (R-SET-5)
+
+class DepositEntryOutput(serializers.ModelSerializer):
+    statement_number = serializers.SerializerMethodField()
+    decided_by = serializers.CharField(source="decided_by.username", default=None)
+    kind_display = serializers.CharField(source="get_kind_display")
+
+    class Meta:
+        model = DepositEntry
+        fields = ["id", "kind", "kind_display", "amount", "balance_after", "statement", "statement_number",
+                  "sanction", "year", "decision", "reason", "decided_by", "created_at"]
+
+    def get_statement_number(self, obj) -> str | None:
+        return obj.statement.number if obj.statement_id else None
+
+
+class DepositAccountOutput(serializers.Serializer):
+    organisation_code = serializers.CharField()
+    organisation_name = serializers.CharField()
+    balance = serializers.DecimalField(**MONEY)
+    withheld = serializers.DecimalField(**MONEY)
+    deducted = serializers.DecimalField(**MONEY)
+    returned = serializers.DecimalField(**MONEY)
+    entries = DepositEntryOutput(many=True)
+
+
+def _account_body(organisation) -> dict:
+    summary = money_selectors.deposit_account_summary(organisation)
+    return DepositAccountOutput({**summary, "organisation_code": organisation.code,
+                                 "organisation_name": organisation.name}).data
+
+
+class DepositAccountView(APIView):
+    """GET /api/v1/deposit-accounts/{organisation_code}/: the bureau of the region, or the organisation itself."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=DepositAccountOutput)
+    def get(self, request, code):
+        return Response(_account_body(money_selectors.organisation_by_code_for(request.user, code)))
+
+
+class DepositReturnInput(serializers.Serializer):
+    year = serializers.IntegerField(min_value=2000, max_value=2100)
+    decision = serializers.ChoiceField(choices=DepositEntry.Decision.choices)
+    amount = serializers.DecimalField(required=False, allow_null=True, **MONEY)
+    reason = serializers.CharField()
+
+
+class DepositReturnView(APIView):
+    """POST /api/v1/deposit-accounts/{organisation_code}/returns/: the annual assessment's return (R-SET-5)."""
+
+    permission_classes = [IsBureauAdmin]
+
+    @extend_schema(request=DepositReturnInput, responses={201: DepositAccountOutput})
+    def post(self, request, code):
+        organisation = money_selectors.organisation_by_code_for(request.user, code)
+        data = DepositReturnInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        money_services.deposit_return(organisation=organisation, actor=request.user, now=timezone.now(),
+                                      **data.validated_data)
+        return Response(_account_body(organisation), status=status.HTTP_201_CREATED)
+
+
+# --------------------------------------------------------------------------- sanctions on statements (R-SET-5)
+
+class AdjustmentOutput(serializers.ModelSerializer):
+    kind_display = serializers.CharField(source="get_kind_display")
+    sanction_reason = serializers.CharField(source="sanction.reason")
+    decided_by = serializers.CharField(source="decided_by.username", default=None)
+    released = serializers.BooleanField(default=False)
+
+    class Meta:
+        model = StatementAdjustment
+        fields = ["id", "kind", "kind_display", "sanction", "sanction_reason", "outstanding", "amount",
+                  "carried_forward", "decided_by", "released"]
+
+
+class DeferralReleaseInput(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class DeferralReleaseView(APIView):
+    """POST /api/v1/sanctions/{id}/release/: the bureau releases a payment deferral (once)."""
+
+    permission_classes = [IsBureauAdmin]
+
+    @extend_schema(request=DeferralReleaseInput, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request, pk):
+        data = DeferralReleaseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        sanction = get_object_or_404(money_selectors.money_sanctions_visible_to(request.user), pk=pk)
+        release = money_services.deferral_release(sanction=sanction, actor=request.user, now=timezone.now(),
+                                                  reason=data.validated_data["reason"])
+        return Response({"sanction": sanction.pk, "released_at": release.released_at, "reason": release.reason})
+
+
+class MonthConfirmInput(serializers.Serializer):
+    period = serializers.CharField()
+
+
+class MonthConfirmView(APIView):
+    """POST /api/v1/settlements/confirm-month/ {"period"}: every draft statement of the month in the region."""
+
+    permission_classes = [IsBureauAdmin]
+
+    @extend_schema(request=MonthConfirmInput, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request):
+        period = parse_period(request.data.get("period"))
+        confirmed = money_services.statements_confirm_month(period=period, region=scope_region(request.user),
+                                                            actor=request.user, today=timezone.localdate(),
+                                                            now=timezone.now())
+        return Response({"period": label(period), "confirmed": len(confirmed)})
+
+
+# --------------------------------------------------------------------------- payment list
+
+class PaymentListView(APIView):
+    """GET /api/v1/settlements/payment-list/?period=2026-11[&format=xlsx|csv]: the finance office's list."""
+
+    permission_classes = [IsBureau]
+
+    @extend_schema(parameters=[OpenApiParameter("period", str, required=True),
+                               OpenApiParameter("format", str, enum=["json", "xlsx", "csv"])],
+                   responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        period = parse_period(request.query_params.get("period"))
+        listing = money_selectors.payment_list(period=period, region=scope_region(request.user))
+        fmt = request.query_params.get("format") or request.query_params.get("as")
+        if fmt == "xlsx":
+            return money_excel.payment_list_xlsx_response(listing)
+        if fmt == "csv":
+            return money_excel.payment_list_csv_response(listing)
+        return Response(money_excel.payment_list_json(listing))
+
+
+# --------------------------------------------------------------------------- ward-delivery payments (R-SET-2)
+
+class WardPaymentInput(serializers.Serializer):
+    paid_on = serializers.DateField()
+    amount = serializers.DecimalField(**MONEY)
+    reference = serializers.CharField(max_length=64)
+    pharmacy = serializers.CharField(required=False, allow_blank=True, help_text="收款药店编码（涉及多家药店时必填）")
+
+
+class WardPaymentOutput(serializers.ModelSerializer):
+    pharmacy = serializers.CharField(source="pharmacy.code")
+
+    class Meta:
+        model = WardPayment
+        fields = ["id", "statement", "pharmacy", "paid_on", "amount", "reference", "recorded_at", "reversed_at",
+                  "reversal_reason"]
+
+
+class WardStatusOutput(serializers.Serializer):
+    statement_id = serializers.IntegerField()
+    period = serializers.CharField()
+    institution_code = serializers.CharField()
+    pharmacy_code = serializers.CharField()
+    owed = serializers.DecimalField(**MONEY)
+    paid = serializers.DecimalField(**MONEY)
+    outstanding = serializers.DecimalField(**MONEY)
+    due_date = serializers.DateField()
+    status = serializers.CharField()
+    overdue = serializers.BooleanField()
+
+
+class WardPaymentListView(APIView):
+    """GET/POST /api/v1/settlements/{id}/payments/: the hospital's payments of a ward-delivery statement (R-SET-2)."""
+
+    permission_classes = [IsAuthenticated]
+
+    def _statement(self, request, pk):
+        return get_object_or_404(money_selectors.ward_statements_visible_to(request.user), pk=pk)
+
+    @extend_schema(responses=WardStatusOutput(many=True))
+    def get(self, request, pk):
+        statement = self._statement(request, pk)
+        rows = money_selectors.ward_payment_status(
+            statements=money_selectors.ward_statements_visible_to(request.user).filter(pk=statement.pk),
+            today=timezone.localdate())
+        if request.user.role == Role.PHARMACY:
+            rows = [r for r in rows if r["pharmacy_code"] == request.user.pharmacy.code]
+        return Response({"status": WardStatusOutput(rows, many=True).data,
+                         "payments": WardPaymentOutput(money_selectors.ward_payments_for(statement, request.user),
+                                                       many=True).data})
+
+    @extend_schema(request=WardPaymentInput, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request, pk):
+        if not IsOrganisationUser().has_permission(request, self):
+            raise ApplicationError("forbidden", "只有付款的医疗机构或收款的药店可以登记付款", status=403)
+        statement = self._statement(request, pk)
+        data = WardPaymentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        payment = money_services.ward_payment_record(statement=statement, actor=request.user, paid_on=v["paid_on"],
+                                                     amount=v["amount"], reference=v["reference"],
+                                                     pharmacy_code=v.get("pharmacy") or None, now=timezone.now())
+        row = next(r for r in money_selectors.ward_payment_status(
+            statements=money_selectors.ward_statements_visible_to(request.user).filter(pk=statement.pk),
+            today=timezone.localdate()) if r["pharmacy_code"] == payment.pharmacy.code)
+        body = WardPaymentOutput(payment).data
+        body.update({"paid_total": f"{row['paid']:.2f}", "outstanding": f"{row['outstanding']:.2f}",
+                     "owed": f"{row['owed']:.2f}"})
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class WardPaymentReverseView(APIView):
+    """POST /api/v1/settlements/{id}/payments/{payment_id}/reverse/ {"reason"}."""
+
+    permission_classes = [IsOrganisationUser]
+
+    @extend_schema(request=DeferralReleaseInput, responses=WardPaymentOutput)
+    def post(self, request, pk, payment_id):
+        statement = get_object_or_404(money_selectors.ward_statements_visible_to(request.user), pk=pk)
+        payment = get_object_or_404(money_selectors.ward_payments_for(statement, request.user), pk=payment_id)
+        data = DeferralReleaseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment = money_services.ward_payment_reverse(payment=payment, actor=request.user, now=timezone.now(),
+                                                      reason=data.validated_data["reason"])
+        return Response(WardPaymentOutput(payment).data)
+
+
+# --------------------------------------------------------------------------- monthly reports (R-SET-3)
+
+class ReportLineInput(serializers.Serializer):
+    drug_code = serializers.CharField()
+    visits = serializers.IntegerField()
+    total = serializers.DecimalField(**MONEY)
+    fund_payment = serializers.DecimalField(**MONEY)
+
+
+class MonthlyReportInput(serializers.Serializer):
+    period = serializers.CharField()
+    visits = serializers.CharField()
+    total = serializers.CharField()
+    fund_payment = serializers.CharField()
+    lines = ReportLineInput(many=True, required=False)
+
+
+class MonthlyReportOutput(serializers.ModelSerializer):
+    period = serializers.SerializerMethodField()
+    organisation_code = serializers.SerializerMethodField()
+    late = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InstitutionMonthlyReport
+        fields = ["id", "period", "organisation_kind", "organisation_code", "visits", "total", "fund_payment",
+                  "source", "submitted_at", "updated_at", "late"]
+
+    def get_period(self, obj) -> str:
+        return label(obj.period)
+
+    def get_organisation_code(self, obj) -> str:
+        return obj.organisation.code
+
+    def get_late(self, obj) -> bool:
+        return timezone.localtime(obj.submitted_at).date() > money_selectors.report_due(obj.period)
+
+
+class MonthlyReportListView(APIView):
+    """POST /api/v1/monthly-reports/ (JSON figures, or multipart ``file`` = the Excel report with ``period``);
+    GET lists the reports the user may see (``?period=``)."""
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_permissions(self):
+        return [IsOrganisationUser()] if self.request.method == "POST" else [IsAuthenticated()]
+
+    @extend_schema(parameters=[OpenApiParameter("period", str)], responses=MonthlyReportOutput(many=True))
+    def get(self, request):
+        qs = money_selectors.reports_visible_to(request.user)
+        if request.query_params.get("period"):
+            qs = qs.filter(period=parse_period(request.query_params["period"]))
+        return Response(MonthlyReportOutput(qs.order_by("-period", "id"), many=True).data)
+
+    @extend_schema(request=MonthlyReportInput, responses={201: MonthlyReportOutput})
+    def post(self, request):
+        organisation = organisation_of(request.user)
+        period = parse_period(request.data.get("period"))
+        upload = request.FILES.get("file")
+        if upload is not None:
+            figures, lines = money_services.institution_report_rows_from_xlsx(upload)
+            source = InstitutionMonthlyReport.Source.EXCEL
+        else:
+            data = MonthlyReportInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            figures = {k: data.validated_data[k] for k in ("visits", "total", "fund_payment")}
+            lines = [dict(line) for line in data.validated_data.get("lines", [])]
+            source = InstitutionMonthlyReport.Source.API
+        report = money_services.institution_report_submit(organisation=organisation, period=period, figures=figures,
+                                                          lines=lines, actor=request.user, source=source,
+                                                          now=timezone.now())
+        return Response(MonthlyReportOutput(report).data, status=status.HTTP_201_CREATED)
+
+
+class MonthlyReportDetailView(APIView):
+    """GET /api/v1/monthly-reports/{id}/: the report and its differences from the system's figures."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, pk):
+        report = get_object_or_404(money_selectors.reports_visible_to(request.user), pk=pk)
+        diff = money_selectors.report_differences(report)
+        return Response({"report": MonthlyReportOutput(report).data, **money_excel.differences_json(diff)})
+
+
+class MonthlyReportStatusView(APIView):
+    """GET /api/v1/monthly-reports/status/?period=2026-11: who has not reported, who is late, whose figures differ."""
+
+    permission_classes = [IsBureau]
+
+    @extend_schema(parameters=[OpenApiParameter("period", str, required=True)], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        period = parse_period(request.query_params.get("period"))
+        rows = money_selectors.report_status(period=period, region=scope_region(request.user),
+                                             today=timezone.localdate())
+        return Response({"period": label(period), "due": money_selectors.report_due(period),
+                         "results": [{"code": r["code"], "name": r["name"], "kind": r["kind"], "status": r["status"],
+                                      "differs": r["differs"], "report": r["report"].pk if r["report"] else None}
+                                     for r in rows]})
