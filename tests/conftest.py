@@ -27,6 +27,11 @@ def load_reference_data():
         import_module("apps.catalogue.migrations.0002_therapeutic_areas").load(django_apps, None)
     if not CalendarDay.objects.exists():
         import_module("apps.core.migrations.0002_holidays_2026").load(django_apps, None)
+    from apps.core.models import CalendarArrangement
+
+    if not CalendarArrangement.objects.exists():  # R-APP-5: 2026's official arrangement is loaded
+        import_module("apps.core.migrations.0004_role_split_calendar_arrangement_events").mark_2026_official(
+            django_apps, None)
 
 
 @pytest.fixture(autouse=True)
@@ -117,6 +122,38 @@ def login_page(page, live_server):
         return page
 
     return do
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock", default=None, metavar="YYYY-MM-DD",
+        help="run the whole session with the clock moved to this date (09:00 Asia/Shanghai, ticking); CI runs the "
+             "suite at 2027-03-15 and 2028-12-31 too, so no test may depend on the real date")
+
+
+def pytest_configure(config):
+    """``--clock``: move the clock before Django's test database is set up and keep it moved for the session."""
+    day = config.getoption("--clock")
+    if day:
+        import datetime as dt
+        import zoneinfo
+
+        import time_machine
+
+        moment = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(9, 0), tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+        config._clock_travel = time_machine.travel(moment, tick=True)
+        config._clock_travel.start()
+
+
+def pytest_unconfigure(config):
+    travel = getattr(config, "_clock_travel", None)
+    if travel is not None:
+        travel.stop()
+
+
+def pytest_report_header(config):
+    day = config.getoption("--clock")
+    return f"clock moved to {day} (time-machine)" if day else None
 
 
 def pytest_collection_modifyitems(config, items):

@@ -114,7 +114,8 @@ class ApplicationListSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Application
-        fields = ["id", "number", "status", "current_stage", "stage_due_date", "patient", "institution",
+        fields = ["id", "number", "status", "current_stage", "stage_due_date", "stage_due_provisional", "patient",
+                  "institution",
                   "pharmacy", "physician", "generic_name", "dosage_form", "manufacturer", "kind", "extends",
                   "therapeutic_area", "diagnosis_code", "diagnosis_name",
                   "usage", "course_days", "first_use_on", "submitted_at", "applied_on", "valid_from",

@@ -10,12 +10,18 @@ class ApplicationsConfig(AppConfig):
 
         # models are loaded only now: the services module cannot be imported when this module is (start-up order)
         from apps.applications.selectors import dual_channel_patient_count
-        from apps.applications.services import application_terminate_for_drug_withdrawal
+        from apps.applications.services import (
+            application_terminate_for_drug_withdrawal,
+            deadlines_recompute_provisional,
+        )
+        from apps.core import hooks as core_hooks
         from apps.catalogue import hooks as catalogue_hooks
         from apps.registries import hooks as registries_hooks
 
         # R-CAT-5: a withdrawn drug ends the active treatment applications for it
         catalogue_hooks.drug_withdrawn.register(application_terminate_for_drug_withdrawal)
+        # R-APP-5: importing a year's official holiday arrangement recomputes provisional due dates
+        core_hooks.calendar_arrangement_imported.register(deadlines_recompute_provisional)
         # R-INS-4: the registries' exit flags count the dual-channel patients of an organisation
         registries_hooks.dual_channel_patient_count.register(dual_channel_patient_count)
 

@@ -38,7 +38,7 @@ from apps.core.exceptions import ApplicationError
 from apps.core.idnumber import parse_id_number
 from apps.core.models import DesignationStatus, Region
 from apps.core.selectors import region_settings_for
-from apps.core.working_days import add_working_days
+from apps.core.working_days import add_working_days, is_provisional
 from apps.pharmacies.models import Pharmacy
 from apps.physicians.models import Physician
 from apps.policies.models import InsuranceType
@@ -128,6 +128,14 @@ def stage_due_date(*, stage: str, received_on: dt.date, region: Region) -> dt.da
     region_settings = region_settings_for(region)
     days = region_settings.bureau_review_days if stage == Stage.BUREAU else region_settings.insurance_office_review_days
     return add_working_days(received_on, days)
+
+
+def _mark_provisional(application: Application) -> bool:
+    """R-APP-5: the stage's due date is provisional when a year it spans has no official holiday arrangement."""
+    application.stage_due_provisional = bool(
+        application.stage_due_date and application.stage_received_on
+        and is_provisional(application.stage_received_on, application.stage_due_date))
+    return application.stage_due_provisional
 
 
 def _new_number(day: dt.date) -> str:
@@ -273,6 +281,8 @@ def application_submit(*, actor, patient: dict, physician_code: str, generic_nam
         stage_due_date=stage_due_date(stage=first, received_on=today, region=person.insured_region),
         submitted_at=now, applied_on=today, created_by=actor,
     )
+    if _mark_provisional(application):
+        application.save(update_fields=["stage_due_provisional"])
     record_event(subject=application, action=EventAction.APPLICATION_SUBMITTED, actor=actor, to_status=application.status,
                  data={"number": application.number, "stage": first, "generic_name": generic_name})
     return application
@@ -391,7 +401,8 @@ def application_decide(*, application: Application, actor, decision: str, opinio
             application.status = Application.Status.RETURNED
             application.current_stage = stages[0]
             application.decided_at = None
-    application.save(update_fields=fields)
+    _mark_provisional(application)
+    application.save(update_fields=[*fields, "stage_due_provisional"])
     record_event(subject=application, action=DECISION_EVENTS[decision], actor=actor, from_status=from_status,
                  to_status=application.status, reason=opinion,
                  data={"stage": stage, "review": review.pk, "overdue": review.overdue,
@@ -419,7 +430,9 @@ def application_resubmit(*, application: Application, actor, note: str = "",
     application.current_stage = stages[0]
     application.stage_received_on = today
     application.stage_due_date = stage_due_date(stage=stages[0], received_on=today, region=application.insured_region)
-    application.save(update_fields=["status", "current_stage", "stage_received_on", "stage_due_date", "updated_at"])
+    _mark_provisional(application)
+    application.save(update_fields=["status", "current_stage", "stage_received_on", "stage_due_date",
+                                    "stage_due_provisional", "updated_at"])
     record_event(subject=application, action=EventAction.APPLICATION_RESUBMITTED, actor=actor,
                  from_status=Application.Status.RETURNED, to_status=application.status, reason=note)
     return application
@@ -469,6 +482,28 @@ def application_terminate_for_drug_withdrawal(*, drug, withdrawn_on: dt.date, re
                    data={"drug": drug.code, "withdrawn_on": str(withdrawn_on)})
         count += 1
     return count
+
+
+@transaction.atomic
+def deadlines_recompute_provisional(*, years, actor=None) -> int:
+    """R-APP-5: once a year's official arrangement is imported, every open application whose due date was
+    provisional is recomputed from its receipt date (and stays provisional only if another year it spans still
+    lacks one). Registered on ``apps.core.hooks.calendar_arrangement_imported``. Returns how many changed."""
+    changed = 0
+    for application in Application.objects.select_for_update().select_related("insured_region").filter(
+            stage_due_provisional=True, stage_received_on__isnull=False).exclude(current_stage=""):
+        old = (application.stage_due_date, application.stage_due_provisional)
+        application.stage_due_date = stage_due_date(stage=application.current_stage,
+                                                    received_on=application.stage_received_on,
+                                                    region=application.insured_region)
+        _mark_provisional(application)
+        if (application.stage_due_date, application.stage_due_provisional) != old:
+            application.save(update_fields=["stage_due_date", "stage_due_provisional", "updated_at"])
+            record_event(subject=application, action=EventAction.DEADLINES_RECOMPUTED, actor=actor,
+                         data={"from": str(old[0]), "to": str(application.stage_due_date),
+                               "years": sorted(years)})
+            changed += 1
+    return changed
 
 
 def _terminate(application: Application, *, on: dt.date, reason: str, actor, data: dict) -> None:
@@ -678,6 +713,8 @@ def application_extend(*, application: Application, actor, opinion: str, now: dt
         stage_due_date=stage_due_date(stage=Stage.BUREAU, received_on=today, region=application.insured_region),
         submitted_at=now, applied_on=today, created_by=actor,
     )
+    if _mark_provisional(extension):
+        extension.save(update_fields=["stage_due_provisional"])
     ApplicationReview.objects.create(application=extension, stage=Stage.PHYSICIAN,
                                      decision=ApplicationReview.Decision.APPROVE, opinion=opinion, reviewer=actor,
                                      decided_at=now)

@@ -2,13 +2,14 @@
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponse
+from django.utils import timezone
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
 from apps.core.admin_actions import BureauAdminAccess, ReadOnlyAdminMixin
-from apps.core.exceptions import ApplicationError
 from apps.core.admin_figures import FiguresAdminMixin
+from apps.core.exceptions import ApplicationError
 from apps.core.models import CalendarDay, Event, Region, RegionSettings, Sanction
 from apps.core.services import (
     calendar_day_delete, calendar_day_set, calendar_import, calendar_template_workbook, region_create, region_update,
@@ -23,6 +24,7 @@ class RegionForm(forms.ModelForm):
 
 @admin.register(Region)
 class RegionAdmin(BureauAdminAccess, admin.ModelAdmin):
+    reference_data = True  # every administrator reads the region tree; a system-wide role writes it (§5)
     list_display = ["code", "name", "level", "parent"]
     list_filter = ["level"]
     search_fields = ["code", "name"]
@@ -53,6 +55,7 @@ class CalendarImportForm(forms.Form):
 
 @admin.register(CalendarDay)
 class CalendarDayAdmin(BureauAdminAccess, admin.ModelAdmin):
+    reference_data = True  # the holiday calendar is shared (R-APP-5); written by a system-wide role (§5)
     list_display = ["date", "kind", "name"]
     list_filter = ["kind"]
     date_hierarchy = "date"
@@ -60,7 +63,7 @@ class CalendarDayAdmin(BureauAdminAccess, admin.ModelAdmin):
     change_list_template = "admin/core/calendarday/change_list.html"
 
     def has_delete_permission(self, request, obj=None):
-        return self._allowed(request)
+        return self._writable(request)
 
     def save_model(self, request, obj, form, change):
         saved = calendar_day_set(actor=request.user, date=obj.date, kind=obj.kind, name=obj.name)
@@ -95,7 +98,7 @@ class CalendarDayAdmin(BureauAdminAccess, admin.ModelAdmin):
         result, errors = None, []
         if request.method == "POST" and form.is_valid():
             try:
-                result = calendar_import(actor=request.user, file=form.cleaned_data["file"],
+                result = calendar_import(actor=request.user, now=timezone.now(), file=form.cleaned_data["file"],
                                          dry_run=form.cleaned_data["dry_run"])
             except ApplicationError as exc:
                 errors = exc.data.get("errors", [])
@@ -113,6 +116,7 @@ class CalendarDayAdmin(BureauAdminAccess, admin.ModelAdmin):
 
 @admin.register(RegionSettings)
 class RegionSettingsAdmin(BureauAdminAccess, admin.ModelAdmin):
+    scope_fields = {"region_fields": ("region",), "institution_field": None, "pharmacy_field": None}
     list_display = ["region", "attending_physician_allowed", "filing_after_first_use", "prescription_validity_days",
                     "bureau_review_days"]
     search_fields = ["region__code", "region__name"]
@@ -125,6 +129,7 @@ class ReadOnlyAdmin(ReadOnlyAdminMixin, FiguresAdminMixin, BureauAdminAccess, ad
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
+    scope_subject = ("content_type", "object_id")  # events about rows the administrator may see (R-SEC-1)
     list_display = ["at", "action", "content_type", "object_id", "actor", "from_status", "to_status", "reason"]
     list_filter = ["action", "content_type"]
     search_fields = ["object_id", "reason", "actor__username"]
@@ -134,6 +139,8 @@ class EventAdmin(ReadOnlyAdmin):
 @admin.register(Sanction)
 class SanctionAdmin(ReadOnlyAdmin):
     """Sanctions are recorded from the institution/pharmacy pages (services keep status and event in step)."""
+
+    scope_subject = ("content_type", "object_id")  # sanctions of the region's institutions and pharmacies
 
     list_display = ["decided_on", "kind", "organisation", "reason", "amount", "deadline", "created_by"]
     list_filter = ["kind", "content_type"]

@@ -1,5 +1,6 @@
 """Regions and the working-day calendar: read by every signed-in user, written by bureau administrators."""
 from django.http import HttpResponse
+from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -144,7 +145,7 @@ class CalendarDayViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         """Import from .xlsx (columns 日期/类型/名称); all-or-nothing, every bad row reported."""
         data = CalendarImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = calendar_import(actor=request.user, **data.validated_data)
+        result = calendar_import(actor=request.user, now=timezone.now(), **data.validated_data)
         return Response(result.as_dict())
 
     @extend_schema(responses={(200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): bytes})

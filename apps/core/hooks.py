@@ -45,3 +45,8 @@ class Hook:
         """The one handler's answer (``single`` hooks)."""
         self._require()
         return self.handlers[0](**kwargs)
+
+
+#: R-APP-5: an official holiday arrangement was imported for ``years``; applications recompute provisional due
+#: dates (``apps.applications.services.deadlines_recompute_provisional``).
+calendar_arrangement_imported = Hook("calendar_arrangement_imported")

@@ -5,10 +5,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import timezone
 
 from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
-from apps.core.models import CalendarDay, Region, RegionSettings
+from apps.core import hooks as core_hooks
+from apps.core.models import CalendarArrangement, CalendarDay, Region, RegionSettings
+from apps.core.region_presets import REGION_SETTINGS_PRESETS
 
 L = Region.Level
 
@@ -60,8 +63,6 @@ def region_create(*, actor, code: str, name: str) -> Region:
 def region_settings_apply_preset(*, region: Region, preset: str, actor=None) -> RegionSettings:
     """Give ``region`` its own settings from a preset (``apps/core/region_presets.py``): the R-DOC-2 role split,
     the R-APP-4 stages, R-APP-10 and R-DOC-1's relaxation. Other settings keep their values."""
-    from apps.core.region_presets import REGION_SETTINGS_PRESETS
-
     if preset not in REGION_SETTINGS_PRESETS:
         raise ApplicationError("unknown_preset", f"没有名为 {preset} 的统筹区设置预设", fields={"preset": ["取值无效"]})
     if actor is not None and actor.region_id != region.pk:
@@ -126,10 +127,11 @@ class CalendarImportResult:
     unchanged: int = 0
     errors: list[dict] = field(default_factory=list)
     dry_run: bool = False
+    recomputed: int = 0  # R-APP-5: provisional due dates recomputed under the imported arrangement
 
     def as_dict(self) -> dict:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-                "dry_run": self.dry_run, "errors": self.errors}
+                "dry_run": self.dry_run, "errors": self.errors, "recomputed": self.recomputed}
 
 
 def _parse_date(value) -> dt.date | None:
@@ -166,7 +168,7 @@ def _read_rows(file) -> list[tuple[int, tuple]]:
 
 
 @transaction.atomic
-def calendar_import(*, actor, file, dry_run: bool = False) -> CalendarImportResult:
+def calendar_import(*, actor, file, dry_run: bool = False, now: dt.datetime | None = None) -> CalendarImportResult:
     """Import holidays and make-up working days from an .xlsx (R-APP-5). If any row is bad nothing is written
     and every bad row is reported (``row``, ``column``, ``message``); importing the same file again changes
     nothing. ``dry_run`` reports what would happen."""
@@ -207,6 +209,15 @@ def calendar_import(*, actor, file, dry_run: bool = False) -> CalendarImportResu
     if not dry_run and (result.created or result.updated) and getattr(actor, "pk", None):
         record_event(subject=actor, action=EventAction.CALENDAR_IMPORTED, actor=actor,
                      data={"created": result.created, "updated": result.updated, "unchanged": result.unchanged})
+    if not dry_run and parsed:
+        # R-APP-5: the file is the official arrangement of the years it covers; provisional dates are recomputed
+        years = sorted({day.year for day in parsed})
+        for year in years:
+            CalendarArrangement.objects.get_or_create(
+                year=year, defaults={"imported_at": now or timezone.now(),
+                                     "imported_by": actor if getattr(actor, "pk", None) else None})
+        result.recomputed = sum(core_hooks.calendar_arrangement_imported.send(
+            years=years, actor=actor if getattr(actor, "pk", None) else None))
     return result
 
 

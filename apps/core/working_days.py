@@ -1,13 +1,49 @@
-"""The working-day calendar (R-APP-5): weekends off, public holidays off, make-up working days (调休) on."""
+"""The working-day calendar (R-APP-5): weekends off, public holidays off, make-up working days (调休) on.
+
+A year whose official arrangement (国务院办公厅通知) administrators have imported (``CalendarArrangement``) uses the
+imported days only. A year without one still knows its statutory holidays, the lunar ones included, from the
+``holidays`` library (``holidays.China``); days entered by hand for that year override the library. Dates computed
+for such a year are *provisional* and recomputed when the arrangement is imported."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
-from apps.core.models import CalendarDay
+import holidays
+
+from apps.core.models import CalendarArrangement, CalendarDay
+
+
+@lru_cache(maxsize=64)
+def statutory_holidays(year: int) -> dict[dt.date, str]:
+    """China's statutory holidays of ``year`` as the ``holidays`` library computes them (lunar dates included)."""
+    return dict(holidays.China(years=year, language="zh_CN"))
+
+
+def official_years(years) -> set[int]:
+    """The years among ``years`` whose official arrangement is imported."""
+    return set(CalendarArrangement.objects.filter(year__in=list(years)).values_list("year", flat=True))
 
 
 def _exceptions_between(start: dt.date, end: dt.date) -> dict[dt.date, str]:
-    return dict(CalendarDay.objects.filter(date__gte=start, date__lte=end).values_list("date", "kind"))
+    exceptions: dict[dt.date, str] = {}
+    years = range(start.year, end.year + 1)
+    official = official_years(years)
+    for year in years:
+        if year in official:
+            continue
+        for day in statutory_holidays(year):
+            if start <= day <= end:
+                exceptions[day] = CalendarDay.Kind.HOLIDAY
+    exceptions.update(CalendarDay.objects.filter(date__gte=start, date__lte=end).values_list("date", "kind"))
+    return exceptions
+
+
+def is_provisional(start: dt.date, end: dt.date) -> bool:
+    """R-APP-5: a date computed over (start, end] is provisional when a year of the span has no official
+    arrangement."""
+    years = set(range(min(start, end).year, max(start, end).year + 1))
+    return bool(years - official_years(years))
 
 
 def is_working_day(day: dt.date, exceptions: dict[dt.date, str] | None = None) -> bool:
@@ -53,3 +89,12 @@ def working_days_between(start: dt.date, end: dt.date) -> int:
         if is_working_day(day, exceptions):
             count += 1
     return count
+
+
+def missing_next_year_arrangement(today: dt.date) -> int | None:
+    """R-APP-5: from 1 November, the next year when its official arrangement is not imported yet (administrators
+    are warned), else ``None``."""
+    if (today.month, today.day) < (11, 1):
+        return None
+    year = today.year + 1
+    return None if official_years([year]) else year

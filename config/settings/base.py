@@ -47,6 +47,8 @@ LOCAL_APPS = [
     "apps.applications",
     "apps.prescriptions",
     "apps.settlement",
+    "apps.procurement",
+    "apps.demo",  # top layer: the demo loader and load_demo
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -79,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.core.navigation.navigation",
+                "apps.core.context_processors.calendar_warning",
             ],
         },
     },
@@ -203,15 +206,17 @@ SPECTACULAR_SETTINGS = {
         "WithdrawalReasonEnum": "apps.catalogue.models.Drug.WithdrawalReason",
         "InstitutionKindEnum": "apps.institutions.models.Institution.Kind",
         "DocumentKindEnum": "apps.applications.models.ApplicationDocument.Kind",
+        "DepositReturnDecisionEnum": "apps.settlement.models.DepositEntry.Decision",
+        "ApplicationKindEnum": [("initial", "首次申请"), ("extension", "延期申请")],
     },
-}
-
-# --- Celery: eager (in-process) unless a broker is configured
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
     # Swagger UI and its favicon from drf-spectacular-sidecar's static files: /api/docs/ works without internet
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+}
+
+# --- Celery: eager (in-process) unless a broker is configured
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL or "cache+memory://")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -236,7 +241,7 @@ CACHES = {
 
 # --- Domain settings (defaults; per-region overrides live in core.RegionSettings)
 PRESCRIPTION_VALIDITY_DAYS = env.int("PRESCRIPTION_VALIDITY_DAYS", default=3)  # R-RX-4
-IMPORT_ASYNC_ROW_THRESHOLD = env.int("IMPORT_ASYNC_ROW_THRESHOLD", default=3000)  # issue 3 §6
+IMPORT_ASYNC_ROW_THRESHOLD = env.int("IMPORT_ASYNC_ROW_THRESHOLD", default=3000)  # R-CAT-2: larger files run as a Celery task
 
 AUDITLOG_INCLUDE_ALL_MODELS = False
 
