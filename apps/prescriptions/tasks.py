@@ -1,5 +1,6 @@
 """Celery tasks of prescriptions. The schedule is in config/beat_schedule.py (R-RX-4)."""
 from celery import shared_task
+from django.utils import timezone
 
 from apps.prescriptions import services
 
@@ -9,7 +10,7 @@ def expire_prescriptions() -> int:
     """R-RX-4: flowed prescriptions past their validity become expired. Idempotent: a second run finds none."""
     total = 0
     while True:
-        count = services.prescriptions_expire_due()
+        count = services.prescriptions_expire_due(now=timezone.now())
         total += count
         if count == 0:
             return total

@@ -112,7 +112,8 @@ class StatementConfirmView(APIView):
 
     @extend_schema(request=None, responses=StatementSerializer)
     def post(self, request, pk):
-        statement = services.statement_confirm(statement=statement_get_for(request.user, pk), actor=request.user)
+        statement = services.statement_confirm(statement=statement_get_for(request.user, pk), actor=request.user,
+                                               today=timezone.localdate(), now=timezone.now())
         return Response(StatementSerializer(statement).data)
 
 
@@ -148,7 +149,8 @@ class RunListView(APIView):
     def post(self, request):
         data = RunStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        run = services.settlement_run_start(period=parse_period(data.validated_data["period"]), actor=request.user)
+        run = services.settlement_run_start(period=parse_period(data.validated_data["period"]), actor=request.user,
+                                            now=timezone.now())
         run.refresh_from_db()
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -229,7 +231,8 @@ class DifferenceResolveView(APIView):
         data.is_valid(raise_exception=True)
         difference = get_object_or_404(differences_visible_to(request.user), pk=pk)
         difference = services.reconciliation_difference_resolve(
-            difference=difference, resolution=data.validated_data["resolution"], actor=request.user)
+            difference=difference, resolution=data.validated_data["resolution"], actor=request.user,
+            now=timezone.now())
         return Response(DifferenceSerializer(difference).data)
 
 
@@ -243,7 +246,7 @@ class ReconciliationRunView(APIView):
         data = RunStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         period = parse_period(data.validated_data["period"])
-        counts = services.reconciliation_run(period=period, actor=request.user)
+        counts = services.reconciliation_run(period=period, actor=request.user, now=timezone.now())
         return Response({"period": label(period), "differences": counts})
 
 
@@ -306,7 +309,8 @@ class WardDeliveryView(APIView):
     @extend_schema(parameters=[OpenApiParameter("period", str, required=True, description="YYYY-MM")], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         period = _period_param(request)
-        return Response({"period": label(period), "results": ward_delivery_statements(user=request.user, period=period)})
+        return Response({"period": label(period), "results": ward_delivery_statements(user=request.user, period=period,
+                                                                                        today=timezone.localdate())})
 
 
 # --------------------------------------------------------------------------- stocking (R-STK-1..4, R-INS-5, R-DOC-4, R-CAT-7)

@@ -376,7 +376,7 @@ def differences_visible_to(user) -> QuerySet[ReconciliationDifference]:
     return scope_to_user(qs, user, region_fields=("pharmacy__region", "institution__region"))
 
 
-def ward_delivery_statements(*, user, period: dt.date) -> list[dict]:
+def ward_delivery_statements(*, user, period: dt.date, today: dt.date) -> list[dict]:
     """R-SET-2 / 000 五(三): per hospital and pharmacy, the month's ward deliveries the hospital owes the pharmacy
     for, due by the 10th of the next month."""
     qs = scope_to_user(Dispensing.objects.filter(period=period, delivery=Delivery.WARD), user,
@@ -388,7 +388,7 @@ def ward_delivery_statements(*, user, period: dt.date) -> list[dict]:
     return [
         _row(r, institution_code=r["institution__code"], institution_name=r["institution__name"],
              pharmacy_code=r["pharmacy__code"], pharmacy_name=r["pharmacy__name"], due_date=due.isoformat(),
-             overdue=timezone.localdate() > due)
+             overdue=today > due)
         for r in rows
     ]
 

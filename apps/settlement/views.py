@@ -114,7 +114,8 @@ def statement_list(request):
 def run_start(request):
     require_role(request.user, Role.BUREAU_ADMIN)
     try:
-        run = services.settlement_run_start(period=parse_period(request.POST.get("period")), actor=request.user)
+        run = services.settlement_run_start(period=parse_period(request.POST.get("period")), actor=request.user,
+                                            now=timezone.now())
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect(f"{reverse('settlement:statements')}?period={request.POST.get('period', '')}")
@@ -135,7 +136,8 @@ def statement_confirm(request, pk):
     require_role(request.user, Role.BUREAU_ADMIN)
     statement = statement_get_for(request.user, pk)
     try:
-        services.statement_confirm(statement=statement, actor=request.user)
+        services.statement_confirm(statement=statement, actor=request.user, today=timezone.localdate(),
+                                   now=timezone.now())
         messages.success(request, f"{statement.organisation.name} {label(statement.period)} 结算单已确认")
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -215,7 +217,7 @@ def reconciliation(request):
         "period": label(period), "periods": _recent_periods(today),
         "page_obj": Paginator(differences, 50).get_page(request.GET.get("page")),
         "kinds": [(value, text, counts.get(value, 0)) for value, text in ReconciliationDifference.Kind.choices],
-        "kind": kind, "status": status, "ward": ward_delivery_statements(user=user, period=period),
+        "kind": kind, "status": status, "ward": ward_delivery_statements(user=user, period=period, today=today),
         "organisation": organisation, "upload_form": upload_form,
         "comparison": reported_comparison(organisation=organisation, period=period) if organisation else None,
         "can_run": user.is_bureau_admin, "is_bureau": has_role(user, BUREAU),
@@ -228,7 +230,7 @@ def reconciliation_run(request):
     require_role(request.user, Role.BUREAU_ADMIN)
     try:
         period = parse_period(request.POST.get("period"))
-        counts = services.reconciliation_run(period=period, actor=request.user)
+        counts = services.reconciliation_run(period=period, actor=request.user, now=timezone.now())
         messages.success(request, f"{label(period)} 对账完成，发现 {sum(counts.values())} 项差异")
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -243,7 +245,7 @@ def difference_resolve(request, pk):
     difference = get_object_or_404(differences_visible_to(request.user), pk=pk)
     try:
         services.reconciliation_difference_resolve(difference=difference, resolution=request.POST.get("resolution", ""),
-                                                   actor=request.user)
+                                                   actor=request.user, now=timezone.now())
         messages.success(request, "差异已标记为已处理")
     except ApplicationError as exc:
         messages.error(request, exc.message)

@@ -3,7 +3,8 @@ import datetime as dt
 
 import pytest
 
-from apps.catalogue import demo
+from apps.demo import catalogue as demo
+from apps.demo.loader import moment_of
 from apps.catalogue.models import Drug, PaymentStandard
 from apps.catalogue.selectors import payment_standard_on
 
@@ -12,8 +13,8 @@ pytestmark = pytest.mark.django_db
 
 def test_demo_catalogue_is_rerunnable_with_history_and_a_withdrawn_drug():
     today = dt.date(2026, 11, 25)
-    demo.load(today=today)
-    demo.load(today=today)
+    demo.load(today=today, now=moment_of(today))
+    demo.load(today=today, now=moment_of(today))
     assert Drug.objects.count() == len(demo.DRUGS) + 1
     osimertinib = Drug.objects.get(generic_name="奥希替尼")
     assert payment_standard_on(drug=osimertinib, on=today) == osimertinib.payment_standard

@@ -14,7 +14,7 @@ def test_r_rx_5_pharmacist_quotes_then_dispenses_in_the_browser(login_page, live
     prescription, _ = services.prescription_upload(user=s.hospital, data=services.UploadData(
         serial_no="WEB001", application=s.application.pk, physician_code=s.physician.code,
         pharmacy_code=s.pharmacy.code, issued_at=timezone.now(), signature="sig",
-        items=[services.UploadItem(s.drug.code, 3, 30)]))
+        items=[services.UploadItem(s.drug.code, 3, 30)]), now=timezone.now())
     page = login_page(s.pharmacist.username)
     page.goto(f"{live_server.url}/prescriptions/")
     page.click("text=WEB001")

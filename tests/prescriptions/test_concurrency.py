@@ -21,7 +21,7 @@ def _prescriptions(s, n):
         prescription, _ = services.prescription_upload(user=s.hospital, data=services.UploadData(
             serial_no=f"PAR{i}", application=s.application.pk, physician_code=s.physician.code,
             pharmacy_code=s.pharmacy.code, issued_at=timezone.now(), signature="sig",
-            items=[services.UploadItem(s.drug.code, 1, 30)]))
+            items=[services.UploadItem(s.drug.code, 1, 30)]), now=timezone.now())
         ids.append(prescription.pk)
     return ids
 
@@ -35,7 +35,7 @@ def _fire(s, ids, codes_for):
             barrier.wait()
             services.prescription_dispense(
                 prescription_id=pid, user=s.pharmacist, dispensed_at=timezone.now(),
-                items=[services.DispenseItem(s.drug.code, 1, D("980.00"), codes_for(index))])
+                items=[services.DispenseItem(s.drug.code, 1, D("980.00"), codes_for(index))], now=timezone.now())
         except ApplicationError as exc:
             errors.append(exc)
         finally:
@@ -97,7 +97,7 @@ def test_r_rx_3_parallel_uploads_of_one_serial_create_one_prescription():
     def run():
         try:
             barrier.wait()
-            results.append(services.prescription_upload(user=s.hospital, data=data))
+            results.append(services.prescription_upload(user=s.hospital, data=data, now=timezone.now()))
         finally:
             connection.close()
 

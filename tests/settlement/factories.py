@@ -13,6 +13,12 @@ from tests import factories as f
 
 _seq = itertools.count(1)
 TZ = timezone.get_fixed_timezone(8 * 60)
+#: the moment the settlement tests act at (November 2026 has ended); services are given it, never the real clock
+AT = dt.datetime(2026, 12, 3, 9, 0, tzinfo=TZ)
+
+
+def clock() -> dt.datetime:
+    return AT
 
 
 def q2(value) -> Decimal:

@@ -57,7 +57,7 @@ def test_r_set_4_admin_starts_a_run_gets_202_and_watches_it_finish(november, api
 
 
 def test_r_set_1_confirm_locks_and_second_confirm_is_409(november, api_as):
-    services.settlement_run_now(period=NOV)
+    services.settlement_run_now(period=NOV, clock=sf.clock)
     admin = f.bureau_admin()
     statement = Statement.objects.get(pharmacy=november["p1"], period=NOV)
     client = api_as(admin)
@@ -81,7 +81,7 @@ def test_r_set_4_run_refusals_bad_period_future_month_and_roles(november, api_as
 
 
 def test_r_sec_1_statements_are_scoped_to_the_organisation(november, api_as):
-    services.settlement_run_now(period=NOV)
+    services.settlement_run_now(period=NOV, clock=sf.clock)
     pharmacy_client = api_as(f.pharmacy_user(pharmacy=november["p1"]))
     rows = pharmacy_client.get("/api/v1/settlements/?period=2026-11").json()["results"]
     assert [r["organisation"]["code"] for r in rows] == [november["p1"].code]
@@ -139,7 +139,7 @@ def test_r_set_3_monthly_report_needs_a_valid_period(api_as, zhongwei):
 
 
 def test_r_set_3_compiled_snapshot_equals_live_report(november):
-    snapshot = services.monthly_report_compile(period=NOV)
+    snapshot = services.monthly_report_compile(period=NOV, now=sf.AT)
     assert snapshot.data["totals"]["visits"] == 4  # province-wide snapshot includes Changsha
     assert snapshot.data["period"] == "2026-11"
 

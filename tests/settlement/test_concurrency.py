@@ -28,7 +28,7 @@ def test_r_set_1_concurrent_runs_of_one_month_agree(zhongwei):
 
     def run():
         try:
-            results.append(services.settlement_run_now(period=NOV).status)
+            results.append(services.settlement_run_now(period=NOV, clock=sf.clock).status)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:

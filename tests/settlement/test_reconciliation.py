@@ -6,7 +6,9 @@ from io import BytesIO
 import pytest
 from openpyxl import Workbook
 
+from apps.core.events import EventAction
 from apps.core.exceptions import ApplicationError
+from apps.core.models import Event
 from apps.prescriptions.models import Delivery, DispensingLine, Prescription, StockMovement
 from apps.settlement import services
 from apps.settlement.models import ReconciliationDifference, ReportedTotal
@@ -91,22 +93,32 @@ def test_r_set_2_reversed_dispensing_is_not_a_difference(month):
 
 
 def test_r_set_2_run_stores_differences_and_keeps_resolved_ones(month):
-    counts = services.reconciliation_run(period=NOV)
+    counts = services.reconciliation_run(period=NOV, now=sf.AT)
     assert counts[Kind.NO_FLOWED_PRESCRIPTION] == 2 and counts[Kind.NEVER_DISPENSED] == 2
     total = ReconciliationDifference.objects.count()
     assert total == sum(counts.values()) == 8
     resolved = ReconciliationDifference.objects.get(kind=Kind.SALES_EXCEED_PURCHASES)
-    services.reconciliation_difference_resolve(difference=resolved, resolution="补录进货单", actor=f.reviewer())
+    services.reconciliation_difference_resolve(difference=resolved, resolution="补录进货单", actor=f.reviewer(), now=sf.AT)
     with pytest.raises(ApplicationError):
-        services.reconciliation_difference_resolve(difference=resolved, resolution="again", actor=f.reviewer())
+        services.reconciliation_difference_resolve(difference=resolved, resolution="again", actor=f.reviewer(), now=sf.AT)
 
-    services.reconciliation_run(period=NOV)  # rerun: same open ones, the resolved one not raised again
+    services.reconciliation_run(period=NOV, now=sf.AT)  # rerun: same open ones, the resolved one not raised again
     assert ReconciliationDifference.objects.count() == total
     assert ReconciliationDifference.objects.get(pk=resolved.pk).status == "resolved"
     # fixing the data removes the open difference on the next run
     Prescription.objects.filter(pk=month["stale"].pk).update(status=Prescription.Status.CANCELLED)
-    services.reconciliation_run(period=NOV)
+    services.reconciliation_run(period=NOV, now=sf.AT)
     assert not ReconciliationDifference.objects.filter(kind=Kind.NEVER_DISPENSED, key=f"rx{month['stale'].pk}").exists()
+
+
+def test_r_sec_3_reconciliation_run_writes_an_event_with_its_counts(month):
+    """R-SET-2 / R-SEC-3: a run is recorded like every other change: one ``reconciliation_run`` event keyed by the
+    month, with who ran it and the open differences by kind (the same counts the run returns)."""
+    reviewer = f.reviewer()
+    counts = services.reconciliation_run(period=NOV, now=sf.AT, actor=reviewer)
+    event = Event.objects.get(action=EventAction.RECONCILIATION_RUN)
+    assert event.object_id == "2026-11-01" and event.actor == reviewer
+    assert event.data["open"] == {str(k): v for k, v in counts.items()}
 
 
 def test_r_set_2_reported_totals_compared_line_by_line(month, api_as):
@@ -179,22 +191,22 @@ def test_r_set_2_ward_delivery_statement_due_on_the_10th(month, api_as):
                          delivery=Delivery.WARD)
     sf.dispensing(pharmacy=month["other"], institution=month["h"], drug=month["drug"], quantity=1,
                   delivery=Delivery.WARD)
-    rows = ward_delivery_statements(user=f.hospital_user(institution=month["h"]), period=NOV)
+    rows = ward_delivery_statements(user=f.hospital_user(institution=month["h"]), period=NOV, today=sf.AT.date())
     assert len(rows) == 1
     row = rows[0]
     assert row["due_date"] == "2026-12-10" and row["visits"] == 2
     assert row["total"] == "2940.00" and row["fund_payment"] == f"{ward.fund_payment + Decimal('661.50'):.2f}"
     assert row["pharmacy_code"] == month["other"].code
     # the other pharmacy sees it; an unrelated pharmacy does not
-    assert len(ward_delivery_statements(user=f.pharmacy_user(pharmacy=month["other"]), period=NOV)) == 1
-    assert ward_delivery_statements(user=f.pharmacy_user(pharmacy=month["short"]), period=NOV) == []
+    assert len(ward_delivery_statements(user=f.pharmacy_user(pharmacy=month["other"]), period=NOV, today=sf.AT.date())) == 1
+    assert ward_delivery_statements(user=f.pharmacy_user(pharmacy=month["short"]), period=NOV, today=sf.AT.date()) == []
     body = api_as(f.hospital_user(institution=month["h"])).get(
         "/api/v1/reconciliation/ward-deliveries/?period=2026-11").json()
     assert body["results"][0]["due_date"] == "2026-12-10"
 
 
 def test_r_set_2_differences_api_scoped_and_filterable(month, api_as):
-    services.reconciliation_run(period=NOV)
+    services.reconciliation_run(period=NOV, now=sf.AT)
     bureau = api_as(f.reviewer())
     body = bureau.get("/api/v1/reconciliation/differences/?period=2026-11&kind=never_dispensed").json()
     assert body["count"] == 2 and {r["kind"] for r in body["results"]} == {"never_dispensed"}

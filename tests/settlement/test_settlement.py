@@ -5,6 +5,7 @@ from unittest import mock
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.prescriptions.models import Delivery, Dispensing
 from apps.settlement import services, settlement_sql
@@ -49,7 +50,7 @@ def _statement(org, period=NOV):
 
 
 def test_r_set_1_statement_figures_equal_their_lines_to_the_fen(month):
-    run = services.settlement_run_now(period=NOV)
+    run = services.settlement_run_now(period=NOV, clock=sf.clock)
     assert run.status == SettlementRun.Status.SUCCEEDED and run.progress == 100
 
     s1 = _statement(month["p1"])
@@ -82,7 +83,7 @@ def test_r_set_1_statement_figures_equal_their_lines_to_the_fen(month):
 def test_r_set_1_deposit_is_5_percent_of_fund_rounded_half_up(zhongwei, unit_price, deposit, payable):
     pharmacy = f.PharmacyFactory()
     sf.dispensing(pharmacy=pharmacy, quantity=1, unit_price=unit_price, fund_ratio="1", first_self_pay_ratio="0")
-    services.settlement_run_now(period=NOV)
+    services.settlement_run_now(period=NOV, clock=sf.clock)
     statement = _statement(pharmacy)
     assert statement.fund_payment == Decimal(unit_price)
     assert statement.deposit == Decimal(deposit)
@@ -91,12 +92,12 @@ def test_r_set_1_deposit_is_5_percent_of_fund_rounded_half_up(zhongwei, unit_pri
 
 
 def test_r_set_1_rerun_reproduces_the_month_exactly(month):
-    services.settlement_run_now(period=NOV)
+    services.settlement_run_now(period=NOV, clock=sf.clock)
     before = list(Statement.objects.order_by("id").values("id", "visits", "total", "fund_payment", "personal_payment",
                                                           "deposit", "payable"))
     lines_before = set(StatementLine.objects.values_list("statement_id", "dispensing_id"))
 
-    services.settlement_run_now(period=NOV)
+    services.settlement_run_now(period=NOV, clock=sf.clock)
     after = list(Statement.objects.order_by("id").values("id", "visits", "total", "fund_payment", "personal_payment",
                                                          "deposit", "payable"))
     assert after == before  # same statements, same ids, same figures
@@ -105,12 +106,12 @@ def test_r_set_1_rerun_reproduces_the_month_exactly(month):
 
 
 def test_r_set_1_rerun_picks_up_late_dispensings_and_drops_empty_drafts(month):
-    services.settlement_run_now(period=NOV)
+    services.settlement_run_now(period=NOV, clock=sf.clock)
     late = sf.dispensing(pharmacy=month["p2"], institution=month["hospital"], drug=month["drug"], quantity=1)
     # the only November dispensing of p1 that is on a statement moves away: p1's drafts must follow
     Dispensing.objects.filter(pk__in=[month["d1"].pk, month["d2"].pk]).update(period=DEC)
 
-    services.settlement_run_now(period=NOV)
+    services.settlement_run_now(period=NOV, clock=sf.clock)
     s2 = _statement(month["p2"])
     assert s2.visits == 2 and s2.fund_payment == Decimal("225.00") + late.fund_payment
     assert not Statement.objects.filter(pharmacy=month["p1"], period=NOV).exists()
@@ -118,7 +119,7 @@ def test_r_set_1_rerun_picks_up_late_dispensings_and_drops_empty_drafts(month):
 
 
 def test_r_set_1_one_statement_per_organisation_and_month_by_constraint(month):
-    services.settlement_run_now(period=NOV)
+    services.settlement_run_now(period=NOV, clock=sf.clock)
     existing = _statement(month["p1"])
     with pytest.raises(IntegrityError), transaction.atomic():
         Statement.objects.create(organisation_kind="pharmacy", pharmacy=month["p1"], period=NOV,
@@ -131,9 +132,10 @@ def test_r_set_1_one_statement_per_organisation_and_month_by_constraint(month):
 
 
 def test_r_set_1_confirmed_statement_is_locked_and_later_reversal_goes_to_next_month(month):
-    services.settlement_run_now(period=NOV)
+    services.settlement_run_now(period=NOV, clock=sf.clock)
     admin = f.bureau_admin()
-    confirmed = services.statement_confirm(statement=_statement(month["p1"]), actor=admin)
+    confirmed = services.statement_confirm(statement=_statement(month["p1"]), actor=admin, today=DEC,
+                                          now=timezone.make_aware(dt.datetime(2026, 12, 1, 9)))
     assert confirmed.status == Statement.Status.CONFIRMED
     assert period_is_locked(organisation=month["p1"], period=NOV)
     assert not period_is_locked(organisation=month["p2"], period=NOV)
@@ -146,19 +148,20 @@ def test_r_set_1_confirmed_statement_is_locked_and_later_reversal_goes_to_next_m
     # and a late November dispensing would not sneak into the locked statement either
     sf.dispensing(pharmacy=month["p1"], institution=month["hospital"], drug=month["drug"], quantity=1)
 
-    services.settlement_run_now(period=NOV)
+    services.settlement_run_now(period=NOV, clock=sf.clock)
     locked = _statement(month["p1"])
     assert (locked.visits, locked.fund_payment, locked.payable) == (2, Decimal("2271.00"), Decimal("2157.45"))
     assert locked.status == Statement.Status.CONFIRMED
 
-    services.settlement_run_now(period=DEC)
+    services.settlement_run_now(period=DEC, clock=sf.clock)
     dec = _statement(month["p1"], DEC)
     # December: the December dispensing (+661.50) and the reversal of d2 (−661.50)
     assert dec.visits == 0 and dec.fund_payment == Decimal("0.00") and dec.total == Decimal("0.00")
     assert dec.lines.count() == 2
 
     with pytest.raises(Exception) as exc:
-        services.statement_confirm(statement=locked, actor=admin)
+        services.statement_confirm(statement=locked, actor=admin, today=DEC,
+                                   now=timezone.make_aware(dt.datetime(2026, 12, 1, 9)))
     assert getattr(exc.value, "code", "") == "statement_locked"
 
 
@@ -174,7 +177,7 @@ def test_r_set_1_interrupted_run_leaves_nothing_half_written_and_rerun_completes
         return result
 
     with mock.patch.object(settlement_sql, "settle_chunk", side_effect=dies_on_second_chunk):
-        run = services.settlement_run_now(period=NOV)
+        run = services.settlement_run_now(period=NOV, clock=sf.clock)
     assert run.status == SettlementRun.Status.FAILED and "worker lost" in run.error
     assert 0 < run.steps_done < run.steps_total
     # what was written is whole: each statement equals its lines; the failed chunk wrote nothing
@@ -183,7 +186,7 @@ def test_r_set_1_interrupted_run_leaves_nothing_half_written_and_rerun_completes
         assert statement.lines.exists()
     assert Statement.objects.count() == run.steps_done  # one organisation per chunk here
 
-    rerun = services.settlement_run_now(period=NOV)
+    rerun = services.settlement_run_now(period=NOV, clock=sf.clock)
     assert rerun.status == SettlementRun.Status.SUCCEEDED
     assert Statement.objects.filter(period=NOV).count() == 3
     assert StatementLine.objects.count() == 4
@@ -192,7 +195,7 @@ def test_r_set_1_interrupted_run_leaves_nothing_half_written_and_rerun_completes
 
 def test_r_set_1_reversal_within_the_month_nets_out(month):
     sf.reversal(month["d3"], period=NOV)
-    services.settlement_run_now(period=NOV)
+    services.settlement_run_now(period=NOV, clock=sf.clock)
     s2 = _statement(month["p2"])
     assert s2.visits == 0 and s2.total == Decimal("0.00") and s2.fund_payment == Decimal("0.00")
     assert s2.lines.count() == 2

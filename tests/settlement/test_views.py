@@ -56,7 +56,7 @@ def test_r_set_4_browser_run_refusal_shows_a_message(last_month):
 
 
 def test_r_set_1_confirm_in_the_browser_and_statements_excel(last_month):
-    services.settlement_run_now(period=last_month["period"])
+    services.settlement_run_now(period=last_month["period"], clock=sf.clock)
     statement = Statement.objects.get()
     client = login(f.bureau_admin())
     client.post(f"/settlement/statements/{statement.pk}/confirm/")

@@ -6,15 +6,16 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from apps.accounts.models import Role
+from apps.core.roles import Role
 from apps.catalogue.models import TherapeuticArea
 from apps.core.models import DesignationStatus, Region, RegionSettings
 from apps.institutions.models import Institution
-from apps.institutions.services import institution_admit, institution_create
+from apps.institutions.models import HospitalDuty
+from apps.institutions.services import hospital_duty_grant, institution_admit, institution_create
 from apps.pharmacies.models import Pharmacy
 from apps.pharmacies.services import pharmacy_admit, pharmacy_create
 from apps.physicians.models import Physician
-from apps.physicians.services import physician_file, physician_propose, physician_revoke
+from apps.physicians.services import physician_account_link, physician_file, physician_propose, physician_revoke
 from apps.policies.services import policy_create_from_preset
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -85,7 +86,7 @@ def load_regions() -> dict[str, Region]:
     return regions
 
 
-def load(*, today: dt.date, stdout=None):
+def load(*, today: dt.date, now: dt.datetime, stdout=None):
     regions = load_regions()
     RegionSettings.objects.get_or_create(region=regions["640500"], defaults={
         "attending_physician_allowed": True,  # 000: relaxation for the region
@@ -156,6 +157,46 @@ def load(*, today: dt.date, stdout=None):
                     is_superuser=superuser, is_staff=role == Role.BUREAU_ADMIN)
         user.set_password(DEMO_PASSWORD)
         user.save()
+    _load_duty_holders(now=now)
     if stdout:
         stdout.write(f"  registries: {Institution.objects.count()} institutions, {Physician.objects.count()} "
                      f"physicians, {Pharmacy.objects.count()} pharmacies, {User.objects.count()} users")
+
+
+#: R-APP-4 pharmacy-department reviewers: (username, name, institution); the hospital users above are the
+#: insurance offices (医保办) of their institutions
+PHARMACY_DEPARTMENTS = [
+    ("hospital_pharmdept", "中卫市人民医院药学部", "H640500001"),
+    ("hospital2_pharmdept", "中宁县人民医院药学部", "H640500002"),
+    ("hospital_cs_pharmdept", "湘雅医院药学部", "H430100001"),
+]
+
+
+def _load_duty_holders(*, now: dt.datetime) -> None:
+    """R-APP-4: every hospital stage has its duty holder — each demo physician's own account (username = the
+    physician code in lower case), a pharmacy-department user and the insurance office (the hospital user)."""
+    User = get_user_model()
+    admin = User.objects.get(username="admin")
+    institutions = {i.code: i for i in Institution.objects.filter(code__in=[row[0] for row in INSTITUTIONS])}
+    for code, name, inst, *_ in PHYSICIANS:
+        physician = Physician.objects.get(code=code)
+        if physician.user_id is not None:
+            continue
+        user = _demo_user(code.lower(), name, institutions[inst])
+        physician_account_link(actor=admin, physician=physician, user=user)
+    for username, name, inst in PHARMACY_DEPARTMENTS:
+        hospital_duty_grant(actor=admin, institution=institutions[inst], user=_demo_user(username, name, institutions[inst]),
+                            duty=HospitalDuty.Duty.PHARMACY_DEPT, now=now)
+    for user in User.objects.filter(username__in=["hospital", "hospital2", "hospital_cs"]):
+        hospital_duty_grant(actor=admin, institution=user.institution, user=user,
+                            duty=HospitalDuty.Duty.INSURANCE_OFFICE, now=now)
+
+
+def _demo_user(username: str, name: str, institution: Institution):
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = User(username=username, first_name=name, role=Role.HOSPITAL, institution=institution)
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+    return user

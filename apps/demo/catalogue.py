@@ -69,7 +69,7 @@ def _mid_year(start: dt.date, today: dt.date) -> dt.date | None:
     return mid if start < mid <= today else None
 
 
-def load(*, today: dt.date, stdout=None):
+def load(*, today: dt.date, now: dt.datetime, stdout=None):
     areas = {a.code: a for a in TherapeuticArea.objects.all()}
     start = dt.date(today.year, 1, 1)
     for i, (generic, form, spec, maker, area, route, cold, standard, ratio, category) in enumerate(DRUGS, start=1):

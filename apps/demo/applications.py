@@ -1,7 +1,7 @@
 """Demo applications in every state so the reviewer's workspace is alive on first start: waiting at each
 stage (some overdue, R-APP-5), returned, approved and valid, approved and expired (R-APP-6), rejected,
 terminated; in Zhongwei (reviewer / hospital / hospital2) and Changsha (reviewer_cs / hospital_cs). Physician
-filing requests (R-DOC-3) come from the proposed physicians of apps/core/demo.py. Re-runnable: a scenario
+filing requests (R-DOC-3) come from the proposed physicians of apps/demo/regions.py. Re-runnable: a scenario
 whose patient already has an application for its drug is skipped."""
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from apps.applications import services
 from apps.applications.models import Application, Stage
+from apps.institutions.models import HospitalDuty
 from apps.core.idnumber import make_id_number
 
 # key, hospital user, physician, pharmacy, insured region, patient region, birth, female, name, generic,
@@ -118,11 +119,19 @@ def _minimal_png(width: int = 320, height: int = 200) -> bytes:
             + chunk(b"IEND", b""))
 
 
+def stage_actor(application: Application):
+    """R-APP-4: the user holding the duty of the application's current hospital stage (see regions.py)."""
+    if application.current_stage == Stage.PHYSICIAN:
+        return application.physician.user
+    duty = HospitalDuty.objects.filter(institution_id=application.institution_id, duty=application.current_stage)
+    return duty.select_related("user").order_by("id").first().user
+
+
 def _at(day: dt.date, hour: int = 10) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, 0)))
 
 
-def load(*, today: dt.date, stdout=None):
+def load(*, today: dt.date, now: dt.datetime, stdout=None):
     User = get_user_model()
     users = {u.username: u for u in User.objects.filter(username__in=["hospital", "hospital2", "hospital_cs",
                                                                       "reviewer", "reviewer_cs"])}
@@ -155,7 +164,7 @@ def load(*, today: dt.date, stdout=None):
                                           uploaded_file=SimpleUploadedFile("医保电子凭证.png", png))
         for step_no, (who, decision, opinion, after) in enumerate(steps):
             when = min(submitted_on + dt.timedelta(days=after), today)
-            actor = hospital_user if who == H else reviewer
+            actor = stage_actor(application) if who == H else reviewer
             valid_until = None
             if key == EXPIRED and application.current_stage == Stage.BUREAU and decision == "approve":
                 valid_until = max(today - dt.timedelta(days=3), application.applied_on)

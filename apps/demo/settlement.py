@@ -20,7 +20,7 @@ STOCKING = {
 CATALOGUE_VERSION = "2025年版国家医保药品目录"
 
 
-def load(*, today: dt.date, stdout=None):
+def load(*, today: dt.date, now: dt.datetime, stdout=None):
     def say(message):
         if stdout is not None:
             stdout.write(message)
@@ -58,7 +58,7 @@ def load(*, today: dt.date, stdout=None):
 
     # last month is closed (statements and reconciliation); this month gets draft statements to look at
     for period in (previous_period(period_of(today)), period_of(today)):
-        run = services.settlement_run_now(period=period)
-        counts = services.reconciliation_run(period=period)
+        run = services.settlement_run_now(period=period, clock=lambda: now)
+        counts = services.reconciliation_run(period=period, now=now)
         say(f"  {label(period)} 结算：{run.get_status_display()}，结算单 {run.statements_written} 张；"
             f"对账差异 {sum(counts.values())} 项")

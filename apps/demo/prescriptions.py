@@ -11,10 +11,13 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.accounts.models import Role
+from apps.core.roles import Role
+from apps.applications import services as application_services
 from apps.applications.models import Application
 from apps.catalogue.models import Drug
 from apps.core.exceptions import ApplicationError
+from apps.core.idnumber import make_id_number
+from apps.demo.applications import stage_actor
 from apps.prescriptions import services
 from apps.prescriptions.models import Dispensing, Prescription, StockMovement
 
@@ -48,14 +51,14 @@ def _codes(prescription_id: int, quantity: int) -> list[str]:
     return [f"81{prescription_id:012d}{k:06d}" for k in range(quantity)]
 
 
-def load(*, today: dt.date, stdout=None):
+def load(*, today: dt.date, now: dt.datetime, stdout=None):
     User = get_user_model()
     pharmacist = User.objects.filter(username="pharmacy", role=Role.PHARMACY).select_related("pharmacy").first()
     if pharmacist is None:
         if stdout:
             stdout.write("  prescriptions: demo pharmacy user missing, skipped")
         return
-    _ensure_applications(today=today)
+    _ensure_applications(today=today, now=now)
     applications = list(
         Application.objects.filter(pharmacy__code=PHARMACY, status=Application.Status.APPROVED,
                                    valid_from__lte=today, valid_until__gte=today)
@@ -63,7 +66,6 @@ def load(*, today: dt.date, stdout=None):
         .select_related("person", "physician", "institution").order_by("id"))
     hospitals = {u.institution_id: u for u in User.objects.filter(role=Role.HOSPITAL, institution__isnull=False)}
     created = dispensed = 0
-    now = timezone.now()
     start = (today.replace(day=1) - dt.timedelta(days=31 * (MONTHS_BACK - 1))).replace(day=1)
     for index, application in enumerate(applications):
         hospital = hospitals.get(application.institution_id)
@@ -81,7 +83,7 @@ def load(*, today: dt.date, stdout=None):
             if prescription is not None:
                 created += 1
                 if prescription.status == Prescription.Status.FLOWED:
-                    _purchase(pharmacist, drug, quantity, price, _at(day, 8))
+                    _purchase(pharmacist, drug, quantity, price, _at(day, 8), now)
                     try:
                         services.prescription_dispense(
                             prescription_id=prescription.pk, user=pharmacist, dispensed_at=_at(day, 15),
@@ -104,15 +106,19 @@ def load(*, today: dt.date, stdout=None):
         created += 1
         if state == "declined":
             services.prescription_decline(prescription=prescription, user=pharmacist,
-                                          reason=Prescription.DeclineReason.OUT_OF_STOCK, note="冷链到货延迟")
+                                          reason=Prescription.DeclineReason.OUT_OF_STOCK, note="冷链到货延迟",
+                                          now=now)
         elif state == "cancelled":
-            services.prescription_cancel(prescription=prescription, user=hospital, reason="患者住院，改为住院用药")
+            services.prescription_cancel(prescription=prescription, user=hospital, reason="患者住院，改为住院用药",
+                                         now=now)
         elif state == "reversed":
-            _purchase(pharmacist, drug, quantity, price, issued)
+            _purchase(pharmacist, drug, quantity, price, issued, now)
             dispensing = services.prescription_dispense(
                 prescription_id=prescription.pk, user=pharmacist, dispensed_at=issued + dt.timedelta(minutes=1),
-                items=[services.DispenseItem(drug.code, quantity, price, _codes(prescription.pk, quantity))])
-            services.dispensing_reverse(dispensing=dispensing, user=pharmacist, reason="单价录入错误，冲正后重新结算")
+                items=[services.DispenseItem(drug.code, quantity, price, _codes(prescription.pk, quantity))],
+                now=issued + dt.timedelta(minutes=1))
+            services.dispensing_reverse(dispensing=dispensing, user=pharmacist, reason="单价录入错误，冲正后重新结算",
+                                        now=now)
     expired = services.prescriptions_expire_due(now=now)
     if stdout:
         stdout.write(f"  prescriptions: {created} created, {dispensed} dispensed in past months, {expired} expired; "
@@ -135,17 +141,14 @@ def _upload(hospital, application: Application, drug: Drug, quantity: int, seria
     return prescription
 
 
-def _purchase(pharmacist, drug: Drug, quantity: int, price: Decimal, when: dt.datetime) -> None:
+def _purchase(pharmacist, drug: Drug, quantity: int, price: Decimal, when: dt.datetime, now: dt.datetime) -> None:
     services.stock_movement_record(user=pharmacist, pharmacy=pharmacist.pharmacy, drug_code=drug.code,
-                                   kind=StockMovement.Kind.PURCHASE, quantity=quantity + 1,
+                                   kind=StockMovement.Kind.PURCHASE, quantity=quantity + 1, now=now,
                                    unit_price=(price * Decimal("0.95")).quantize(Decimal("0.01")), occurred_at=when)
 
 
-def _ensure_applications(*, today: dt.date) -> None:
+def _ensure_applications(*, today: dt.date, now: dt.datetime) -> None:
     """Approved applications for the demo patients, submitted and reviewed through the applications services."""
-    from apps.applications import services as application_services
-    from apps.core.idnumber import make_id_number
-
     User = get_user_model()
     hospital = User.objects.filter(username="hospital").first()
     reviewer = User.objects.filter(username="reviewer").first()
@@ -164,7 +167,7 @@ def _ensure_applications(*, today: dt.date) -> None:
                 diagnosis_name=diagnosis, usage="遵医嘱", course_days=180, now=_at(submitted, 9))
             step = 0
             while application.status not in (Application.Status.APPROVED, Application.Status.REJECTED) and step < 6:
-                actor = reviewer if application.current_stage == "bureau" else hospital
+                actor = reviewer if application.current_stage == "bureau" else stage_actor(application)
                 application = application_services.application_decide(
                     application=application, actor=actor, decision="approve", opinion="符合用药指征",
                     now=_at(submitted, 10 + step))

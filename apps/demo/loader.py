@@ -1,0 +1,32 @@
+"""The demo loader: each module of ``apps.demo`` builds one part of the demo through the apps' services, in
+dependency order. The loader is told the moment it runs at (``now``, and ``today`` its local date) and passes it
+to every service call, so the demo is the same whatever the machine's clock says; nothing here reads the clock."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.demo import applications, catalogue, prescriptions, regions, settlement
+
+STEPS = [
+    regions,        # regions, settings, policies, registries, users
+    catalogue,      # negotiated drugs
+    applications,   # treatment applications in every state
+    prescriptions,  # prescriptions, dispensings, stock
+    settlement,     # statements, stocking reports
+]
+
+
+def moment_of(day: dt.date) -> dt.datetime:
+    """The demo's "now" for a day given on the command line: noon of that day, local time."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(12, 0)))
+
+
+def load_demo(*, now: dt.datetime, stdout=None) -> None:
+    """Load every part of the demo as of ``now``; each part in its own transaction. Safe to run again."""
+    today = timezone.localdate(now)
+    for step in STEPS:
+        with transaction.atomic():
+            step.load(today=today, now=now, stdout=stdout)
