@@ -4,14 +4,12 @@ from django.contrib import admin
 
 from apps.applications.models import Application, ApplicationDocument, ApplicationReview, InsuredPerson
 from apps.applications.selectors import applications_visible_to
-from apps.core.admin_actions import ReadOnlyAdminMixin
+from apps.core.admin_actions import BureauAdminAccess, ReadOnlyAdminMixin
 from apps.core.masking import mask_id_number, mask_phone
 
 
-class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    def has_view_permission(self, request, obj=None):
-        user = request.user
-        return bool(user.is_active and user.is_staff and (user.is_superuser or user.is_bureau))
+class ReadOnlyAdmin(ReadOnlyAdminMixin, BureauAdminAccess, admin.ModelAdmin):
+    admin_roles = ("bureau_admin", "bureau_reviewer")
 
 
 class ReviewInline(admin.TabularInline):
@@ -49,9 +47,7 @@ class ApplicationAdmin(ReadOnlyAdmin):
                        "stage_due_date", "submitted_at", "applied_on", "decided_at", "valid_from", "valid_until",
                        "terminated_on", "termination_reason", "created_by"]
     inlines = [ReviewInline, DocumentInline]
-
-    def get_queryset(self, request):
-        return applications_visible_to(request.user)
+    scope = staticmethod(applications_visible_to)
 
     @admin.display(description="参保人")
     def person_name(self, obj):
@@ -65,14 +61,7 @@ class InsuredPersonAdmin(ReadOnlyAdmin):
     fields = ["name", "masked_id", "sex", "birth_date", "insurance_type", "insured_region", "masked_phone",
               "employer"]
     readonly_fields = fields
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request).select_related("insured_region")
-        if request.user.is_superuser:
-            return qs
-        from apps.core.selectors import region_q
-
-        return qs.filter(region_q(request.user.region, "insured_region"))
+    scope_fields = {"region_fields": ("insured_region",), "institution_field": None, "pharmacy_field": None}
 
     @admin.display(description="身份证号")
     def masked_id(self, obj):

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apps.catalogue import services
 from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
+from apps.catalogue.selectors import import_runs_visible_to
 from apps.core.admin_actions import BureauAdminAccess, ReadOnlyAdminMixin, ServiceModelAdmin, transition_action
 
 from apps.core.admin_figures import FiguresAdminMixin
@@ -39,6 +40,7 @@ class DrugAdmin(FiguresAdminMixin, BureauAdminAccess, ServiceModelAdmin):
     list_filter = ["category", "therapeutic_area", "route", "cold_chain"]
     search_fields = ["code", "generic_name", "manufacturer"]
     inlines = [PaymentStandardInline]
+    reference_data = True  # the national catalogue: read by every administrator, written by a system-wide role (§5)
     fieldsets = [
         (None, {"fields": ["code", "generic_name", "dosage_form", "specification", "manufacturer"]}),
         ("目录属性", {"fields": ["category", "therapeutic_area", "route", "cold_chain", "restricted_scope",
@@ -62,6 +64,7 @@ class DrugAdmin(FiguresAdminMixin, BureauAdminAccess, ServiceModelAdmin):
 
 @admin.register(TherapeuticArea)
 class TherapeuticAreaAdmin(BureauAdminAccess, admin.ModelAdmin):
+    reference_data = True
     list_display = ["code", "name", "group"]
     search_fields = ["code", "name"]
 
@@ -74,8 +77,4 @@ class ImportRunAdmin(ReadOnlyAdminMixin, BureauAdminAccess, admin.ModelAdmin):
                     "unchanged_count", "error_count"]
     list_filter = ["kind", "status"]
     readonly_fields = [f.name for f in ImportRun._meta.fields]
-
-    def get_queryset(self, request):
-        from apps.catalogue.selectors import import_runs_visible_to
-
-        return import_runs_visible_to(request.user)
+    scope = staticmethod(import_runs_visible_to)

@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
+from apps.core.admin_scoping import ScopedAdmin
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import AgreementForm, OptionalReasonForm, ReasonForm  # noqa: F401  (re-exported for admins)
 
@@ -94,33 +95,8 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class BureauAdminAccess:
-    """Admin access by role rather than Django model permissions: bureau administrators manage the registries
-    of their own region (``scope(user)`` is the selector that limits the change list, R-SEC-1); superusers all."""
-
-    scope = None  # callable(user) -> queryset, or None for reference data visible to every administrator
-
-    def _allowed(self, request) -> bool:
-        user = request.user
-        return bool(user.is_active and user.is_authenticated and (user.is_superuser or user.is_bureau_admin))
-
-    def has_module_permission(self, request):
-        return self._allowed(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._allowed(request)
-
-    def has_add_permission(self, request, *args):
-        return self._allowed(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self._allowed(request)
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if self.scope is not None and not request.user.is_superuser:
-            return qs.filter(pk__in=self.scope(request.user).values("pk"))
-        return qs
+# Admin access by role, scoped like the API (R-SEC-1): one mixin for every admin class (apps/core/admin_scoping.py)
+BureauAdminAccess = ScopedAdmin
 
 
 def service_action(label: str, form_class: type[forms.Form], service, *, name: str, subject: str):

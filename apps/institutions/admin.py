@@ -28,6 +28,8 @@ class InstitutionAdmin(DesignationAdmin):
 
 @admin.register(PharmacyCommitteeMeeting)
 class PharmacyCommitteeMeetingAdmin(BureauAdminAccess, admin.ModelAdmin):
+    scope_fields = {"region_fields": ("institution__region",), "institution_field": "institution_id",
+                    "pharmacy_field": None}
     list_display = ["institution", "catalogue_version", "catalogue_published_on", "held_on"]
     list_filter = ["catalogue_version"]
     search_fields = ["institution__name", "institution__code"]

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from apps.core.admin_actions import BureauAdminAccess, ServiceModelAdmin
+from apps.core.selectors import region_q
 from apps.policies.selectors import policies_visible_to
 from apps.policies.models import PaymentPolicy
 from apps.policies.services import VALUE_FIELDS, policy_create, policy_update
@@ -8,7 +9,9 @@ from apps.policies.services import VALUE_FIELDS, policy_create, policy_update
 
 @admin.register(PaymentPolicy)
 class PaymentPolicyAdmin(BureauAdminAccess, ServiceModelAdmin):
-    scope = staticmethod(policies_visible_to)
+    scope = staticmethod(policies_visible_to)  # reads: its region's policies and those above that apply to it
+    # writes: only its own region's and those below (a city administrator cannot change the province's policy)
+    write_scope = staticmethod(lambda user: PaymentPolicy.objects.filter(region_q(user.region, "region")))
     list_display = ["name", "region", "preset", "valid_from", "valid_until", "deductible_outpatient_employee",
                     "ratio_outpatient_employee", "ratio_outpatient_resident", "annual_cap_employee",
                     "annual_cap_resident"]

@@ -2,7 +2,7 @@
 (upload, dispense, reverse, claims) so that the checks, the locks and the event rows are never skipped."""
 from django.contrib import admin
 
-from apps.core.admin_actions import ReadOnlyAdminMixin
+from apps.core.admin_actions import BureauAdminAccess, ReadOnlyAdminMixin
 
 from apps.prescriptions import selectors
 from apps.prescriptions.models import (
@@ -10,13 +10,8 @@ from apps.prescriptions.models import (
 )
 
 
-class ReadOnlyScopedAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    scope = None  # a selector taking the user
-
-    def get_queryset(self, request):
-        if self.scope is None:
-            return super().get_queryset(request) if request.user.is_superuser else self.model.objects.none()
-        return type(self).scope(request.user)
+class ReadOnlyScopedAdmin(ReadOnlyAdminMixin, BureauAdminAccess, admin.ModelAdmin):
+    """Scoped like the API: ``scope`` is the selector taking the user (R-SEC-1)."""
 
 
 @admin.register(Prescription)
@@ -38,12 +33,14 @@ class DispensingAdmin(ReadOnlyScopedAdmin):
 
 @admin.register(TraceCode)
 class TraceCodeAdmin(ReadOnlyScopedAdmin):
+    scope_fields = {"region_fields": ("pharmacy__region",), "institution_field": None, "pharmacy_field": "pharmacy_id"}
     list_display = ["code", "drug", "pharmacy", "dispensed_at", "released_at"]
     search_fields = ["code"]
 
 
 @admin.register(PatientYearUsage)
 class PatientYearUsageAdmin(ReadOnlyScopedAdmin):
+    scope_fields = {"region_fields": ("person__insured_region",), "institution_field": None, "pharmacy_field": None}
     list_display = ["person", "year", "deductible_met", "fund_paid", "dispensing_count"]
     search_fields = ["person__name", "person__id_number"]
 

@@ -1,7 +1,7 @@
 """Read-mostly admin for settlement records; every change goes through the services (browser screens, API)."""
 from django.contrib import admin
 
-from apps.core.admin_actions import ReadOnlyAdminMixin
+from apps.core.admin_actions import BureauAdminAccess, ReadOnlyAdminMixin
 
 from apps.settlement.models import (
     CataloguePublication, MonthlyReportSnapshot, ReconciliationDifference, ReportedTotal, SettlementRun, Statement,
@@ -9,7 +9,7 @@ from apps.settlement.models import (
 )
 
 
-class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, BureauAdminAccess, admin.ModelAdmin):
     pass
 
 
@@ -22,6 +22,7 @@ class SettlementRunAdmin(ReadOnlyAdmin):
 
 @admin.register(Statement)
 class StatementAdmin(ReadOnlyAdmin):
+    scope_fields = {"region_fields": ("institution__region", "pharmacy__region")}
     list_display = ["period", "organisation_kind", "institution", "pharmacy", "visits", "total", "fund_payment",
                     "deposit", "payable", "status"]
     list_filter = ["period", "organisation_kind", "status"]
@@ -31,6 +32,7 @@ class StatementAdmin(ReadOnlyAdmin):
 
 @admin.register(StockingReport)
 class StockingReportAdmin(ReadOnlyAdmin):
+    scope_fields = {"region_fields": ("institution__region",), "pharmacy_field": None}
     list_display = ["institution", "drug", "kind", "listed_on", "ended_on"]
     list_filter = ["kind"]
     search_fields = ["institution__name", "drug__generic_name", "drug__code"]
@@ -38,18 +40,21 @@ class StockingReportAdmin(ReadOnlyAdmin):
 
 @admin.register(ReconciliationDifference)
 class ReconciliationDifferenceAdmin(ReadOnlyAdmin):
+    scope_fields = {"region_fields": ("institution__region", "pharmacy__region")}
     list_display = ["period", "kind", "pharmacy", "institution", "drug", "detail", "status"]
     list_filter = ["period", "kind", "status"]
 
 
 @admin.register(ReportedTotal)
 class ReportedTotalAdmin(ReadOnlyAdmin):
+    scope_fields = {"region_fields": ("institution__region", "pharmacy__region")}
     list_display = ["period", "organisation_kind", "institution", "pharmacy", "drug", "quantity", "total",
                     "fund_payment"]
 
 
 @admin.register(CataloguePublication)
 class CataloguePublicationAdmin(ReadOnlyAdmin):
+    reference_data = True  # the national catalogue's publications
     list_display = ["version", "published_on"]
 
 

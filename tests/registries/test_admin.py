@@ -116,7 +116,10 @@ def test_r_sec_1_non_superuser_bureau_admin_uses_admin_within_its_region(client)
     text = page.content.decode()
     assert "长沙医院" in text and "中卫医院" not in text
     assert client.get(f"/admin/institutions/institution/{zw.pk}/change/").status_code == 302  # not found → index
-    assert client.get("/admin/core/calendarday/import/").status_code == 200
+    # the holiday calendar is shared reference data: a region's administrator reads it, only a system-wide role
+    # imports it (issue 14 §5)
+    assert client.get("/admin/core/calendarday/").status_code == 200
+    assert client.get("/admin/core/calendarday/import/").status_code == 302
 
 
 def test_reviewer_has_no_admin_access(client):
