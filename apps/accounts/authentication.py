@@ -30,7 +30,7 @@ class AuditedTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, token):
         """knox's check in one statement (token with its user by the indexed key prefix, then the digest compared
         in constant time); an expired token is refused. Every API call of hospitals' and pharmacies' systems passes
-        here (issue 5 "Speed"), so knox's per-request sweep of the user's other tokens is left to sign-in
+        here (the R-RX hot path), so knox's per-request sweep of the user's other tokens is left to sign-in
         (``token_issue`` deletes expired ones)."""
         msg = _("Invalid token.")
         try:

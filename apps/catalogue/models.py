@@ -165,7 +165,7 @@ def import_upload_to(instance, filename: str) -> str:
 
 
 class ImportRun(models.Model):
-    """One Excel import (R-CAT-2, issue 3 §7): who, when, which file (kept), the preview and the result.
+    """One Excel import (R-CAT-2, R-SEC-3): who, when, which file (kept), the preview and the result.
 
     Lifecycle: pending → running → previewed (dry run; can be confirmed) | succeeded | failed. Confirming a
     previewed run applies the same kept file and refuses if the plan no longer matches the preview.

@@ -167,8 +167,8 @@ def _row_estimate(upload) -> int:
 @transaction.atomic
 def import_run_create(*, kind: str, upload: UploadedFile, actor, dry_run: bool = True,
                       effective_date: dt.date | None = None) -> ImportRun:
-    """Log the upload and keep its file (issue 3 §7). Runs it at once, or queues it as a Celery task when it is
-    larger than ``IMPORT_ASYNC_ROW_THRESHOLD`` rows (issue 3 §6). Bad files are reported on the run, never
+    """Log the upload and keep its file (R-CAT-2, R-SEC-3). Runs it at once, or queues it as a Celery task when it is
+    larger than ``IMPORT_ASYNC_ROW_THRESHOLD`` rows (R-CAT-2). Bad files are reported on the run, never
     half-written."""
     if not excel_kinds.is_registered(kind):
         raise ApplicationError("invalid", f"不支持的导入类型：{kind}", fields={"kind": ["不支持的导入类型"]})

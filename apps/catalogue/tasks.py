@@ -1,4 +1,4 @@
-"""Celery tasks of the catalogue: large Excel imports (issue 3 §6)."""
+"""Celery tasks of the catalogue: large Excel imports (R-CAT-2)."""
 from celery import shared_task
 
 from apps.catalogue.services import import_run_execute

@@ -1,6 +1,6 @@
 """Browser pages of the catalogue: list with search and filters, drug page with payment-standard history and
 withdrawal record, create/edit/withdraw (bureau administrators), and the Excel import with preview → confirm,
-progress for background runs and the import log (issue 3 §3, §6, §7)."""
+progress for background runs and the import log (R-CAT-2, R-SEC-3)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -181,7 +181,7 @@ def import_confirm(request, pk):
 
 @login_required
 def import_file(request, pk):
-    """The kept upload of a run (issue 3 §7)."""
+    """The kept upload of a run (R-CAT-2, R-SEC-3)."""
     require_role(request.user, BUREAU)
     try:
         run = selectors.import_run_get(user=request.user, pk=pk)

@@ -1,4 +1,4 @@
-"""Hand-written SQL, the kernel's part (issue 9 "Hot-path SQL in one place"): the prepared-statement helper, the
+"""Hand-written SQL, the kernel's part (hot-path SQL in one place, STYLE.md "Layers"): the prepared-statement helper, the
 value converters that turn a raw row into model instances, and every difference between PostgreSQL (production,
 CI) and SQLite (a developer's quick run). No other module asks ``connection.vendor``: it calls the capability it
 needs here, and the hand-written statements themselves live in one module of their app

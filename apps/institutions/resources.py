@@ -1,4 +1,4 @@
-"""Excel layout of the institution registry (issue 3 §1): the columns are declared once on the spec (template,
+"""Excel layout of the institution registry (R-INS-1, Excel import R-CAT-2): the columns are declared once on the spec (template,
 export and import); imported rows are created and changed by ``apps.institutions.services`` so model validation,
 R-INS-2 and the events hold for them as for the REST API. Registered in ``InstitutionsConfig.ready()``."""
 from __future__ import annotations

@@ -18,7 +18,7 @@ class PharmaciesConfig(AppConfig):
         # R-SEC-3: field-level before/after of every change
         auditlog.register(self.get_model("Pharmacy"))
 
-        # issue 3 §1: the pharmacy registry's Excel kind (apps.core.excel)
+        # R-CAT-2: the pharmacy registry's Excel kind (apps.core.excel)
         from apps.core.excel import registry as excel_kinds
         from apps.pharmacies.resources import PHARMACIES
 

@@ -1,4 +1,4 @@
-"""Excel layout of the pharmacy registry (issue 3 §1): the columns are declared once on the spec (template, export
+"""Excel layout of the pharmacy registry (R-PHA-1, Excel import R-CAT-2): the columns are declared once on the spec (template, export
 and import); imported rows are created and changed by ``apps.pharmacies.services`` so model validation and the
 events hold for them as for the REST API. Registered in ``PharmaciesConfig.ready()``."""
 from __future__ import annotations

@@ -11,7 +11,7 @@ class PhysiciansConfig(AppConfig):
         # R-SEC-3: field-level before/after of every change
         auditlog.register(self.get_model("Physician"), m2m_fields={"therapeutic_areas"})
 
-        # issue 3 §1: the physician registry's Excel kind (apps.core.excel)
+        # R-CAT-2: the physician registry's Excel kind (apps.core.excel)
         from apps.core.excel import registry as excel_kinds
         from apps.physicians.resources import PHYSICIANS
 

@@ -1,4 +1,4 @@
-"""Excel layout of the responsible-physician registry (issue 3 §1): the columns are declared once on the spec
+"""Excel layout of the responsible-physician registry (R-DOC-1, Excel import R-CAT-2): the columns are declared once on the spec
 (template, export and import); imported rows are proposed and changed by ``apps.physicians.services`` so the
 eligibility rules (R-DOC-1, R-DOC-2), model validation and the events hold for them as for the REST API. Imported
 physicians are *proposed*; filing stays a bureau decision (R-DOC-3). Registered in ``PhysiciansConfig.ready()``."""

@@ -1,4 +1,4 @@
-"""The prescriptions' hand-written SQL (issue 5 "Speed"; issue 9: one module per app). Building a queryset costs far
+"""The prescriptions' hand-written SQL (the hot path of R-RX-1 upload and R-RX-5 dispensing; one SQL module per app). Building a queryset costs far
 more CPU than PostgreSQL spends answering it, so the two paths hospitals' and pharmacies' systems call all day read
 what they need in ONE statement each. The rows become ordinary (deferred) model instances (``apps.core.sql.Columns``),
 so the services apply the same model methods (``is_active_on``, ``is_listed_on``, ``covers``) as everywhere else; a

@@ -1,7 +1,7 @@
 """Fast inserts for imports: PostgreSQL ``COPY … FROM STDIN`` with ids drawn from the table's sequence first
 (so the caller knows every new row's id), ``bulk_create`` on other databases. The rows are plain dicts
 (attname → value): building 50,000 model instances alone costs seconds. Used by the import engine for new
-drugs, their payment-standard versions, registry rows and the audit rows (issue 3 performance target)."""
+drugs, their payment-standard versions, registry rows and the audit rows (R-CAT-2: a national catalogue file in one run)."""
 from __future__ import annotations
 
 import io

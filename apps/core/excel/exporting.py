@@ -1,4 +1,4 @@
-"""Template and export workbooks in the import layout (issue 3 §1): a kind's resource (built from its columns)
+"""Template and export workbooks in the import layout (R-CAT-2): a kind's resource (built from its columns)
 rendered to .xlsx, so that export → import changes nothing (R-CAT-2). The rows come from the kind's own
 ``export_queryset(user)`` (a selector of the app that registered it)."""
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The import kinds known to the engine. Each app registers its own kind(s) in its ``AppConfig.ready()``; the engine,
-the upload service and the export never name an app's module (issue 9: dependencies point one way)."""
+the upload service and the export never name an app's module (dependencies point one way: STYLE.md "Layers")."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
