@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("apps.applications.api_urls")),
     path("", include("apps.prescriptions.api_urls")),
     path("", include("apps.settlement.api_urls")),
+    path("", include("apps.procurement.api_urls")),
 ]

@@ -8,7 +8,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from apps.demo import applications, catalogue, prescriptions, regions, settlement
+from apps.demo import applications, catalogue, prescriptions, procurement, regions, settlement
 
 STEPS = [
     regions,        # regions, settings, policies, registries, users
@@ -16,6 +16,7 @@ STEPS = [
     applications,   # treatment applications in every state
     prescriptions,  # prescriptions, dispensings, stock
     settlement,     # statements, stocking reports
+    procurement,    # a volume-based procurement round: agreed volumes, purchases, fund, repayments
 ]
 
 

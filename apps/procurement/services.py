@@ -10,7 +10,6 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
-from django.utils import timezone
 
 from apps.catalogue.models import Drug, PaymentStandard
 from apps.catalogue.services import drug_update
@@ -374,7 +373,7 @@ def standard_link_plan(*, product: WinningProduct) -> list[dict]:
 
 
 @transaction.atomic
-def standard_link_apply(*, product: WinningProduct, actor) -> list[LinkedStandard]:
+def standard_link_apply(*, product: WinningProduct, actor, now: dt.datetime) -> list[LinkedStandard]:
     """R-VBP-6: from the execution date the winning price is the payment standard of every catalogue product of
     the same generic name and dosage form — one new version each through the catalogue's own service (R-CAT-3).
     All or nothing; applied once."""
@@ -399,7 +398,7 @@ def standard_link_apply(*, product: WinningProduct, actor) -> list[LinkedStandar
                                      amount=product.winning_price, effective_date=product.execution_date,
                                      applied_by=_actor(actor)))
     LinkedStandard.objects.bulk_create(linked)
-    product.standard_linked_at = timezone.now()
+    product.standard_linked_at = now
     product.standard_linked_by = _actor(actor)
     product.save(update_fields=["standard_linked_at", "standard_linked_by"])
     record_event(subject=product, action=EventAction.PROCUREMENT_STANDARD_LINKED, actor=actor,

@@ -119,7 +119,7 @@ def product_decompose(request, pk):
 def product_link_standard(request, pk):
     require_role(request.user, Role.BUREAU_ADMIN)
     product = _get_or_404(selectors.products_visible_to(request.user), pk=pk)
-    run_service(request, lambda: services.standard_link_apply(product=product, actor=request.user),
+    run_service(request, lambda: services.standard_link_apply(product=product, actor=request.user, now=timezone.now()),
                 success="中选价格已作为支付标准新版本，自执行日期起生效")
     return redirect("procurement:product", pk=pk)
 

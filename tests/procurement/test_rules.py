@@ -14,6 +14,7 @@ from tests import factories as f
 from tests.procurement import factories as pf
 
 pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 
 def _institutions(n):
@@ -283,7 +284,7 @@ def test_r_vbp_6_winning_price_becomes_payment_standard_of_two_manufacturers():
     assert [(r["code"], r["current"], r["new"], r["action"]) for r in plan] == [
         (d1.code, Decimal("1890.00"), Decimal("900.00"), "change"), (d2.code, Decimal("1290.00"), Decimal("900.00"), "change")]
 
-    services.standard_link_apply(product=p, actor=admin)
+    services.standard_link_apply(product=p, actor=admin, now=NOW)
 
     for drug, old in ((d1, Decimal("1890.00")), (d2, Decimal("1290.00"))):
         drug.refresh_from_db()
@@ -298,7 +299,7 @@ def test_r_vbp_6_winning_price_becomes_payment_standard_of_two_manufacturers():
     assert event.actor == admin and sorted(event.data["drugs"]) == sorted([d1.code, d2.code])
     assert Event.objects.filter(action=EventAction.PAYMENT_STANDARD_CHANGED).count() == 2
     with pytest.raises(ApplicationError) as exc:
-        services.standard_link_apply(product=p, actor=admin)
+        services.standard_link_apply(product=p, actor=admin, now=NOW)
     assert exc.value.code == "already_linked"
 
 
@@ -309,7 +310,7 @@ def test_r_vbp_6_version_on_or_after_execution_date_blocks_the_whole_linkage():
     p = pf.product(pf.round_(), generic_name="恩替卡韦", dosage_form="片剂", firms=["甲"], price="20.00",
                    execution=dt.date(2026, 6, 1))
     with pytest.raises(ApplicationError) as exc:
-        services.standard_link_apply(product=p, actor=None)
+        services.standard_link_apply(product=p, actor=None, now=NOW)
     assert exc.value.code == "standard_link_blocked" and d2.code in exc.value.fields
     d1.refresh_from_db()
     assert d1.payment_standard == Decimal("50.00")
