@@ -124,14 +124,33 @@ class DrugImportSpec(imp.ImportSpec):
     def current_value(self, instance, attr):
         return instance[attr]
 
+    @staticmethod
+    def effective_of(row, ctx) -> dt.date:
+        """The date a changed payment standard takes effect (R-CAT-3): the row's 支付标准生效日期, unless it is still
+        the date the export wrote there (the start of the current standard) — an exported file whose price was
+        edited and whose date was left alone takes the run's effective date, so export → edit → import works."""
+        given = row.values.get("standard_effective")
+        latest = ctx["latest_versions"].get(row.instance["pk"]) if row.instance else None
+        if given is not None and latest is not None and given == latest[3]:
+            return ctx["effective_date"]
+        return given or ctx["effective_date"]
+
     def check_change(self, row, ctx):
         if "payment_standard" in row.changed:
-            effective = row.values.get("standard_effective") or ctx["effective_date"]
+            effective = self.effective_of(row, ctx)
             latest = ctx["latest_versions"].get(row.instance["pk"])
             if latest is not None and effective <= latest[3]:
-                yield H["payment_standard"], (
-                    f"支付标准由 {latest[2]} 改为 {row.values['payment_standard']}，生效日期 {effective} "
-                    f"须晚于现行支付标准的生效日期 {latest[3]}（R-CAT-3）")
+                earliest = latest[3] + dt.timedelta(days=1)
+                change = f"支付标准由 {latest[2]} 改为 {row.values['payment_standard']}，生效日期 {effective} 须晚于" \
+                         f"现行支付标准的生效日期 {latest[3]}"
+                if effective is row.values.get("standard_effective"):  # the row's own date
+                    yield H["standard_effective"], (
+                        f"{change}。请把本行“{H['standard_effective']}”改为 {earliest} 或之后的日期，"
+                        f"或清空该格以使用本次导入的生效日期（R-CAT-3）")
+                else:  # the run's date
+                    yield H["payment_standard"], (
+                        f"{change}。请把上传时的“支付标准生效日期”改为 {earliest} 或之后，"
+                        f"或在本行“{H['standard_effective']}”填写该日期（R-CAT-3）")
 
     def show(self, attr, value):
         if attr == "therapeutic_area_id":
@@ -173,7 +192,7 @@ class DrugImportSpec(imp.ImportSpec):
             updated.append(drug)
             audit.append((drug.pk, drug, {k: list(v) for k, v in row.changed.items()}, False))
             if "payment_standard" in row.changed:
-                effective = row.values.get("standard_effective") or ctx["effective_date"]
+                effective = self.effective_of(row, ctx)
                 latest = ctx["latest_versions"].get(drug.pk)
                 if latest is not None and (latest[4] is None or latest[4] >= effective):
                     closing.append(PaymentStandard(pk=latest[1], valid_until=effective - dt.timedelta(days=1)))

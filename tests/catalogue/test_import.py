@@ -79,8 +79,9 @@ BAD_CELLS = [
     ("code", "XL01XEA123", "医保药品代码", "应为 23 位"),
     ("code", "AL01XEA0000000000000009", "医保药品代码", "应以 X（西药）或 Z（中成药）开头"),
     ("payment_standard", "一千元", "支付标准", "不是有效的数字"),
-    ("first_self_pay_ratio", "150%", "先行自付比例", "超出 0–100% 范围"),
-    ("first_self_pay_ratio", -0.1, "先行自付比例", "超出 0–100% 范围"),
+    ("first_self_pay_ratio", "150%", "先行自付比例", "大于 100%，请填 0–100% 之间的比例"),
+    ("first_self_pay_ratio", -0.1, "先行自付比例", "不能为负数"),
+    ("first_self_pay_ratio", 10, "先行自付比例", "如指百分之10，请改填“10%”或“0.1”"),
     ("agreement_end", dt.date(2025, 12, 31), "协议期结束", "早于协议期开始"),
     ("category", "甲类", "类别", "未知类别"),
     ("therapeutic_area", "外星病", "治疗领域", "未知治疗领域"),
@@ -110,7 +111,7 @@ def test_r_cat_2_code_twice_in_the_file_is_reported_on_the_second_row(client):
     body = response.json()
     assert response.status_code == 400
     assert body["errors"] == [{"row": 4, "column": "医保药品代码",
-                               "message": f"医保药品代码 {drug_code(1)} 在文件中重复（与第 2 行相同）"}]
+                               "message": f"医保药品代码 {drug_code(1)} 在文件中重复（与第 2 行相同），请删除其中一行或改正编码"}]
     assert Drug.objects.count() == 0
 
 
@@ -134,7 +135,8 @@ def test_r_cat_2_missing_column_is_refused(client):
     headers = [h for h in DRUG_HEADERS if h != "支付标准"]
     response = post(client, drug_upload([drug_row(1)], headers=headers))
     assert response.status_code == 400
-    assert response.json()["errors"] == [{"row": 1, "column": "支付标准", "message": "缺少必需的列“支付标准”"}]
+    assert response.json()["errors"] == [{"row": 1, "column": "支付标准", "message": "缺少必需的列“支付标准”：请在第 1 行加上该列标题"
+                                                                             "（列标题须与下载的模板一致）"}]
     assert Drug.objects.count() == 0
 
 

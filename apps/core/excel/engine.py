@@ -77,7 +77,7 @@ def text(max_length: int, *, required: bool = True) -> Callable[[Any], str]:
     def parse(value) -> str:
         if is_blank(value):
             if required:
-                raise CellError("必填，不能为空")
+                raise CellError("必填，不能为空，请填写该格")
             return ""
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -85,7 +85,7 @@ def text(max_length: int, *, required: bool = True) -> Callable[[Any], str]:
             value = value.strftime("%Y-%m-%d")
         s = str(value).strip()
         if len(s) > max_length:
-            raise CellError(f"长度 {len(s)} 超过上限 {max_length} 个字符")
+            raise CellError(f"长度 {len(s)} 超过上限 {max_length} 个字符，请删减到 {max_length} 个字符以内")
         return s
     return parse
 
@@ -101,11 +101,11 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), exclusiv
             return None
         number = _to_decimal(value)
         if number is None:
-            raise CellError(f"“{value}”不是有效的数字")
+            raise CellError(f"“{value}”不是有效的数字，请只填数字（如 1234.50，不带单位）")
         if number != number.quantize(quantum, rounding=ROUND_HALF_UP):
-            raise CellError(f"最多 {places} 位小数")
+            raise CellError(f"“{value}”的小数超过 {places} 位，请四舍五入到 {places} 位小数")
         if minimum is not None and (number <= minimum if exclusive_minimum else number < minimum):
-            raise CellError(f"应{'大于' if exclusive_minimum else '不小于'} {minimum}")
+            raise CellError(f"“{value}”应{'大于' if exclusive_minimum else '不小于'} {minimum}，请改填正确的数值")
         return number.quantize(quantum, rounding=ROUND_HALF_UP)
     return parse
 
@@ -143,11 +143,16 @@ def ratio(value) -> Decimal:
         number = _to_decimal(value)
         if number is None:
             raise CellError(f"“{value}”不是有效的数字，应填 0–100% 的比例（如 10% 或 0.1）")
-    if number < 0 or number > 1:
-        raise CellError(f"比例 {value} 超出 0–100% 范围（填写 10% 或 0.1 表示百分之十）")
+    if number < 0:
+        raise CellError(f"比例“{value}”不能为负数，请填 0–100% 之间的比例（如 10% 或 0.1）")
+    if number > 1:
+        if isinstance(value, str) and value.strip().endswith(("%", "％")):
+            raise CellError(f"比例“{value}”大于 100%，请填 0–100% 之间的比例（如 10%）")
+        raise CellError(f"“{value}”不是 0–1 之间的小数：数字按小数读（0.1 即 10%）。如指百分之{value}，"
+                        f"请改填“{value}%”或“{(number / 100).normalize():f}”")
     quantized = number.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
     if quantized != number:
-        raise CellError("比例最多精确到 0.01%")
+        raise CellError(f"比例“{value}”最多精确到 0.01%，请四舍五入（如 12.35%）")
     return quantized
 
 
@@ -418,7 +423,8 @@ def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, in
         columns = spec.bind(ctx)
         missing = [c.header for c in columns if c.required and c.header not in positions]
         if missing:
-            raise ImportFileError([{"row": 1, "column": h, "message": f"缺少必需的列“{h}”"} for h in missing])
+            raise ImportFileError([{"row": 1, "column": h, "message": f"缺少必需的列“{h}”：请在第 1 行加上该列标题"
+                                                                       f"（列标题须与下载的模板一致）"} for h in missing])
         present = [(c, positions[c.header]) for c in columns if c.header in positions]
         key_header = spec.key_header
         seen: dict = {}
@@ -443,7 +449,8 @@ def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, in
                 first = seen.get(key)
                 if first is not None:
                     ok = False
-                    plan.add_error(number, key_header, f"{key_header} {key} 在文件中重复（与第 {first} 行相同）")
+                    plan.add_error(number, key_header, f"{key_header} {key} 在文件中重复（与第 {first} 行相同），"
+                                                       f"请删除其中一行或改正编码")
                 else:
                     seen[key] = number
             for header_name, message in spec.check_row(values, ctx):
