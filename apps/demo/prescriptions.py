@@ -18,7 +18,7 @@ from apps.catalogue.models import Drug
 from apps.core.exceptions import ApplicationError
 from apps.core.idnumber import make_id_number
 from apps.demo.applications import stage_actor
-from apps.prescriptions import services
+from apps.prescriptions.services import dispensing as rx_dispensing, upload as rx_upload
 from apps.prescriptions.models import Dispensing, Prescription, StockMovement
 
 PHARMACY = "P640500001"
@@ -85,9 +85,9 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
                 if prescription.status == Prescription.Status.FLOWED:
                     _purchase(pharmacist, drug, quantity, price, _at(day, 8), now)
                     try:
-                        services.prescription_dispense(
+                        rx_dispensing.prescription_dispense(
                             prescription_id=prescription.pk, user=pharmacist, dispensed_at=_at(day, 15),
-                            items=[services.DispenseItem(drug.code, quantity, price,
+                            items=[rx_dispensing.DispenseItem(drug.code, quantity, price,
                                                          _codes(prescription.pk, quantity))],
                             now=_at(day, 15))
                         dispensed += 1
@@ -105,21 +105,21 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
             continue
         created += 1
         if state == "declined":
-            services.prescription_decline(prescription=prescription, user=pharmacist,
+            rx_dispensing.prescription_decline(prescription=prescription, user=pharmacist,
                                           reason=Prescription.DeclineReason.OUT_OF_STOCK, note="冷链到货延迟",
                                           now=now)
         elif state == "cancelled":
-            services.prescription_cancel(prescription=prescription, user=hospital, reason="患者住院，改为住院用药",
+            rx_upload.prescription_cancel(prescription=prescription, user=hospital, reason="患者住院，改为住院用药",
                                          now=now)
         elif state == "reversed":
             _purchase(pharmacist, drug, quantity, price, issued, now)
-            dispensing = services.prescription_dispense(
+            dispensing = rx_dispensing.prescription_dispense(
                 prescription_id=prescription.pk, user=pharmacist, dispensed_at=issued + dt.timedelta(minutes=1),
-                items=[services.DispenseItem(drug.code, quantity, price, _codes(prescription.pk, quantity))],
+                items=[rx_dispensing.DispenseItem(drug.code, quantity, price, _codes(prescription.pk, quantity))],
                 now=issued + dt.timedelta(minutes=1))
-            services.dispensing_reverse(dispensing=dispensing, user=pharmacist, reason="单价录入错误，冲正后重新结算",
+            rx_dispensing.dispensing_reverse(dispensing=dispensing, user=pharmacist, reason="单价录入错误，冲正后重新结算",
                                         now=now)
-    expired = services.prescriptions_expire_due(now=now)
+    expired = rx_upload.prescriptions_expire_due(now=now)
     if stdout:
         stdout.write(f"  prescriptions: {created} created, {dispensed} dispensed in past months, {expired} expired; "
                      f"{Prescription.objects.count()} prescriptions, {Dispensing.objects.count()} dispensing rows, "
@@ -132,17 +132,17 @@ def _upload(hospital, application: Application, drug: Drug, quantity: int, seria
     if Prescription.objects.filter(institution_id=hospital.institution_id, serial_no=serial).exists():
         return None
     try:
-        prescription, _ = services.prescription_upload(user=hospital, now=now, data=services.UploadData(
+        prescription, _ = rx_upload.prescription_upload(user=hospital, now=now, data=rx_upload.UploadData(
             serial_no=serial, application=application.pk, physician_code=application.physician.code,
             pharmacy_code=PHARMACY, issued_at=issued_at, signature=f"SM2:{serial}",
-            items=[services.UploadItem(drug.code, quantity, 30)]))
+            items=[rx_upload.UploadItem(drug.code, quantity, 30)]))
     except ApplicationError:
         return None
     return prescription
 
 
 def _purchase(pharmacist, drug: Drug, quantity: int, price: Decimal, when: dt.datetime, now: dt.datetime) -> None:
-    services.stock_movement_record(user=pharmacist, pharmacy=pharmacist.pharmacy, drug_code=drug.code,
+    rx_dispensing.stock_movement_record(user=pharmacist, pharmacy=pharmacist.pharmacy, drug_code=drug.code,
                                    kind=StockMovement.Kind.PURCHASE, quantity=quantity + 1, now=now,
                                    unit_price=(price * Decimal("0.95")).quantize(Decimal("0.01")), occurred_at=when)
 

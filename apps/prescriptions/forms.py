@@ -6,7 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.policies.models import CareSetting
 from apps.prescriptions.models import Prescription, StockMovement
-from apps.prescriptions.services import ClaimLine, DispenseItem
+from apps.prescriptions.services.claims import ClaimLine
+from apps.prescriptions.services.dispensing import DispenseItem
 
 
 class PrescriptionFilterForm(forms.Form):

@@ -290,3 +290,29 @@ def policy_in_force(*, region: Region, on: dt.date):
         if node.pk in by_region:
             return by_region[node.pk]
     return policy_for(region=region, on=on)
+
+
+
+# --- the patient's year-to-date usage, locked (R-PAY-3) -----------------------------------------------------------
+
+_USAGE_MONEY = DbValue(PatientYearUsage, "fund_paid")  # SQLite returns numbers, PostgreSQL Decimals
+
+
+def locked_year_usage(*, person_id: int, year: int, now: dt.datetime) -> PatientYearUsage:
+    """The patient's accumulator for ``year`` under a row lock, created first if missing, in one statement:
+    ``INSERT … ON CONFLICT (person, year) DO UPDATE`` either inserts the row or locks the existing one (waiting for
+    a concurrent holder and then seeing its committed figures), and returns it. The unique constraint decides a
+    creation race."""
+    table = T(PatientYearUsage)
+    sql = (f"INSERT INTO {table} (person_id, year, deductible_met, fund_paid, dispensing_count, updated_at) "
+           f"VALUES (%s, %s, 0, 0, 0, %s) ON CONFLICT (person_id, year) "
+           f"DO UPDATE SET dispensing_count = {table}.dispensing_count "
+           f"RETURNING id, deductible_met, fund_paid, dispensing_count")
+    with connection.cursor() as cursor:
+        execute_hot(cursor, "rx_usage_lock", sql, [person_id, year, now])
+        pk, deductible_met, fund_paid, count = cursor.fetchone()
+    usage = PatientYearUsage(pk=pk, person_id=person_id, year=year, dispensing_count=count,
+                             deductible_met=_USAGE_MONEY.convert(deductible_met, connection),
+                             fund_paid=_USAGE_MONEY.convert(fund_paid, connection))
+    usage._state.adding, usage._state.db = False, connection.alias
+    return usage

@@ -19,7 +19,8 @@ from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
 from apps.core.formatting import money
 from apps.policies.selectors import policy_for
-from apps.prescriptions import forms, selectors, services
+from apps.prescriptions import forms, selectors
+from apps.prescriptions.services import claims as rx_claims, dispensing as rx_dispensing, upload as rx_upload
 from apps.prescriptions.models import Prescription
 
 
@@ -34,7 +35,7 @@ def prescription_list(request):
     qs = selectors.prescription_list(user=request.user, filters=filters).prefetch_related("items__drug")
     page = Paginator(qs, 30).get_page(request.GET.get("page"))
     if request.user.is_pharmacy:
-        services.prescriptions_mark_downloaded(user=request.user, prescription_ids=[p.pk for p in page],
+        rx_upload.prescriptions_mark_downloaded(user=request.user, prescription_ids=[p.pk for p in page],
                                                now=timezone.now())
     return render(request, "prescriptions/list.html", {"form": form, "page_obj": page, "rows": page.object_list,
                                                        "now": timezone.now()})
@@ -44,7 +45,7 @@ def prescription_list(request):
 def prescription_detail(request, pk):
     prescription = selectors.prescription_get_for(request.user, pk)
     if request.user.is_pharmacy:
-        services.prescriptions_mark_downloaded(user=request.user, prescription_ids=[prescription.pk],
+        rx_upload.prescriptions_mark_downloaded(user=request.user, prescription_ids=[prescription.pk],
                                                now=timezone.now())
         prescription.refresh_from_db(fields=["downloaded_at"])
     dispensings = [(d, list(selectors.dispensing_lines(d)))
@@ -68,7 +69,7 @@ def prescription_cancel(request, pk):
         messages.error(request, _("请填写撤销原因"))
     else:
         try:
-            services.prescription_cancel(prescription=prescription, user=request.user, reason=form.cleaned_data["reason"],
+            rx_upload.prescription_cancel(prescription=prescription, user=request.user, reason=form.cleaned_data["reason"],
                                          now=timezone.now())
             messages.success(request, _("处方已撤销"))
         except ApplicationError as exc:
@@ -86,7 +87,7 @@ def prescription_decline(request, pk):
         messages.error(request, _("请选择拒配原因"))
     else:
         try:
-            services.prescription_decline(prescription=prescription, user=request.user, now=timezone.now(),
+            rx_dispensing.prescription_decline(prescription=prescription, user=request.user, now=timezone.now(),
                                           **form.cleaned_data)
             messages.success(request, _("已拒配，医院可看到拒配原因"))
         except ApplicationError as exc:
@@ -102,7 +103,7 @@ def dispensing_reverse(request, pk):
     form = forms.ReverseForm(request.POST)
     form.is_valid()
     try:
-        services.dispensing_reverse(dispensing=dispensing, user=request.user,
+        rx_dispensing.dispensing_reverse(dispensing=dispensing, user=request.user,
                                     reason=form.cleaned_data.get("reason", ""), now=timezone.now())
         messages.success(request, _("已冲正，参保人的起付线和年度限额使用已恢复"))
     except ApplicationError as exc:
@@ -127,12 +128,12 @@ def prescription_dispense(request, pk):
             if not dispense_items:
                 raise ApplicationError("invalid", _("请至少填写一行配药数量"))
             if confirm:
-                dispensing = services.prescription_dispense(prescription_id=prescription.pk, user=request.user,
+                dispensing = rx_dispensing.prescription_dispense(prescription_id=prescription.pk, user=request.user,
                                                             dispensed_at=now, items=dispense_items, now=now)
                 messages.success(request, _("配药完成：统筹基金支付 %(fund)s 元，个人支付 %(personal)s 元") % {
                     "fund": money(dispensing.fund_payment), "personal": money(dispensing.personal_payment)})
                 return redirect("prescriptions:detail", pk=prescription.pk)
-            quote = services.prescription_quote(prescription=prescription, dispensed_at=now,
+            quote = rx_dispensing.prescription_quote(prescription=prescription, dispensed_at=now,
                                                 items=dispense_items, now=now)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
@@ -145,7 +146,7 @@ def stock(request):
     form = forms.StockMovementForm(request.POST or None, initial={"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")})
     if request.method == "POST" and form.is_valid():
         try:
-            services.stock_movement_record(user=request.user, pharmacy=request.user.pharmacy, now=timezone.now(),
+            rx_dispensing.stock_movement_record(user=request.user, pharmacy=request.user.pharmacy, now=timezone.now(),
                                            **form.cleaned_data)
             messages.success(request, _("已登记"))
             return redirect("prescriptions:stock")
@@ -224,7 +225,7 @@ def manual_claim_create(request):
             form.add_error("id_number", _("本统筹区没有该参保人"))
         else:
             try:
-                claim = services.manual_claim_record(
+                claim = rx_claims.manual_claim_record(
                     user=request.user, person=person, invoice_no=d["invoice_no"], invoice_date=d["invoice_date"],
                     provider_name=d["provider_name"], care_setting=d["care_setting"], lines=lines.claim_lines(),
                     now=timezone.now())
@@ -255,7 +256,7 @@ def cross_region_filings(request):
             form.add_error("treatment_region", _("就医地区划代码不存在"))
         else:
             try:
-                services.cross_region_filing_create(
+                rx_claims.cross_region_filing_create(
                     user=request.user, person=person, treatment_region=region, filing_no=d["filing_no"],
                     valid_from=d["valid_from"], valid_until=d["valid_until"],
                     direct_settlement=d["direct_settlement"])

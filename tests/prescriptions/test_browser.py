@@ -2,7 +2,7 @@
 import pytest
 from django.utils import timezone
 
-from apps.prescriptions import services
+from apps.prescriptions.services import upload as rx_upload
 from apps.prescriptions.models import Dispensing
 from tests.prescriptions import factories as rx
 
@@ -11,10 +11,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_r_rx_5_pharmacist_quotes_then_dispenses_in_the_browser(login_page, live_server):
     s = rx.setup()
-    prescription, _ = services.prescription_upload(user=s.hospital, data=services.UploadData(
+    prescription, _ = rx_upload.prescription_upload(user=s.hospital, data=rx_upload.UploadData(
         serial_no="WEB001", application=s.application.pk, physician_code=s.physician.code,
         pharmacy_code=s.pharmacy.code, issued_at=timezone.now(), signature="sig",
-        items=[services.UploadItem(s.drug.code, 3, 30)]), now=timezone.now())
+        items=[rx_upload.UploadItem(s.drug.code, 3, 30)]), now=timezone.now())
     page = login_page(s.pharmacist.username)
     page.goto(f"{live_server.url}/prescriptions/")
     page.click("text=WEB001")

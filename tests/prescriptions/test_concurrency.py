@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError
-from apps.prescriptions import services
+from apps.prescriptions.services import dispensing as rx_dispensing, upload as rx_upload
 from apps.prescriptions.models import Dispensing, PatientYearUsage, TraceCode
 from tests.prescriptions import factories as rx
 
@@ -18,10 +18,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 def _prescriptions(s, n):
     ids = []
     for i in range(n):
-        prescription, _ = services.prescription_upload(user=s.hospital, data=services.UploadData(
+        prescription, _ = rx_upload.prescription_upload(user=s.hospital, data=rx_upload.UploadData(
             serial_no=f"PAR{i}", application=s.application.pk, physician_code=s.physician.code,
             pharmacy_code=s.pharmacy.code, issued_at=timezone.now(), signature="sig",
-            items=[services.UploadItem(s.drug.code, 1, 30)]), now=timezone.now())
+            items=[rx_upload.UploadItem(s.drug.code, 1, 30)]), now=timezone.now())
         ids.append(prescription.pk)
     return ids
 
@@ -33,9 +33,9 @@ def _fire(s, ids, codes_for):
     def run(index, pid):
         try:
             barrier.wait()
-            services.prescription_dispense(
+            rx_dispensing.prescription_dispense(
                 prescription_id=pid, user=s.pharmacist, dispensed_at=timezone.now(),
-                items=[services.DispenseItem(s.drug.code, 1, D("980.00"), codes_for(index))], now=timezone.now())
+                items=[rx_dispensing.DispenseItem(s.drug.code, 1, D("980.00"), codes_for(index))], now=timezone.now())
         except ApplicationError as exc:
             errors.append(exc)
         finally:
@@ -88,16 +88,16 @@ def test_r_rx_5_parallel_use_of_one_trace_code_has_one_winner():
 
 def test_r_rx_3_parallel_uploads_of_one_serial_create_one_prescription():
     s = rx.setup()
-    data = services.UploadData(serial_no="SAME", application=s.application.pk, physician_code=s.physician.code,
+    data = rx_upload.UploadData(serial_no="SAME", application=s.application.pk, physician_code=s.physician.code,
                                pharmacy_code=s.pharmacy.code, issued_at=timezone.now(), signature="sig",
-                               items=[services.UploadItem(s.drug.code, 1, 30)])
+                               items=[rx_upload.UploadItem(s.drug.code, 1, 30)])
     barrier = threading.Barrier(4)
     results = []
 
     def run():
         try:
             barrier.wait()
-            results.append(services.prescription_upload(user=s.hospital, data=data, now=timezone.now()))
+            results.append(rx_upload.prescription_upload(user=s.hospital, data=data, now=timezone.now()))
         finally:
             connection.close()
 

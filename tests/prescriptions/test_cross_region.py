@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError
-from apps.prescriptions import services
+from apps.prescriptions.services import claims as rx_claims
 from apps.prescriptions.models import PatientYearUsage
 from tests import factories as f
 from tests.prescriptions import factories as rx
@@ -31,7 +31,7 @@ def _dispense(api_as, s):
 
 def test_r_pay_5_with_direct_filing_paid_under_insured_region_policy(api_as, hunan_patient_in_zhongwei):
     s = hunan_patient_in_zhongwei
-    services.cross_region_filing_create(user=f.bureau_admin("430100"), person=s.person, treatment_region=f.region("640500"),
+    rx_claims.cross_region_filing_create(user=f.bureau_admin("430100"), person=s.person, treatment_region=f.region("640500"),
                                         filing_no="YD001", valid_from=dt.date(2026, 1, 1), valid_until=None)
     r = _dispense(api_as, s)
     assert r.status_code == 201, r.content
@@ -52,16 +52,16 @@ def test_r_pay_5_without_filing_patient_pays_in_full_then_manual_claim(api_as, h
     from apps.prescriptions.models import Dispensing
 
     admin = f.bureau_admin("430100")
-    claim = services.manual_claim_record(
+    claim = rx_claims.manual_claim_record(
         user=admin, person=s.person, invoice_no="FP0001", invoice_date=timezone.localdate(),
-        provider_name=s.pharmacy.name, lines=[services.ClaimLine(s.drug.code, 2, D("1000.00"))],
+        provider_name=s.pharmacy.name, lines=[rx_claims.ClaimLine(s.drug.code, 2, D("1000.00"))],
         dispensing=Dispensing.objects.get(pk=r.json()["id"]), now=timezone.now())
     assert (claim.total, claim.fund_payment, claim.personal_payment) == (D("2000.00"), D("1080.00"), D("920.00"))
     assert PatientYearUsage.objects.get(person=s.person).fund_paid == D("1080.00")
     with pytest.raises(ApplicationError) as exc:
-        services.manual_claim_record(
+        rx_claims.manual_claim_record(
             user=admin, person=s.person, invoice_no="FP0001", invoice_date=timezone.localdate(),
-            provider_name=s.pharmacy.name, lines=[services.ClaimLine(s.drug.code, 2, D("1000.00"))],
+            provider_name=s.pharmacy.name, lines=[rx_claims.ClaimLine(s.drug.code, 2, D("1000.00"))],
             now=timezone.now())
     assert exc.value.code == "duplicate_claim"
 
@@ -72,9 +72,9 @@ def test_r_pay_5_manual_claim_uses_same_engine_with_deductible(db):
     drug = f.DrugFactory()
     person = rx.person()
     rx.approved_application(person=person, physician=f.PhysicianFactory(), drug=drug)  # R-PAY-5: covered drug
-    claim = services.manual_claim_record(
+    claim = rx_claims.manual_claim_record(
         user=f.bureau_admin(), person=person, invoice_no="FP9", invoice_date=timezone.localdate(),
-        provider_name="外地医院", lines=[services.ClaimLine(drug.code, 3, D("980.00"))], now=timezone.now())
+        provider_name="外地医院", lines=[rx_claims.ClaimLine(drug.code, 3, D("980.00"))], now=timezone.now())
     assert (claim.deductible, claim.fund_payment, claim.personal_payment) == (D("500.00"), D("1609.50"), D("1330.50"))
 
 

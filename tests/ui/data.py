@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from django.utils import timezone
 
 from apps.applications import services as app_services
-from apps.prescriptions import services as rx
+from apps.prescriptions.services import dispensing as rx_dispensing, upload as rx_upload
 from apps.settlement import services as settlement
 from tests import factories as f
 from tests.applications.factories import patient
@@ -28,22 +28,22 @@ def busy_month() -> SimpleNamespace:
     admin = f.bureau_admin("640500", username="scanadmin")
     reviewer = f.reviewer("640500", username="scanreviewer")
     # stock: 20 packs bought at 980.00 (19,600.00)
-    rx.stock_movement_record(user=s.pharmacist, pharmacy=s.pharmacy, drug_code=s.drug.code, kind="purchase",
+    rx_dispensing.stock_movement_record(user=s.pharmacist, pharmacy=s.pharmacy, drug_code=s.drug.code, kind="purchase",
                              quantity=20, unit_price=Decimal("980.00"), occurred_at=at(2), now=at(2))
     dispensed = []
     for n, day in enumerate((3, 5, 9), start=1):
-        prescription, _ = rx.prescription_upload(user=s.hospital, data=rx.UploadData(
+        prescription, _ = rx_upload.prescription_upload(user=s.hospital, data=rx_upload.UploadData(
             serial_no=f"SCAN{n:03d}", application=s.application.pk, physician_code=s.physician.code,
             pharmacy_code=s.pharmacy.code, issued_at=at(day, 8), signature="sig",
-            items=[rx.UploadItem(s.drug.code, 3, 30)]), now=at(day, 8))
-        dispensed.append(rx.prescription_dispense(
+            items=[rx_upload.UploadItem(s.drug.code, 3, 30)]), now=at(day, 8))
+        dispensed.append(rx_dispensing.prescription_dispense(
             prescription_id=prescription.pk, user=s.pharmacist, dispensed_at=at(day, 10), now=at(day, 10),
-            items=[rx.DispenseItem(s.drug.code, 3, Decimal("980.00"), rxf.trace_codes(3))]))
-    rx.dispensing_reverse(dispensing=dispensed[-1], user=s.pharmacist, reason="单价录入错误", now=at(9, 15))
-    rx.prescription_upload(user=s.hospital, data=rx.UploadData(
+            items=[rx_dispensing.DispenseItem(s.drug.code, 3, Decimal("980.00"), rxf.trace_codes(3))]))
+    rx_dispensing.dispensing_reverse(dispensing=dispensed[-1], user=s.pharmacist, reason="单价录入错误", now=at(9, 15))
+    rx_upload.prescription_upload(user=s.hospital, data=rx_upload.UploadData(
         serial_no="SCAN-FLOWED", application=s.application.pk, physician_code=s.physician.code,
         pharmacy_code=s.pharmacy.code, issued_at=timezone.now(), signature="sig",
-        items=[rx.UploadItem(s.drug.code, 1, 30)]), now=timezone.now())
+        items=[rx_upload.UploadItem(s.drug.code, 1, 30)]), now=timezone.now())
     # an application in review at the hospital's first stage
     app_services.application_submit(
         actor=s.hospital, patient=patient(41, "640500"), physician_code=s.physician.code, generic_name="奥希替尼",

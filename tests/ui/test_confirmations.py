@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.core.models import Event
 from apps.core.exceptions import ApplicationError
-from apps.prescriptions import services as rx_services
+from apps.prescriptions.services import dispensing as rx_dispensing
 from apps.prescriptions.models import Dispensing
 from apps.settlement import services
 from apps.settlement.models import Statement
@@ -57,7 +57,7 @@ def test_r_rx_6_reversal_without_a_reason_is_refused_and_writes_nothing(zhongwei
     original = sf.dispensing(pharmacy=f.PharmacyFactory(), institution=f.InstitutionFactory(),
                              drug=f.DrugFactory(), quantity=1, period=DEC)
     with pytest.raises(ApplicationError) as exc:
-        rx_services.dispensing_reverse(dispensing=original, user=f.pharmacy_user(original.pharmacy), reason=reason,
+        rx_dispensing.dispensing_reverse(dispensing=original, user=f.pharmacy_user(original.pharmacy), reason=reason,
                                        now=timezone.make_aware(dt.datetime(2026, 12, 2, 9)))
     assert exc.value.code == "reason_required" and "reason" in exc.value.fields
     assert Dispensing.objects.filter(reverses=original).count() == 0

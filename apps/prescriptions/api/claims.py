@@ -1,0 +1,112 @@
+"""R-PAY-5 over REST, for bureau users: manual claims (手工报销) and cross-region filings (异地就医备案)."""
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.exceptions import ApplicationError
+from apps.core.models import Region
+from apps.core.permissions import IsBureau
+from apps.prescriptions import selectors
+from apps.prescriptions.api.serializers import (
+    CrossRegionFilingIn, CrossRegionFilingOut, ManualClaimIn, ManualClaimOut, valid,
+)
+from apps.prescriptions.models import CrossRegionFiling, ManualClaim
+from apps.prescriptions.services import claims
+
+
+class ManualClaimListCreate(GenericAPIView):
+    """R-PAY-5: the bureau records a manual claim from the invoice lines; computed by the R-PAY-3 engine under the
+    insured region's policy on the invoice date, counting toward the patient's year."""
+
+    permission_classes = [IsBureau]
+    serializer_class = ManualClaimOut
+    queryset = ManualClaim.objects.none()  # schema only
+
+    @extend_schema(request=ManualClaimIn, responses={201: ManualClaimOut})
+    def post(self, request):
+        v = valid(ManualClaimIn, request.data)
+        person = selectors.persons_visible_to(request.user).filter(id_number=v["id_number"].strip().upper()).first()
+        if person is None:
+            raise ApplicationError("invalid", "本统筹区没有该参保人", fields={"id_number": ["本统筹区没有该参保人"]})
+        dispensing = None
+        if v.get("dispensing") is not None:
+            dispensing = selectors.dispensings_visible_to(request.user).filter(pk=v["dispensing"]).first()
+            if dispensing is None:
+                raise ApplicationError("invalid", "配药记录不存在", fields={"dispensing": ["不存在"]})
+        claim = claims.manual_claim_record(
+            user=request.user, person=person, invoice_no=v["invoice_no"], invoice_date=v["invoice_date"],
+            provider_name=v["provider_name"], care_setting=v["care_setting"], dispensing=dispensing,
+            now=timezone.now(),
+            lines=[claims.ClaimLine(l["drug_code"], l["quantity"], l["unit_price"]) for l in v["lines"]])
+        claim = selectors.manual_claims_visible_to(request.user).select_related("insured_region").get(pk=claim.pk)
+        return Response(ManualClaimOut(claim).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=ManualClaimOut(many=True), parameters=[
+        OpenApiParameter("id_number", str, description="the insured person's ID number")])
+    def get(self, request):
+        qs = selectors.manual_claims_visible_to(request.user).select_related("insured_region")
+        if request.query_params.get("id_number"):
+            qs = qs.filter(person__id_number=request.query_params["id_number"].strip().upper())
+        page = self.paginate_queryset(qs.order_by("-invoice_date", "-id"))
+        return self.get_paginated_response(ManualClaimOut(page, many=True).data)
+
+
+class ManualClaimDetail(APIView):
+    permission_classes = [IsBureau]
+
+    @extend_schema(responses=ManualClaimOut)
+    def get(self, request, pk):
+        qs = selectors.manual_claims_visible_to(request.user).select_related("insured_region")
+        return Response(ManualClaimOut(get_object_or_404(qs, pk=pk)).data)
+
+
+class CrossRegionFilingListCreate(GenericAPIView):
+    """R-PAY-5: the bureau of the patient's insured region grants a cross-region filing (异地就医备案) naming the
+    treatment region; with direct settlement, dispensings there are paid under the insured region's policy. GET for
+    both regions' bureaus."""
+
+    permission_classes = [IsBureau]
+    serializer_class = CrossRegionFilingOut
+    queryset = CrossRegionFiling.objects.none()  # schema only
+
+    @extend_schema(request=CrossRegionFilingIn, responses={201: CrossRegionFilingOut})
+    def post(self, request):
+
+        v = valid(CrossRegionFilingIn, request.data)
+        # R-PAY-5: the insured region's bureau grants the filing, so the patient is one of its insured persons
+        person = selectors.persons_visible_to(request.user).select_related("insured_region").filter(
+            id_number=v["id_number"].strip().upper()).first()
+        if person is None:
+            raise ApplicationError("not_insured_region_bureau", "异地就医备案由参保地经办机构办理，本统筹区没有该参保人（R-PAY-5）",
+                                   fields={"id_number": ["不是本统筹区参保人"]}, status=403)
+        region = Region.objects.filter(code=v["treatment_region"].strip()).first()
+        if region is None:
+            raise ApplicationError("invalid", "就医地区划代码不存在", fields={"treatment_region": ["区划代码不存在"]})
+        filing = claims.cross_region_filing_create(
+            user=request.user, person=person, treatment_region=region, filing_no=v["filing_no"],
+            valid_from=v["valid_from"], valid_until=v["valid_until"], direct_settlement=v["direct_settlement"])
+        return Response(CrossRegionFilingOut(filing).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=CrossRegionFilingOut(many=True), parameters=[
+        OpenApiParameter("id_number", str, description="the insured person's ID number")])
+    def get(self, request):
+        qs = selectors.cross_region_filings_visible_to(request.user)
+        if request.query_params.get("id_number"):
+            qs = qs.filter(person__id_number=request.query_params["id_number"].strip().upper())
+        page = self.paginate_queryset(qs.order_by("-valid_from", "-id"))
+        return self.get_paginated_response(CrossRegionFilingOut(page, many=True).data)
+
+
+class CrossRegionFilingDetail(APIView):
+    permission_classes = [IsBureau]
+
+    @extend_schema(responses=CrossRegionFilingOut)
+    def get(self, request, pk):
+        filing = get_object_or_404(selectors.cross_region_filings_visible_to(request.user), pk=pk)
+        return Response(CrossRegionFilingOut(filing).data)
