@@ -10,7 +10,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from apps.core.permissions import IsHospital
+from apps.core.exceptions import ApplicationError
+from apps.core.permissions import IsBureau, IsHospital
 from apps.applications import selectors, services
 from apps.applications.models import Application, ApplicationDocument, ApplicationReview
 from apps.core.masking import mask_id_number, mask_phone
@@ -171,7 +172,7 @@ class ApplicationListCreateView(GenericAPIView):
     def post(self, request):
         data = ApplicationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        application = services.application_submit(actor=request.user, **data.validated_data)
+        application = services.application_submit(actor=request.user, now=timezone.now(), **data.validated_data)
         return Response(_detail(application), status=status.HTTP_201_CREATED)
 
 
@@ -194,7 +195,7 @@ class ApplicationDecisionView(GenericAPIView):
         application = selectors.application_get_for(request.user, pk)
         data = DecisionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        application = services.application_decide(application=application, actor=request.user,
+        application = services.application_decide(application=application, actor=request.user, now=timezone.now(),
                                                   **data.validated_data)
         return Response(_detail(application), status=status.HTTP_201_CREATED)
 
@@ -208,7 +209,7 @@ class ApplicationResubmitView(GenericAPIView):
         application = selectors.application_get_for(request.user, pk)
         data = ResubmitInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        application = services.application_resubmit(application=application, actor=request.user,
+        application = services.application_resubmit(application=application, actor=request.user, now=timezone.now(),
                                                     **data.validated_data)
         return Response(_detail(application))
 
@@ -313,3 +314,55 @@ class ApplicationExtensionView(GenericAPIView):
         extension = services.application_extend(application=application, actor=request.user, now=timezone.now(),
                                                 **data.validated_data)
         return Response(_detail(extension), status=status.HTTP_201_CREATED)
+
+
+class OtherFundUseInputSerializer(serializers.Serializer):
+    id_number = serializers.CharField(max_length=18)
+    period = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="YYYY-MM")
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class OtherFundUseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    id_number = serializers.SerializerMethodField()
+    period = serializers.SerializerMethodField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    source = serializers.CharField()
+
+    def get_id_number(self, obj) -> str:
+        return mask_id_number(obj.person.id_number)
+
+    def get_period(self, obj) -> str:
+        return f"{obj.year}-{obj.month:02d}"
+
+
+class OtherFundUseListCreateView(GenericAPIView):
+    """R-PAY-3 step 4: the patients' other fund use per month (core insurance system), counted in the annual limit.
+    Entered here by the bureau of the insured region, or imported monthly (``/api/v1/imports/other_fund_use/``)."""
+
+    serializer_class = OtherFundUseSerializer
+    permission_classes = [IsBureau]
+    queryset = Application.objects.none()
+
+    @extend_schema(responses=OtherFundUseSerializer(many=True))
+    def get(self, request):
+        qs = selectors.other_fund_uses_visible_to(request.user).order_by("-year", "-month", "person__id_number")
+        if request.query_params.get("id_number"):
+            qs = qs.filter(person__id_number=request.query_params["id_number"].strip().upper())
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(OtherFundUseSerializer(page, many=True).data)
+
+    @extend_schema(request=OtherFundUseInputSerializer, responses={201: OtherFundUseSerializer})
+    def post(self, request):
+        data = OtherFundUseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        person = selectors.persons_insured_under(request.user).filter(id_number=v["id_number"].strip().upper()).first()
+        if person is None:
+            raise ApplicationError("permission_denied", "只有参保地经办机构可以登记其他基金支付：本统筹区没有该参保人",
+                                   status=403)
+        year, month = (int(x) for x in v["period"].split("-"))
+        row = services.other_fund_use_record(actor=request.user, person=person, year=year, month=month,
+                                             amount=v["amount"], note=v["note"], now=timezone.now())
+        return Response(OtherFundUseSerializer(row).data, status=status.HTTP_201_CREATED)

@@ -17,4 +17,5 @@ urlpatterns = [
          api.ManufacturerSwitchConfirmView.as_view(), name="api-application-manufacturer-switch-confirm"),
     path("applications/<int:pk>/extensions/", api.ApplicationExtensionView.as_view(),
          name="api-application-extensions"),
+    path("other-fund-uses/", api.OtherFundUseListCreateView.as_view(), name="api-other-fund-uses"),
 ]

@@ -25,8 +25,16 @@ class ApplicationsConfig(AppConfig):
         # R-INS-4: the registries' exit flags count the dual-channel patients of an organisation
         registries_hooks.dual_channel_patient_count.register(dual_channel_patient_count)
 
+        # R-PAY-3 step 4: the core system's monthly export of other fund use, through the kernel's Excel engine
+        from apps.applications.resources import OTHER_FUND_USE
+        from apps.core.excel import registry as excel_registry
+
+        excel_registry.register(OTHER_FUND_USE)
+
         # R-SEC-3: field-level before/after of every change (business actions also go to core.Event)
         auditlog.register(self.get_model("InsuredPerson"))
         auditlog.register(self.get_model("Application"))
         auditlog.register(self.get_model("ApplicationReview"))
         auditlog.register(self.get_model("ApplicationDocument"))
+        auditlog.register(self.get_model("OtherFundUse"))
+        auditlog.register(self.get_model("ManufacturerSwitch"))

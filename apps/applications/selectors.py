@@ -2,14 +2,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from dataclasses import dataclass
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.core.roles import BUREAU_ROLES, Role
-from apps.applications.models import HOSPITAL_STAGES, Application, ApplicationReview, InsuredPerson, Stage
+from apps.applications.models import (
+    HOSPITAL_STAGES,
+    Application,
+    ApplicationReview,
+    InsuredPerson,
+    OtherFundUse,
+    Stage,
+)
 from apps.institutions.models import HospitalDuty
 from apps.core.models import Region
 from apps.core.scoping import scope_to_user
@@ -116,11 +124,10 @@ class QueueFilters:
     q: str = ""  # application number or patient name
 
 
-def review_queue_for(user, filters: QueueFilters | None = None, *, today: dt.date | None = None) -> QuerySet:
+def review_queue_for(user, filters: QueueFilters | None = None, *, today: dt.date) -> QuerySet:
     """The applications waiting on ``user``'s stages (or, with a ``status`` filter, any visible application),
     most urgent first: overdue, then by due date, then by submission (R-APP-5)."""
     filters = filters or QueueFilters()
-    today = today or timezone.localdate()
     qs = applications_visible_to(user)
     owner = stage_owner_filter(user)
     if filters.status:
@@ -164,9 +171,8 @@ def with_urgency(qs: QuerySet, *, today: dt.date) -> QuerySet:
     ).order_by("urgency", "due_sort", "submitted_at", "id")
 
 
-def queue_counts(user, *, today: dt.date | None = None) -> dict:
+def queue_counts(user, *, today: dt.date) -> dict:
     """Counts for the queue header: waiting on the user, overdue, due today, per stage."""
-    today = today or timezone.localdate()
     owner = stage_owner_filter(user)
     qs = applications_visible_to(user).filter(status__in=DECIDABLE_STATUSES)
     if owner is not None:
@@ -185,7 +191,7 @@ def queue_counts(user, *, today: dt.date | None = None) -> dict:
 
 
 def next_in_queue(user, current: Application, filters: QueueFilters | None = None,
-                  *, today: dt.date | None = None) -> Application | None:
+                  *, today: dt.date) -> Application | None:
     """The queue item after ``current`` in urgency order (wrapping to the first), ``None`` when empty."""
     ids = list(review_queue_for(user, filters, today=today).values_list("id", flat=True)[:2000])
     others = [pk for pk in ids if pk != current.pk]
@@ -217,3 +223,29 @@ def dual_channel_patient_count(*, field: str, org, start: dt.date, end: dt.date)
     counted = (Application.Status.APPROVED, Application.Status.TERMINATED, Application.Status.EXPIRED)
     return (Application.objects.filter(**{field: org}, status__in=counted, valid_from__lte=end, valid_until__gte=start)
             .values("person_id").distinct().count())
+
+
+def other_fund_uses_visible_to(user):
+    """R-PAY-3 step 4 / R-SEC-1: other fund use of the persons insured in the bureau user's region."""
+    qs = OtherFundUse.objects.select_related("person")
+    if user.is_superuser:
+        return qs
+    if user.role not in BUREAU_ROLES or user.region_id is None:
+        return qs.none()
+    return qs.filter(person__insured_region__code__startswith=user.region.descendant_prefix)
+
+
+def other_fund_paid(*, person_id: int, year: int):
+    """R-PAY-3 step 4: the patient's other fund use in ``year`` (``0`` when none)."""
+    total = OtherFundUse.objects.filter(person_id=person_id, year=year).aggregate(t=Sum("amount"))["t"]
+    return total if total is not None else Decimal("0.00")
+
+
+def persons_insured_under(user) -> QuerySet[InsuredPerson]:
+    """The insured persons of the bureau user's region (all for a superuser, none for other roles)."""
+    qs = InsuredPerson.objects.select_related("insured_region")
+    if user.is_superuser:
+        return qs
+    if user.role not in BUREAU_ROLES or user.region_id is None:
+        return qs.none()
+    return qs.filter(insured_region__code__startswith=user.region.descendant_prefix)

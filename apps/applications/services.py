@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.cache import cache
@@ -22,9 +23,11 @@ from apps.applications.models import (
     ApplicationReview,
     InsuredPerson,
     ManufacturerSwitch,
+    OtherFundUse,
     Stage,
     HOSPITAL_STAGES,
 )
+from apps.applications import hooks as applications_hooks
 from apps.applications.selectors import (
     DECIDABLE_STATUSES,
     OPEN_STATUSES,
@@ -67,10 +70,9 @@ LOOKUP_WINDOW_SECONDS = getattr(settings, "APPLICATION_LOOKUP_WINDOW_SECONDS", 1
 @transaction.atomic
 def insured_person_upsert(*, name: str, id_number: str, insurance_type: str, insured_region_code: str,
                           phone: str = "", card_number: str = "", employer: str = "", sex: str | None = None,
-                          age: int | None = None, today: dt.date | None = None, actor=None) -> InsuredPerson:
+                          age: int | None = None, today: dt.date, actor=None) -> InsuredPerson:
     """The insured person with this ID number, created or brought up to date (R-APP-2). R-APP-3: the ID number
     must be valid (GB 11643) and, where sex or age are entered, agree with them."""
-    today = today or timezone.localdate()
     info = parse_id_number(id_number)
     if sex is not None and sex != "" and sex != info.sex:
         raise ApplicationError("invalid_id_number", "填写的性别与身份证号不一致",
@@ -195,10 +197,9 @@ def _check_certifying(*, physician, institution) -> None:
 def application_submit(*, actor, patient: dict, physician_code: str, generic_name: str, diagnosis_code: str,
                        diagnosis_name: str, usage: str, course_days: int, pharmacy_code: str = "",
                        dosage_form: str = "", manufacturer: str = "",
-                       first_use_on: dt.date | None = None, now: dt.datetime | None = None) -> Application:
+                       first_use_on: dt.date | None = None, now: dt.datetime) -> Application:
     """A hospital submits a treatment application for one generic drug (R-APP-2, R-APP-7). The chain starts at
     the first stage the insured region enables (R-APP-4) with its due date (R-APP-5)."""
-    now = now or timezone.now()
     today = timezone.localdate(now)
     if actor.role != Role.HOSPITAL or not actor.institution_id:
         raise ApplicationError("permission_denied", "只有定点医疗机构可以提交待遇申请", status=403)
@@ -326,11 +327,10 @@ DECISION_EVENTS = {ApplicationReview.Decision.APPROVE: EventAction.APPLICATION_A
 
 @transaction.atomic
 def application_decide(*, application: Application, actor, decision: str, opinion: str = "",
-                       valid_until: dt.date | None = None, now: dt.datetime | None = None) -> Application:
+                       valid_until: dt.date | None = None, now: dt.datetime) -> Application:
     """Record the current stage's decision (R-APP-4): approve (to the next stage, or approved with validity
     R-APP-6 at the last), reject (opinion required; ends it) or return (opinion required; back to the first
     stage for the hospital to resubmit). Decisions are append-only; the due date is checked (R-APP-5)."""
-    now = now or timezone.now()
     today = timezone.localdate(now)
     application = _lock(application)
     opinion = (opinion or "").strip()
@@ -412,10 +412,9 @@ def application_decide(*, application: Application, actor, decision: str, opinio
 
 @transaction.atomic
 def application_resubmit(*, application: Application, actor, note: str = "",
-                         now: dt.datetime | None = None) -> Application:
+                         now: dt.datetime) -> Application:
     """The hospital resubmits a returned application with the documents asked for (R-APP-4): the chain starts
     again at the first stage, with a new due date."""
-    now = now or timezone.now()
     today = timezone.localdate(now)
     application = _lock(application)
     if application.status != Application.Status.RETURNED:
@@ -443,9 +442,8 @@ def application_resubmit(*, application: Application, actor, note: str = "",
 # --------------------------------------------------------------------------------------------------------------
 
 @transaction.atomic
-def application_expire_due(*, today: dt.date | None = None) -> int:
+def application_expire_due(*, today: dt.date) -> int:
     """Approved applications whose ``valid_until`` has passed become expired (R-APP-6). Idempotent."""
-    today = today or timezone.localdate()
     due = list(Application.objects.select_for_update().filter(status=Application.Status.APPROVED,
                                                               valid_until__lt=today))
     for application in due:
@@ -521,10 +519,11 @@ def _terminate(application: Application, *, on: dt.date, reason: str, actor, dat
 
 
 @transaction.atomic
-def application_terminate(*, application: Application, actor, reason: str, on: dt.date | None = None) -> Application:
+def application_terminate(*, application: Application, actor, reason: str, today: dt.date,
+                          on: dt.date | None = None) -> Application:
     """The bureau of the insured region ends an approved or open application early (e.g. the patient's insurance
     moved elsewhere), from ``on`` (default today), with the reason recorded."""
-    on = on or timezone.localdate()
+    on = on or today
     application = _lock(application)
     reason = (reason or "").strip()
     if not (actor.is_superuser or actor.role in BUREAU_ROLES) or not (
@@ -778,3 +777,50 @@ def manufacturer_switch_confirm(*, switch: ManufacturerSwitch, actor, now: dt.da
     record_event(subject=application, action=EventAction.MANUFACTURER_SWITCH_CONFIRMED, actor=actor,
                  data={"switch": switch.pk, "from": switch.from_manufacturer, "to": switch.to_manufacturer})
     return application
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Other fund use counted in the annual limit (R-PAY-3 step 4)
+# --------------------------------------------------------------------------------------------------------------
+
+def lock_patient_years(pairs, *, now: dt.datetime) -> None:
+    """Hold the year accumulators of ``pairs`` [(person_id, year)] for this transaction, in a fixed order (no
+    deadlock between two writers): a concurrent dispensing waits, then sees the other fund use written here."""
+    applications_hooks.patient_year_lock.call(pairs=sorted(set(pairs)), now=now)
+
+
+def _may_record_other_fund_use(actor, person: InsuredPerson) -> bool:
+    return actor.is_superuser or (actor.role in BUREAU_ROLES and actor.region_id is not None
+                                  and person.insured_region.code.startswith(actor.region.descendant_prefix))
+
+
+@transaction.atomic
+def other_fund_use_record(*, actor, person: InsuredPerson, year: int, month: int, amount, note: str = "",
+                          now: dt.datetime, source: str = OtherFundUse.Source.MANUAL) -> OtherFundUse:
+    """R-PAY-3 step 4: the patient's other fund use in a month, as the core insurance system reports it, entered by
+    the bureau of the insured region. Replaces that month's figure; counts in the annual limit from now on (the
+    patient's year accumulator is locked while it is written)."""
+    if not _may_record_other_fund_use(actor, person):
+        raise ApplicationError("permission_denied", "只有参保地经办机构可以登记其他基金支付", status=403)
+    try:
+        amount = Decimal(str(amount))
+    except (InvalidOperation, ValueError):
+        raise ApplicationError("invalid", "基金支付金额应为数字", fields={"amount": ["应为数字"]}) from None
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise ApplicationError("invalid", "基金支付金额应为不小于 0、最多两位小数的金额", fields={"amount": ["金额无效"]})
+    if not (1 <= int(month) <= 12) or not (2000 <= int(year) <= timezone.localdate(now).year):
+        raise ApplicationError("invalid", "年月无效（不能晚于本年）", fields={"period": ["年月无效"]})
+    lock_patient_years([(person.pk, int(year))], now=now)
+    row, created = OtherFundUse.objects.select_for_update().get_or_create(
+        person=person, year=int(year), month=int(month),
+        defaults={"amount": amount, "source": source, "note": (note or "").strip()[:255], "recorded_by": actor,
+                  "recorded_at": now})
+    if not created:
+        if row.amount == amount:
+            return row
+        row.amount, row.source, row.note, row.recorded_by, row.recorded_at = (
+            amount, source, (note or "").strip()[:255], actor, now)
+        row.save(update_fields=["amount", "source", "note", "recorded_by", "recorded_at"])
+    record_event(subject=person, action=EventAction.OTHER_FUND_USE_RECORDED, actor=actor,
+                 data={"year": int(year), "month": int(month), "amount": str(amount), "source": source})
+    return row

@@ -49,6 +49,13 @@ class YearUsage:
     fund_paid: Decimal = ZERO
 
 
+def cap_usage(usage_row) -> YearUsage:
+    """R-PAY-3 steps 3–4 inputs from a patient's year accumulator: the deductible met, and the fund already paid in
+    the year — this programme's payments plus the other fund use the core insurance system reports
+    (``other_fund_paid``, read under the accumulator's lock): the cap is the fund's overall annual limit."""
+    return YearUsage(usage_row.deductible_met, usage_row.fund_paid + getattr(usage_row, "other_fund_paid", ZERO))
+
+
 @dataclass(frozen=True)
 class LineResult:
     quantity: int

@@ -10,13 +10,15 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import DecimalField, ExpressionWrapper, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Round
 from django.shortcuts import get_object_or_404
 
 from apps.applications.models import InsuredPerson
 from apps.catalogue.models import Drug, PaymentStandard
 from apps.core.models import Region
 from apps.core.scoping import scope_to_user
+from apps.prescriptions.engine import money as to_fen
 from apps.prescriptions.models import (
     CrossRegionFiling, Dispensing, DispensingLine, ManualClaim, PatientYearUsage, Prescription, StockMovement, TraceCode,
 )
@@ -174,3 +176,43 @@ def manual_claims_visible_to(user) -> QuerySet[ManualClaim]:
     qs = ManualClaim.objects.select_related("person", "policy", "region")
     return scope_to_user(qs, user, region_fields=("region", "insured_region"), institution_field=None,
                          pharmacy_field=None)
+
+
+@dataclass
+class BeyondCapRow:
+    person: InsuredPerson
+    fund_payment: Decimal
+    beyond_cap: Decimal
+
+
+def beyond_cap_by_patient(*, user, year: int) -> list[BeyondCapRow]:
+    """R-PAY-6: per patient insured in the user's region, what the fund did not pay in ``year`` because the annual
+    limit was reached — for hand-over to serious-illness insurance (大病保险) and medical assistance (医疗救助).
+
+    For each directly settled dispensing the engine paid ``min(round((in_scope − deductible) × ratio), remaining
+    cap)`` (R-PAY-3 step 4); the amount beyond the cap is the difference, computed in SQL from the stored figures
+    and the ratio snapshot on its lines (reversals carry negated figures and cancel theirs). Manual claims add theirs
+    under their policy's ratio."""
+    persons = persons_visible_to(user)
+    ratio = Subquery(DispensingLine.objects.filter(dispensing=OuterRef("pk")).values("dispensing")
+                     .annotate(r=Max("reimbursement_ratio")).values("r")[:1])
+    money = DecimalField(max_digits=14, decimal_places=2)
+    rows = (Dispensing.objects.filter(person__in=persons, settlement=Dispensing.Settlement.DIRECT,
+                                      dispensed_at__year=year)
+            .annotate(ratio=ratio)
+            .annotate(uncapped=Round(ExpressionWrapper((F("in_scope") - F("deductible")) * F("ratio"),
+                                                       output_field=money), 2))
+            .values("person").annotate(fund=Sum("fund_payment"),
+                                       beyond=Sum(ExpressionWrapper(F("uncapped") - F("fund_payment"),
+                                                                    output_field=money))))
+    totals: dict[int, list[Decimal]] = {r["person"]: [r["fund"] or Decimal("0"), r["beyond"] or Decimal("0")]
+                                        for r in rows}
+    for claim in ManualClaim.objects.filter(person__in=persons, invoice_date__year=year).select_related("policy"):
+        ratio_value = claim.policy.ratio(care_setting=claim.care_setting, insurance_type=claim.insurance_type)
+        uncapped = to_fen((claim.in_scope - claim.deductible) * Decimal(ratio_value))
+        entry = totals.setdefault(claim.person_id, [Decimal("0"), Decimal("0")])
+        entry[0] += claim.fund_payment
+        entry[1] += uncapped - claim.fund_payment
+    people = {p.pk: p for p in InsuredPerson.objects.select_related("insured_region").filter(pk__in=[k for k, v in totals.items() if v[1] > 0])}
+    return sorted((BeyondCapRow(people[k], to_fen(v[0]), to_fen(v[1])) for k, v in totals.items() if k in people),
+                  key=lambda r: (-r.beyond_cap, r.person.id_number))

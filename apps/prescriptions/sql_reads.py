@@ -18,7 +18,7 @@ from itertools import pairwise
 
 from django.db import connection
 
-from apps.applications.models import Application, InsuredPerson
+from apps.applications.models import Application, InsuredPerson, OtherFundUse
 from apps.catalogue.models import Drug, PaymentStandard
 from apps.core.models import Region, RegionSettings
 from apps.core.sql import Columns, DbValue, execute_hot, lock_rows_of
@@ -292,7 +292,6 @@ def policy_in_force(*, region: Region, on: dt.date):
     return policy_for(region=region, on=on)
 
 
-
 # --- the patient's year-to-date usage, locked (R-PAY-3) -----------------------------------------------------------
 
 _USAGE_MONEY = DbValue(PatientYearUsage, "fund_paid")  # SQLite returns numbers, PostgreSQL Decimals
@@ -311,8 +310,23 @@ def locked_year_usage(*, person_id: int, year: int, now: dt.datetime) -> Patient
     with connection.cursor() as cursor:
         execute_hot(cursor, "rx_usage_lock", sql, [person_id, year, now])
         pk, deductible_met, fund_paid, count = cursor.fetchone()
+        # R-PAY-3 step 4: the year's other fund use, read after the lock — a writer of it holds the same lock
+        # (``apps.applications.hooks.patient_year_lock``), so the remaining cap is never used twice
+        execute_hot(cursor, "rx_other_fund", _OTHER_FUND_SQL, [person_id, year])
+        (other,) = cursor.fetchone()
     usage = PatientYearUsage(pk=pk, person_id=person_id, year=year, dispensing_count=count,
                              deductible_met=_USAGE_MONEY.convert(deductible_met, connection),
                              fund_paid=_USAGE_MONEY.convert(fund_paid, connection))
+    usage.other_fund_paid = _USAGE_MONEY.convert(other, connection)
     usage._state.adding, usage._state.db = False, connection.alias
     return usage
+
+
+_OTHER_FUND_SQL = f"SELECT COALESCE(SUM(amount), 0) FROM {T(OtherFundUse)} WHERE person_id = %s AND year = %s"
+
+
+def patient_years_lock(*, pairs, now: dt.datetime) -> None:
+    """``apps.applications.hooks.patient_year_lock``: the accumulators of ``pairs`` locked (created when missing) in
+    the given order for the rest of the transaction."""
+    for person_id, year in pairs:
+        locked_year_usage(person_id=person_id, year=year, now=now)

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.exceptions import ApplicationError
+from apps.core.masking import mask_id_number
 from apps.core.models import Region
 from apps.core.permissions import IsBureau
 from apps.prescriptions import selectors
@@ -110,3 +111,23 @@ class CrossRegionFilingDetail(APIView):
     def get(self, request, pk):
         filing = get_object_or_404(selectors.cross_region_filings_visible_to(request.user), pk=pk)
         return Response(CrossRegionFilingOut(filing).data)
+
+
+class BeyondCapReport(APIView):
+    """R-PAY-6: per patient insured in the bureau's region, what the fund did not pay in the year because the annual
+    limit was reached (hand-over to serious-illness insurance and medical assistance)."""
+
+    permission_classes = [IsBureau]
+
+    @extend_schema(parameters=[OpenApiParameter("year", int, description="calendar year, e.g. 2026")],
+                   responses={200: dict})
+    def get(self, request):
+        try:
+            year = int(request.query_params.get("year") or timezone.localdate().year)
+        except ValueError:
+            raise ApplicationError("invalid", "年度应为数字，如 2026", fields={"year": ["应为数字"]}) from None
+        rows = selectors.beyond_cap_by_patient(user=request.user, year=year)
+        return Response({"year": year, "results": [
+            {"name": r.person.name, "id_number": mask_id_number(r.person.id_number),
+             "insured_region": r.person.insured_region.code if r.person.insured_region_id else "",
+             "fund_payment": str(r.fund_payment), "beyond_cap": str(r.beyond_cap)} for r in rows]})

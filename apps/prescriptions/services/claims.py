@@ -121,7 +121,7 @@ def manual_claim_record(*, user, person: InsuredPerson, invoice_no: str, invoice
                                policy.annual_cap(insurance_type=ins))
     usage_row = locked_year_usage(person_id=person.pk, year=invoice_date.year, now=now)
     result = engine.settle(lines=inputs, terms=terms,
-                           usage=engine.YearUsage(usage_row.deductible_met, usage_row.fund_paid))
+                           usage=engine.cap_usage(usage_row))
     for item, r in zip(snapshot, result.lines):
         item.update(line_total=str(r.line_total), fund_payment=str(r.fund_payment))
     claim = ManualClaim.objects.create(

@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.applications.models import InsuredPerson
+from apps.applications.selectors import other_fund_paid
 from apps.catalogue.models import Drug
 from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
@@ -199,7 +200,9 @@ def prescription_quote(*, prescription: Prescription, dispensed_at: dt.datetime 
             raise ApplicationError("duplicate_trace_code", f"追溯码已被配药使用：{', '.join(taken)}",
                                    fields={"trace_codes": taken})
     current = PatientYearUsage.objects.filter(person=prescription.person, year=plan.year).first()
-    usage = engine.YearUsage(current.deductible_met, current.fund_paid) if current else engine.YearUsage()
+    other = other_fund_paid(person_id=prescription.person_id, year=plan.year)  # R-PAY-3 step 4
+    usage = engine.YearUsage(current.deductible_met, current.fund_paid + other) if current else \
+        engine.YearUsage(fund_paid=other)
     return _compute(plan, usage)
 
 
@@ -266,7 +269,7 @@ def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: l
                  prescribed_items=context.items, standards_by_id=context.standards)
     person = locked.person
     usage_row = locked_year_usage(person_id=person.pk, year=plan.year, now=now)
-    result = _compute(plan, engine.YearUsage(usage_row.deductible_met, usage_row.fund_paid))
+    result = _compute(plan, engine.cap_usage(usage_row))
 
     day = local_day(dispensed_at)
     dispensing = Dispensing.objects.create(
