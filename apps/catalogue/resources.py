@@ -39,6 +39,9 @@ def parse_drug_code(value) -> str:
     return code
 
 
+parse_drug_code.hint = "23 位医保药品代码，以 X（西药）或 Z（中成药）开头"
+
+
 class DrugImportSpec(imp.ImportSpec):
     kind = "drugs"
     label = "药品目录"
@@ -67,6 +70,17 @@ class DrugImportSpec(imp.ImportSpec):
         imp.Column(H["standard_effective"], "standard_effective", imp.date(required=False), required=False,
                    compare=False, export=lambda drug: getattr(drug, "standard_effective", None)),
     ]
+
+    example = {
+        "code": "XL01XEA0000000000000001", "generic_name": "奥希替尼", "dosage_form": "片剂",
+        "specification": "80mg*30片", "manufacturer": "阿斯利康制药有限公司", "category": "协议期内谈判药品",
+        "therapeutic_area": "肿瘤", "route": "口服", "cold_chain": "否", "payment_standard": "1000.00",
+        "first_self_pay_ratio": "10%", "restricted_scope": "限 EGFR 突变的非小细胞肺癌", "agreement_start": "2026-01-01",
+        "agreement_end": "2027-12-31", "standard_effective": "2026-01-01",
+    }
+
+    def template_options(self):
+        return {"therapeutic_area_id": list(TherapeuticArea.objects.order_by("code").values_list("name", flat=True))}
 
     def export_queryset(self, user):
         """Every drug with the start of its latest payment-standard version (the catalogue is public)."""

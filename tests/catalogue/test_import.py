@@ -268,7 +268,7 @@ def test_r_sec_1_only_bureau_admins_import_and_runs_are_scoped_to_the_region(api
 def test_r_cat_2_template_has_the_headers_and_no_rows(client):
     response = client.get("/api/v1/drugs/imports/template/")
     assert response.status_code == 200
-    rows = read_workbook(response.content)
+    rows = read_workbook(response.content)  # the data sheet: the header row only (issue 15: lists and notes aside)
     assert rows[0][:14] == DRUG_HEADERS and rows[0][14] == H["standard_effective"] and len(rows) == 1
 
 

@@ -87,6 +87,7 @@ def text(max_length: int, *, required: bool = True) -> Callable[[Any], str]:
         if len(s) > max_length:
             raise CellError(f"长度 {len(s)} 超过上限 {max_length} 个字符，请删减到 {max_length} 个字符以内")
         return s
+    parse.hint = f"文本，最多 {max_length} 个字"  # the template's instructions (apps/core/excel/template.py)
     return parse
 
 
@@ -107,6 +108,8 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), exclusiv
         if minimum is not None and (number <= minimum if exclusive_minimum else number < minimum):
             raise CellError(f"“{value}”应{'大于' if exclusive_minimum else '不小于'} {minimum}，请改填正确的数值")
         return number.quantize(quantum, rounding=ROUND_HALF_UP)
+    parse.hint = f"数字，最多 {places} 位小数，不带单位" if places else "整数，不带单位"
+    parse.example = "1000.00" if places == 2 else ("1" if not places else "1." + "0" * places)
     return parse
 
 
@@ -181,6 +184,8 @@ def date(*, required: bool = True) -> Callable[[Any], dt.date | None]:
             except ValueError:
                 pass
         raise CellError(f"“{value}”不是有效的日期（应为 2026-01-01 这样的日期）")
+    parse.hint = "日期，如 2026-01-01"
+    parse.example = "2026-01-01"
     return parse
 
 
@@ -203,6 +208,12 @@ def yes_no(value) -> bool:
     raise CellError(f"“{value}”应填 是 或 否")
 
 
+yes_no.options = ["是", "否"]
+yes_no.hint = "从下拉列表选择：是 / 否"
+ratio.hint = "比例：填 10% 或 0.1（均为百分之十），0 表示无；不要只填 10"
+ratio.example = "10%"
+
+
 def choice(choices, what: str) -> Callable[[Any], str]:
     """A ``TextChoices`` by its Chinese label (or its value)."""
     by_label = {str(label): value for value, label in choices.choices}
@@ -218,6 +229,8 @@ def choice(choices, what: str) -> Callable[[Any], str]:
         if s in values:
             return s
         raise CellError(f"未知{what}“{s}”，应为 {names}")
+    parse.options = list(by_label)  # a drop-down list in the template
+    parse.hint = f"从下拉列表选择：{names}"
     return parse
 
 
@@ -328,6 +341,14 @@ class ImportSpec(abc.ABC):
 
             cached = self.__dict__["_resource_class"] = resource_for(self)
         return cached
+
+    #: one believable row for the template's 示例 sheet, by attr (columns without one get a value from their parser)
+    example: dict = {}
+
+    def template_options(self) -> dict:
+        """Drop-down lists for the template beyond the columns' own choices: ``{attr: [allowed values]}`` (e.g.
+        the therapeutic areas, which are reference data)."""
+        return {}
 
     def export_queryset(self, user):
         """The rows of this kind that ``user`` may export (a selector of the owning app)."""

@@ -8,15 +8,19 @@ import datetime as dt
 from import_export.formats.base_formats import XLSX
 
 from apps.core.excel import registry
+from apps.core.excel.template import template_workbook
 
 XLSX_CONTENT_TYPE = XLSX.CONTENT_TYPE
 
 
 def export_workbook(*, kind: str, user, empty: bool = False) -> bytes:
-    """The current data of ``kind`` visible to ``user`` (or, with ``empty``, just the header row)."""
+    """The current data of ``kind`` visible to ``user``; with ``empty``, the template a clerk fills (the header row
+    with drop-down lists, an instructions sheet and an example sheet: ``apps/core/excel/template.py``)."""
     spec = registry.get(kind)
+    if empty:
+        return template_workbook(spec)
     queryset = spec.export_queryset(user)
-    dataset = spec.resource_class().export(queryset=queryset.none() if empty else queryset)
+    dataset = spec.resource_class().export(queryset=queryset)
     dataset.title = spec.label
     return XLSX().export_data(dataset)
 
