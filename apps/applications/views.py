@@ -31,6 +31,7 @@ from apps.applications.forms import (
 from apps.applications.models import Application, Stage
 from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
+from apps.core.forms import apply_error_to_form
 from apps.core.masking import mask_id_number, mask_name, mask_phone
 from apps.pharmacies.selectors import pharmacies_visible_to
 from apps.physicians import services as physician_services
@@ -49,14 +50,7 @@ def _filters_from(params) -> tuple[QueueFilterForm, selectors.QueueFilters, str]
 
 
 def _apply_error(form, exc: ApplicationError):
-    placed = False
-    for field, msgs in (exc.fields or {}).items():
-        if field in form.fields:
-            for m in msgs:
-                form.add_error(field, m)
-            placed = True
-    form.add_error(None, exc.message)
-    return placed
+    return apply_error_to_form(form, exc)
 
 
 # --- review workspace -----------------------------------------------------------------------------------------
@@ -115,6 +109,9 @@ def _detail_context(request, application: Application, *, decision_form=None, re
     }
 
 
+_REVEAL_KEY = "applications_revealed"
+
+
 def _detail_url(application, query: str) -> str:
     url = reverse("applications:detail", args=[application.pk])
     return f"{url}?{query}" if query else url
@@ -146,8 +143,12 @@ def application_detail(request, pk):
                         return redirect(_detail_url(nxt, query))
                     return redirect(f"{reverse('applications:queue')}?{query}")
                 return redirect(_detail_url(application, query))
+    revealed = {}
+    shown = request.session.pop(_REVEAL_KEY, None) if request.method == "GET" else None
+    if shown and shown.get("application") == application.pk:
+        revealed = {shown["field"]: shown["value"]}
     return render(request, "applications/detail.html",
-                  _detail_context(request, application, decision_form=decision_form))
+                  _detail_context(request, application, decision_form=decision_form, revealed=revealed))
 
 
 @login_required
@@ -162,8 +163,10 @@ def reveal(request, pk, field):
         if exc.status == 403:
             raise PermissionDenied from exc
         raise Http404 from exc
-    return render(request, "applications/detail.html",
-                  _detail_context(request, application, revealed={field: value}))
+    # POST-redirect-GET: the logged reveal is shown once by the next GET; refreshing that page neither re-posts
+    # nor writes a second log row, and the number is masked again afterwards.
+    request.session[_REVEAL_KEY] = {"application": application.pk, "field": field, "value": value}
+    return redirect(_detail_url(application, request.GET.urlencode()))
 
 
 @login_required
