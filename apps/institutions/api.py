@@ -24,8 +24,8 @@ class InstitutionSerializer(DesignationSerializer):
                   "level_display", "hospital_type", "specialty", "kind", "kind_display", "status", "status_display",
                   "status_changed_at", "agreement_no", "agreement_start", "agreement_end",
                   "has_clinical_department", "sells_at_negotiated_price", "info_system_capable",
-                  "no_penalty_past_year", "registration_changed_on", "unable_to_serve_since", "criteria",
-                  "created_at", "updated_at"]
+                  "no_penalty_past_year", "registration_changed_on", "unable_to_serve_since", "is_public",
+                  "grade_a", "is_key_hospital", "last_rechecked_on", "criteria", "created_at", "updated_at"]
 
 
 class InstitutionWriteSerializer(DesignationWriteSerializer):
@@ -40,6 +40,9 @@ class InstitutionWriteSerializer(DesignationWriteSerializer):
     no_penalty_past_year = serializers.BooleanField(required=False)
     registration_changed_on = serializers.DateField(required=False, allow_null=True)
     unable_to_serve_since = serializers.DateField(required=False, allow_null=True)
+    is_public = serializers.BooleanField(required=False, help_text="R-STK-3: public hospital")
+    grade_a = serializers.BooleanField(required=False, help_text="R-STK-3: grade A (甲等)")
+    is_key_hospital = serializers.BooleanField(required=False, help_text="R-STK-3: named by the region as key hospital")
 
 
 class InstitutionFilter(RegionPrefixFilterMixin, filters.FilterSet):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Substr
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Concat, Substr
 
 from apps.catalogue.models import Drug, TherapeuticArea
 from apps.core.models import DesignationStatus, Region
@@ -57,20 +57,32 @@ def admitted_institutions(region=None) -> QuerySet[Institution]:
             .select_related("region", "specialty").order_by("code"))
 
 
-def target_for(institution: Institution, settings_by_region: dict) -> Decimal:
-    """R-STK-3: tertiary general ≥ target_tertiary_general, tertiary specialist ≥ target_tertiary_specialist (of
-    its specialty), every other designated hospital ≥ target_designated; values from the region's settings."""
+def variety(prefix: str = ""):
+    """R-STK-2: a variety (品种) is the generic name and the dosage form; manufacturers' products of one variety
+    count once."""
+    return Concat(f"{prefix}generic_name", Value("|"), f"{prefix}dosage_form")
+
+
+def target_for(institution: Institution, settings_by_region: dict) -> Decimal | None:
+    """R-STK-3 (revision 2): grade-A tertiary public general hospitals (三甲公立综合) ≥ target_tertiary_general (30 %),
+    tertiary public specialist hospitals ≥ target_tertiary_specialist (60 %, of their specialty), hospitals the
+    region names as key hospitals (指定医院) ≥ target_designated (50 %); other hospitals have no target unless the
+    region sets ``target_other``. A hospital in two classes is held to the higher target. ``None``: no target."""
     rs = settings_by_region.get(institution.region_id)
     if rs is None:
         rs = settings_by_region[institution.region_id] = region_settings_for(institution.region)
-    if institution.level == Institution.Level.LEVEL_3:
-        if institution.hospital_type == Institution.HospitalType.SPECIALIST:
-            value = rs.target_tertiary_specialist
-        else:
-            value = rs.target_tertiary_general
-    else:
-        value = rs.target_designated
-    return Decimal(str(value))  # unsaved default settings hold the field default as a string
+    targets = []
+    tertiary_public = institution.level == Institution.Level.LEVEL_3 and institution.is_public
+    if tertiary_public and institution.hospital_type == Institution.HospitalType.SPECIALIST:
+        targets.append(rs.target_tertiary_specialist)
+    if tertiary_public and institution.hospital_type == Institution.HospitalType.GENERAL and institution.grade_a:
+        targets.append(rs.target_tertiary_general)
+    if institution.is_key_hospital:
+        targets.append(rs.target_designated)
+    if not targets and rs.target_other is not None:
+        targets.append(rs.target_other)
+    # unsaved default settings hold the field default as a string
+    return max(Decimal(str(v)) for v in targets) if targets else None
 
 
 def _cell(stocked: int, catalogue: int) -> dict:
@@ -84,11 +96,12 @@ def stocking_metrics(*, on: dt.date, region=None) -> dict:
     institutions = list(admitted_institutions(region))
     inst_ids = [i.pk for i in institutions]
     catalogue_cells = list(Drug.objects.filter(listed_negotiated_q(on))
-                           .values("therapeutic_area_id", "therapeutic_area__group", "route").annotate(n=Count("id")))
+                           .values("therapeutic_area_id", "therapeutic_area__group", "route")
+                           .annotate(n=Count(variety(), distinct=True)))
     active = StockingReport.objects.filter(stocked_on_q(on), listed_negotiated_q(on, "drug__"),
                                            institution_id__in=inst_ids)
     stocked_cells = list(active.values("institution_id", "drug__therapeutic_area_id", "drug__therapeutic_area__group",
-                                       "drug__route").annotate(n=Count("drug_id", distinct=True)))
+                                       "drug__route").annotate(n=Count(variety("drug__"), distinct=True)))
 
     by_institution_cells: dict[int, list[dict]] = {}
     for cell in stocked_cells:
@@ -118,26 +131,35 @@ def stocking_metrics(*, on: dt.date, region=None) -> dict:
             "level": inst.level, "tertiary": inst.level == Institution.Level.LEVEL_3,
             "hospital_type": inst.hospital_type, "specialty": inst.specialty.name if specialty else "",
             "stocked": stocked, "catalogue": catalogue, "rate": rate, "target": target,
-            "below_target": rate is None or rate < target,
+            "below_target": target is not None and (rate is None or rate < target),
             "by_area_group": area_groups, "by_route_group": route_groups,
         })
 
-    # per drug: who stocks it, and how widely
-    tertiary_total = sum(1 for i in institutions if i.level == Institution.Level.LEVEL_3)
+    # per variety: who stocks it, and how widely. R-STK-2: the tertiary share is of all tertiary hospitals in the
+    # region (the figure the administrator keeps, designated or not); without it, the designated tertiary ones
+    tertiary_total = region_settings_for(region).tertiary_hospital_count if region is not None else None
+    if not tertiary_total:
+        tertiary_total = sum(1 for i in institutions if i.level == Institution.Level.LEVEL_3)
     regions = Region.objects.filter(code__startswith=region.descendant_prefix) if region else Region.objects.all()
     city_total = regions.filter(level=Region.Level.CITY).count() or (1 if region is not None else 0)
     county_total = regions.filter(level=Region.Level.COUNTY).count()
-    coverage = {r["drug_id"]: r for r in active.values("drug_id").annotate(
+    coverage = {(r["drug__generic_name"], r["drug__dosage_form"]): r for r in active.values(
+                "drug__generic_name", "drug__dosage_form").annotate(
         institutions=Count("institution_id", distinct=True),
         tertiary=Count("institution_id", distinct=True, filter=Q(institution__level=Institution.Level.LEVEL_3)),
         cities=Count(Substr("institution__region__code", 1, 4), distinct=True),
         counties=Count("institution__region_id", distinct=True),
     )}
-    drug_rows = []
+    drug_rows, seen = [], set()
     for drug in Drug.objects.filter(listed_negotiated_q(on)).select_related("therapeutic_area").order_by("generic_name", "code"):
-        c = coverage.get(drug.pk, {})
+        key = (drug.generic_name, drug.dosage_form)
+        if key in seen:  # R-STK-2: one row per variety, whichever manufacturer
+            continue
+        seen.add(key)
+        c = coverage.get(key, {})
         drug_rows.append({
-            "drug": drug, "code": drug.code, "generic_name": drug.generic_name, "manufacturer": drug.manufacturer,
+            "drug": drug, "code": drug.code, "generic_name": drug.generic_name, "dosage_form": drug.dosage_form,
+            "manufacturer": drug.manufacturer,
             "area_group": drug.therapeutic_area.group, "route_group": ROUTE_GROUPS[drug.route],
             "institutions": c.get("institutions", 0), "tertiary": c.get("tertiary", 0),
             "tertiary_share": share(c.get("tertiary", 0), tertiary_total),
@@ -148,9 +170,9 @@ def stocking_metrics(*, on: dt.date, region=None) -> dict:
     # per county: varieties stocked, split
     county_cells = list(active.values("institution__region_id", "institution__region__code",
                                       "institution__region__name", "drug__therapeutic_area__group", "drug__route")
-                        .annotate(n=Count("drug_id", distinct=True)))
+                        .annotate(n=Count(variety("drug__"), distinct=True)))
     county_totals = {r["institution__region_id"]: r["n"] for r in
-                     active.values("institution__region_id").annotate(n=Count("drug_id", distinct=True))}
+                     active.values("institution__region_id").annotate(n=Count(variety("drug__"), distinct=True))}
     region_rows: dict[int, dict] = {}
     for cell in county_cells:
         row = region_rows.setdefault(cell["institution__region_id"], {
@@ -162,7 +184,7 @@ def stocking_metrics(*, on: dt.date, region=None) -> dict:
 
     # the matrix: area group × dosage-form group, catalogue varieties against varieties stocked anywhere
     stocked_any = list(active.values("drug__therapeutic_area__group", "drug__route").annotate(
-        n=Count("drug_id", distinct=True)))
+        n=Count(variety("drug__"), distinct=True)))
     matrix = []
     for g in AREA_GROUP_LABELS:
         for rg in ROUTE_GROUP_LABELS:

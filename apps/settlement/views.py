@@ -23,7 +23,7 @@ from apps.core.exceptions import ApplicationError
 from apps.core.home import home_figures
 from apps.core.selectors import region_q
 from apps.prescriptions.models import Dispensing
-from apps.settlement import excel, services, stocking_selectors
+from apps.settlement import excel, money_views, services, stocking_selectors
 from apps.settlement.api import xlsx_response
 from apps.settlement.models import ReconciliationDifference, StockingReport
 from apps.settlement.periods import label, parse_period, period_of, previous_period
@@ -293,7 +293,7 @@ def stocking(request):
     metrics = stocking_selectors.stocking_metrics(on=on, region=scope_region(user))
     chart = {"labels": [r["name"] for r in metrics["institutions"]],
              "rate": [float(r["rate"] or 0) * 100 for r in metrics["institutions"]],
-             "target": [float(r["target"]) * 100 for r in metrics["institutions"]]}
+             "target": [float(r["target"]) * 100 if r["target"] is not None else None for r in metrics["institutions"]]}
     return render(request, "settlement/stocking.html", {
         "metrics": metrics, "on": on, "chart": chart,
         "area_groups": stocking_selectors.AREA_GROUP_LABELS, "route_groups": stocking_selectors.ROUTE_GROUP_LABELS,
@@ -339,5 +339,6 @@ def statement_detail(request, pk):
     return render(request, "settlement/statement_detail.html", {
         "statement": statement, "sums": statement_line_sums(statement),
         "page_obj": Paginator(lines, 100).get_page(request.GET.get("page")),
+        **money_views.statement_money_context(request, statement),  # R-SET-5 lines, R-SET-2 payments
     })
 

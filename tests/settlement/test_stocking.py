@@ -37,9 +37,10 @@ def world(zhongwei):
                       agreement_end=dt.date(2025, 12, 31))
     F = f.DrugFactory(generic_name="己", therapeutic_area=f.area("hepatitis"), route="oral", agreement_start=start,
                       withdrawn_on=dt.date(2026, 6, 1), withdrawal_reason="18.4")
-    H1 = f.InstitutionFactory(region=c1, level=3, hospital_type="general")
+    H1 = f.InstitutionFactory(region=c1, level=3, hospital_type="general", grade_a=True)  # 三甲公立综合 (R-STK-3)
     H2 = f.InstitutionFactory(region=c2, level=3, hospital_type="specialist", specialty=f.area("oncology"))
-    H3 = f.InstitutionFactory(region=c2, level=2, hospital_type="general", kind="treating")
+    H3 = f.InstitutionFactory(region=c2, level=2, hospital_type="general", kind="treating",
+                              is_key_hospital=True)  # named by the region (R-STK-3)
     H4 = f.InstitutionFactory(region=c3, level=3, status=DesignationStatus.APPLIED)
     f.PharmacyFactory(region=c1)
     f.PharmacyFactory(region=c3)
