@@ -4,23 +4,25 @@ the annual deposit return and the payment list (Excel for print, CSV). Thin: par
 serialize with an output serializer."""
 from __future__ import annotations
 
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.exceptions import ApplicationError
+from apps.core.parsers import ObjectJSONParser
 from apps.core.models import Sanction
 from apps.core.permissions import IsBureau, IsBureauAdmin
 from apps.core.roles import Role
 from apps.settlement import money_excel, money_selectors, money_services
 from apps.settlement.models import DepositEntry, InstitutionMonthlyReport, StatementAdjustment, WardPayment
+from apps.settlement.api import XlsxRenderer
 from apps.settlement.periods import label, parse_period
 from apps.settlement.selectors import organisation_of, scope_region
 
@@ -153,10 +155,22 @@ class MonthConfirmView(APIView):
 
 # --------------------------------------------------------------------------- payment list
 
+class CsvRenderer(BaseRenderer):
+    """Lets ``?format=csv`` through content negotiation; the view returns the CSV itself."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes | str) else b""
+
+
 class PaymentListView(APIView):
     """GET /api/v1/settlements/payment-list/?period=2026-11[&format=xlsx|csv]: the finance office's list."""
 
     permission_classes = [IsBureau]
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, XlsxRenderer, CsvRenderer]
 
     @extend_schema(parameters=[OpenApiParameter("period", str, required=True),
                                OpenApiParameter("format", str, enum=["json", "xlsx", "csv"])],
@@ -300,7 +314,7 @@ class MonthlyReportListView(APIView):
     """POST /api/v1/monthly-reports/ (JSON figures, or multipart ``file`` = the Excel report with ``period``);
     GET lists the reports the user may see (``?period=``)."""
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [ObjectJSONParser, MultiPartParser, FormParser]  # a body is one JSON object (issue 14 §15)
 
     def get_permissions(self):
         return [IsOrganisationUser()] if self.request.method == "POST" else [IsAuthenticated()]

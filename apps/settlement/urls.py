@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.settlement import views
+from apps.settlement import money_views, views
 
 app_name = "settlement"
 urlpatterns = [
@@ -14,6 +14,19 @@ urlpatterns = [
     path("reconciliation/", views.reconciliation, name="reconciliation"),
     path("reconciliation/run/", views.reconciliation_run, name="reconciliation_run"),
     path("reconciliation/differences/<int:pk>/resolve/", views.difference_resolve, name="difference_resolve"),
+    # R-SET-5, R-SET-2, R-SET-3: money
+    path("deposits/", money_views.deposit_accounts, name="deposit_accounts"),
+    path("deposits/<str:code>/", money_views.deposit_account, name="deposit_account"),
+    path("statements/<int:pk>/deferrals/<int:sanction_id>/release/", money_views.deferral_release,
+         name="deferral_release"),
+    path("statements/<int:pk>/payments/", money_views.ward_payment_create, name="ward_payment_create"),
+    path("statements/<int:pk>/payments/<int:payment_id>/reverse/", money_views.ward_payment_reverse,
+         name="ward_payment_reverse"),
+    path("payment-list/", money_views.payment_list, name="payment_list"),
+    path("payment-list/confirm-month/", money_views.confirm_month, name="confirm_month"),
+    path("reports/", money_views.report_status, name="report_status"),
+    path("reports/submit/", money_views.report_submit, name="report_submit"),
+    path("reports/<int:pk>/", money_views.report_detail, name="report_detail"),
     path("stocking/", views.stocking, name="stocking"),
     path("coverage/", views.coverage, name="coverage"),
 ]
