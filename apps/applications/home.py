@@ -1,4 +1,5 @@
 """Home-page figures of applications: what waits on the user and what is overdue (R-APP-5)."""
+from django.utils import timezone
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -11,7 +12,7 @@ from apps.core.home import Figure
 def home_figures(user) -> list[Figure]:
     if not (user.is_superuser or user.role in BUREAU_ROLES or (user.role == Role.HOSPITAL and user.institution_id)):
         return []
-    counts = selectors.queue_counts(user)
+    counts = selectors.queue_counts(user, today=timezone.localdate())
     queue = reverse("applications:queue")
     figures = [
         Figure(_("待审核申请"), counts["waiting"], queue, "warn" if counts["waiting"] else ""),

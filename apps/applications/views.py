@@ -79,7 +79,7 @@ def _detail_context(request, application: Application, *, decision_form=None, re
     _, filters, query = _filters_from(request.GET)
     owns = (application.status in selectors.DECIDABLE_STATUSES and selectors.user_owns_stage(user, application))
     is_applicant = user.role == Role.HOSPITAL and user.institution_id == application.institution_id
-    next_app = selectors.next_in_queue(user, application, filters) if (has_role(user, BUREAU) or is_applicant) else None
+    next_app = selectors.next_in_queue(user, application, filters, today=timezone.localdate()) if (has_role(user, BUREAU) or is_applicant) else None
     stages = application.review_stages or []
     last_stage = bool(stages) and application.current_stage == stages[-1]
     person = application.person
@@ -132,13 +132,13 @@ def application_detail(request, pk):
             try:
                 application = services.application_decide(
                     application=application, actor=request.user, decision=d["decision"], opinion=d["opinion"],
-                    valid_until=d["valid_until"])
+                    valid_until=d["valid_until"], now=timezone.now())
             except ApplicationError as exc:
                 _apply_error(decision_form, exc)
             else:
                 messages.success(request, f"已记录：{application.number} {dict(decision_form.fields['decision'].choices)[d['decision']]}")
                 if request.POST.get("and_next"):
-                    nxt = selectors.next_in_queue(request.user, application, filters)
+                    nxt = selectors.next_in_queue(request.user, application, filters, today=timezone.localdate())
                     if nxt is not None:
                         return redirect(_detail_url(nxt, query))
                     return redirect(f"{reverse('applications:queue')}?{query}")
@@ -183,7 +183,7 @@ def terminate(request, pk):
             return redirect("applications:detail", pk=application.pk)
     try:
         services.application_terminate(application=application, actor=request.user,
-                                       reason=request.POST.get("reason", ""), on=on)
+                                       reason=request.POST.get("reason", ""), on=on, today=timezone.localdate())
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
@@ -198,7 +198,7 @@ def resubmit(request, pk):
     form = ResubmitForm(request.POST)
     if form.is_valid():
         try:
-            services.application_resubmit(application=application, actor=request.user, note=form.cleaned_data["note"])
+            services.application_resubmit(application=application, actor=request.user, note=form.cleaned_data["note"], now=timezone.now())
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
@@ -288,7 +288,7 @@ def application_create(request):
                                  initial={"insured_region": user.institution.region.code[:4] + "00"})
     if request.method == "POST" and form.is_valid():
         try:
-            application = services.application_submit(actor=user, **form.service_kwargs())
+            application = services.application_submit(actor=user, now=timezone.now(), **form.service_kwargs())
         except ApplicationError as exc:
             _apply_error(form, exc)
         else:
@@ -323,12 +323,12 @@ def filing_detail(request, pk):
         try:
             if d["decision"] == "file":
                 physician_services.physician_file(physician=physician, actor=request.user,
-                                                  valid_until=d["valid_until"], reason=d["reason"])
+                                                  valid_until=d["valid_until"], reason=d["reason"], now=timezone.now())
             else:
                 if not d["reason"].strip():
                     raise ApplicationError("reason_required", "不予备案时必须填写理由", fields={"reason": ["必填"]})
                 physician_services.physician_reject_filing(physician=physician, actor=request.user,
-                                                           reason=d["reason"])
+                                                           reason=d["reason"], now=timezone.now())
         except ApplicationError as exc:
             _apply_error(form, exc)
         else:

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from apps.core.admin_scoping import ScopedAdmin
 from apps.core.exceptions import ApplicationError
@@ -102,7 +103,8 @@ BureauAdminAccess = ScopedAdmin
 def service_action(label: str, form_class: type[forms.Form], service, *, name: str, subject: str):
     """``transition_action`` calling ``service(<subject>=obj, actor=user, **cleaned_data)``."""
     return transition_action(label, form_class, name=name,
-                             call=lambda obj, actor, **data: service(**{subject: obj}, actor=actor, **data))
+                             call=lambda obj, actor, **data: service(**{subject: obj}, actor=actor, now=timezone.now(),
+                                                                           **data))
 
 
 class LifecycleAdmin(BureauAdminAccess, ServiceModelAdmin):

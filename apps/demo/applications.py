@@ -174,7 +174,7 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
         if key == TERMINATED:
             services.application_terminate(application=application, actor=reviewer,
                                            reason="参保关系已转出中卫市，待遇终止",
-                                           on=min(application.applied_on + dt.timedelta(days=30), today))
+                                           on=min(application.applied_on + dt.timedelta(days=30), today), today=today)
         created += 1
     expired = services.application_expire_due(today=today)
     if stdout:

@@ -115,7 +115,7 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
         )
         if admitted:
             institution_admit(institution=institution, actor=None, agreement_no=f"SXT-{code}-{start.year}",
-                              reason="演示数据：签订补充协议", **agreement)
+                              reason="演示数据：签订补充协议", now=now, **agreement)
     institutions = {i.code: i for i in Institution.objects.filter(code__in=[row[0] for row in INSTITUTIONS])}
     existing = set(Pharmacy.objects.values_list("code", flat=True))
     for code, name, county, status, cold in PHARMACIES:
@@ -131,7 +131,7 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
         )
         if admitted:
             pharmacy_admit(pharmacy=pharmacy, actor=None, agreement_no=f"SXT-{code}-{start.year}",
-                           reason="演示数据：签订补充协议", **agreement)
+                           reason="演示数据：签订补充协议", now=now, **agreement)
     existing = set(Physician.objects.values_list("code", flat=True))
     for code, name, inst, dept, title, cert, treat, area_codes, status in PHYSICIANS:
         if code in existing:
@@ -139,13 +139,13 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
         physician = physician_propose(
             actor=None, institution=institutions[inst], code=code, name=name, department=dept, title=title,
             is_certifying=cert, is_treating=treat, therapeutic_areas=[areas[c] for c in area_codes],
-            phone=f"138{code[-8:]}", practice_licence_no=f"1106{code[-6:]}",
+            phone=f"138{code[-8:]}", practice_licence_no=f"1106{code[-6:]}", now=now
         )
         if status in ("filed", "revoked"):
-            physician_file(physician=physician, actor=None, filed_on=start, reason="演示数据")
+            physician_file(physician=physician, actor=None, filed_on=start, reason="演示数据", now=now)
         if status == "revoked":
             physician_revoke(physician=physician, actor=None, reason="演示数据：调离本院",
-                             on=dt.date(today.year, max(today.month - 1, 1), 1))
+                             on=dt.date(today.year, max(today.month - 1, 1), 1), now=now)
 
     User = get_user_model()
     pharmacies = {p.code: p for p in Pharmacy.objects.all()}

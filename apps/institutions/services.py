@@ -67,36 +67,38 @@ def institution_update(*, institution: Institution, actor, data: dict) -> Instit
 
 @transaction.atomic
 def institution_admit(*, institution: Institution, actor, agreement_no: str, agreement_start: dt.date,
-                      agreement_end: dt.date, reason: str = "") -> Institution:
+                      agreement_end: dt.date, now: dt.datetime, reason: str = "") -> Institution:
     """R-INS-1/R-INS-3: admit an applicant once every criterion is met and the supplementary agreement
     (补充协议) is signed; R-INS-2 for certifying institutions."""
     return designation.admit_org(institution, criteria=institution_criteria(institution), actor=actor,
                                  agreement_no=agreement_no, agreement_start=agreement_start,
-                                 agreement_end=agreement_end, reason=reason, check=_check_certifying_highest_level)
+                                 agreement_end=agreement_end, reason=reason, check=_check_certifying_highest_level,
+                                 now=now)
 
 
 @transaction.atomic
-def institution_suspend(*, institution: Institution, actor, reason: str) -> Institution:
-    return designation.suspend_org(institution, actor=actor, reason=reason)
+def institution_suspend(*, institution: Institution, actor, reason: str, now: dt.datetime) -> Institution:
+    return designation.suspend_org(institution, actor=actor, reason=reason, now=now)
 
 
 @transaction.atomic
-def institution_resume(*, institution: Institution, actor, reason: str) -> Institution:
+def institution_resume(*, institution: Institution, actor, reason: str, now: dt.datetime) -> Institution:
     """Lift a suspension; the criteria must still be met (R-INS-1)."""
-    return designation.resume_org(institution, criteria=institution_criteria(institution), actor=actor, reason=reason)
+    return designation.resume_org(institution, criteria=institution_criteria(institution), actor=actor, reason=reason,
+                                  now=now)
 
 
 @transaction.atomic
-def institution_exit(*, institution: Institution, actor, reason: str) -> Institution:
-    return designation.exit_org(institution, actor=actor, reason=reason)
+def institution_exit(*, institution: Institution, actor, reason: str, now: dt.datetime) -> Institution:
+    return designation.exit_org(institution, actor=actor, reason=reason, now=now)
 
 
 @transaction.atomic
 def institution_sanction(*, institution: Institution, actor, kind: str, decided_on: dt.date, reason: str,
-                         amount: Decimal | None = None, deadline: dt.date | None = None) -> Sanction:
+                         amount: Decimal | None = None, deadline: dt.date | None = None, now: dt.datetime) -> Sanction:
     """R-INS-3: record a sanction; 暂停协议 suspends an admitted institution, 解除协议 exits it."""
     return designation.sanction_org(institution, actor=actor, kind=kind, decided_on=decided_on, reason=reason,
-                                    amount=amount, deadline=deadline)
+                                    amount=amount, deadline=deadline, now=now)
 
 
 #: the lifecycle services by name, for the shared REST viewset, browser pages and admin (apps.registries)

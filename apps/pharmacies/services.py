@@ -39,30 +39,32 @@ def pharmacy_update(*, pharmacy: Pharmacy, actor, data: dict) -> Pharmacy:
 
 @transaction.atomic
 def pharmacy_admit(*, pharmacy: Pharmacy, actor, agreement_no: str, agreement_start: dt.date,
-                   agreement_end: dt.date, reason: str = "") -> Pharmacy:
+                   agreement_end: dt.date, now: dt.datetime, reason: str = "") -> Pharmacy:
     """R-PHA-1: admit once every criterion is met and the supplementary agreement is signed."""
     return designation.admit_org(pharmacy, criteria=pharmacy_criteria(pharmacy), actor=actor,
                                  agreement_no=agreement_no, agreement_start=agreement_start,
-                                 agreement_end=agreement_end, reason=reason)
+                                 agreement_end=agreement_end, reason=reason, now=now)
 
 
 @transaction.atomic
-def pharmacy_suspend(*, pharmacy: Pharmacy, actor, reason: str) -> Pharmacy:
-    return designation.suspend_org(pharmacy, actor=actor, reason=reason)
+def pharmacy_suspend(*, pharmacy: Pharmacy, actor, reason: str, now: dt.datetime) -> Pharmacy:
+    return designation.suspend_org(pharmacy, actor=actor, reason=reason, now=now)
 
 
 @transaction.atomic
-def pharmacy_resume(*, pharmacy: Pharmacy, actor, reason: str) -> Pharmacy:
-    return designation.resume_org(pharmacy, criteria=pharmacy_criteria(pharmacy), actor=actor, reason=reason)
+def pharmacy_resume(*, pharmacy: Pharmacy, actor, reason: str, now: dt.datetime) -> Pharmacy:
+    return designation.resume_org(pharmacy, criteria=pharmacy_criteria(pharmacy), actor=actor, reason=reason,
+                                  now=now)
 
 
 @transaction.atomic
-def pharmacy_exit(*, pharmacy: Pharmacy, actor, reason: str) -> Pharmacy:
-    return designation.exit_org(pharmacy, actor=actor, reason=reason)
+def pharmacy_exit(*, pharmacy: Pharmacy, actor, reason: str, now: dt.datetime) -> Pharmacy:
+    return designation.exit_org(pharmacy, actor=actor, reason=reason, now=now)
 
 
 @transaction.atomic
-def pharmacy_revoke_licence(*, pharmacy: Pharmacy, actor, revoked_on: dt.date, reason: str) -> Pharmacy:
+def pharmacy_revoke_licence(*, pharmacy: Pharmacy, actor, revoked_on: dt.date, reason: str,
+                            now: dt.datetime) -> Pharmacy:
     """R-PHA-2: the drug-trading licence was revoked: record it and exit the pharmacy."""
     if not pharmacy.trading_licence_valid:
         raise ApplicationError("invalid_status", "该药店的药品经营许可已登记为吊销", status=409)
@@ -71,16 +73,16 @@ def pharmacy_revoke_licence(*, pharmacy: Pharmacy, actor, revoked_on: dt.date, r
     record_event(subject=pharmacy, action=EventAction.PHARMACY_LICENCE_REVOKED, actor=actor, reason=reason,
                  data={"revoked_on": revoked_on.isoformat()})
     if pharmacy.status != S.EXITED:
-        pharmacy_exit(pharmacy=pharmacy, actor=actor, reason=f"药品经营许可被吊销（{revoked_on}）：{reason}")
+        pharmacy_exit(pharmacy=pharmacy, actor=actor, reason=f"药品经营许可被吊销（{revoked_on}）：{reason}", now=now)
     return pharmacy
 
 
 @transaction.atomic
 def pharmacy_sanction(*, pharmacy: Pharmacy, actor, kind: str, decided_on: dt.date, reason: str,
-                      amount: Decimal | None = None, deadline: dt.date | None = None) -> Sanction:
+                      amount: Decimal | None = None, deadline: dt.date | None = None, now: dt.datetime) -> Sanction:
     """R-PHA-2 as R-INS-3: 暂停协议 suspends an admitted pharmacy, 解除协议 exits it."""
     return designation.sanction_org(pharmacy, actor=actor, kind=kind, decided_on=decided_on, reason=reason,
-                                    amount=amount, deadline=deadline)
+                                    amount=amount, deadline=deadline, now=now)
 
 
 #: the lifecycle services by name, for the shared REST viewset, browser pages and admin (apps.registries)

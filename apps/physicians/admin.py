@@ -1,3 +1,4 @@
+from django.utils import timezone
 from django import forms
 from django.contrib import admin
 
@@ -35,22 +36,22 @@ class PhysicianAdmin(LifecycleAdmin):
     ]
     actions = [
         transition_action("备案", FileForm, name="file",
-                          call=lambda o, u, **d: services.physician_file(physician=o, actor=u, **d)),
+                          call=lambda o, u, **d: services.physician_file(physician=o, actor=u, now=timezone.now(), **d)),
         transition_action("不予备案", ReasonForm, name="reject",
-                          call=lambda o, u, **d: services.physician_reject_filing(physician=o, actor=u, **d)),
+                          call=lambda o, u, **d: services.physician_reject_filing(physician=o, actor=u, now=timezone.now(), **d)),
         transition_action("暂停", ReasonForm, name="suspend",
-                          call=lambda o, u, **d: services.physician_suspend(physician=o, actor=u, **d)),
+                          call=lambda o, u, **d: services.physician_suspend(physician=o, actor=u, now=timezone.now(), **d)),
         transition_action("恢复", ReasonForm, name="resume",
-                          call=lambda o, u, **d: services.physician_resume(physician=o, actor=u, **d)),
+                          call=lambda o, u, **d: services.physician_resume(physician=o, actor=u, now=timezone.now(), **d)),
         transition_action("撤销备案", ReasonForm, name="revoke",
-                          call=lambda o, u, **d: services.physician_revoke(physician=o, actor=u, **d)),
+                          call=lambda o, u, **d: services.physician_revoke(physician=o, actor=u, now=timezone.now(), **d)),
         transition_action("置为过期（有效期已届满）", OptionalReasonForm, name="expire",
-                          call=lambda o, u, **d: services.physician_expire(physician=o, actor=u)),
+                          call=lambda o, u, **d: services.physician_expire(physician=o, actor=u, today=timezone.localdate())),
     ]
 
     def create_via(self, request, data):
         fields = {k: v for k, v in data.items() if k != "filing_valid_until"}
-        return services.physician_propose(actor=request.user, **fields)
+        return services.physician_propose(actor=request.user, now=timezone.now(), **fields)
 
     def update_via(self, request, current, data):
         areas = data.pop("therapeutic_areas", None)

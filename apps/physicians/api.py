@@ -1,4 +1,5 @@
 """/api/v1/physicians/: hospitals propose, the bureau files (R-DOC-1..3); reads scoped (R-SEC-1)."""
+from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -132,7 +133,7 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             if not request.user.is_hospital:
                 raise serializers.ValidationError({"institution": ["必填"]})
             institution = request.user.institution
-        physician = services.physician_propose(actor=request.user, institution=institution, **values)
+        physician = services.physician_propose(actor=request.user, institution=institution, now=timezone.now(), **values)
         return Response(PhysicianSerializer(physician).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=PhysicianUpdateSerializer, responses=PhysicianSerializer)
@@ -158,7 +159,7 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         data = FileSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return self._reply(services.physician_file(physician=self.get_object(), actor=request.user,
-                                                   **data.validated_data))
+                                                   now=timezone.now(), **data.validated_data))
 
     @extend_schema(request=ReasonSerializer, responses=PhysicianSerializer)
     @action(detail=True, methods=["post"])
@@ -166,7 +167,7 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return self._reply(services.physician_reject_filing(physician=self.get_object(), actor=request.user,
-                                                            **data.validated_data))
+                                                            now=timezone.now(), **data.validated_data))
 
     @extend_schema(request=DatedReasonSerializer, responses=PhysicianSerializer)
     @action(detail=True, methods=["post"])
@@ -174,7 +175,7 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         data = DatedReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return self._reply(services.physician_suspend(physician=self.get_object(), actor=request.user,
-                                                      **data.validated_data))
+                                                      now=timezone.now(), **data.validated_data))
 
     @extend_schema(request=ReasonSerializer, responses=PhysicianSerializer)
     @action(detail=True, methods=["post"])
@@ -182,7 +183,7 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return self._reply(services.physician_resume(physician=self.get_object(), actor=request.user,
-                                                     **data.validated_data))
+                                                     now=timezone.now(), **data.validated_data))
 
     @extend_schema(request=DatedReasonSerializer, responses=PhysicianSerializer)
     @action(detail=True, methods=["post"])
@@ -190,4 +191,4 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         data = DatedReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return self._reply(services.physician_revoke(physician=self.get_object(), actor=request.user,
-                                                     **data.validated_data))
+                                                     now=timezone.now(), **data.validated_data))

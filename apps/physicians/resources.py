@@ -111,7 +111,7 @@ class PhysicianImportSpec(imp.RegistrySpec):
 
     def apply_create(self, row, ctx):
         return services.physician_propose(actor=ctx["user"], therapeutic_areas=self._areas(row, ctx),
-                                          **self.service_values(row.values, ctx, self.copy_attrs))
+                                          now=ctx["now"], **self.service_values(row.values, ctx, self.copy_attrs))
 
     def apply_change(self, row, ctx):
         physician = Physician.objects.get(pk=row.instance.pk)

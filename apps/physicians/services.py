@@ -38,7 +38,7 @@ def _next_code(institution) -> str:
 def physician_propose(*, actor, institution, name: str, department: str, title: str, therapeutic_areas,
                       is_certifying: bool = False, is_treating: bool = True, code: str = "", phone: str = "",
                       practice_licence_no: str = "", no_insurance_sanction_3y: bool = True,
-                      no_pharmacy_incident_3y: bool = True) -> Physician:
+                      no_pharmacy_incident_3y: bool = True, now: dt.datetime) -> Physician:
     """R-DOC-3: a hospital proposes a physician of its own institution (a bureau administrator may propose
     for any institution of its region). Eligibility (R-DOC-1/R-DOC-2) is checked already here."""
     if getattr(actor, "role", None) == "hospital" and actor.institution_id != institution.pk:
@@ -55,7 +55,7 @@ def physician_propose(*, actor, institution, name: str, department: str, title: 
         code=(code or "").strip() or _next_code(institution), name=(name or "").strip(), institution=institution,
         department=(department or "").strip(), title=title, is_certifying=is_certifying, is_treating=is_treating,
         phone=phone, practice_licence_no=practice_licence_no, no_insurance_sanction_3y=no_insurance_sanction_3y,
-        no_pharmacy_incident_3y=no_pharmacy_incident_3y, status=P.PROPOSED, status_changed_at=timezone.now(),
+        no_pharmacy_incident_3y=no_pharmacy_incident_3y, status=P.PROPOSED, status_changed_at=now,
         proposed_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     try:
@@ -102,7 +102,8 @@ def physician_update(*, physician: Physician, actor, data: dict, therapeutic_are
 
 
 def _transition(physician: Physician, *, to: str, allowed_from: tuple[str, ...], action: str, actor,
-                reason: str = "", reason_required: bool = True, updates: dict | None = None) -> Physician:
+                reason: str = "", reason_required: bool = True, updates: dict | None = None,
+                now: dt.datetime) -> Physician:
     reason = (reason or "").strip()
     if reason_required and not reason:
         raise ApplicationError("invalid", "请填写原因", fields={"reason": ["必填"]})
@@ -111,7 +112,7 @@ def _transition(physician: Physician, *, to: str, allowed_from: tuple[str, ...],
         allowed = "、".join(str(P(s).label) for s in allowed_from)
         raise ApplicationError("invalid_status",
                                f"当前状态为“{str(P(current).label)}”，只有“{allowed}”状态可以执行此操作", status=409)
-    values = {"status": to, "status_changed_at": timezone.now(), **(updates or {})}
+    values = {"status": to, "status_changed_at": now, **(updates or {})}
     for key, value in values.items():
         setattr(physician, key, value)
     physician.save(update_fields=[*values, "updated_at"])
@@ -121,58 +122,62 @@ def _transition(physician: Physician, *, to: str, allowed_from: tuple[str, ...],
 
 
 @transaction.atomic
-def physician_file(*, physician: Physician, actor, filed_on: dt.date | None = None,
+def physician_file(*, physician: Physician, actor, now: dt.datetime, filed_on: dt.date | None = None,
                    valid_until: dt.date | None = None, reason: str = "") -> Physician:
     """R-DOC-3: the bureau files a proposed physician after checking R-DOC-1 and R-DOC-2 again."""
     _refuse_ineligible(physician_problems(physician))
     if physician.institution.status != DesignationStatus.ADMITTED:
         raise ApplicationError("institution_not_designated",
                                f"{physician.institution.name}尚未纳入定点或已暂停/退出，不能备案责任医师")
-    filed_on = filed_on or timezone.localdate()
+    filed_on = filed_on or timezone.localdate(now)
     if valid_until is not None and valid_until < filed_on:
         raise ApplicationError("invalid", "备案有效期不能早于备案日期", fields={"valid_until": ["早于备案日期"]})
     return _transition(physician, to=P.FILED, allowed_from=(P.PROPOSED,), action=EventAction.PHYSICIAN_FILED, actor=actor,
                        reason=reason, reason_required=False,
-                       updates={"filed_on": filed_on, "filing_valid_until": valid_until, "revoked_on": None})
+                       updates={"filed_on": filed_on, "filing_valid_until": valid_until, "revoked_on": None},
+                       now=now)
 
 
 @transaction.atomic
-def physician_reject_filing(*, physician: Physician, actor, reason: str) -> Physician:
+def physician_reject_filing(*, physician: Physician, actor, reason: str, now: dt.datetime) -> Physician:
     return _transition(physician, to=P.REJECTED, allowed_from=(P.PROPOSED,), action=EventAction.PHYSICIAN_FILING_REJECTED,
-                       actor=actor, reason=reason)
+                       actor=actor, reason=reason, now=now)
 
 
 @transaction.atomic
-def physician_suspend(*, physician: Physician, actor, reason: str, on: dt.date | None = None) -> Physician:
+def physician_suspend(*, physician: Physician, actor, reason: str, now: dt.datetime,
+                      on: dt.date | None = None) -> Physician:
     """From ``on`` (default today) the physician can no longer sign (``is_active_on``)."""
     return _transition(physician, to=P.SUSPENDED, allowed_from=(P.FILED,), action=EventAction.PHYSICIAN_SUSPENDED,
-                       actor=actor, reason=reason, updates={"revoked_on": on or timezone.localdate()})
+                       actor=actor, reason=reason, updates={"revoked_on": on or timezone.localdate(now)}, now=now)
 
 
 @transaction.atomic
-def physician_resume(*, physician: Physician, actor, reason: str) -> Physician:
+def physician_resume(*, physician: Physician, actor, reason: str, now: dt.datetime) -> Physician:
     _refuse_ineligible(physician_problems(physician))
     return _transition(physician, to=P.FILED, allowed_from=(P.SUSPENDED,), action=EventAction.PHYSICIAN_RESUMED,
-                       actor=actor, reason=reason, updates={"revoked_on": None})
+                       actor=actor, reason=reason, updates={"revoked_on": None}, now=now)
 
 
 @transaction.atomic
-def physician_revoke(*, physician: Physician, actor, reason: str, on: dt.date | None = None) -> Physician:
+def physician_revoke(*, physician: Physician, actor, reason: str, now: dt.datetime,
+                     on: dt.date | None = None) -> Physician:
     """R-DOC-3: prescriptions dated ``on`` or later are refused (R-RX-2)."""
     return _transition(physician, to=P.REVOKED, allowed_from=(P.FILED, P.SUSPENDED), action=EventAction.PHYSICIAN_REVOKED,
-                       actor=actor, reason=reason, updates={"revoked_on": on or timezone.localdate()})
+                       actor=actor, reason=reason, updates={"revoked_on": on or timezone.localdate(now)}, now=now)
 
 
 @transaction.atomic
-def physician_expire(*, physician: Physician, actor=None, today: dt.date | None = None) -> Physician:
-    """A filing whose validity has ended becomes expired (idempotent for already-expired ones)."""
-    today = today or timezone.localdate()
+def physician_expire(*, physician: Physician, actor=None, today: dt.date) -> Physician:
+    """A filing whose validity has ended becomes expired (idempotent for already-expired ones), as of the start of
+    ``today``."""
     if physician.status == P.EXPIRED:
         return physician
     if physician.filing_valid_until is None or physician.filing_valid_until >= today:
         raise ApplicationError("invalid_status", "备案尚在有效期内，不能置为过期", status=409)
     return _transition(physician, to=P.EXPIRED, allowed_from=(P.FILED, P.SUSPENDED), action=EventAction.PHYSICIAN_EXPIRED,
-                       actor=actor, reason=f"备案有效期至 {physician.filing_valid_until}", reason_required=False)
+                       actor=actor, reason=f"备案有效期至 {physician.filing_valid_until}", reason_required=False,
+                       now=timezone.make_aware(dt.datetime.combine(today, dt.time.min)))
 
 
 def physicians_expire_due(*, today: dt.date) -> int:

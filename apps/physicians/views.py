@@ -2,6 +2,7 @@
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.catalogue.models import TherapeuticArea
@@ -56,7 +57,7 @@ def physician_propose(request):
     form = ProposeForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            physician = services.physician_propose(actor=request.user, **form.cleaned_data)
+            physician = services.physician_propose(actor=request.user, now=timezone.now(), **form.cleaned_data)
         except ApplicationError as exc:
             apply_error_to_form(form, exc)
         else:
@@ -87,7 +88,8 @@ def physician_action(request, pk, action):
     physician = get_object_or_404(physicians_visible_to(request.user), pk=pk)
     form = form_class(request.POST)
     if form.is_valid():
-        run_service(request, lambda: service(physician=physician, actor=request.user, **form.cleaned_data),
+        run_service(request, lambda: service(physician=physician, actor=request.user, now=timezone.now(),
+                                                     **form.cleaned_data),
                     success=success)
     else:
         form_errors_message(request, form)

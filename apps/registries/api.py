@@ -108,7 +108,7 @@ class DesignationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def _transition(self, service, input_serializer: type[serializers.Serializer]):
         data = input_serializer(data=self.request.data)
         data.is_valid(raise_exception=True)
-        return self._reply(self._run(service, self.get_object(), **data.validated_data))
+        return self._reply(self._run(service, self.get_object(), now=timezone.now(), **data.validated_data))
 
     @action(detail=True, methods=["post"])
     def admit(self, request, pk=None):
@@ -131,7 +131,7 @@ class DesignationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def sanction(self, request, pk=None):
         data = SanctionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        sanction = self._run(self.lifecycle.sanction, self.get_object(), **data.validated_data)
+        sanction = self._run(self.lifecycle.sanction, self.get_object(), now=timezone.now(), **data.validated_data)
         return Response(SanctionSerializer(sanction).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=SanctionSerializer(many=True))

@@ -93,8 +93,9 @@ def _label(status: str) -> str:
 
 def transition(org: DesignatedOrganisation, *, to: str, allowed_from: tuple[str, ...], action: str, actor,
                reason: str = "", reason_required: bool = True, data: dict | None = None,
-               extra_update: dict | None = None) -> DesignatedOrganisation:
-    """Move ``org`` from one of ``allowed_from`` to ``to`` and record who/when/why (R-INS-3)."""
+               extra_update: dict | None = None, now: dt.datetime) -> DesignatedOrganisation:
+    """Move ``org`` from one of ``allowed_from`` to ``to`` and record who/when/why (R-INS-3); ``now`` is the
+    caller's time."""
     reason = (reason or "").strip()
     if reason_required and not reason:
         raise ApplicationError("invalid", "请填写原因", fields={"reason": ["必填"]})
@@ -104,7 +105,7 @@ def transition(org: DesignatedOrganisation, *, to: str, allowed_from: tuple[str,
         allowed = "、".join(_label(s) for s in allowed_from)
         raise ApplicationError(
             "invalid_status", f"当前状态为“{_label(current)}”，只有“{allowed}”状态可以执行此操作", status=409)
-    updates = {"status": to, "status_changed_at": timezone.now(), **(extra_update or {})}
+    updates = {"status": to, "status_changed_at": now, **(extra_update or {})}
     for key, value in updates.items():
         setattr(org, key, value)
     org.save(update_fields=[*updates.keys(), "updated_at"])
@@ -223,7 +224,8 @@ def update_org(org: DesignatedOrganisation, *, actor, data: dict, editable: tupl
 
 
 def admit_org(org: DesignatedOrganisation, *, criteria: list[Criterion], actor, agreement_no: str,
-              agreement_start: dt.date, agreement_end: dt.date, reason: str = "", check=None) -> DesignatedOrganisation:
+              agreement_start: dt.date, agreement_end: dt.date, now: dt.datetime, reason: str = "",
+              check=None) -> DesignatedOrganisation:
     """R-INS-1/R-INS-3/R-PHA-1: admit an applicant once every criterion is met and the supplementary agreement
     (补充协议) is signed; ``check(org)`` is the caller's extra admission rule (R-INS-2)."""
     refuse_unmet(criteria, action="纳入")
@@ -237,35 +239,37 @@ def admit_org(org: DesignatedOrganisation, *, criteria: list[Criterion], actor, 
               "agreement_end": agreement_end.isoformat()},
         extra_update={"agreement_no": agreement_no.strip(), "agreement_start": agreement_start,
                       "agreement_end": agreement_end},
+        now=now,
     )
 
 
-def suspend_org(org: DesignatedOrganisation, *, actor, reason: str) -> DesignatedOrganisation:
+def suspend_org(org: DesignatedOrganisation, *, actor, reason: str, now: dt.datetime) -> DesignatedOrganisation:
     return transition(org, to=S.SUSPENDED, allowed_from=(S.ADMITTED,), action=_event(org, "suspended"),
-                      actor=actor, reason=reason)
+                      actor=actor, reason=reason, now=now)
 
 
-def resume_org(org: DesignatedOrganisation, *, criteria: list[Criterion], actor, reason: str) -> DesignatedOrganisation:
+def resume_org(org: DesignatedOrganisation, *, criteria: list[Criterion], actor, reason: str,
+               now: dt.datetime) -> DesignatedOrganisation:
     """Lift a suspension; the criteria must still be met (R-INS-1, R-PHA-1)."""
     refuse_unmet(criteria, action="恢复")
     return transition(org, to=S.ADMITTED, allowed_from=(S.SUSPENDED,), action=_event(org, "resumed"),
-                      actor=actor, reason=reason)
+                      actor=actor, reason=reason, now=now)
 
 
-def exit_org(org: DesignatedOrganisation, *, actor, reason: str) -> DesignatedOrganisation:
+def exit_org(org: DesignatedOrganisation, *, actor, reason: str, now: dt.datetime) -> DesignatedOrganisation:
     return transition(org, to=S.EXITED, allowed_from=(S.APPLIED, S.ADMITTED, S.SUSPENDED),
-                      action=_event(org, "exited"), actor=actor, reason=reason)
+                      action=_event(org, "exited"), actor=actor, reason=reason, now=now)
 
 
 def sanction_org(org: DesignatedOrganisation, *, actor, kind: str, decided_on: dt.date, reason: str,
-                 amount: Decimal | None = None, deadline: dt.date | None = None) -> Sanction:
+                 now: dt.datetime, amount: Decimal | None = None, deadline: dt.date | None = None) -> Sanction:
     """R-INS-3 / R-PHA-2: record a sanction; 暂停协议 suspends an admitted organisation, 解除协议 exits it."""
     sanction = sanction_record(org, actor=actor, kind=kind, decided_on=decided_on, reason=reason, amount=amount,
                                deadline=deadline)
     if kind == Sanction.Kind.SUSPENSION and org.status == S.ADMITTED:
-        suspend_org(org, actor=actor, reason=f"协议处理：{reason}")
+        suspend_org(org, actor=actor, reason=f"协议处理：{reason}", now=now)
     elif kind == Sanction.Kind.TERMINATION:
-        exit_org(org, actor=actor, reason=f"解除协议：{reason}")
+        exit_org(org, actor=actor, reason=f"解除协议：{reason}", now=now)
     return sanction
 
 

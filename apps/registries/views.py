@@ -42,7 +42,7 @@ def run_action(request, obj, *, step: tuple, subject: str, detail_url: str):
     form_class, service, success = step
     form = form_class(request.POST)
     if form.is_valid():
-        run_service(request, lambda: service(**{subject: obj}, actor=request.user, **form.cleaned_data),
+        run_service(request, lambda: service(**{subject: obj}, actor=request.user, now=timezone.now(), **form.cleaned_data),
                     success=success)
     else:
         form_errors_message(request, form)

@@ -341,10 +341,10 @@ def sanction_money_record(*, organisation, kind: str, amount: Decimal | None, de
     deposit_accounts_lock(keys=[(org_kind, org_id)], now=now)
     if org_kind == OrganisationKind.INSTITUTION:
         sanction = institution_sanction(institution=organisation, actor=actor, kind=kind, decided_on=decided_on,
-                                        reason=reason, amount=amount)
+                                        reason=reason, amount=amount, now=now)
     else:
         sanction = pharmacy_sanction(pharmacy=organisation, actor=actor, kind=kind, decided_on=decided_on,
-                                     reason=reason, amount=amount)
+                                     reason=reason, amount=amount, now=now)
     _recompute(kind=org_kind, org_id=org_id, now=now)
     return sanction
 

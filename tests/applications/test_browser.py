@@ -1,5 +1,6 @@
 """Browser tests in headless Chromium (Playwright): the bureau reviewer's workspace and the public lookup."""
 import pytest
+from django.utils import timezone
 from django.core.cache import cache
 
 from apps.applications import services
@@ -23,7 +24,7 @@ def at_bureau():
     for seq in (1, 2, 3):
         app = submit(hospital, physician, seq=seq, pharmacy=pharmacy)
         for _ in range(3):
-            app = services.application_decide(application=app, actor=stage_actor(app), decision="approve", opinion="同意")
+            app = services.application_decide(application=app, actor=stage_actor(app), decision="approve", opinion="同意", now=timezone.now())
         apps.append(app)
     return reviewer, apps
 

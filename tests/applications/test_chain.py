@@ -60,7 +60,7 @@ def test_r_app_4_return_from_bureau_restarts_chain_at_physician(world):
                                       opinion="补充病理报告", now=NOW)
     assert app.status == Application.Status.RETURNED and app.current_stage == Stage.PHYSICIAN
     with pytest.raises(ApplicationError):
-        services.application_resubmit(application=app, actor=world["reviewer"])
+        services.application_resubmit(application=app, actor=world["reviewer"], now=timezone.now())
     app = services.application_resubmit(application=app, actor=world["hospital"], note="已补充", now=NOW)
     assert app.status == Application.Status.SUBMITTED and app.stage_due_date is not None
     app = approve_through(app, world["hospital"], world["reviewer"])
@@ -145,10 +145,10 @@ def test_r_app_8_application_records_drug_area(world):
 def test_bureau_terminates_approved_application_with_reason(world):
     app = approve_through(submit(world["hospital"], world["physician"]), world["hospital"], world["reviewer"])
     with pytest.raises(ApplicationError) as exc:
-        services.application_terminate(application=app, actor=world["hospital"], reason="x")
+        services.application_terminate(application=app, actor=world["hospital"], reason="x", today=timezone.localdate())
     assert exc.value.status == 403
     app = services.application_terminate(application=app, actor=world["reviewer"], reason="参保关系转出",
-                                         on=dt.date(2027, 1, 10))
+                                         on=dt.date(2027, 1, 10), today=timezone.localdate())
     assert app.status == Application.Status.TERMINATED and app.termination_reason == "参保关系转出"
     assert selectors.application_covering(person=app.person, generic_name="奥希替尼", on=dt.date(2027, 1, 10)) is None
     assert selectors.application_covering(person=app.person, generic_name="奥希替尼", on=dt.date(2027, 1, 9)) == app

@@ -1,4 +1,5 @@
 """Service tests per rule: insured persons, submission, the review chain, deadlines, validity, withdrawal."""
+from django.utils import timezone
 import datetime as dt
 
 import pytest
@@ -41,7 +42,7 @@ def test_r_app_3_bad_check_digit_refused_and_nothing_written(zhongwei):
     wrong = number[:17] + ("0" if number[17] != "0" else "1")
     with pytest.raises(ApplicationError) as exc:
         services.insured_person_upsert(name="王五", id_number=wrong, insurance_type="employee",
-                                       insured_region_code="640500")
+                                       insured_region_code="640500", today=timezone.localdate())
     assert exc.value.code == "invalid_id_number"
     assert InsuredPerson.objects.count() == 0
 
@@ -58,9 +59,9 @@ def test_r_app_3_sex_or_age_disagreeing_with_id_refused(zhongwei, kw):
 def test_r_app_2_one_person_per_id_number_updated_in_place(zhongwei):
     number = f.id_number(seq=6)
     first = services.insured_person_upsert(name="赵六", id_number=number, insurance_type="employee",
-                                           insured_region_code="640500", phone="13900000001")
+                                           insured_region_code="640500", phone="13900000001", today=timezone.localdate())
     second = services.insured_person_upsert(name="赵六", id_number=number, insurance_type="resident",
-                                            insured_region_code="640500", phone="13900000002")
+                                            insured_region_code="640500", phone="13900000002", today=timezone.localdate())
     assert first.pk == second.pk and InsuredPerson.objects.count() == 1
     second.refresh_from_db()
     assert second.insurance_type == "resident" and second.phone == "13900000002"

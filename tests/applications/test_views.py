@@ -1,6 +1,7 @@
 """Browser screens through Django's test client: workspace, masking and logged reveal (R-SEC-2), decisions with
 form errors (R-APP-4), printable 申请表, hospital pages and the public lookup (R-APP-9)."""
 import pytest
+from django.utils import timezone
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -33,7 +34,7 @@ def world(zhongwei, changsha):
     for seq in (1, 2, 3):
         app = submit(hospital, physician, seq=seq)
         for _ in range(3):
-            app = services.application_decide(application=app, actor=stage_actor(app), decision="approve")
+            app = services.application_decide(application=app, actor=stage_actor(app), decision="approve", now=timezone.now())
         apps_at_bureau.append(app)
     return {"institution": institution, "physician": physician, "hospital": hospital, "reviewer": reviewer,
             "apps": apps_at_bureau}

@@ -1,6 +1,7 @@
 """Issue 9: registry imports write through the registries' own services, so a row the REST API (the same services)
 would refuse is refused by the import too — reported on its row and column, and nothing of the file is written —
 and every imported row leaves the same event as the API would (R-INS-2, R-INS-3, R-PHA-2, R-DOC-1, R-DOC-3)."""
+from django.utils import timezone
 import pytest
 
 from apps.catalogue.models import TherapeuticArea
@@ -131,7 +132,7 @@ def test_r_doc_1_import_refuses_what_physician_propose_refuses(client, admin):
         physician_propose(actor=admin, institution=Institution.objects.get(code="H640500001"), name="李医生",
                           department="肿瘤内科", title=Physician.Title.ATTENDING,
                           therapeutic_areas=[TherapeuticArea.objects.get(name="肿瘤")],
-                          is_treating=True)
+                          is_treating=True, now=timezone.now())
     assert refused.value.code == "physician_not_eligible" and set(refused.value.fields) == {"title"}
     rows = [physician_row("D640500901", "H640500001"),
             physician_row("D640500902", "H640500001", 职称="主治医师"),

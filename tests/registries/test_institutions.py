@@ -1,3 +1,4 @@
+from django.utils import timezone
 import datetime as dt
 from decimal import Decimal
 
@@ -37,7 +38,7 @@ def test_r_ins_1_admission_refused_naming_the_failing_criterion(field, value, la
     institution = applicant(**{field: value})
     admin = f.bureau_admin()
     with pytest.raises(ApplicationError) as exc:
-        institution_admit(institution=institution, actor=admin, **AGREEMENT)
+        institution_admit(institution=institution, actor=admin, now=timezone.now(), **AGREEMENT)
     assert exc.value.code == "criteria_not_met"
     assert label in exc.value.message
     assert list(exc.value.fields) == [field]
@@ -48,7 +49,7 @@ def test_r_ins_1_admission_refused_naming_the_failing_criterion(field, value, la
 def test_r_ins_1_admission_names_every_failing_criterion_at_once():
     institution = applicant(level=1, info_system_capable=False)
     with pytest.raises(ApplicationError) as exc:
-        institution_admit(institution=institution, actor=f.bureau_admin(), **AGREEMENT)
+        institution_admit(institution=institution, actor=f.bureau_admin(), now=timezone.now(), **AGREEMENT)
     assert set(exc.value.fields) == {"level", "info_system_capable"}
 
 
@@ -56,7 +57,7 @@ def test_r_ins_3_admission_requires_supplementary_agreement_dates():
     institution = applicant()
     with pytest.raises(ApplicationError) as exc:
         institution_admit(institution=institution, actor=f.bureau_admin(), agreement_no="X",
-                          agreement_start=dt.date(2026, 5, 1), agreement_end=dt.date(2026, 1, 1))
+                          agreement_start=dt.date(2026, 5, 1), agreement_end=dt.date(2026, 1, 1), now=timezone.now())
     assert exc.value.code == "agreement_required"
     assert "agreement_end" in exc.value.fields
     institution.refresh_from_db()
@@ -66,11 +67,11 @@ def test_r_ins_3_admission_requires_supplementary_agreement_dates():
 def test_r_ins_3_lifecycle_transitions_record_who_when_why():
     admin = f.bureau_admin()
     institution = applicant()
-    institution_admit(institution=institution, actor=admin, **AGREEMENT)
+    institution_admit(institution=institution, actor=admin, now=timezone.now(), **AGREEMENT)
     assert institution.status == S.ADMITTED and institution.agreement_no == "SXT-2026-01"
-    institution_suspend(institution=institution, actor=admin, reason="信息系统故障")
-    institution_resume(institution=institution, actor=admin, reason="已修复")
-    institution_exit(institution=institution, actor=admin, reason="主动申请退出")
+    institution_suspend(institution=institution, actor=admin, reason="信息系统故障", now=timezone.now())
+    institution_resume(institution=institution, actor=admin, reason="已修复", now=timezone.now())
+    institution_exit(institution=institution, actor=admin, reason="主动申请退出", now=timezone.now())
     institution.refresh_from_db()
     assert institution.status == S.EXITED
     events = list(events_for(institution).order_by("at", "id"))
@@ -88,11 +89,11 @@ def test_r_ins_3_transition_from_wrong_status_is_refused_and_reason_required():
     admin = f.bureau_admin()
     institution = applicant()
     with pytest.raises(ApplicationError) as exc:
-        institution_suspend(institution=institution, actor=admin, reason="x")
+        institution_suspend(institution=institution, actor=admin, reason="x", now=timezone.now())
     assert exc.value.code == "invalid_status" and exc.value.status == 409
-    institution_admit(institution=institution, actor=admin, **AGREEMENT)
+    institution_admit(institution=institution, actor=admin, now=timezone.now(), **AGREEMENT)
     with pytest.raises(ApplicationError) as exc:
-        institution_suspend(institution=institution, actor=admin, reason="  ")
+        institution_suspend(institution=institution, actor=admin, reason="  ", now=timezone.now())
     assert exc.value.fields == {"reason": ["必填"]}
     institution.refresh_from_db()
     assert institution.status == S.ADMITTED
@@ -102,20 +103,20 @@ def test_r_ins_3_sanctions_suspension_suspends_and_termination_exits():
     admin = f.bureau_admin()
     institution = f.InstitutionFactory()
     interview = institution_sanction(institution=institution, actor=admin, kind=Sanction.Kind.INTERVIEW,
-                                     decided_on=dt.date(2026, 3, 1), reason="处方流转不规范")
+                                     decided_on=dt.date(2026, 3, 1), reason="处方流转不规范", now=timezone.now())
     assert interview.kind == "interview" and institution.status == S.ADMITTED
     with pytest.raises(ApplicationError) as exc:
         institution_sanction(institution=institution, actor=admin, kind=Sanction.Kind.DEDUCTION,
-                             decided_on=dt.date(2026, 3, 1), reason="超标准收费")
+                             decided_on=dt.date(2026, 3, 1), reason="超标准收费", now=timezone.now())
     assert "amount" in exc.value.fields
     institution_sanction(institution=institution, actor=admin, kind=Sanction.Kind.DEDUCTION,
-                         decided_on=dt.date(2026, 3, 2), reason="超标准收费", amount=Decimal("1200.50"))
+                         decided_on=dt.date(2026, 3, 2), reason="超标准收费", amount=Decimal("1200.50"), now=timezone.now())
     institution_sanction(institution=institution, actor=admin, kind=Sanction.Kind.SUSPENSION,
-                         decided_on=dt.date(2026, 4, 1), reason="拒不整改")
+                         decided_on=dt.date(2026, 4, 1), reason="拒不整改", now=timezone.now())
     institution.refresh_from_db()
     assert institution.status == S.SUSPENDED
     institution_sanction(institution=institution, actor=admin, kind=Sanction.Kind.TERMINATION,
-                         decided_on=dt.date(2026, 5, 1), reason="骗取医保基金")
+                         decided_on=dt.date(2026, 5, 1), reason="骗取医保基金", now=timezone.now())
     institution.refresh_from_db()
     assert institution.status == S.EXITED
     assert Sanction.objects.filter(object_id=str(institution.pk)).count() == 4
@@ -129,7 +130,7 @@ def test_r_ins_2_certifying_institution_must_be_highest_level_in_city():
     f.InstitutionFactory(level=3, region=f.region("640521"))  # a tertiary hospital elsewhere in the city
     secondary = applicant(kind=Institution.Kind.CERTIFYING, level=2, region=f.region("640502"))
     with pytest.raises(ApplicationError) as exc:
-        institution_admit(institution=secondary, actor=admin, **AGREEMENT)
+        institution_admit(institution=secondary, actor=admin, now=timezone.now(), **AGREEMENT)
     assert exc.value.code == "certifying_not_highest_level"
     assert "最高等级" in exc.value.message
 
@@ -139,13 +140,13 @@ def test_r_ins_2_specialist_certifying_hospital_is_relaxed_and_other_city_does_n
     f.InstitutionFactory(level=3, region=f.region("640502"))
     specialist = applicant(kind=Institution.Kind.CERTIFYING, level=2, hospital_type="specialist",
                            specialty=f.area("oncology"))
-    institution_admit(institution=specialist, actor=admin, **AGREEMENT)
+    institution_admit(institution=specialist, actor=admin, now=timezone.now(), **AGREEMENT)
     assert specialist.status == S.ADMITTED
     f.InstitutionFactory(code="H430100900", level=3, region=f.region("430102"))
     other_city = applicant(code="H640500901", kind=Institution.Kind.CERTIFYING, level=2, region=f.region("640522"),
                            hospital_type="general")
     with pytest.raises(ApplicationError):  # Zhongwei has a tertiary hospital: still refused
-        institution_admit(institution=other_city, actor=admin, **AGREEMENT)
+        institution_admit(institution=other_city, actor=admin, now=timezone.now(), **AGREEMENT)
 
 
 def test_r_ins_2_changing_admitted_tertiary_to_certifying_level_2_is_refused():

@@ -1,3 +1,4 @@
+from django.utils import timezone
 import datetime as dt
 
 import pytest
@@ -32,7 +33,7 @@ def applicant(**kw):
 def test_r_pha_1_admission_refused_naming_the_failing_criterion(field, label):
     pharmacy = applicant(**{field: False})
     with pytest.raises(ApplicationError) as exc:
-        pharmacy_admit(pharmacy=pharmacy, actor=f.bureau_admin(), **AGREEMENT)
+        pharmacy_admit(pharmacy=pharmacy, actor=f.bureau_admin(), now=timezone.now(), **AGREEMENT)
     assert exc.value.code == "criteria_not_met" and label in exc.value.message
     assert list(exc.value.fields) == [field]
     pharmacy.refresh_from_db()
@@ -43,10 +44,10 @@ def test_r_pha_1_cold_storage_needed_only_when_stocking_cold_chain_drugs():
     admin = f.bureau_admin()
     cold = applicant(stocks_cold_chain=True, has_cold_storage=False)
     with pytest.raises(ApplicationError) as exc:
-        pharmacy_admit(pharmacy=cold, actor=admin, **AGREEMENT)
+        pharmacy_admit(pharmacy=cold, actor=admin, now=timezone.now(), **AGREEMENT)
     assert "冷藏设施" in exc.value.message
     ambient = applicant(stocks_cold_chain=False, has_cold_storage=False)
-    pharmacy_admit(pharmacy=ambient, actor=admin, **AGREEMENT)
+    pharmacy_admit(pharmacy=ambient, actor=admin, now=timezone.now(), **AGREEMENT)
     assert ambient.status == S.ADMITTED
     events = list(events_for(ambient))
     assert events[0].action == "pharmacy_admitted" and events[0].actor == admin
@@ -55,16 +56,16 @@ def test_r_pha_1_cold_storage_needed_only_when_stocking_cold_chain_drugs():
 def test_r_pha_2_lifecycle_and_licence_revocation_exits():
     admin = f.bureau_admin()
     pharmacy = f.PharmacyFactory()
-    pharmacy_suspend(pharmacy=pharmacy, actor=admin, reason="追溯码上传异常")
+    pharmacy_suspend(pharmacy=pharmacy, actor=admin, reason="追溯码上传异常", now=timezone.now())
     assert pharmacy.status == S.SUSPENDED
-    pharmacy_revoke_licence(pharmacy=pharmacy, actor=admin, revoked_on=dt.date(2026, 6, 1), reason="药监吊销")
+    pharmacy_revoke_licence(pharmacy=pharmacy, actor=admin, revoked_on=dt.date(2026, 6, 1), reason="药监吊销", now=timezone.now())
     pharmacy.refresh_from_db()
     assert pharmacy.status == S.EXITED and pharmacy.trading_licence_valid is False
     actions = [(e.action, e.to_status) for e in events_for(pharmacy).order_by("at", "id")]
     assert actions == [("pharmacy_suspended", "suspended"), ("pharmacy_licence_revoked", ""),
                        ("pharmacy_exited", "exited")]
     with pytest.raises(ApplicationError):
-        pharmacy_exit(pharmacy=pharmacy, actor=admin, reason="again")
+        pharmacy_exit(pharmacy=pharmacy, actor=admin, reason="again", now=timezone.now())
 
 
 def test_r_pha_2_exit_flag_when_trading_licence_no_longer_valid():

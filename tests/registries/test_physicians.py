@@ -1,3 +1,4 @@
+from django.utils import timezone
 import datetime as dt
 
 import pytest
@@ -22,7 +23,7 @@ def propose(institution, actor=None, **kw):
     data = dict(name="王医生", department="肿瘤内科", title=Physician.Title.ASSOCIATE_CHIEF, is_certifying=False,
                 is_treating=True, therapeutic_areas=[f.area("oncology")])
     data.update(kw)
-    return physician_propose(actor=actor or f.hospital_user(institution), institution=institution, **data)
+    return physician_propose(actor=actor or f.hospital_user(institution), institution=institution, now=timezone.now(), **data)
 
 
 def test_r_doc_3_hospital_proposes_bureau_files_and_states_follow():
@@ -32,18 +33,18 @@ def test_r_doc_3_hospital_proposes_bureau_files_and_states_follow():
     assert physician.status == P.PROPOSED and physician.code.startswith("D640500")
     assert not physician.is_active_on(dt.date(2026, 6, 1))
     reviewer = f.reviewer()
-    physician_file(physician=physician, actor=reviewer, filed_on=dt.date(2026, 6, 1))
+    physician_file(physician=physician, actor=reviewer, filed_on=dt.date(2026, 6, 1), now=timezone.now())
     assert physician.status == P.FILED and physician.is_active_on(dt.date(2026, 6, 1))
-    physician_suspend(physician=physician, actor=reviewer, reason="处方超量", on=dt.date(2026, 7, 1))
+    physician_suspend(physician=physician, actor=reviewer, reason="处方超量", on=dt.date(2026, 7, 1), now=timezone.now())
     assert physician.is_active_on(dt.date(2026, 6, 30)) and not physician.is_active_on(dt.date(2026, 7, 1))
-    physician_resume(physician=physician, actor=reviewer, reason="整改完成")
+    physician_resume(physician=physician, actor=reviewer, reason="整改完成", now=timezone.now())
     assert physician.status == P.FILED and physician.revoked_on is None
-    physician_revoke(physician=physician, actor=reviewer, reason="调离", on=dt.date(2026, 9, 1))
+    physician_revoke(physician=physician, actor=reviewer, reason="调离", on=dt.date(2026, 9, 1), now=timezone.now())
     physician.refresh_from_db()
     assert physician.status == P.REVOKED and physician.revoked_on == dt.date(2026, 9, 1)
     assert not physician.is_active_on(dt.date(2026, 9, 2))
     with pytest.raises(ApplicationError) as exc:
-        physician_file(physician=physician, actor=reviewer)
+        physician_file(physician=physician, actor=reviewer, now=timezone.now())
     assert exc.value.code == "invalid_status"
     assert [(e.action, e.from_status, e.to_status) for e in events_for(physician).order_by("at", "id")] == [
         ("physician_proposed", "", "proposed"), ("physician_filed", "proposed", "filed"),
@@ -55,10 +56,10 @@ def test_r_doc_3_rejected_filing_and_expiry():
     institution = f.InstitutionFactory()
     reviewer = f.reviewer()
     rejected = propose(institution)
-    physician_reject_filing(physician=rejected, actor=reviewer, reason="材料不全")
+    physician_reject_filing(physician=rejected, actor=reviewer, reason="材料不全", now=timezone.now())
     assert rejected.status == P.REJECTED and not rejected.is_active_on(dt.date(2026, 6, 1))
     filed = propose(institution, name="李医生")
-    physician_file(physician=filed, actor=reviewer, filed_on=dt.date(2026, 1, 1), valid_until=dt.date(2026, 6, 30))
+    physician_file(physician=filed, actor=reviewer, filed_on=dt.date(2026, 1, 1), valid_until=dt.date(2026, 6, 30), now=timezone.now())
     with pytest.raises(ApplicationError):
         physician_expire(physician=filed, today=dt.date(2026, 6, 30))
     physician_expire(physician=filed, today=dt.date(2026, 7, 1))
@@ -102,7 +103,7 @@ def test_r_doc_1_sanction_or_incident_in_three_years_refuses_filing():
     Physician.objects.filter(pk=physician.pk).update(no_pharmacy_incident_3y=False)
     physician.refresh_from_db()
     with pytest.raises(ApplicationError) as exc:
-        physician_file(physician=physician, actor=f.reviewer())
+        physician_file(physician=physician, actor=f.reviewer(), now=timezone.now())
     assert "近三年发生过药事事故" in exc.value.message
     physician.refresh_from_db()
     assert physician.status == P.PROPOSED

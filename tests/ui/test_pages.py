@@ -5,6 +5,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from django.contrib.staticfiles import finders
 from django.test import Client
 
@@ -125,7 +126,7 @@ def at_bureau(zhongwei):
     app = submit(hospital, physician, seq=1, pharmacy=pharmacy)
     for _ in range(3):
         app = app_services.application_decide(application=app, actor=stage_actor(app), decision="approve",
-                                              opinion="同意")
+                                              opinion="同意", now=timezone.now())
     return reviewer, app
 
 

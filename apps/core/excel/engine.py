@@ -356,7 +356,9 @@ class ImportSpec(abc.ABC):
 
     # hooks ------------------------------------------------------------------------------------------------
     def context(self, *, run) -> dict:
-        return {"run": run, "user": run.created_by, "effective_date": run.effective_date}
+        # "now": the moment the upload was recorded (by the view or command that received it); the kinds pass it
+        # to the services instead of reading the clock
+        return {"run": run, "user": run.created_by, "effective_date": run.effective_date, "now": run.created_at}
 
     def bind(self, ctx: dict) -> list[Column]:
         """The columns for one run (override to close parsers over the run's reference dictionaries)."""
