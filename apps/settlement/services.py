@@ -7,6 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.catalogue.models import Drug
@@ -62,6 +63,15 @@ def settlement_run_start(*, period: dt.date, now: dt.datetime, actor=None) -> Se
     return run
 
 
+def run_region_prefix(run: SettlementRun) -> str | None:
+    """R-SET-1: the code prefix of the region a run covers — its starter's region; ``None`` (every region) for the
+    schedule and superusers."""
+    user = run.started_by
+    if user is None or user.is_superuser or user.region_id is None:
+        return None
+    return user.region.descendant_prefix
+
+
 def settlement_run_execute(*, run_id: int, clock: Callable[[], dt.datetime]) -> SettlementRun:
     """Compute every draft statement of the run's month. Each group of organisations is written in its own
     transaction (a statement always has all its lines); progress is committed between groups so the browser can
@@ -78,9 +88,12 @@ def settlement_run_execute(*, run_id: int, clock: Callable[[], dt.datetime]) -> 
                                                    progress=0, steps_done=0, error="")
     try:
         with settlement_sql.month_snapshot(run.period):
+            # R-SET-1: a run started by a bureau user covers that user's region only
+            prefix = run_region_prefix(run)
             plan = [(spec, lo, hi) for spec in settlement_sql.KINDS
                     for lo, hi in settlement_sql.organisation_id_chunks(spec=spec, period=run.period,
-                                                                        chunks=CHUNKS_PER_KIND)]
+                                                                        chunks=CHUNKS_PER_KIND,
+                                                                        region_prefix=prefix)]
             SettlementRun.objects.filter(pk=run.pk).update(steps_total=len(plan))
             statements = lines = 0
             for done, (spec, lo, hi) in enumerate(plan, start=1):
@@ -298,9 +311,19 @@ def reconciliation_run(*, period: dt.date, now: dt.datetime, actor=None) -> dict
     open differences are replaced, resolved ones stay resolved. Returns counts by kind."""
     period = period_of(period)
     findings = reconciliation_findings(period=period)
+    open_rows = ReconciliationDifference.objects.filter(period=period, status=ReconciliationDifference.Status.OPEN)
+    # R-SET-1 / R-SET-2: run by a bureau user, it covers the differences of that user's region only (a difference
+    # is the region's when its pharmacy or its institution is there); the schedule and superusers cover all
+    region = None if actor is None or actor.is_superuser else getattr(actor, "region", None)
+    if region is not None:
+        prefix = region.descendant_prefix
+        pharmacies = set(Pharmacy.objects.filter(region__code__startswith=prefix).values_list("pk", flat=True))
+        institutions = set(Institution.objects.filter(region__code__startswith=prefix).values_list("pk", flat=True))
+        findings = [f for f in findings if f.get("pharmacy_id") in pharmacies or f.get("institution_id") in institutions]
+        open_rows = open_rows.filter(Q(pharmacy_id__in=pharmacies) | Q(institution_id__in=institutions))
     resolved_keys = set(ReconciliationDifference.objects.filter(period=period, status=ReconciliationDifference.Status.RESOLVED)
                         .values_list("kind", "key"))
-    ReconciliationDifference.objects.filter(period=period, status=ReconciliationDifference.Status.OPEN).delete()
+    open_rows.delete()
     rows = [ReconciliationDifference(period=period, found_at=now, **f) for f in findings
             if (f["kind"], f["key"]) not in resolved_keys]
     ReconciliationDifference.objects.bulk_create(rows, batch_size=1000)

@@ -166,9 +166,15 @@ def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: i
     return statements, lines
 
 
-def organisation_id_chunks(*, spec: KindSpec, period: dt.date, chunks: int) -> list[tuple[int, int]]:
+def organisation_id_chunks(*, spec: KindSpec, period: dt.date, chunks: int,
+                           region_prefix: str | None = None) -> list[tuple[int, int]]:
     """Id ranges covering every organisation of the kind with dispensings in the snapshot or a statement this
-    month, split into about ``chunks`` groups of similar size (for progress and per-group transactions)."""
+    month, split into about ``chunks`` groups of similar size (for progress and per-group transactions).
+
+    R-SET-1: a run started by a bureau user covers that user's region only (``region_prefix``, the code prefix of
+    the region and everything under it). Its ranges then hold only that region's organisations: a range never
+    spans an organisation of another region, so no step of ``settle_chunk`` (which works on id ranges) touches
+    another region's statements."""
     _, stmt, _ = _tables()
     col = spec.column
     with connection.cursor() as cur:
@@ -180,5 +186,35 @@ def organisation_id_chunks(*, spec: KindSpec, period: dt.date, chunks: int) -> l
         ids = sorted(row[0] for row in cur.fetchall())
     if not ids:
         return []
-    size = max(1, -(-len(ids) // max(1, chunks)))
-    return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
+    if region_prefix is None:
+        size = max(1, -(-len(ids) // max(1, chunks)))
+        return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
+    model = money_services._org_model(spec.kind)
+    every = list(model.objects.order_by("pk").values_list("pk", "region__code"))
+    inside = {pk for pk, code in every if code.startswith(region_prefix)}
+    wanted = set(ids) & inside
+    if not wanted:
+        return []
+    size = max(1, -(-len(wanted) // max(1, chunks)))
+    ranges: list[tuple[int, int]] = []
+    lo = hi = None
+    count = 0
+    for pk, _code in every:  # cut at every organisation outside the region, and every ``size`` wanted ones
+        if pk not in inside:
+            if lo is not None:
+                ranges.append((lo, hi))
+            lo = hi = None
+            count = 0
+            continue
+        if pk in wanted:
+            if lo is None:
+                lo = pk
+            hi = pk
+            count += 1
+            if count == size:
+                ranges.append((lo, hi))
+                lo = hi = None
+                count = 0
+    if lo is not None:
+        ranges.append((lo, hi))
+    return ranges
