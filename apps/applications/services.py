@@ -73,7 +73,7 @@ def insured_person_upsert(*, name: str, id_number: str, insurance_type: str, ins
                           age: int | None = None, today: dt.date, actor=None) -> InsuredPerson:
     """The insured person with this ID number, created or brought up to date (R-APP-2). R-APP-3: the ID number
     must be valid (GB 11643) and, where sex or age are entered, agree with them."""
-    info = parse_id_number(id_number)
+    info = parse_id_number(id_number, today=today)
     if sex is not None and sex != "" and sex != info.sex:
         raise ApplicationError("invalid_id_number", "填写的性别与身份证号不一致",
                                fields={"sex": ["与身份证号不一致"], "id_number": ["与填写的性别不一致"]})

@@ -30,8 +30,9 @@ def check_digit(first17: str) -> str:
     return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS)) % 11]
 
 
-def parse_id_number(value: str, *, field: str = "id_number") -> IdNumberInfo:
-    """Validate an 18-character ID number and extract birth date and sex; raises ``invalid_id_number``."""
+def parse_id_number(value: str, *, today: dt.date, field: str = "id_number") -> IdNumberInfo:
+    """Validate an 18-character ID number and extract birth date and sex; raises ``invalid_id_number``. A birth date
+    after ``today`` (the caller's date) is invalid."""
     number = (value or "").strip().upper()
     if not _PATTERN.match(number):
         raise ApplicationError("invalid_id_number", "身份证号应为18位（前17位数字，末位数字或X）",
@@ -41,7 +42,7 @@ def parse_id_number(value: str, *, field: str = "id_number") -> IdNumberInfo:
     except ValueError:
         raise ApplicationError("invalid_id_number", "身份证号中的出生日期无效",
                                fields={field: ["出生日期无效"]}) from None
-    if birth > dt.date.today() or birth.year < 1900:
+    if birth > today or birth.year < 1900:
         raise ApplicationError("invalid_id_number", "身份证号中的出生日期无效", fields={field: ["出生日期无效"]})
     if check_digit(number[:17]) != number[17]:
         raise ApplicationError("invalid_id_number", "身份证号校验位错误（GB 11643）", fields={field: ["校验位错误"]})

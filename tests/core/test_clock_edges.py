@@ -28,7 +28,6 @@ ALLOWED = {
     # not yet given the time by their callers (issue 9 §1 remainder; listed in the report, to be removed one by one)
     "accounts/services.py": "pending: login lockout window (now= optional)",
     "core/services.py": "pending: calendar import stamp (now= optional)",
-    "core/idnumber.py": "pending: birth date 'not in the future' check of an ID number",
     "core/excel/engine.py": "pending: audit rows of a bulk import",
     "core/excel/bulk.py": "pending: timestamps of bulk-created rows",
     "core/excel/exporting.py": "pending: the export file name's date when none is given",

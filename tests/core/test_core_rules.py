@@ -16,7 +16,7 @@ from tests import factories as f
 def test_r_app_3_check_digit_of_a_known_number():
     # GB 11643 example: 11010519491231002X
     assert check_digit("11010519491231002") == "X"
-    info = parse_id_number("11010519491231002x")
+    info = parse_id_number("11010519491231002x", today=dt.date(2026, 12, 1))
     assert info.number == "11010519491231002X"
     assert info.birth_date == dt.date(1949, 12, 31)
     assert info.sex == "female"
@@ -25,7 +25,7 @@ def test_r_app_3_check_digit_of_a_known_number():
 
 def test_r_app_3_sex_and_birth_from_generated_number():
     number = make_id_number("640502", dt.date(1980, 2, 29), 7)
-    info = parse_id_number(number)
+    info = parse_id_number(number, today=dt.date(2026, 12, 1))
     assert info.sex == "male" and info.birth_date == dt.date(1980, 2, 29) and info.region_code == "640502"
     assert info.age_on(dt.date(2026, 2, 28)) == 45 and info.age_on(dt.date(2026, 3, 1)) == 46
 
@@ -38,9 +38,18 @@ def test_r_app_3_sex_and_birth_from_generated_number():
 ])
 def test_r_app_3_bad_numbers_refused_with_invalid_id_number(bad, message):
     with pytest.raises(ApplicationError) as exc:
-        parse_id_number(bad)
+        parse_id_number(bad, today=dt.date(2026, 12, 1))
     assert exc.value.code == "invalid_id_number" and message in exc.value.message
     assert "id_number" in exc.value.fields
+
+
+def test_r_app_3_birth_after_the_callers_today_is_refused():
+    """Born 2026-12-02: invalid on 2026-12-01, valid from that day on (the caller's date, not the clock)."""
+    number = make_id_number("640502", dt.date(2026, 12, 2), 1)
+    with pytest.raises(ApplicationError) as exc:
+        parse_id_number(number, today=dt.date(2026, 12, 1))
+    assert exc.value.code == "invalid_id_number" and "出生日期" in exc.value.message
+    assert parse_id_number(number, today=dt.date(2026, 12, 2)).birth_date == dt.date(2026, 12, 2)
 
 
 def test_r_sec_2_masking_of_id_and_phone_numbers():
