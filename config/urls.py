@@ -12,6 +12,12 @@ admin.site.site_title = "双通道药品管理平台"
 admin.site.index_title = "系统管理"
 admin.site.login_form = AdminLoginForm  # the one login service and its lockout (issue 14 §3)
 
+# under /api/ every error leaves in the API.md error format, a 500 too (issue 14 §15)
+handler400 = "apps.core.error_views.bad_request"
+handler403 = "apps.core.error_views.permission_denied"
+handler404 = "apps.core.error_views.page_not_found"
+handler500 = "apps.core.error_views.server_error"
+
 urlpatterns = [
     path("", include("apps.core.urls")),
     path("accounts/", include("apps.accounts.urls")),

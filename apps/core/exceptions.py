@@ -6,11 +6,16 @@ message (``apps.core.forms.apply_error_to_form``).
 """
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import PermissionDenied, ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions, status as http
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_default_handler
+from rest_framework.views import exception_handler as drf_default_handler, set_rollback
+
+logger = logging.getLogger("apps.api")
 
 
 class ApplicationError(Exception):
@@ -78,9 +83,15 @@ _DRF_CODES = {
 
 
 def api_exception_handler(exc, context):
-    """DRF EXCEPTION_HANDLER: every 4xx leaves as {"code", "detail", "fields"} (API.md Conventions)."""
+    """DRF EXCEPTION_HANDLER: every 4xx leaves as {"code", "detail", "fields"} (API.md Conventions), and so does a
+    5xx (issue 14 §15): an unexpected exception is logged with its traceback and answered 500 ``server_error``.
+    A value the database cannot hold (a number or date out of range: ``DataError``, ``OverflowError``) is the
+    client's input, answered 400 ``invalid``."""
     if isinstance(exc, ApplicationError):
         return Response(exc.as_body(), status=exc.status)
+    if isinstance(exc, DataError | OverflowError):
+        set_rollback()
+        return Response({"code": "invalid", "detail": "输入值超出允许的范围", "fields": {}}, status=400)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response({"code": "invalid", "detail": "输入有误", "fields": fields}, status=400)
@@ -91,7 +102,11 @@ def api_exception_handler(exc, context):
 
     response = drf_default_handler(exc, context)
     if response is None:
-        return None
+        view = context.get("view")
+        logger.error("unhandled API error in %s", type(view).__name__ if view else "?", exc_info=exc)
+        set_rollback()
+        return Response({"code": "server_error", "detail": "服务器内部错误，请稍后重试或联系管理员", "fields": {}},
+                        status=500)
     if isinstance(exc, drf_exceptions.ValidationError):
         response.data = {"code": "invalid", "detail": "输入有误，请检查标出的字段", "fields": _flatten(exc.detail)}
         return response

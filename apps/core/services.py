@@ -37,7 +37,7 @@ def region_create(*, actor, code: str, name: str) -> Region:
     """A region by its 6-digit code; its level and parent follow from the code (XX0000 → XXYY00 → XXYYZZ)."""
     code, name = (code or "").strip(), (name or "").strip()
     fields = {}
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
         fields["code"] = ["行政区划代码应为6位数字"]
     if not name:
         fields["name"] = ["必填"]

@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from apps.core.permissions import IsBureau, IsBureauAdmin
 from apps.catalogue.models import Drug
 from apps.core.exceptions import ApplicationError
+from apps.core.parsers import ObjectJSONParser
 from apps.institutions.selectors import institutions_visible_to
 from apps.settlement import excel, services, stocking_selectors
 from apps.settlement.models import ReconciliationDifference, SettlementRun, Statement, StockingReport
@@ -268,7 +269,7 @@ class ReportedTotalsView(APIView):
     POST uploads them (JSON rows, or an .xlsx ``file``), replacing the month's earlier upload (R-SET-2)."""
 
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [ObjectJSONParser, MultiPartParser, FormParser]  # a body is one JSON object (issue 14 §15)
 
     def _organisation(self, request):
         organisation = organisation_of(request.user)
