@@ -19,7 +19,7 @@ from apps.catalogue.models import Drug
 from apps.core.exceptions import ApplicationError
 from apps.core.parsers import ObjectJSONParser
 from apps.institutions.selectors import institutions_visible_to
-from apps.settlement import excel, services, stocking_selectors
+from apps.settlement import excel, money_selectors, services, stocking_selectors
 from apps.settlement.models import ReconciliationDifference, SettlementRun, Statement, StockingReport
 from apps.settlement.periods import label, parse_period
 from apps.settlement.selectors import (
@@ -58,11 +58,26 @@ class StatementSerializer(serializers.ModelSerializer):
     period = serializers.SerializerMethodField()
     organisation = serializers.SerializerMethodField()
     lines = serializers.SerializerMethodField()
+    held = serializers.SerializerMethodField()
+    adjustments = serializers.SerializerMethodField()
 
     class Meta:
         model = Statement
-        fields = ["id", "period", "organisation_kind", "organisation", "visits", "total", "fund_payment",
-                  "personal_payment", "deposit", "payable", "status", "computed_at", "confirmed_at", "lines"]
+        fields = ["id", "number", "period", "organisation_kind", "organisation", "visits", "total", "fund_payment",
+                  "personal_payment", "deposit_rate", "deposit", "deductions", "payable", "held", "status",
+                  "computed_at", "confirmed_at", "lines", "adjustments"]
+
+    def get_held(self, obj) -> str:
+        """R-SET-5: what of the payable a payment deferral still holds."""
+        return f"{money_selectors.statement_held(obj):.2f}"
+
+    def get_adjustments(self, obj) -> list[dict]:
+        """R-SET-5: the money sanctions' lines (kind, amount, sanction, who decided)."""
+        return [{"kind": a.kind, "kind_display": a.get_kind_display(), "sanction": a.sanction_id,
+                 "reason": a.sanction.reason, "outstanding": f"{a.outstanding:.2f}", "amount": f"{a.amount:.2f}",
+                 "carried_forward": f"{a.carried_forward:.2f}",
+                 "decided_by": a.decided_by.username if a.decided_by_id else None, "released": a.released}
+                for a in money_selectors.statement_adjustments(obj)]
 
     def get_period(self, obj) -> str:
         return label(obj.period)

@@ -22,7 +22,7 @@ from apps.institutions.models import Institution
 from apps.pharmacies.models import Pharmacy
 from apps.prescriptions.models import Delivery, Dispensing, DispensingLine, Prescription, PrescriptionItem, StockMovement
 from apps.settlement.models import (
-    OrganisationKind, ReconciliationDifference, ReportedTotal, SettlementRun, Statement,
+    OrganisationKind, ReconciliationDifference, ReportedTotal, SettlementRun, Statement, WardPayment,
 )
 from apps.settlement.periods import label, next_period, ward_payment_due
 
@@ -378,19 +378,26 @@ def differences_visible_to(user) -> QuerySet[ReconciliationDifference]:
 
 def ward_delivery_statements(*, user, period: dt.date, today: dt.date) -> list[dict]:
     """R-SET-2 / 000 五(三): per hospital and pharmacy, the month's ward deliveries the hospital owes the pharmacy
-    for, due by the 10th of the next month."""
+    for, due by the 10th of the next month, with what was paid (payments recorded and not reversed). Overdue means
+    unpaid or underpaid after the due date, never the date alone."""
     qs = scope_to_user(Dispensing.objects.filter(period=period, delivery=Delivery.WARD), user,
                        region_fields=("institution__region", "pharmacy__region"))
     due = ward_payment_due(period)
     rows = qs.values("institution__code", "institution__name", "pharmacy__code", "pharmacy__name").annotate(
         visits=_visits_expr(), total=Sum("total"), fund=Sum("fund_payment"), personal=Sum("personal_payment"),
     ).order_by("institution__code", "pharmacy__code")
-    return [
-        _row(r, institution_code=r["institution__code"], institution_name=r["institution__name"],
-             pharmacy_code=r["pharmacy__code"], pharmacy_name=r["pharmacy__name"], due_date=due.isoformat(),
-             overdue=today > due)
-        for r in rows
-    ]
+    paid = {(p["statement__institution__code"], p["pharmacy__code"]): p["s"] for p in
+            WardPayment.objects.filter(statement__period=period, reversed_at__isnull=True)
+            .values("statement__institution__code", "pharmacy__code").annotate(s=Sum("amount"))}
+    out = []
+    for r in rows:
+        amount_paid = paid.get((r["institution__code"], r["pharmacy__code"])) or ZERO
+        outstanding = (r["total"] or ZERO) - amount_paid
+        out.append(_row(r, institution_code=r["institution__code"], institution_name=r["institution__name"],
+                        pharmacy_code=r["pharmacy__code"], pharmacy_name=r["pharmacy__name"], due_date=due.isoformat(),
+                        paid=f"{amount_paid:.2f}", outstanding=f"{outstanding:.2f}",
+                        overdue=outstanding > 0 and today > due))
+    return out
 
 
 def open_differences_count(user) -> int:

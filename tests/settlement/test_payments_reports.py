@@ -173,3 +173,31 @@ def test_r_set_5_deposit_account_api_scoped(zhongwei, api_as):
     assert api_as(f.pharmacy_user(pharmacy=pharmacy)).get(url).json()["balance"] == "99.23"
     assert api_as(f.pharmacy_user(pharmacy=f.PharmacyFactory())).get(url).status_code == 404
     assert api_as(f.bureau_admin(region_code="430100")).get(url).status_code == 404
+
+
+def test_r_set_2_reconciliation_ward_list_is_overdue_only_when_unpaid(ward):
+    """Owed 2,940.00: on 12-11 overdue while unpaid; after 2,940.00 is paid, no longer overdue (not the date alone)."""
+    from apps.settlement.selectors import ward_delivery_statements
+
+    confirm(ward)
+    row = ward_delivery_statements(user=ward["h_user"], period=NOV, today=dt.date(2026, 12, 11))[0]
+    assert (row["paid"], row["outstanding"], row["overdue"]) == ("0.00", "2940.00", True)
+    money_services.ward_payment_record(statement=ward["statement"], actor=ward["h_user"], paid_on=dt.date(2026, 12, 3),
+                                       amount="2940.00", reference="B9", now=AT)
+    row = ward_delivery_statements(user=ward["h_user"], period=NOV, today=dt.date(2026, 12, 11))[0]
+    assert (row["paid"], row["outstanding"], row["overdue"]) == ("2940.00", "0.00", False)
+
+
+def test_r_set_5_statement_api_shows_deductions_held_and_lines(zhongwei, api_as):
+    """Deduction 1,000.00 → deductions 1,000.00, payable 885.27, one line naming the sanction."""
+    pharmacy = f.PharmacyFactory()
+    sf.dispensing(pharmacy=pharmacy, quantity=3)
+    services.settlement_run_now(period=NOV, clock=sf.clock)
+    admin = f.bureau_admin()
+    sanction = money_services.sanction_money_record(organisation=pharmacy, kind="deduction", amount=D("1000.00"),
+                                                    decided_on=dt.date(2026, 12, 1), reason="追回", actor=admin, now=AT)
+    statement = Statement.objects.get(pharmacy=pharmacy)
+    body = api_as(admin).get(f"/api/v1/settlements/{statement.pk}/").json()
+    assert (body["deposit_rate"], body["deductions"], body["payable"], body["held"]) == (
+        "0.0500", "1000.00", "885.27", "0.00")
+    assert body["adjustments"][0]["sanction"] == sanction.pk and body["adjustments"][0]["amount"] == "1000.00"
