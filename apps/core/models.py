@@ -271,6 +271,12 @@ class EventAction(models.TextChoices):
     OTHER_FUND_USE_IMPORTED = "other_fund_use_imported", _("导入其他基金支付")
     INSTITUTION_RECHECKED = "institution_rechecked", _("备案结果年度复查")
     PHYSICIAN_RECHECKED = "physician_rechecked", _("责任医师年度复查")
+    # monitoring (section 9, R-MON-1..9)
+    MONITORING_RUN = "monitoring_run", _("执行智能监控")
+    ALERT_ASSIGNED = "alert_assigned", _("分派监控预警")
+    ALERT_CONFIRMED = "alert_confirmed", _("确认监控预警")
+    ALERT_DISMISSED = "alert_dismissed", _("排除监控预警")
+    ALERT_SANCTION_PROPOSED = "alert_sanction_proposed", _("监控预警提出协议处理")
 
 
 class Event(models.Model):
