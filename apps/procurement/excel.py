@@ -10,6 +10,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from apps.core.excel.safety import neutralise_formulas
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 COLUMNS = [
@@ -52,6 +54,7 @@ def completion_workbook(rows: list[dict], *, month: str) -> bytes:
     ws.print_title_rows = "2:2"
     ws.page_setup.orientation = "landscape"
     out = BytesIO()
+    neutralise_formulas(wb)  # no formula injection (issue 14 §6)
     wb.save(out)
     return out.getvalue()
 

@@ -10,6 +10,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from apps.core.excel.safety import neutralise_formulas
+
 MONEY_FORMAT = "#,##0.00"
 RATIO_FORMAT = "0.00%"
 INT_FORMAT = "#,##0"
@@ -118,6 +120,7 @@ def monthly_report_workbook(report: dict) -> bytes:
         _sheet(wb, title=name, heading=f"{title} · {name}", columns=leading + MEASURES, rows=report[key],
                totals=report["totals"] if key != "by_drug" else None)
     buffer = BytesIO()
+    neutralise_formulas(wb)  # no formula injection (issue 14 §6)
     wb.save(buffer)
     return buffer.getvalue()
 
@@ -144,5 +147,6 @@ def statements_workbook(*, period_label: str, statements) -> bytes:
     _sheet(wb, title="结算单", heading=f"双通道药品 {period_label} 月度结算汇总", columns=columns, rows=rows,
            totals=sums, first=True)
     buffer = BytesIO()
+    neutralise_formulas(wb)  # no formula injection (issue 14 §6)
     wb.save(buffer)
     return buffer.getvalue()

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from django.http import HttpResponse
 
+from apps.core.excel.safety import csv_safe, neutralise_formulas
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 COLUMNS = [
@@ -80,6 +82,7 @@ def payment_list_workbook(listing: dict) -> bytes:
     ws.print_options.horizontalCentered = True
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
     out = io.BytesIO()
+    neutralise_formulas(wb)  # no formula injection (issue 14 §6)
     wb.save(out)
     return out.getvalue()
 
@@ -95,7 +98,7 @@ def payment_list_csv(listing: dict) -> str:
     writer = csv.writer(out)
     writer.writerow([title for _, title, _ in COLUMNS])
     for row in listing["rows"]:
-        writer.writerow([f"{row[k]:.2f}" if k in MONEY_KEYS else row[k] for k, _, _ in COLUMNS])
+        writer.writerow([f"{row[k]:.2f}" if k in MONEY_KEYS else csv_safe(row[k]) for k, _, _ in COLUMNS])
     writer.writerow(["合计"] + [f"{listing['totals'][k]:.2f}" if k in MONEY_KEYS else "" for k, _, _ in COLUMNS[1:]])
     return out.getvalue()
 

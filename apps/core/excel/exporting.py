@@ -8,6 +8,7 @@ import datetime as dt
 from import_export.formats.base_formats import XLSX
 
 from apps.core.excel import registry
+from apps.core.excel.safety import dataset_to_xlsx
 from apps.core.excel.template import template_workbook
 
 XLSX_CONTENT_TYPE = XLSX.CONTENT_TYPE
@@ -22,7 +23,7 @@ def export_workbook(*, kind: str, user, empty: bool = False) -> bytes:
     queryset = spec.export_queryset(user)
     dataset = spec.resource_class().export(queryset=queryset)
     dataset.title = spec.label
-    return XLSX().export_data(dataset)
+    return dataset_to_xlsx(dataset)  # strings as text: no formula injection (issue 14 §6)
 
 
 def export_filename(kind: str, *, empty: bool = False, today: dt.date | None = None) -> str:
