@@ -48,12 +48,15 @@ def application_get_for(user, pk) -> Application:
 
 
 def application_covering(*, person: InsuredPerson, generic_name: str, on: dt.date,
-                         dosage_form: str | None = None) -> Application | None:
+                         dosage_form: str | None = None, institution_id: int | None = None) -> Application | None:
     """The approved application that covers ``person`` for ``generic_name`` in ``dosage_form`` on ``on`` (R-APP-1,
     R-APP-6), or ``None``. One application covers one generic name in one dosage form (R-APP-7, R-CAT-6), whatever
     the manufacturer; an application recorded without a dosage form (before revision 2) covers every form. An
-    application terminated (R-CAT-5) or expired later still covers the days before."""
+    application terminated (R-CAT-5) or expired later still covers the days before. With ``institution_id`` only
+    an application filed by that institution counts (R-SEC-1: a prescription uses its own institution's)."""
     form_q = Q() if dosage_form is None else (Q(dosage_form="") | Q(dosage_form=dosage_form))
+    if institution_id is not None:
+        form_q &= Q(institution_id=institution_id)
     return (
         Application.objects.filter(form_q,
             person=person, generic_name=generic_name.strip(),

@@ -213,7 +213,8 @@ def upload_context(*, institution_id: int, serial_no: str, physician_code: str, 
                    application_id: int | None, drug_codes: list[str]) -> UploadContext:
     """One statement for everything an upload reads (R-RX-2, R-RX-3, R-RX-4): the user's institution with its
     region, a prescription already holding ``serial_no`` there, the physician of that institution with ``code``,
-    the pharmacy, the application with its person, whether the physician is filed for the application's
+    the pharmacy, the application with its person — only one filed by this institution (R-SEC-1: another
+    institution's application reads as missing) —, whether the physician is filed for the application's
     therapeutic area (R-APP-8), the drugs by code (one row each: the statement returns one row per drug found)
     and the prescription validity of the nearest region with settings (county → city → province by code: the
     longest code without its trailing zeros is the nearest)."""
@@ -234,7 +235,7 @@ def upload_context(*, institution_id: int, serial_no: str, physician_code: str, 
         LEFT JOIN {T(Prescription)} ex ON ex.institution_id = i.id AND ex.serial_no = %s
         LEFT JOIN {T(Physician)} ph ON ph.institution_id = i.id AND ph.code = %s
         LEFT JOIN {T(Pharmacy)} pa ON pa.code = %s
-        LEFT JOIN {T(Application)} ap ON ap.id = %s
+        LEFT JOIN {T(Application)} ap ON ap.id = %s AND ap.institution_id = i.id
         LEFT JOIN {T(InsuredPerson)} pe ON pe.id = ap.person_id
         LEFT JOIN {T(Drug)} d ON d.code IN ({", ".join(["%s"] * len(codes))})
         WHERE i.id = %s"""

@@ -135,7 +135,8 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime) -> tuple[Pr
     # R-APP-8: the physician's therapeutic area is the application's.
     application = None
     if outpatient:
-        person, application = _outpatient_person_and_application(data=data, named=ctx.application)
+        person, application = _outpatient_person_and_application(data=data, named=ctx.application,
+                                                                 institution_id=institution.pk)
         physician_areas: set[int] | None = None
         covering: dict[str, Application] = {}
         for index, code in enumerate(codes):
@@ -147,7 +148,8 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime) -> tuple[Pr
                                     and application.dosage_form in ("", form)
                                     and application.covers(issued_on)) else None
             if found is None:
-                found = application_covering(person=person, generic_name=generic, dosage_form=form, on=issued_on)
+                found = application_covering(person=person, generic_name=generic, dosage_form=form, on=issued_on,
+                                             institution_id=institution.pk)
             if found is None:
                 raise ApplicationError("no_valid_application",
                                        f"参保人在 {issued_on} 没有 {generic}（{form}）的已通过且在有效期内的待遇申请"
@@ -205,19 +207,24 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime) -> tuple[Pr
     return prescription, True
 
 
-def _outpatient_person_and_application(*, data: UploadData, named: Application | None
+def _outpatient_person_and_application(*, data: UploadData, named: Application | None, institution_id: int
                                        ) -> tuple[InsuredPerson, Application | None]:
-    """The patient and the application named in the upload (``named``: read with it by ``upload_context``), or
-    the patient by ID number when no application is named."""
+    """The patient and the application named in the upload (``named``: read with it by ``upload_context``, only
+    when this institution filed it), or the patient by ID number when no application is named — only a patient
+    with an application filed by this institution. Another institution's application, or a patient known only
+    elsewhere, is the same error as a missing one (R-SEC-1: nothing to enumerate)."""
     if data.application is not None:
         if named is None:
-            raise ApplicationError("no_valid_application", f"待遇申请 {data.application} 不存在",
+            raise ApplicationError("no_valid_application", "本机构没有该待遇申请",
                                    fields={"application": ["申请不存在"]})
         return named.person, named
     if data.patient and data.patient.get("id_number"):
-        person = InsuredPerson.objects.filter(id_number=str(data.patient["id_number"]).strip().upper()).first()
+        person = (InsuredPerson.objects
+                  .filter(id_number=str(data.patient["id_number"]).strip().upper(),
+                          applications__institution_id=institution_id)
+                  .distinct().first())
         if person is None:
-            raise ApplicationError("no_valid_application", "该参保人没有待遇申请（R-APP-1）",
+            raise ApplicationError("no_valid_application", "该参保人在本机构没有待遇申请（R-APP-1）",
                                    fields={"patient.id_number": ["无待遇申请"]})
         return person, None
     raise ApplicationError("invalid", "门诊处方须填写待遇申请（application）", fields={"application": ["必填"]})
