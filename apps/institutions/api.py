@@ -1,6 +1,10 @@
 """/api/v1/institutions/: read within scope (R-SEC-1); create, update and lifecycle for bureau administrators."""
+from django.utils import timezone
 from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from apps.catalogue.models import TherapeuticArea
 from apps.core.api_fields import RegionPrefixFilterMixin
@@ -9,7 +13,14 @@ from apps.registries.api import (
 )
 from apps.institutions import services
 from apps.institutions.models import Institution
-from apps.institutions.selectors import institution_criteria, institutions_flagged_for_exit, institutions_visible_to
+from apps.institutions.selectors import (
+    institution_criteria, institutions_flagged_for_exit, institutions_recheck_overdue, institutions_visible_to,
+)
+
+
+class RecheckSerializer(serializers.Serializer):
+    on = serializers.DateField(required=False, allow_null=True, help_text="re-check date (default today)")
+    note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class InstitutionSerializer(DesignationSerializer):
@@ -20,7 +31,8 @@ class InstitutionSerializer(DesignationSerializer):
 
     class Meta:
         model = Institution
-        fields = ["id", "code", "name", "region", "region_name", "address", "contact_name", "contact_phone", "level",
+        fields = ["id", "code", "name", "region", "region_name", "address", "contact_name", "contact_phone",
+                  "bank_name", "bank_account_name", "bank_account_no", "level",
                   "level_display", "hospital_type", "specialty", "kind", "kind_display", "status", "status_display",
                   "status_changed_at", "agreement_no", "agreement_start", "agreement_end",
                   "has_clinical_department", "sells_at_negotiated_price", "info_system_capable",
@@ -65,3 +77,25 @@ class InstitutionViewSet(DesignationViewSet):
     lifecycle = services.LIFECYCLE
     visible_to = staticmethod(institutions_visible_to)
     flagged_for_exit = staticmethod(institutions_flagged_for_exit)
+    bureau_actions = (*DesignationViewSet.bureau_actions, "recheck", "rechecks_overdue")
+
+    @extend_schema(request=RecheckSerializer, responses={200: InstitutionSerializer})
+    @action(detail=True, methods=["post"])
+    def recheck(self, request, pk=None):
+        """R-INS-6: record the annual re-check of this institution's filing."""
+        data = RecheckSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        today = timezone.localdate()
+        institution = services.institution_recheck_record(
+            actor=request.user, institution=self.get_object(), today=today,
+            on=data.validated_data.get("on") or today, note=data.validated_data["note"])
+        return Response(InstitutionSerializer(institution).data)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=False, methods=["get"], url_path="rechecks-overdue")
+    def rechecks_overdue(self, request):
+        """R-INS-6: admitted institutions whose annual re-check is overdue."""
+        rows = institutions_recheck_overdue(user=request.user, today=timezone.localdate())
+        return Response([{**r, "due": str(r["due"]), "last_rechecked_on": str(r["last_rechecked_on"] or "")}
+                         for r in rows])
+

@@ -12,6 +12,7 @@ from apps.core.selectors import region_q, regions_under
 from apps.institutions.models import Institution
 from apps.pharmacies.models import Pharmacy
 from apps.registries.designation import Criterion, exit_flags, filter_organisations
+from apps.registries.recheck import recheck_due
 
 
 def institutions_visible_to(user) -> QuerySet[Institution]:
@@ -80,3 +81,17 @@ def coverage_gaps(*, user) -> list[dict]:
     return [{"region": county, "has_institution": county.pk in with_institution,
              "has_pharmacy": county.pk in with_pharmacy}
             for county in counties if county.pk not in with_institution or county.pk not in with_pharmacy]
+
+
+def institutions_recheck_overdue(*, user, today: dt.date) -> list[dict]:
+    """R-INS-6: admitted institutions in the user's scope whose annual re-check is overdue (a year after the last
+    one, or after admission when never re-checked), most overdue first."""
+    rows = []
+    for inst in institutions_visible_to(user).filter(status=DesignationStatus.ADMITTED):
+        since = inst.agreement_start or (inst.status_changed_at.date() if inst.status_changed_at else None)
+        due = recheck_due(last_rechecked_on=inst.last_rechecked_on, since=since)
+        if due is not None and due < today:
+            rows.append({"kind": "institution", "code": inst.code, "name": inst.name,
+                         "last_rechecked_on": inst.last_rechecked_on, "due": due})
+    return sorted(rows, key=lambda r: (r["due"], r["code"]))
+

@@ -13,7 +13,7 @@ from apps.core.events import EventAction, record_event
 from apps.core.roles import Role
 from apps.institutions.models import HospitalDuty, Institution
 from apps.institutions.selectors import institution_criteria
-from apps.registries import designation
+from apps.registries import designation, recheck
 
 S = DesignationStatus
 
@@ -22,6 +22,7 @@ EDITABLE_FIELDS = (
     "name", "region", "address", "contact_name", "contact_phone", "level", "hospital_type", "specialty", "kind",
     "has_clinical_department", "sells_at_negotiated_price", "info_system_capable", "no_penalty_past_year",
     "registration_changed_on", "unable_to_serve_since", "is_public", "grade_a", "is_key_hospital",
+    "bank_name", "bank_account_name", "bank_account_no",  # the payment list (R-SET-5)
 )
 INVALID = "医疗机构信息有误"
 
@@ -150,4 +151,18 @@ def hospital_duty_revoke(*, actor, institution: Institution, user, duty: str) ->
         record_event(subject=institution, action=EventAction.HOSPITAL_DUTY_REVOKED, actor=actor,
                      data={"user": user.username, "duty": duty})
     return bool(deleted)
+
+
+@transaction.atomic
+def institution_recheck_record(*, actor, institution: Institution, on: dt.date, today: dt.date,
+                               note: str = "") -> Institution:
+    """R-INS-6: the bureau records the annual re-check of a designated institution's filing (备案结果复查)."""
+    institution = Institution.objects.select_for_update().select_related("region").get(pk=institution.pk)
+    recheck.check_recheck(actor=actor, region_code=institution.region.code, on=on,
+                          last=institution.last_rechecked_on, today=today)
+    institution.last_rechecked_on = on
+    institution.save(update_fields=["last_rechecked_on", "updated_at"])
+    record_event(subject=institution, action=EventAction.INSTITUTION_RECHECKED, actor=actor, reason=note,
+                 data={"on": str(on)})
+    return institution
 

@@ -15,7 +15,7 @@ from apps.institutions.models import Institution
 from apps.institutions.selectors import institutions_visible_to
 from apps.physicians import services
 from apps.physicians.models import Physician
-from apps.physicians.selectors import physicians_visible_to
+from apps.physicians.selectors import physicians_recheck_overdue, physicians_visible_to
 
 
 class CanPropose(BasePermission):
@@ -24,6 +24,11 @@ class CanPropose(BasePermission):
     def has_permission(self, request, view):
         u = request.user
         return bool(u and u.is_authenticated and (u.is_bureau_admin or (u.is_hospital and u.institution_id)))
+
+
+class RecheckSerializer(serializers.Serializer):
+    on = serializers.DateField(required=False, allow_null=True, help_text="re-check date (default today)")
+    note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class PhysicianSerializer(serializers.ModelSerializer):
@@ -38,7 +43,8 @@ class PhysicianSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "institution", "institution_name", "department", "title", "title_display",
                   "is_certifying", "is_treating", "therapeutic_areas", "practice_licence_no",
                   "no_insurance_sanction_3y", "no_pharmacy_incident_3y", "status", "status_display",
-                  "status_changed_at", "filed_on", "filing_valid_until", "revoked_on", "created_at", "updated_at"]
+                  "status_changed_at", "filed_on", "filing_valid_until", "revoked_on", "last_rechecked_on",
+                  "created_at", "updated_at"]
 
 
 class PhysicianProposeSerializer(serializers.Serializer):
@@ -116,7 +122,7 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def get_permissions(self):
         if self.action == "create":
             return [CanPropose()]
-        if self.action in ("file", "reject"):
+        if self.action in ("file", "reject", "recheck", "rechecks_overdue"):
             return [IsBureau()]
         if self.action in ("suspend", "resume", "revoke"):
             return [IsBureauAdmin()]
@@ -192,3 +198,24 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         data.is_valid(raise_exception=True)
         return self._reply(services.physician_revoke(physician=self.get_object(), actor=request.user,
                                                      now=timezone.now(), **data.validated_data))
+
+    @extend_schema(request=RecheckSerializer, responses={200: PhysicianSerializer})
+    @action(detail=True, methods=["post"])
+    def recheck(self, request, pk=None):
+        """R-INS-6: record the annual re-check of this physician's filing."""
+        data = RecheckSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        today = timezone.localdate()
+        physician = services.physician_recheck_record(actor=request.user, physician=self.get_object(), today=today,
+                                                      on=data.validated_data.get("on") or today,
+                                                      note=data.validated_data["note"])
+        return Response(PhysicianSerializer(physician).data)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=False, methods=["get"], url_path="rechecks-overdue")
+    def rechecks_overdue(self, request):
+        """R-INS-6: filed physicians whose annual re-check is overdue."""
+        rows = physicians_recheck_overdue(user=request.user, today=timezone.localdate())
+        return Response([{**r, "due": str(r["due"]), "last_rechecked_on": str(r["last_rechecked_on"] or "")}
+                         for r in rows])
+

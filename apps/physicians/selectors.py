@@ -1,9 +1,12 @@
 """Who may see which responsible physicians (R-SEC-1), eligibility (R-DOC-1, R-DOC-2), recognition (R-DOC-5)."""
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Q, QuerySet
 
 from apps.core.models import Region
+from apps.registries.recheck import recheck_due
 from apps.core.scoping import scope_to_user
 from apps.core.selectors import region_q, region_settings_for
 from apps.physicians.models import Physician
@@ -90,3 +93,16 @@ def departments_below_two_physicians(*, user) -> list[dict]:
             .annotate(filed=Count("id", filter=Q(status=Physician.Status.FILED))).filter(filed__lt=2)
             .order_by("institution__code", "department"))
     return list(rows)
+
+
+def physicians_recheck_overdue(*, user, today: dt.date) -> list[dict]:
+    """R-INS-6: filed physicians in the user's scope whose annual re-check is overdue (a year after the last one,
+    or after filing when never re-checked), most overdue first."""
+    rows = []
+    for p in physicians_visible_to(user).filter(status=Physician.Status.FILED):
+        due = recheck_due(last_rechecked_on=p.last_rechecked_on, since=p.filed_on)
+        if due is not None and due < today:
+            rows.append({"kind": "physician", "code": p.code, "name": p.name, "institution": p.institution.code,
+                         "last_rechecked_on": p.last_rechecked_on, "due": due})
+    return sorted(rows, key=lambda r: (r["due"], r["code"]))
+

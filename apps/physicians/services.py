@@ -12,6 +12,7 @@ from apps.core.exceptions import ApplicationError, NotFoundError
 from apps.core.models import DesignationStatus
 from apps.core.roles import Role
 from apps.physicians.models import Physician
+from apps.registries import recheck
 from apps.physicians.selectors import physician_eligibility_problems, physician_problems
 
 P = Physician.Status
@@ -214,5 +215,20 @@ def physician_account_link(*, actor, physician: Physician, user) -> Physician:
         physician.save(update_fields=["user", "updated_at"])
         record_event(subject=physician, action=EventAction.PHYSICIAN_ACCOUNT_LINKED, actor=actor,
                      data={"user": user.username})
+    return physician
+
+
+@transaction.atomic
+def physician_recheck_record(*, actor, physician: Physician, on: dt.date, today: dt.date, note: str = "") -> Physician:
+    """R-INS-6: the bureau records the annual re-check of a responsible physician's filing."""
+    physician = Physician.objects.select_for_update().select_related("institution__region").get(pk=physician.pk)
+    if physician.status != P.FILED:
+        raise ApplicationError("physician_not_filed", f"医师 {physician.name} 当前未备案，无需复查", status=409)
+    recheck.check_recheck(actor=actor, region_code=physician.institution.region.code, on=on,
+                          last=physician.last_rechecked_on, today=today)
+    physician.last_rechecked_on = on
+    physician.save(update_fields=["last_rechecked_on", "updated_at"])
+    record_event(subject=physician, action=EventAction.PHYSICIAN_RECHECKED, actor=actor, reason=note,
+                 data={"on": str(on)})
     return physician
 

@@ -270,6 +270,8 @@ def sanction_org(org: DesignatedOrganisation, *, actor, kind: str, decided_on: d
         suspend_org(org, actor=actor, reason=f"协议处理：{reason}", now=now)
     elif kind == Sanction.Kind.TERMINATION:
         exit_org(org, actor=actor, reason=f"解除协议：{reason}", now=now)
+    # R-SET-5: a sanction with money reaches the organisation's next statement (the settlement app answers)
+    hooks.sanction_recorded.send(sanction=sanction, organisation=org, now=now)
     return sanction
 
 
@@ -296,10 +298,12 @@ def exit_flags(org: DesignatedOrganisation, *, criteria: list[Criterion], patien
         reasons.append(f"不再符合纳入条件：{c.label}")
     if org.unable_to_serve_since is not None and add_months(org.unable_to_serve_since, UNABLE_TO_SERVE_MONTHS) <= today:
         reasons.append(f"自 {org.unable_to_serve_since} 起无法提供服务已满{UNABLE_TO_SERVE_MONTHS}个月")
-    year_ago = add_months(today, -12)
-    # only organisations designated for a full year can be judged on a year's patients
-    if org.agreement_start is not None and org.agreement_start <= year_ago:
-        patients = hooks.dual_channel_patient_count.call(field=patient_field, org=org, start=year_ago, end=today)
+    # R-INS-4 (revision 2): the previous calendar year (上年度, checked at the annual assessment); only an
+    # organisation designated for the whole of that year can be judged on it
+    year_start, year_end = dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31)
+    if org.agreement_start is not None and org.agreement_start <= year_start:
+        patients = hooks.dual_channel_patient_count.call(field=patient_field, org=org, start=year_start,
+                                                         end=year_end)
         if patients < MIN_PATIENTS_PER_YEAR:
-            reasons.append(f"近一年双通道患者 {patients} 人（少于{MIN_PATIENTS_PER_YEAR}人）")
+            reasons.append(f"上年度（{today.year - 1} 年）双通道患者 {patients} 人（少于{MIN_PATIENTS_PER_YEAR}人）")
     return reasons

@@ -28,5 +28,6 @@ urlpatterns = [
     path("reports/submit/", money_views.report_submit, name="report_submit"),
     path("reports/<int:pk>/", money_views.report_detail, name="report_detail"),
     path("stocking/", views.stocking, name="stocking"),
+    path("public/designated/", views.public_designated, name="public_designated"),  # R-PUB-1, no login
     path("coverage/", views.coverage, name="coverage"),
 ]

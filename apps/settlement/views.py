@@ -23,6 +23,8 @@ from apps.core.exceptions import ApplicationError
 from apps.core.home import home_figures
 from apps.core.selectors import region_q
 from apps.prescriptions.models import Dispensing
+from apps.core.models import Region
+from apps.settlement import public
 from apps.settlement import excel, money_views, services, stocking_selectors
 from apps.settlement.api import xlsx_response
 from apps.settlement.models import ReconciliationDifference, StockingReport
@@ -342,3 +344,13 @@ def statement_detail(request, pk):
         **money_views.statement_money_context(request, statement),  # R-SET-5 lines, R-SET-2 payments
     })
 
+
+
+def public_designated(request):
+    """R-PUB-1: no login — the designated institutions and pharmacies in service (``?region=640500`` narrows it to
+    a region), with the diseases each can certify or treat and the negotiated drugs each stocks."""
+    region = Region.objects.filter(code=(request.GET.get("region") or "").strip()).first()
+    regions = Region.objects.filter(level=Region.Level.CITY).order_by("code")
+    return render(request, "settlement/public_designated.html",
+                  {"page": public.public_designated(today=timezone.localdate(), region=region), "regions": regions,
+                   "selected": region.code if region else ""})

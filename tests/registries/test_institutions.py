@@ -186,7 +186,7 @@ def test_r_ins_4_exit_flags_for_each_criterion():
     assert flags[no_longer.pk] == ["不再符合纳入条件：信息系统可审核、流转、追溯处方"]
     assert "无法提供服务已满6个月" in flags[idle.pk][0]
     assert idle_short.pk not in flags
-    assert flags[few_patients.pk] == ["近一年双通道患者 0 人（少于10人）"]
+    assert flags[few_patients.pk] == ["上年度（2025 年）双通道患者 0 人（少于10人）"]  # R-INS-4: previous calendar year
     assert exited.pk not in flags
 
 
