@@ -337,7 +337,8 @@ class ExportView(APIView):
     @extend_schema(responses={(200, XLSX_CONTENT_TYPE): OpenApiTypes.BINARY})
     def get(self, request, kind: str = "drugs"):
         _check_kind(kind)
-        return xlsx_response(export_workbook(kind=kind, user=request.user), export_filename(kind))
+        return xlsx_response(export_workbook(kind=kind, user=request.user),
+                             export_filename(kind, today=timezone.localdate()))
 
 
 def _check_kind(kind: str):

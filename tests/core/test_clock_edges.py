@@ -30,7 +30,6 @@ ALLOWED = {
     "core/services.py": "pending: calendar import stamp (now= optional)",
     "core/excel/engine.py": "pending: audit rows of a bulk import",
     "core/excel/bulk.py": "pending: timestamps of bulk-created rows",
-    "core/excel/exporting.py": "pending: the export file name's date when none is given",
     "catalogue/services.py": "pending: default effective date, withdrawal stamp, import-run timestamps",
     "catalogue/selectors.py": "pending: default 'today' of the catalogue selectors",
     "catalogue/resources.py": "pending: import stamp of payment standards",

@@ -27,8 +27,10 @@ def export_workbook(*, kind: str, user, empty: bool = False) -> bytes:
 
 
 def export_filename(kind: str, *, empty: bool = False, today: dt.date | None = None) -> str:
-    """``<label>导入模板.xlsx`` or ``<label>_<YYYYMMDD>.xlsx`` (``today`` from the caller, the view's date)."""
+    """``<label>导入模板.xlsx`` or ``<label>_<YYYYMMDD>.xlsx``; an export's date is the caller's ``today`` (the view's)."""
     label = registry.get(kind).label
     if empty:
         return f"{label}导入模板.xlsx"
-    return f"{label}_{(today or dt.date.today()).strftime('%Y%m%d')}.xlsx"
+    if today is None:
+        raise TypeError("export_filename(empty=False) needs today= from its caller")
+    return f"{label}_{today:%Y%m%d}.xlsx"
