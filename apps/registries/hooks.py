@@ -5,3 +5,8 @@ from apps.core.hooks import Hook
 #: [``start``, ``end``]; ``field`` is the application's FK to the organisation ("institution" or "pharmacy").
 #: Answered by the applications app (``apps.applications.selectors.dual_channel_patient_count``).
 dual_channel_patient_count = Hook("registries.dual_channel_patient_count", single=True)
+
+#: R-SET-5: a sanction was recorded on ``organisation`` at ``now``; the settlement app puts one with money (deduction,
+#: deposit deduction, deferral) on the organisation's next statement at once
+#: (``apps.settlement.money_services.sanction_recorded``). Every handler runs.
+sanction_recorded = Hook("registries.sanction_recorded")

@@ -8,11 +8,12 @@ A sanction of kind 拒付/追回费用 (``Sanction.Kind.DEDUCTION``), 扣除质�
 statement as a ``StatementAdjustment`` line of its own (kind, amount, the sanction, who decided). To create one,
 call ``sanction_money_record(organisation=…, kind=…, amount=…, decided_on=…, reason=…, actor=…, now=…)`` below
 (monitoring: after a reviewer confirms an alert, pass the alert's organisation and the proposed amount, and put
-the alert's reference in ``reason``). It records the sanction through the registry service (so the registry's
-history shows it, R-INS-3) and recomputes the organisation's draft statements at once. A sanction recorded any
-other way (the registry page, the admin) is picked up by the next settlement run or at the latest when the
-statement is confirmed: the statement being confirmed always recomputes its lines first. Nothing else is needed:
-never write ``StatementAdjustment`` or ``DepositEntry`` rows directly.
+the alert's reference in ``reason``). It checks the amount (> 0, two decimals), records the sanction through the
+registry service (so the registry's history shows it, R-INS-3) and recomputes the organisation's draft statements
+at once. A sanction recorded through the registry itself (page, API) reaches the drafts the same way, through the
+``registries.hooks.sanction_recorded`` hook answered by ``sanction_recorded`` below; and whatever happens, the
+statement being confirmed recomputes its lines first. Nothing else is needed: never write ``StatementAdjustment``
+or ``DepositEntry`` rows directly.
 
 The rules the lines follow
 --------------------------
@@ -323,6 +324,16 @@ def statements_confirm_month(*, period: dt.date, region: Region | None, actor, t
 
 # --------------------------------------------------------------------------- sanctions, deferral release, return
 
+def sanction_recorded(*, sanction: Sanction, organisation, now: dt.datetime) -> None:
+    """Handler of ``registries.hooks.sanction_recorded``: a money sanction recomputes the organisation's drafts in
+    the recording transaction (other kinds change no money)."""
+    if sanction.kind not in MONEY_KINDS:
+        return
+    org_kind, org_id = org_kind_and_id(organisation)
+    deposit_accounts_lock(keys=[(org_kind, org_id)], now=now)
+    _recompute(kind=org_kind, org_id=org_id, now=now)
+
+
 @transaction.atomic
 def sanction_money_record(*, organisation, kind: str, amount: Decimal | None, decided_on: dt.date, reason: str,
                           actor, now: dt.datetime) -> Sanction:
@@ -345,7 +356,7 @@ def sanction_money_record(*, organisation, kind: str, amount: Decimal | None, de
     else:
         sanction = pharmacy_sanction(pharmacy=organisation, actor=actor, kind=kind, decided_on=decided_on,
                                      reason=reason, amount=amount, now=now)
-    _recompute(kind=org_kind, org_id=org_id, now=now)
+    # the registry's sanction_recorded hook (answered by ``sanction_recorded``) has recomputed the drafts
     return sanction
 
 

@@ -223,3 +223,15 @@ def test_r_set_5_payment_list_refused_for_an_unconfirmed_month(pharmacy, admin):
     with pytest.raises(ApplicationError) as exc:
         money_selectors.payment_list(period=NOV, region=admin.region)
     assert exc.value.code == "period_not_confirmed"
+
+
+def test_r_set_5_sanction_recorded_through_the_registry_api_reaches_the_draft_at_once(pharmacy, admin, api_as):
+    """POST /api/v1/pharmacies/{id}/sanction/ with a deduction of 300.00 → the November draft at once shows
+    deductions 300.00, payable 1,885.27 − 300.00 = 1,585.27 (registries.hooks.sanction_recorded)."""
+    settle(NOV)
+    r = api_as(admin).post(f"/api/v1/pharmacies/{pharmacy.pk}/sanction/", {
+        "kind": "deduction", "decided_on": "2026-12-01", "reason": "超量配药追回", "amount": "300.00"}, format="json")
+    assert r.status_code == 201, r.content
+    s = statement_of(pharmacy, NOV)
+    assert (s.deductions, s.payable) == (D("300.00"), D("1585.27"))
+    assert s.adjustments.get().sanction_id == r.json()["id"]
