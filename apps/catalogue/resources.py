@@ -9,7 +9,6 @@ import datetime as dt
 from types import SimpleNamespace
 
 from django.db.models import OuterRef, Subquery
-from django.utils import timezone
 from import_export import widgets
 
 from apps.core.excel import bulk, engine as imp
@@ -185,7 +184,8 @@ class DrugImportSpec(imp.ImportSpec):
         audit: list = []
         # created drugs (plain dicts: no model instances for 50,000 rows) and their first version (R-CAT-3)
         new_rows = [{k: row.values[k] for k in self.COPY if k in row.values} for row in plan.creates]
-        ids = bulk.insert_values(Drug, new_rows)
+        now = ctx["now"]  # the run's moment, given by the edge that recorded the upload
+        ids = bulk.insert_values(Drug, new_rows, now=now)
         versions = [
             {"drug_id": pk, "amount": values["payment_standard"], "created_by_id": actor_id, "source": source,
              "valid_from": row.values.get("standard_effective") or values["agreement_start"]}
@@ -195,7 +195,6 @@ class DrugImportSpec(imp.ImportSpec):
             label = Drug.__str__(SimpleNamespace(**values))  # the model's own wording, without an instance
             audit.append((pk, label, {k: [None, v] for k, v in values.items()}, True))
         # changed drugs; a changed payment standard closes the old version the day before (R-CAT-3)
-        now = timezone.now()
         changed_fields: set[str] = set()
         closing = []
         updated = []
@@ -216,8 +215,8 @@ class DrugImportSpec(imp.ImportSpec):
             Drug.objects.bulk_update(updated, sorted(changed_fields) + ["updated_at"], batch_size=1000)
         if closing:
             PaymentStandard.objects.bulk_update(closing, ["valid_until"], batch_size=1000)
-        bulk.insert_values(PaymentStandard, versions)
-        imp.audit_bulk(model=Drug, rows=audit, actor=actor, remote_note=source)
+        bulk.insert_values(PaymentStandard, versions, now=now)
+        imp.audit_bulk(model=Drug, rows=audit, actor=actor, now=now, remote_note=source)
 
 
 DRUGS = DrugImportSpec()

@@ -11,7 +11,6 @@ from typing import Iterable
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
-from django.utils import timezone
 
 from apps.core import sql as hot_sql
 
@@ -41,14 +40,13 @@ def _converter(field: models.Field):
     return lambda v: r"\N" if v is None else _escape(str(v))
 
 
-def insert_values(model: type[models.Model], rows: list[dict]) -> list[int]:
+def insert_values(model: type[models.Model], rows: list[dict], *, now) -> list[int]:
     """Insert ``rows`` ({attname: value}; missing fields take their model default, ``auto_now(_add)`` fields
-    the current time) and return the new primary keys in order."""
+    ``now``, the caller's time of the write) and return the new primary keys in order."""
     if not rows:
         return []
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    now = timezone.now()
     defaults = {}
     for f in fields:
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
@@ -58,7 +56,8 @@ def insert_values(model: type[models.Model], rows: list[dict]) -> list[int]:
         else:
             defaults[f.attname] = "" if (not f.null and isinstance(f, (models.CharField, models.TextField))) else None
     if not hot_sql.supports_copy():
-        objs = [model(**row) for row in rows]  # bulk_create applies defaults and auto_now itself
+        auto_fields = [f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+        objs = [model(**{**{name: now for name in auto_fields}, **row}) for row in rows]
         model.objects.bulk_create(objs, batch_size=BATCH_SIZE)
         return [o.pk for o in objs]
     pk = meta.pk
@@ -93,11 +92,11 @@ def _copy_chunk(cursor, sql, ids, rows, converters, auto, now) -> None:
     hot_sql.copy_from(cursor, sql, buffer)
 
 
-def insert(model: type[models.Model], objs: Iterable[models.Model]) -> list[models.Model]:
+def insert(model: type[models.Model], objs: Iterable[models.Model], *, now) -> list[models.Model]:
     """``insert_values`` for unsaved model instances; sets their primary keys."""
     objs = list(objs)
     fields = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
-    ids = insert_values(model, [{name: getattr(o, name) for name in fields} for o in objs])
+    ids = insert_values(model, [{name: getattr(o, name) for name in fields} for o in objs], now=now)
     for obj, new_id in zip(objs, ids):
         obj.pk = new_id
         obj._state.adding = False

@@ -43,7 +43,6 @@ from typing import Any, Callable, Iterable
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from apps.core.excel import bulk
 from apps.core.excel.xlsx import SheetReader, WorkbookError
@@ -518,13 +517,12 @@ def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, in
 
 # --- audit rows in bulk (R-SEC-3) ----------------------------------------------------------------------------
 
-def audit_bulk(*, model, rows: list[tuple[Any, Any, dict, bool]], actor, remote_note: str = "") -> None:
+def audit_bulk(*, model, rows: list[tuple[Any, Any, dict, bool]], actor, now, remote_note: str = "") -> None:
     """django-auditlog ``LogEntry`` rows for bulk writes, which bypass its signals (R-SEC-3). ``rows`` are
-    ``(pk, object_repr, {field: [old, new]}, created)``."""
+    ``(pk, object_repr, {field: [old, new]}, created)``; ``now`` is the caller's time of the write."""
     from auditlog.models import LogEntry
 
     content_type_id = ContentType.objects.get_for_model(model).pk
-    now = timezone.now()
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
     extra = {"source": remote_note} if remote_note else None
     create, update = LogEntry.Action.CREATE, LogEntry.Action.UPDATE
@@ -533,7 +531,7 @@ def audit_bulk(*, model, rows: list[tuple[Any, Any, dict, bool]], actor, remote_
          "action": create if created else update, "actor_id": actor_id, "timestamp": now, "additional_data": extra,
          "changes": {k: [_audit_str(v[0]), _audit_str(v[1])] for k, v in changes.items()}}
         for pk, label, changes, created in rows
-    ])
+    ], now=now)
 
 
 def _audit_str(value) -> str:
