@@ -21,8 +21,8 @@ from apps.institutions.models import Institution
 from apps.pharmacies.models import Pharmacy
 from apps.prescriptions.models import Delivery, Dispensing, DispensingLine
 from apps.settlement.models import (
-    DeferralRelease, DepositAccount, DepositEntry, InstitutionMonthlyReport, OrganisationKind, Statement,
-    StatementAdjustment, WardPayment,
+    DeferralRelease, DepositAccount, DepositEntry, InstitutionMonthlyReport, OrganisationKind,
+    RectificationFollowUp, Statement, StatementAdjustment, WardPayment,
 )
 from apps.settlement.money_services import MONEY_KINDS
 from apps.settlement.periods import label, next_period, ward_payment_due
@@ -257,8 +257,8 @@ def statements_with_held(qs: QuerySet[Statement]) -> QuerySet[Statement]:
     return qs.annotate(held=_held_subquery())
 
 
-def money_sanctions_visible_to(user) -> QuerySet:
-    """Money sanctions on the institutions and pharmacies of the bureau user's region (superusers: all)."""
+def sanctions_visible_to(user) -> QuerySet:
+    """Sanctions on the institutions and pharmacies of the bureau user's region (superusers: all)."""
     if not _is_bureau(user):
         return Sanction.objects.none()
     region = None if user.is_superuser else user.region
@@ -268,4 +268,20 @@ def money_sanctions_visible_to(user) -> QuerySet:
     for model in (Institution, Pharmacy):
         ids = model.objects.filter(region_q(region)).annotate(sid=Cast("pk", CharField())).values("sid")
         query |= Q(content_type=ContentType.objects.get_for_model(model), object_id__in=ids)
-    return Sanction.objects.filter(query, kind__in=list(MONEY_KINDS)).select_related("created_by")
+    return Sanction.objects.filter(query).select_related("created_by")
+
+
+def money_sanctions_visible_to(user) -> QuerySet:
+    """Money sanctions (deduction, deposit deduction, deferral) the bureau user may act on."""
+    return sanctions_visible_to(user).filter(kind__in=list(MONEY_KINDS))
+
+
+def rectifications_visible_to(user) -> QuerySet[RectificationFollowUp]:
+    """R-SET-5: the bureau's rectification queue — escalated first, then open, then resolved."""
+    order = Case(When(status=RectificationFollowUp.Status.ESCALATED, then=Value(0)),
+                 When(status=RectificationFollowUp.Status.OPEN, then=Value(1)), default=Value(2),
+                 output_field=IntegerField())
+    return (RectificationFollowUp.objects.filter(sanction__in=sanctions_visible_to(user))
+            .select_related("sanction", "sanction__content_type", "earlier__sanction", "resolved_by")
+            .prefetch_related("sanction__organisation")
+            .annotate(queue_order=order).order_by("queue_order", "sanction__deadline", "-id"))

@@ -277,3 +277,28 @@ def report_submit(request):
         "form": form, "rows": rows, "organisation": organisation, "due": money_selectors.report_due(default),
         "default_period": label(default),
     })
+
+
+# --------------------------------------------------------------------------- rectification queue (R-SET-5)
+
+@login_required
+def rectifications(request):
+    """The bureau's queue of deadline rectifications (限时整改): escalated ones first (逾期未整改 / 六个月内再次发现)."""
+    require_role(request.user, BUREAU)
+    return render(request, "settlement/money/rectifications.html", {
+        "follow_ups": money_selectors.rectifications_visible_to(request.user)[:500],
+        "can_resolve": request.user.is_bureau_admin, "today": timezone.localdate(),
+    })
+
+
+@login_required
+@require_POST
+def rectification_resolve(request, pk):
+    require_role(request.user, BUREAU)
+    follow_up = get_object_or_404(money_selectors.rectifications_visible_to(request.user), pk=pk)
+    if not request.user.is_bureau_admin:
+        raise ApplicationError("forbidden", "只有经办机构管理员可以确认整改完成", status=403)
+    run_service(request, lambda: money_services.rectification_resolve(
+        follow_up=follow_up, actor=request.user, reason=request.POST.get("reason", ""), now=timezone.now()),
+        success="已确认整改完成")
+    return redirect("settlement:rectifications")

@@ -14,4 +14,5 @@ NAV_ITEMS = [
     NavItem(_("拨付清单"), "settlement:payment_list", roles=BUREAU, order=76, group=_("结算统计")),
     NavItem(_("机构月报"), "settlement:report_status", roles=BUREAU, order=77, group=_("结算统计")),
     NavItem(_("月报报送"), "settlement:report_submit", roles={"hospital", "pharmacy"}, order=77, group=_("结算统计")),
+    NavItem(_("整改跟踪"), "settlement:rectifications", roles=BUREAU, order=78, group=_("结算统计")),
 ]

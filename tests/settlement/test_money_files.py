@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from openpyxl import Workbook, load_workbook
 
+from apps.core.exceptions import ApplicationError
 from apps.core.models import Event, Sanction
 from apps.registries import designation
 from apps.settlement import money_services, services
@@ -98,3 +99,24 @@ def test_r_set_5_rectification_escalates_at_the_deadline_or_when_the_problem_rec
     follow = RectificationFollowUp.objects.get(sanction=again)
     assert (follow.escalation, follow.earlier.sanction_id) == ("recurred", first.pk)
     assert Event.objects.filter(action="rectification_escalated").count() == 2
+
+
+def test_r_set_5_rectification_queue_page_lists_escalations_and_resolves_open_ones(zhongwei, client):
+    """One escalated (deadline 12-10, checked 12-11) and one open (deadline 12-31): the queue shows the escalated one
+    first; resolving the open one records who and when, and a second resolve is refused."""
+    pharmacy, admin = f.PharmacyFactory(name="整改药房"), f.bureau_admin()
+    designation.sanction_record(pharmacy, actor=admin, kind=Sanction.Kind.RECTIFICATION, decided_on=dt.date(2026, 12, 1),
+                                reason="处方留存不全", deadline=dt.date(2026, 12, 10))
+    designation.sanction_record(pharmacy, actor=admin, kind=Sanction.Kind.RECTIFICATION, decided_on=dt.date(2026, 12, 2),
+                                reason="冷链记录缺失", deadline=dt.date(2026, 12, 31))
+    money_services.rectification_follow_up(today=dt.date(2026, 12, 11), now=sf.AT)
+    client.force_login(admin)
+    html = client.get("/settlement/rectifications/").content.decode()
+    assert html.index("逾期未整改") < html.index("冷链记录缺失") and "整改药房" in html
+    open_one = RectificationFollowUp.objects.get(status="open")
+    client.post(f"/settlement/rectifications/{open_one.pk}/resolve/", {"reason": "已补齐冷链记录"})
+    open_one.refresh_from_db()
+    assert (open_one.status, open_one.resolved_by_id) == ("resolved", admin.pk)
+    with pytest.raises(ApplicationError) as exc:
+        money_services.rectification_resolve(follow_up=open_one, actor=admin, reason="再次", now=sf.AT)
+    assert exc.value.code == "invalid_status"
