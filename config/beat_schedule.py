@@ -48,4 +48,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.procurement.tasks.recompute_previous_month",
         "schedule": crontab(minute=0, hour=5, day_of_month="2"),
     },
+    # Section 9 (R-MON-1..9): on the 3rd, every monitoring rule over last month (after the settlement of the 1st-2nd
+    # and the month's stock reports); a rerun raises nothing twice and never reopens a decided alert.
+    "monthly-monitoring": {
+        "task": "apps.monitoring.tasks.run_previous_month",
+        "schedule": crontab(minute=30, hour=3, day_of_month="3"),
+    },
 }

@@ -1,0 +1,68 @@
+"""What every rule returns: ``Finding`` (one alert to be), and the helpers the rule modules share."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import connection
+from django.utils import timezone
+
+FEN = Decimal("0.01")
+
+
+def q2(value) -> Decimal:
+    return Decimal(value or 0).quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def month_bounds(period: dt.date) -> tuple[dt.date, dt.date]:
+    """First day of ``period``'s month and the first day of the next month."""
+    start = period.replace(day=1)
+    nxt = (start + dt.timedelta(days=32)).replace(day=1)
+    return start, nxt
+
+
+def local_day(moment: dt.datetime) -> dt.date:
+    return timezone.localtime(moment).date()
+
+
+def variety_key(generic_name: str, dosage_form: str) -> str:
+    """A variety (品种) is a generic name in a dosage form (R-STK-2), whatever the manufacturer."""
+    return f"{generic_name.strip()}|{dosage_form.strip()}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding of one rule: becomes one ``Alert`` (its ``key`` is the alert's unique ``finding_key``)."""
+
+    rule: str
+    key: str
+    period: dt.date
+    region_id: int
+    institution_id: int | None = None
+    pharmacy_id: int | None = None
+    person_id: int | None = None
+    physician_id: int | None = None
+    amount: Decimal = Decimal("0.00")
+    summary: str = ""
+    evidence: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def identity(self) -> tuple:
+        """What parity tests compare: the finding, its parties and its amount."""
+        return (self.rule, self.key, self.period, self.region_id, self.institution_id, self.pharmacy_id,
+                self.person_id, self.physician_id, q2(self.amount))
+
+
+def fetch_dicts(sql: str, params) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+LOCAL_TZ = "Asia/Shanghai"
+
+
+def local_day_sql(column: str) -> str:
+    """PostgreSQL: the local (Asia/Shanghai) day of a timestamptz column (the batch SQL is PostgreSQL's)."""
+    return f"(({column}) AT TIME ZONE '{LOCAL_TZ}')::date"

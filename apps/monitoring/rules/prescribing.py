@@ -1,0 +1,213 @@
+"""R-MON-2 (the prescriber) and R-MON-3 (the treatment application) for each dispensing.
+
+- R-MON-2: the prescription's physician was not filed (or was suspended, revoked, expired) on the issue date
+  (``Physician.is_active_on``, the R-DOC-3 rule itself), or none of the physician's therapeutic areas is the
+  drug's. One finding per dispensing, about the prescribing institution; amount at risk: the dispensing's fund.
+- R-MON-3: an outpatient line with no approved, unexpired application of the patient covering the drug's generic
+  name and dosage form on the dispensing day (R-APP-1, as ``application_covering``; inpatient use needs none,
+  R-RX-2). One finding per line, about the pharmacy; amount at risk: the line's fund.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+
+from apps.applications.models import Application
+from apps.monitoring.models import Rule
+from apps.monitoring.rules.base import Finding, fetch_dicts, local_day_sql, month_bounds, q2
+from apps.monitoring.rules.rows import LineRow
+from apps.physicians.models import Physician
+
+COVERING = (Application.Status.APPROVED, Application.Status.TERMINATED, Application.Status.EXPIRED)
+INPATIENT = "inpatient"
+
+
+# --------------------------------------------------------------------------- R-MON-2
+
+@dataclass(frozen=True)
+class PhysicianRow:
+    id: int
+    name: str
+    status: str
+    filed_on: dt.date | None
+    filing_valid_until: dt.date | None
+    revoked_on: dt.date | None
+    area_ids: frozenset
+
+    def is_active_on(self, day: dt.date) -> bool:
+        return Physician(status=self.status, filed_on=self.filed_on, filing_valid_until=self.filing_valid_until,
+                         revoked_on=self.revoked_on).is_active_on(day)
+
+
+def physician_rows(ids) -> dict[int, PhysicianRow]:
+    physicians = Physician.objects.filter(pk__in=set(ids)).prefetch_related("therapeutic_areas")
+    return {p.pk: PhysicianRow(id=p.pk, name=p.name, status=p.status, filed_on=p.filed_on,
+                               filing_valid_until=p.filing_valid_until, revoked_on=p.revoked_on,
+                               area_ids=frozenset(a.pk for a in p.therapeutic_areas.all())) for p in physicians}
+
+
+def physician_key(dispensing_id: int) -> str:
+    return f"{Rule.PHYSICIAN_NOT_ELIGIBLE}:dispensing:{dispensing_id}"
+
+
+def find_physician(rows: Iterable[LineRow], physicians: Mapping[int, PhysicianRow]) -> list[Finding]:
+    by_dispensing: dict[int, list[LineRow]] = defaultdict(list)
+    for r in rows:
+        by_dispensing[r.dispensing_id].append(r)
+    findings = []
+    for dispensing_id, lines in sorted(by_dispensing.items()):
+        first = lines[0]
+        doc = physicians[first.physician_id]
+        active = doc.is_active_on(first.issued_on)
+        outside = sorted({l.generic_name for l in lines if l.therapeutic_area_id not in doc.area_ids})
+        if active and not outside:
+            continue
+        reasons = ([] if active else [f"开具日 {first.issued_on} 医师未备案或备案已失效（{doc.status}）"]) + \
+                  ([f"{'、'.join(outside)} 不属于该医师的治疗领域"] if outside else [])
+        findings.append(Finding(
+            rule=Rule.PHYSICIAN_NOT_ELIGIBLE, key=physician_key(dispensing_id), period=first.period,
+            region_id=first.institution_region_id, institution_id=first.institution_id, pharmacy_id=first.pharmacy_id,
+            person_id=first.person_id, physician_id=doc.id, amount=q2(sum(l.fund for l in lines)),
+            summary=f"医师 {doc.name}：" + "；".join(reasons),
+            evidence={"dispensings": [dispensing_id], "prescriptions": [first.prescription_id],
+                      "issued_on": first.issued_on.isoformat(), "physician_active": active,
+                      "outside_area": outside}))
+    return findings
+
+
+def find_physician_sql(*, period: dt.date) -> list[Finding]:
+    start, _ = month_bounds(period)
+    issued = local_day_sql("p.issued_at")
+    rows = fetch_dicts(f"""
+        WITH x AS (
+          SELECT d.id AS dispensing_id, d.prescription_id, d.period, d.institution_id, i.region_id,
+                 d.pharmacy_id, d.person_id, doc.id AS physician_id, doc.name AS physician_name,
+                 doc.status AS physician_status, {issued} AS issued_on,
+                 (doc.status NOT IN ('proposed', 'rejected') AND doc.filed_on IS NOT NULL AND {issued} >= doc.filed_on
+                  AND (doc.filing_valid_until IS NULL OR {issued} <= doc.filing_valid_until)
+                  AND (doc.status NOT IN ('suspended', 'revoked')
+                       OR (doc.revoked_on IS NOT NULL AND {issued} < doc.revoked_on))) AS active,
+                 sum(l.fund_payment) AS fund,
+                 array_agg(DISTINCT dr.generic_name ORDER BY dr.generic_name) FILTER (WHERE NOT EXISTS (
+                     SELECT 1 FROM physicians_physician_therapeutic_areas pa
+                     WHERE pa.physician_id = doc.id AND pa.therapeuticarea_id = dr.therapeutic_area_id)) AS outside
+          FROM prescriptions_dispensing d
+          JOIN prescriptions_prescription p ON p.id = d.prescription_id
+          JOIN physicians_physician doc ON doc.id = p.physician_id
+          JOIN institutions_institution i ON i.id = d.institution_id
+          JOIN prescriptions_dispensingline l ON l.dispensing_id = d.id
+          JOIN catalogue_drug dr ON dr.id = l.drug_id
+          WHERE d.period = %s AND d.kind = 'normal'
+            AND NOT EXISTS (SELECT 1 FROM prescriptions_dispensing r WHERE r.reverses_id = d.id)
+          GROUP BY d.id, i.region_id, doc.id, p.issued_at)
+        SELECT * FROM x WHERE NOT active OR outside IS NOT NULL ORDER BY dispensing_id""", [start])
+    findings = []
+    for r in rows:
+        outside = [g for g in (r["outside"] or []) if g is not None]
+        reasons = ([] if r["active"] else [f"开具日 {r['issued_on']} 医师未备案或备案已失效（{r['physician_status']}）"]) + \
+                  ([f"{'、'.join(outside)} 不属于该医师的治疗领域"] if outside else [])
+        findings.append(Finding(
+            rule=Rule.PHYSICIAN_NOT_ELIGIBLE, key=physician_key(r["dispensing_id"]), period=r["period"],
+            region_id=r["region_id"], institution_id=r["institution_id"], pharmacy_id=r["pharmacy_id"],
+            person_id=r["person_id"], physician_id=r["physician_id"], amount=q2(r["fund"]),
+            summary=f"医师 {r['physician_name']}：" + "；".join(reasons),
+            evidence={"dispensings": [r["dispensing_id"]], "prescriptions": [r["prescription_id"]],
+                      "issued_on": r["issued_on"].isoformat(), "physician_active": r["active"],
+                      "outside_area": outside}))
+    return findings
+
+
+# --------------------------------------------------------------------------- R-MON-3
+
+@dataclass(frozen=True)
+class ApplicationRow:
+    id: int
+    person_id: int
+    generic_name: str
+    dosage_form: str
+    status: str
+    valid_from: dt.date | None
+    valid_until: dt.date | None
+    terminated_on: dt.date | None
+
+    def covers(self, line: LineRow, day: dt.date) -> bool:
+        """As ``apps.applications.selectors.application_covering`` (R-APP-1, R-APP-6, R-APP-7)."""
+        return (self.person_id == line.person_id and self.generic_name == line.generic_name.strip()
+                and self.dosage_form in ("", line.dosage_form) and self.status in COVERING
+                and self.valid_from is not None and self.valid_until is not None
+                and self.valid_from <= day <= self.valid_until
+                and (self.terminated_on is None or self.terminated_on > day))
+
+
+def application_rows(*, person_ids, generic_names=None) -> list[ApplicationRow]:
+    qs = Application.objects.filter(person_id__in=set(person_ids), status__in=COVERING)
+    if generic_names is not None:
+        qs = qs.filter(generic_name__in=set(generic_names))
+    return [ApplicationRow(id=a.pk, person_id=a.person_id, generic_name=a.generic_name, dosage_form=a.dosage_form,
+                           status=a.status, valid_from=a.valid_from, valid_until=a.valid_until,
+                           terminated_on=a.terminated_on) for a in qs]
+
+
+def application_key(line_id: int) -> str:
+    return f"{Rule.NO_APPLICATION}:line:{line_id}"
+
+
+def _no_application_finding(r: LineRow, day: dt.date) -> Finding:
+    return Finding(
+        rule=Rule.NO_APPLICATION, key=application_key(r.line_id), period=r.period, region_id=r.pharmacy_region_id,
+        pharmacy_id=r.pharmacy_id, institution_id=r.institution_id, person_id=r.person_id,
+        physician_id=r.physician_id, amount=q2(r.fund),
+        summary=f"{r.generic_name}（{r.dosage_form}）{day} 配药时无有效待遇申请",
+        evidence={"dispensings": [r.dispensing_id], "prescriptions": [r.prescription_id], "lines": [r.line_id],
+                  "day": day.isoformat()})
+
+
+def find_application(rows: Iterable[LineRow], applications: Iterable[ApplicationRow]) -> list[Finding]:
+    by_person: dict[int, list[ApplicationRow]] = defaultdict(list)
+    for a in applications:
+        by_person[a.person_id].append(a)
+    findings = []
+    for r in rows:
+        if r.care_setting == INPATIENT:
+            continue
+        day = r.day
+        if not any(a.covers(r, day) for a in by_person.get(r.person_id, ())):
+            findings.append(_no_application_finding(r, day))
+    return findings
+
+
+def find_application_sql(*, period: dt.date) -> list[Finding]:
+    start, _ = month_bounds(period)
+    day = local_day_sql("d.dispensed_at")
+    rows = fetch_dicts(f"""
+        SELECT l.id AS line_id, d.id AS dispensing_id, d.prescription_id, d.period, d.pharmacy_id, ph.region_id,
+               d.institution_id, d.person_id, p.physician_id, dr.generic_name, dr.dosage_form, l.fund_payment AS fund,
+               {day} AS day
+        FROM prescriptions_dispensingline l
+        JOIN prescriptions_dispensing d ON d.id = l.dispensing_id
+        JOIN prescriptions_prescription p ON p.id = d.prescription_id
+        JOIN pharmacies_pharmacy ph ON ph.id = d.pharmacy_id
+        JOIN catalogue_drug dr ON dr.id = l.drug_id
+        WHERE d.period = %s AND d.kind = 'normal' AND d.care_setting <> 'inpatient'
+          AND NOT EXISTS (SELECT 1 FROM prescriptions_dispensing r WHERE r.reverses_id = d.id)
+          AND NOT EXISTS (
+            SELECT 1 FROM applications_application a
+            WHERE a.person_id = d.person_id AND a.generic_name = btrim(dr.generic_name)
+              AND a.dosage_form IN ('', dr.dosage_form) AND a.status IN ('approved', 'terminated', 'expired')
+              AND a.valid_from <= {day} AND a.valid_until >= {day}
+              AND (a.terminated_on IS NULL OR a.terminated_on > {day}))
+        ORDER BY l.id""", [start])
+    findings = []
+    for r in rows:
+        line = LineRow(line_id=r["line_id"], dispensing_id=r["dispensing_id"], prescription_id=r["prescription_id"],
+                       period=r["period"], dispensed_at=None, pharmacy_id=r["pharmacy_id"],
+                       pharmacy_region_id=r["region_id"], institution_id=r["institution_id"], institution_region_id=0,
+                       person_id=r["person_id"], physician_id=r["physician_id"], issued_on=None, care_setting="",
+                       drug_id=0, generic_name=r["generic_name"], dosage_form=r["dosage_form"],
+                       therapeutic_area_id=None, quantity=0, unit_price=None, standard_in_force=None, fund=r["fund"],
+                       days_supply=0)
+        findings.append(_no_application_finding(line, r["day"]))
+    return findings

@@ -1,0 +1,137 @@
+"""R-MON-5 supply beyond need, per patient and variety (generic name + dosage form), counting every pharmacy and
+hospital.
+
+When a line is dispensed, every earlier live supply of the same patient and variety that is still running
+(its day + its days of supply is after today) leaves ``remaining = day + days − today`` days. The line is
+flagged when the days remaining exceed the region's margin (7 days by default: days supplied exceed the days
+elapsed by more than the margin), or when a supply still running came from another pharmacy (several pharmacies
+dispensing the variety within one supply period).
+
+One finding per patient, variety and settlement month, about the pharmacy of the first flagged line; amount at
+risk: the fund paid for the flagged lines. Example (issue 12): 30 + 20 + 30 + 84 days on one day from several
+places — the 2nd line leaves 30 days remaining, the 3rd 50, the 4th 80: all flagged.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from apps.monitoring.models import Rule
+from apps.monitoring.rules.base import Finding, fetch_dicts, local_day_sql, month_bounds, q2, variety_key
+from apps.monitoring.rules.rows import LineRow
+
+RULE = Rule.SUPPLY_BEYOND_NEED
+#: R-RX-2: no prescription supplies more than 84 days, so nothing older can still be running
+LOOKBACK_DAYS = 84
+
+
+def key(*, person_id: int, variety: str, period: dt.date) -> str:
+    return f"{RULE}:{person_id}:{variety}:{period:%Y-%m}"
+
+
+def flagged_lines(rows: Iterable[LineRow], margin_for: Callable[[int], int]) -> list[tuple[LineRow, int, list]]:
+    """Each flagged line with its days remaining and the running supplies it overlaps."""
+    by_variety: dict[tuple, list[LineRow]] = defaultdict(list)
+    for r in rows:
+        by_variety[(r.person_id, variety_key(r.generic_name, r.dosage_form))].append(r)
+    flagged = []
+    for lines in by_variety.values():
+        lines.sort(key=lambda r: (r.dispensed_at, r.line_id))
+        for k, cur in enumerate(lines):
+            today = cur.day
+            running = [p for p in lines[:k] if p.day + dt.timedelta(days=p.days_supply) > today]
+            if not running:
+                continue
+            remaining = sum((p.day - today).days + p.days_supply for p in running)
+            other_pharmacy = any(p.pharmacy_id != cur.pharmacy_id for p in running)
+            if remaining > margin_for(cur.pharmacy_region_id) or other_pharmacy:
+                flagged.append((cur, remaining, running))
+    return flagged
+
+
+def _finding(group: list[tuple], margin_for) -> Finding:
+    first = group[0][0]
+    variety = variety_key(first.generic_name, first.dosage_form)
+    supplies = sorted({(r.dispensing_id, r.line_id) for cur, _, running in group for r in [cur, *running]})
+    return Finding(
+        rule=RULE, key=key(person_id=first.person_id, variety=variety, period=first.period), period=first.period,
+        region_id=first.pharmacy_region_id, pharmacy_id=first.pharmacy_id, institution_id=first.institution_id,
+        person_id=first.person_id, amount=q2(sum(cur.fund for cur, _, _ in group)),
+        summary=f"{first.generic_name}（{first.dosage_form}）配药时尚余 {max(g[1] for g in group)} 天用量"
+                f"（容差 {margin_for(first.pharmacy_region_id)} 天），{len(group)} 次超量",
+        evidence={"dispensings": sorted({d for d, _ in supplies}), "lines": sorted({l for _, l in supplies}),
+                  "flagged_lines": [cur.line_id for cur, _, _ in group],
+                  "remaining_days": [rem for _, rem, _ in group], "variety": variety})
+
+
+def find(rows: Iterable[LineRow], margin_for: Callable[[int], int], *, period: dt.date | None = None) -> list[Finding]:
+    """Findings for the flagged lines (of ``period`` only, when given: earlier rows are the running supplies)."""
+    groups: dict[tuple, list] = defaultdict(list)
+    for cur, remaining, running in flagged_lines(rows, margin_for):
+        if period is not None and cur.period != period:
+            continue
+        groups[(cur.person_id, variety_key(cur.generic_name, cur.dosage_form), cur.period)].append(
+            (cur, remaining, running))
+    return [_finding(sorted(g, key=lambda t: (t[0].dispensed_at, t[0].line_id)), margin_for)
+            for _, g in sorted(groups.items())]
+
+
+def find_sql(*, period: dt.date, margins: dict[int, int], default_margin: int) -> list[Finding]:
+    """The same in PostgreSQL: the month's live lines joined to the running supplies of the patient and variety."""
+    start, end = month_bounds(period)
+    day = local_day_sql("d.dispensed_at")
+    since = dt.datetime.combine(start - dt.timedelta(days=LOOKBACK_DAYS + 1), dt.time.min, tzinfo=dt.timezone.utc)
+    margin_values = ", ".join(f"({int(r)}, {int(m)})" for r, m in margins.items()) or "(0, 0)"
+    rows = fetch_dicts(f"""
+        WITH s AS MATERIALIZED (
+          SELECT l.id AS line_id, d.id AS dispensing_id, d.period, d.dispensed_at, {day} AS day, d.person_id,
+                 d.pharmacy_id, ph.region_id, d.institution_id, dr.generic_name, dr.dosage_form,
+                 coalesce(it.days_supply, 0) AS days_supply, l.fund_payment AS fund
+          FROM prescriptions_dispensing d
+          JOIN prescriptions_dispensingline l ON l.dispensing_id = d.id
+          JOIN catalogue_drug dr ON dr.id = l.drug_id
+          JOIN pharmacies_pharmacy ph ON ph.id = d.pharmacy_id
+          LEFT JOIN prescriptions_prescriptionitem it ON it.prescription_id = d.prescription_id AND it.drug_id = l.drug_id
+          WHERE d.kind = 'normal' AND d.dispensed_at >= %s AND d.period <= %s
+            AND NOT EXISTS (SELECT 1 FROM prescriptions_dispensing r WHERE r.reverses_id = d.id)
+        ),
+        cur AS (SELECT * FROM s WHERE period = %s
+                AND EXISTS (SELECT 1 FROM s p2 WHERE p2.person_id = s.person_id AND p2.line_id <> s.line_id
+                            AND p2.generic_name = s.generic_name AND p2.dosage_form = s.dosage_form)),
+        flagged AS (
+          SELECT c.line_id, c.dispensing_id, c.period, c.dispensed_at, c.person_id, c.pharmacy_id, c.region_id,
+                 c.institution_id, c.generic_name, c.dosage_form, c.fund,
+                 sum(p.day + p.days_supply - c.day) AS remaining,
+                 bool_or(p.pharmacy_id <> c.pharmacy_id) AS other_pharmacy,
+                 array_agg(p.line_id) AS running_lines, array_agg(p.dispensing_id) AS running_dispensings,
+                 coalesce(m.margin, %s) AS margin
+          FROM cur c
+          JOIN s p ON p.person_id = c.person_id AND p.generic_name = c.generic_name AND p.dosage_form = c.dosage_form
+                  AND (p.dispensed_at, p.line_id) < (c.dispensed_at, c.line_id)
+                  AND p.day + p.days_supply > c.day
+          LEFT JOIN (VALUES {margin_values}) AS m(region_id, margin) ON m.region_id = c.region_id
+          GROUP BY c.line_id, c.dispensing_id, c.period, c.dispensed_at, c.person_id, c.pharmacy_id, c.region_id,
+                   c.institution_id, c.generic_name, c.dosage_form, c.fund, m.margin)
+        SELECT * FROM flagged WHERE remaining > margin OR other_pharmacy
+        ORDER BY person_id, generic_name, dosage_form, dispensed_at, line_id""",
+                       [since, start, start, default_margin])
+    groups: dict[tuple, list] = defaultdict(list)
+    for r in rows:
+        groups[(r["person_id"], variety_key(r["generic_name"], r["dosage_form"]), r["period"])].append(r)
+    findings = []
+    for (person_id, variety, p), group in sorted(groups.items()):
+        first = group[0]
+        supplies = {(r["dispensing_id"], r["line_id"]) for r in group}
+        for r in group:
+            supplies |= set(zip(r["running_dispensings"], r["running_lines"]))
+        findings.append(Finding(
+            rule=RULE, key=key(person_id=person_id, variety=variety, period=p), period=p,
+            region_id=first["region_id"], pharmacy_id=first["pharmacy_id"], institution_id=first["institution_id"],
+            person_id=person_id, amount=q2(sum(r["fund"] for r in group)),
+            summary=f"{first['generic_name']}（{first['dosage_form']}）配药时尚余 {max(r['remaining'] for r in group)} 天用量"
+                    f"（容差 {first['margin']} 天），{len(group)} 次超量",
+            evidence={"dispensings": sorted({d for d, _ in supplies}), "lines": sorted({l for _, l in supplies}),
+                      "flagged_lines": [r["line_id"] for r in group],
+                      "remaining_days": [int(r["remaining"]) for r in group], "variety": variety}))
+    return findings

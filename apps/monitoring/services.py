@@ -1,0 +1,345 @@
+"""Writes: raising alerts from findings (never twice; a rerun never reopens a decided alert), the alert workflow
+(open → assigned → confirmed | dismissed, each transition with its event row), the sanction a confirmed alert
+proposes (R-INS-3, its money through the settlement's R-SET-5 service), the monthly batch, and the thresholds."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+
+from django.db import connection, transaction
+
+from apps.core.events import EventAction, record_event
+from apps.core.exceptions import ApplicationError
+from apps.core.models import Region, Sanction
+from apps.core.roles import BUREAU_ROLES
+from apps.core.sql import is_postgresql
+from apps.institutions.models import Institution
+from apps.institutions.services import institution_sanction
+from apps.monitoring import selectors
+from apps.monitoring.models import Alert, MonitoringRun, MonitoringSettings, Rule
+from apps.monitoring.rules import codes, organisations, physicians, prescribing, pricing, supply, volume
+from apps.monitoring.rules.base import Finding, month_bounds
+from apps.monitoring.rules.rows import line_rows_for_month
+from apps.pharmacies.services import pharmacy_sanction
+from apps.physicians.models import Physician
+from apps.settlement.money_services import MONEY_KINDS, sanction_money_record
+
+CHUNK = 500
+UNDECIDED = (Alert.Status.OPEN, Alert.Status.ASSIGNED)
+#: sanctions a confirmed alert may propose: the money ones (R-SET-5, on the next statement) and two without money
+PROPOSABLE = (Sanction.Kind.DEDUCTION, Sanction.Kind.DEPOSIT_DEDUCTION, Sanction.Kind.PAYMENT_DEFERRAL,
+              Sanction.Kind.INTERVIEW, Sanction.Kind.PUBLIC_CRITICISM)
+
+
+# --------------------------------------------------------------------------- raising
+
+def _insert_sql(n: int, *, refresh: bool) -> str:
+    table = Alert._meta.db_table
+    cols = ("rule, finding_key, region_id, institution_id, pharmacy_id, person_id, physician_id, period, "
+            "amount_at_risk, summary, evidence, source, status, decision_reason, raised_at, refreshed_at")
+    row = "(" + ", ".join(["%s"] * 16) + ")"
+    on_conflict = "DO NOTHING"
+    if refresh:
+        # a rerun refreshes what nobody has decided yet, and never touches a confirmed or dismissed alert
+        on_conflict = (f"DO UPDATE SET amount_at_risk = excluded.amount_at_risk, summary = excluded.summary, "
+                       f"evidence = excluded.evidence, refreshed_at = excluded.refreshed_at "
+                       f"WHERE {table}.status IN ('open', 'assigned')")
+    return f"INSERT INTO {table} ({cols}) VALUES {', '.join([row] * n)} ON CONFLICT (finding_key) {on_conflict}"
+
+
+def alerts_raise(*, findings: Iterable[Finding], source: str, now: dt.datetime, refresh: bool = False) -> int:
+    """Insert one alert per finding whose key is new; with ``refresh`` (the batch), update the figures and evidence
+    of undecided alerts with the same key. Returns how many alerts are new."""
+    findings = list(findings)
+    if not findings:
+        return 0
+    before = Alert.objects.filter(finding_key__in=[f.key for f in findings]).count() if len(findings) < CHUNK else \
+        Alert.objects.count()
+    with connection.cursor() as cursor:
+        for i in range(0, len(findings), CHUNK):
+            chunk = findings[i:i + CHUNK]
+            params = []
+            for f in chunk:
+                params += [str(f.rule), f.key[:200], f.region_id, f.institution_id, f.pharmacy_id, f.person_id,
+                           f.physician_id, f.period, f.amount, f.summary[:500], json.dumps(f.evidence, default=str),
+                           source, Alert.Status.OPEN.value, "", now, now]
+            cursor.execute(_insert_sql(len(chunk), refresh=refresh), params)
+    after = Alert.objects.filter(finding_key__in=[f.key for f in findings]).count() if len(findings) < CHUNK else \
+        Alert.objects.count()
+    return after - before
+
+
+# --------------------------------------------------------------------------- workflow
+
+def _require_reviewer(actor) -> None:
+    if not selectors.is_reviewer(actor):
+        raise ApplicationError("forbidden", "只有医保经办机构工作人员可以处理监控预警", status=403)
+
+
+def _lock(alert: Alert) -> Alert:
+    return Alert.objects.select_for_update().select_related("institution", "pharmacy", "region").get(pk=alert.pk)
+
+
+@transaction.atomic
+def alert_assign(*, alert: Alert, assignee, actor, now: dt.datetime) -> Alert:
+    """open (or assigned) → assigned to a reviewer of the alert's region."""
+    _require_reviewer(actor)
+    alert = _lock(alert)
+    if alert.is_decided:
+        raise ApplicationError("alert_decided", f"该预警已{alert.get_status_display()}，不能再分派", status=409)
+    if assignee is None or not (assignee.is_active and (assignee.is_superuser or assignee.role in BUREAU_ROLES)) \
+            or not selectors.alerts_visible_to(assignee).filter(pk=alert.pk).exists():
+        raise ApplicationError("invalid", "请选择本统筹区的经办机构工作人员作为处理人",
+                               fields={"assignee": ["不是可处理该预警的工作人员"]})
+    if alert.status == Alert.Status.ASSIGNED and alert.assignee_id == assignee.pk:
+        return alert
+    before = alert.status
+    alert.status, alert.assignee = Alert.Status.ASSIGNED, assignee
+    alert.save(update_fields=["status", "assignee"])
+    record_event(subject=alert, action=EventAction.ALERT_ASSIGNED, actor=actor, from_status=before,
+                 to_status=alert.status, data={"assignee": assignee.pk, "rule": alert.rule})
+    return alert
+
+
+def _parse_amount(value) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation:
+        raise ApplicationError("invalid", "处理金额应为数字（元）", fields={"sanction_amount": ["应为数字"]}) from None
+
+
+@transaction.atomic
+def alert_confirm(*, alert: Alert, actor, reason: str = "", sanction_kind: str = "", sanction_amount=None,
+                  now: dt.datetime, today: dt.date) -> Alert:
+    """open/assigned → confirmed; optionally proposes a sanction on the organisation (R-INS-3). A money sanction
+    (deduction/recovery, deposit deduction, deferral) is recorded by the settlement's ``sanction_money_record`` and
+    so reaches the organisation's next statement (R-SET-5)."""
+    _require_reviewer(actor)
+    alert = _lock(alert)
+    if alert.is_decided:
+        raise ApplicationError("alert_decided", f"该预警已{alert.get_status_display()}，不能再确认", status=409)
+    reason = (reason or "").strip()
+    sanction = None
+    if sanction_kind:
+        if sanction_kind not in PROPOSABLE:
+            raise ApplicationError("invalid", "处理方式应为拒付/追回、扣除质量保证金、暂缓拨付、约谈或通报批评",
+                                   fields={"sanction_kind": ["不支持的处理方式"]})
+        amount = _parse_amount(sanction_amount)
+        if sanction_kind in (Sanction.Kind.DEDUCTION, Sanction.Kind.DEPOSIT_DEDUCTION) and amount is None:
+            raise ApplicationError("invalid", "拒付/追回或扣除质量保证金须填写金额",
+                                   fields={"sanction_amount": ["必填"]})
+        why = f"监控预警 {alert.rule}（#{alert.pk}）：{alert.summary}" + (f"；{reason}" if reason else "")
+        organisation = alert.organisation
+        if sanction_kind in MONEY_KINDS:
+            sanction = sanction_money_record(organisation=organisation, kind=sanction_kind, amount=amount,
+                                             decided_on=today, reason=why, actor=actor, now=now)
+        elif alert.pharmacy_id:
+            sanction = pharmacy_sanction(pharmacy=organisation, actor=actor, kind=sanction_kind, decided_on=today,
+                                         reason=why, amount=amount, now=now)
+        else:
+            sanction = institution_sanction(institution=organisation, actor=actor, kind=sanction_kind,
+                                            decided_on=today, reason=why, amount=amount, now=now)
+    before = alert.status
+    alert.status, alert.decision_reason, alert.decided_at, alert.decided_by = Alert.Status.CONFIRMED, reason, now, actor
+    alert.assignee = alert.assignee or actor
+    alert.sanction = sanction
+    alert.save(update_fields=["status", "decision_reason", "decided_at", "decided_by", "assignee", "sanction"])
+    record_event(subject=alert, action=EventAction.ALERT_CONFIRMED, actor=actor, from_status=before,
+                 to_status=alert.status, reason=reason, data={"rule": alert.rule, "amount": str(alert.amount_at_risk)})
+    if sanction is not None:
+        record_event(subject=alert, action=EventAction.ALERT_SANCTION_PROPOSED, actor=actor, reason=reason,
+                     data={"sanction": sanction.pk, "kind": sanction.kind,
+                           "amount": str(sanction.amount) if sanction.amount is not None else None})
+    return alert
+
+
+@transaction.atomic
+def alert_dismiss(*, alert: Alert, actor, reason: str, now: dt.datetime) -> Alert:
+    """open/assigned → dismissed, with the reason (required)."""
+    _require_reviewer(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("reason_required", "排除预警须填写原因，例如“经核实为合理用药”",
+                               fields={"reason": ["必填"]})
+    alert = _lock(alert)
+    if alert.is_decided:
+        raise ApplicationError("alert_decided", f"该预警已{alert.get_status_display()}，不能再排除", status=409)
+    before = alert.status
+    alert.status, alert.decision_reason, alert.decided_at, alert.decided_by = Alert.Status.DISMISSED, reason, now, actor
+    alert.assignee = alert.assignee or actor
+    alert.save(update_fields=["status", "decision_reason", "decided_at", "decided_by", "assignee"])
+    record_event(subject=alert, action=EventAction.ALERT_DISMISSED, actor=actor, from_status=before,
+                 to_status=alert.status, reason=reason, data={"rule": alert.rule})
+    return alert
+
+
+@transaction.atomic
+def alerts_bulk_dismiss(*, alerts: list[Alert], actor, reason: str, now: dt.datetime) -> int:
+    """Dismiss several undecided alerts with one reason (each its own event); all or nothing."""
+    if not (reason or "").strip():
+        raise ApplicationError("reason_required", "批量排除须填写原因", fields={"reason": ["必填"]})
+    if not alerts:
+        raise ApplicationError("invalid", "请至少选择一条预警", fields={"alerts": ["未选择"]})
+    for alert in alerts:
+        alert_dismiss(alert=alert, actor=actor, reason=reason, now=now)
+    return len(alerts)
+
+
+def alert_transition(*, alert: Alert, to: str, actor, assignee=None, reason: str = "", sanction_kind: str = "",
+                     sanction_amount=None, now: dt.datetime, today: dt.date) -> Alert:
+    """API.md: ``POST /api/v1/alerts/{id}/transitions/`` with ``to`` = assigned | confirmed | dismissed."""
+    if to == Alert.Status.ASSIGNED:
+        return alert_assign(alert=alert, assignee=assignee, actor=actor, now=now)
+    if to == Alert.Status.CONFIRMED:
+        return alert_confirm(alert=alert, actor=actor, reason=reason, sanction_kind=sanction_kind,
+                             sanction_amount=sanction_amount, now=now, today=today)
+    if to == Alert.Status.DISMISSED:
+        return alert_dismiss(alert=alert, actor=actor, reason=reason, now=now)
+    raise ApplicationError("invalid", "to 应为 assigned、confirmed 或 dismissed", fields={"to": ["不支持的状态"]})
+
+
+# --------------------------------------------------------------------------- thresholds
+
+@transaction.atomic
+def monitoring_settings_save(*, region: Region, actor, values: dict) -> MonitoringSettings:
+    _require_reviewer(actor)
+    s = selectors.settings_for_edit(region)
+    for name, value in values.items():
+        setattr(s, name, value)
+    s.full_clean()
+    s.save()
+    return s
+
+
+# --------------------------------------------------------------------------- the monthly batch
+
+def _month_findings(rule: str, period: dt.date, th: dict) -> list[Finding]:
+    """The findings of ``rule`` for ``period``: set-based on PostgreSQL; on other databases (the SQLite
+    development set-up) the same pure rule over the month's rows."""
+    start, _ = month_bounds(period)
+    by_region = th["by_region"]
+    cities = th["cities"]
+    pg = is_postgresql()
+    if rule == Rule.PRICE_ABOVE_STANDARD:
+        return pricing.find_sql(period=start) if pg else pricing.find(line_rows_for_month(period=start))
+    if rule == Rule.PHYSICIAN_NOT_ELIGIBLE:
+        if pg:
+            return prescribing.find_physician_sql(period=start)
+        rows = line_rows_for_month(period=start)
+        return prescribing.find_physician(rows, prescribing.physician_rows(r.physician_id for r in rows))
+    if rule == Rule.NO_APPLICATION:
+        if pg:
+            return prescribing.find_application_sql(period=start)
+        rows = line_rows_for_month(period=start)
+        return prescribing.find_application(rows, prescribing.application_rows(person_ids=[r.person_id for r in rows]))
+    if rule == Rule.TRACE_CODE_REUSED:
+        return codes.find_sql(period=start) if pg else codes.find(codes.rows_for_month(period=start), period=start)
+    if rule == Rule.SUPPLY_BEYOND_NEED:
+        if pg:
+            return supply.find_sql(period=start, margins={r: t.supply_margin_days for r, t in by_region.items()
+                                                          if t is not selectors.DEFAULT_THRESHOLDS},
+                                   default_margin=selectors.DEFAULT_THRESHOLDS.supply_margin_days)
+        rows = line_rows_for_month(period=start, lookback_days=supply.LOOKBACK_DAYS)
+        return supply.find(rows, lambda r: by_region.get(r, selectors.DEFAULT_THRESHOLDS).supply_margin_days,
+                           period=start)
+    if rule == Rule.HIGH_COST_HIGH_VOLUME:
+        if pg:
+            return volume.find_sql(period=start, thresholds={c: by_region[rid].high_cost for c, rid in cities.items()},
+                                   default=selectors.DEFAULT_THRESHOLDS.high_cost)
+        return volume.find(line_rows_for_month(period=start), city_of=th["city_of"],
+                           region_of_city=lambda c: cities.get(c), thresholds_for=th["high_cost_for"])
+    if rule == Rule.PHYSICIAN_OUTLIER:
+        if pg:
+            return physicians.find_sql(period=start, thresholds={c: by_region[rid].outlier for c, rid in cities.items()},
+                                       default=selectors.DEFAULT_THRESHOLDS.outlier)
+        return physicians_find_rows(line_rows_for_month(period=start), th)
+    if rule == Rule.EXIT_CRITERIA:
+        return organisations.find_exit(organisations.exit_rows(period=start), period=start)
+    if rule == Rule.SALES_EXCEED_PURCHASES:
+        return organisations.find_stock_sql(period=start) if pg else \
+            organisations.find_stock(organisations.stock_rows(period=start), period=start)
+    raise ValueError(rule)
+
+
+def physicians_find_rows(rows, th: dict) -> list[Finding]:
+    ids = {r.physician_id for r in rows}
+    inst_of = dict(Physician.objects.filter(pk__in=ids).values_list("pk", "institution_id"))
+    region_of = dict(Institution.objects.filter(pk__in=set(inst_of.values())).values_list("pk", "region_id"))
+    return physicians.find(rows, city_of=th["city_of"], region_of_city=lambda c: th["cities"].get(c),
+                           thresholds_for=th["outlier_for"], region_of_institution=region_of.get,
+                           institution_of_physician=inst_of.get)
+
+
+def thresholds_context() -> dict:
+    """What the batch needs about thresholds and pooling cities, read once."""
+    by_region = selectors.thresholds_by_region()
+    codes_ = dict(Region.objects.values_list("pk", "code"))
+    cities = {code: pk for pk, code in codes_.items() if code.endswith("00") and not code.endswith("0000")}
+
+    def city_of(region_id: int) -> str:
+        return volume.city_code(codes_[region_id])
+
+    def high_cost_for(region_id):
+        return by_region.get(region_id, selectors.DEFAULT_THRESHOLDS).high_cost
+
+    def outlier_for(region_id):
+        return by_region.get(region_id, selectors.DEFAULT_THRESHOLDS).outlier
+
+    return {"by_region": by_region, "cities": cities, "city_of": city_of, "high_cost_for": high_cost_for,
+            "outlier_for": outlier_for}
+
+
+def monitoring_run_create(*, period: dt.date, region: Region | None, actor, now: dt.datetime) -> MonitoringRun:
+    """Queue a run of every rule over ``period`` (a bureau user's run covers their region only)."""
+    if actor is not None and not actor.is_superuser:
+        _require_reviewer(actor)
+        region = actor.region
+    run = MonitoringRun.objects.create(period=period.replace(day=1), region=region, started_by=actor,
+                                       created_at=now, rules_total=len(Rule))
+    return run
+
+
+def _region_filter(findings: list[Finding], region: Region | None) -> list[Finding]:
+    if region is None:
+        return findings
+    prefix = region.code.rstrip("0")
+    codes_ = dict(Region.objects.values_list("pk", "code"))
+    return [f for f in findings if codes_.get(f.region_id, "").startswith(prefix)]
+
+
+def monitoring_run_execute(*, run_id: int, now: dt.datetime) -> MonitoringRun:
+    """Run every rule over the run's month, one rule per transaction, the progress saved after each."""
+    run = MonitoringRun.objects.select_related("region").get(pk=run_id)
+    MonitoringRun.objects.filter(pk=run.pk).update(status=MonitoringRun.Status.RUNNING, rules_done=0)
+    th = thresholds_context()
+    findings_total = raised_total = 0
+    try:
+        for done, rule in enumerate(Rule, start=1):
+            with transaction.atomic():
+                found = _region_filter(_month_findings(rule, run.period, th), run.region)
+                raised = alerts_raise(findings=found, source=Alert.Source.BATCH, now=now, refresh=True)
+            findings_total += len(found)
+            raised_total += raised
+            MonitoringRun.objects.filter(pk=run.pk).update(rules_done=done, findings=findings_total,
+                                                           alerts_raised=raised_total)
+    except Exception as exc:
+        MonitoringRun.objects.filter(pk=run.pk).update(status=MonitoringRun.Status.FAILED, error=str(exc)[:2000],
+                                                       finished_at=now)
+        raise
+    with transaction.atomic():
+        MonitoringRun.objects.filter(pk=run.pk).update(status=MonitoringRun.Status.SUCCEEDED, finished_at=now)
+        run.refresh_from_db()
+        record_event(subject=run, action=EventAction.MONITORING_RUN, actor=run.started_by, to_status=run.status,
+                     data={"period": run.period.isoformat(), "findings": run.findings, "raised": run.alerts_raised})
+    return run
+
+
+def monitoring_run_now(*, period: dt.date, region: Region | None = None, actor=None,
+                       now: dt.datetime) -> MonitoringRun:
+    """Create and execute a run in this process (the schedule's task, commands, the demo and tests)."""
+    run = monitoring_run_create(period=period, region=region, actor=actor, now=now)
+    return monitoring_run_execute(run_id=run.pk, now=now)
