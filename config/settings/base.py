@@ -48,6 +48,7 @@ LOCAL_APPS = [
     "apps.prescriptions",
     "apps.settlement",
     "apps.procurement",
+    "apps.monitoring",
     "apps.demo",  # top layer: the demo loader and load_demo
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS

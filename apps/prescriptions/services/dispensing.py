@@ -299,6 +299,9 @@ def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: l
     Prescription.objects.filter(pk=locked.pk).update(status=locked.status, status_changed_at=now)
     record_event(subject=dispensing, action=EventAction.DISPENSED, actor=user, to_status=dispensing.kind,
                  data={"prescription": locked.pk, "total": str(result.total), "fund": str(result.fund_payment)})
+    # section 9: the monitoring rules R-MON-1..5 flag the dispensing in this transaction (never refuse it)
+    hooks.dispensing_recorded.send(dispensing=dispensing, lines=lines, trace_codes=codes, prescription=locked,
+                                   items=context.items, now=now)
     dispensing.lines_cache = lines
     return dispensing
 
