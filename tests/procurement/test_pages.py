@@ -105,3 +105,13 @@ def test_r_sec_1_pages_are_scoped(world):
     assert [a.institution.code for a, _ in mine.context["agreements"]] == ["H640500001"]
     assert [i.invoice_no for i, *_ in mine.context["invoices"]] == ["FA1"]
     assert browser(f.pharmacy_user()).get("/procurement/mine/").status_code == 403
+
+
+def test_pages_in_english_when_chosen(world):
+    from django.conf import settings
+
+    c = browser(world["admin"])
+    c.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = c.get("/procurement/pace/?month=2026-03").content.decode()
+    assert "Behind the even pace" in html and "落后于均衡进度" not in html
+    assert "进度预警" in browser(world["admin"]).get("/procurement/pace/?month=2026-03").content.decode()
