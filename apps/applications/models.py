@@ -281,3 +281,39 @@ class ApplicationDocument(models.Model):
     @property
     def is_image(self) -> bool:
         return self.content_type in ("image/jpeg", "image/png")
+
+
+class InsuredPersonChange(models.Model):
+    """A hospital's proposed change to an insured person's identity or insurance facts (R-SEC-1, R-SEC-3): never a
+    silent overwrite. A hospital of the person's own pooling region proposes it and the insured region's bureau
+    approves or rejects it; a hospital of another region cannot change the facts at all (its upload or
+    application keeps the stored ones)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待审核")
+        APPROVED = "approved", _("已通过")
+        REJECTED = "rejected", _("已驳回")
+
+    person = models.ForeignKey(InsuredPerson, verbose_name=_("参保人"), on_delete=models.CASCADE,
+                               related_name="changes")
+    institution = models.ForeignKey("institutions.Institution", verbose_name=_("提出机构"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    before = models.JSONField(_("修改前"), default=dict)
+    after = models.JSONField(_("修改后"), default=dict)
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING,
+                              db_index=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("提出人"), null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(_("提出时间"))
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("审核人"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    reason = models.TextField(_("审核意见"), blank=True)
+
+    class Meta:
+        verbose_name = _("参保人信息变更")
+        verbose_name_plural = _("参保人信息变更")
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self):
+        return f"{self.person} {self.get_status_display()}"

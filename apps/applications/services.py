@@ -22,6 +22,7 @@ from apps.applications.models import (
     ApplicationDocument,
     ApplicationReview,
     InsuredPerson,
+    InsuredPersonChange,
     ManufacturerSwitch,
     OtherFundUse,
     Stage,
@@ -70,9 +71,16 @@ LOOKUP_WINDOW_SECONDS = getattr(settings, "APPLICATION_LOOKUP_WINDOW_SECONDS", 1
 @transaction.atomic
 def insured_person_upsert(*, name: str, id_number: str, insurance_type: str, insured_region_code: str,
                           phone: str = "", card_number: str = "", employer: str = "", sex: str | None = None,
-                          age: int | None = None, today: dt.date, actor=None) -> InsuredPerson:
-    """The insured person with this ID number, created or brought up to date (R-APP-2). R-APP-3: the ID number
-    must be valid (GB 11643) and, where sex or age are entered, agree with them."""
+                          age: int | None = None, today: dt.date, actor=None,
+                          now: dt.datetime | None = None) -> InsuredPerson:
+    """The insured person with this ID number, created when new (R-APP-2). R-APP-3: the ID number must be valid
+    (GB 11643) and, where sex or age are entered, agree with them.
+
+    An existing person's identity and insurance facts are never overwritten by a hospital (R-SEC-1, R-SEC-3): a
+    hospital of another pooling region leaves them as stored; a hospital of the person's own pooling region
+    proposes the change (``InsuredPersonChange``, pending) for the insured region's bureau to approve
+    (``insured_person_change_approve``). Bureau users and system imports (no actor) change them directly, with
+    the event row."""
     info = parse_id_number(id_number, today=today)
     if sex is not None and sex != "" and sex != info.sex:
         raise ApplicationError("invalid_id_number", "填写的性别与身份证号不一致",
@@ -104,12 +112,99 @@ def insured_person_upsert(*, name: str, id_number: str, insurance_type: str, ins
             record_event(subject=person, action=EventAction.INSURED_PERSON_CREATED, actor=actor)
             return person
     changed = [k for k, v in values.items() if getattr(person, k) != v and (v != "" or k in ("name",))]
-    if changed:
-        for key in changed:
-            setattr(person, key, values[key])
-        person.save(update_fields=[*changed, "updated_at"])
-        record_event(subject=person, action=EventAction.INSURED_PERSON_UPDATED, actor=actor, data={"fields": changed})
+    if not changed:
+        return person
+    if getattr(actor, "role", None) == Role.HOSPITAL:
+        institution = actor.institution
+        if institution is not None and same_pooling_area(institution.region, person.insured_region):
+            _insured_person_change_propose(person=person, values={k: values[k] for k in changed}, actor=actor,
+                                           institution=institution, now=now or timezone.now())
+        return person
+    for key in changed:
+        setattr(person, key, values[key])
+    person.save(update_fields=[*changed, "updated_at"])
+    record_event(subject=person, action=EventAction.INSURED_PERSON_UPDATED, actor=actor, data={"fields": changed})
     return person
+
+
+def same_pooling_area(a: Region, b: Region) -> bool:
+    """Two regions of one pooling area (统筹区: the city, the first four digits of the code; a province-level code
+    covers its whole province)."""
+    if a is None or b is None:
+        return False
+    pa = a.code[:2] if a.code.endswith("0000") else a.code[:4]
+    pb = b.code[:2] if b.code.endswith("0000") else b.code[:4]
+    return pa.startswith(pb) or pb.startswith(pa)
+
+
+def _fact_value(value):
+    return value.code if isinstance(value, Region) else value
+
+
+def _insured_person_change_propose(*, person: InsuredPerson, values: dict, actor, institution,
+                                   now: dt.datetime) -> InsuredPersonChange:
+    """One pending change per person and institution: a later proposal replaces the earlier pending one."""
+    before = {k: _fact_value(getattr(person, k)) for k in values}
+    after = {k: _fact_value(v) for k, v in values.items()}
+    change = (InsuredPersonChange.objects.select_for_update()
+              .filter(person=person, institution=institution, status=InsuredPersonChange.Status.PENDING).first())
+    if change is None:
+        return InsuredPersonChange.objects.create(person=person, institution=institution, before=before,
+                                                  after=after, requested_by=actor, requested_at=now)
+    change.before, change.after, change.requested_by, change.requested_at = before, after, actor, now
+    change.save(update_fields=["before", "after", "requested_by", "requested_at"])
+    return change
+
+
+def _check_change_reviewer(change: InsuredPersonChange, actor) -> None:
+    if actor is None or not actor.is_authenticated:
+        raise ApplicationError("permission_denied", "请先登录", status=403)
+    if actor.is_superuser:
+        return
+    if actor.role not in BUREAU_ROLES or not actor.region_id or \
+            not change.person.insured_region.code.startswith(actor.region.descendant_prefix):
+        raise ApplicationError("not_found", "未找到该变更申请", status=404)
+
+
+@transaction.atomic
+def insured_person_change_approve(*, change: InsuredPersonChange, actor, now: dt.datetime,
+                                  reason: str = "") -> InsuredPerson:
+    """The insured region's bureau approves a proposed change: the facts are written with the event row."""
+    change = InsuredPersonChange.objects.select_for_update().select_related("person__insured_region").get(pk=change.pk)
+    _check_change_reviewer(change, actor)
+    if change.status != InsuredPersonChange.Status.PENDING:
+        raise ApplicationError("invalid_state", "该变更申请已处理", status=409)
+    person = InsuredPerson.objects.select_for_update().get(pk=change.person_id)
+    fields = []
+    for key, value in change.after.items():
+        if key == "insured_region":
+            value = Region.objects.filter(code=value).first()
+            if value is None:
+                raise ApplicationError("invalid", "参保地区划代码不存在", fields={"insured_region": ["区划代码不存在"]})
+        setattr(person, key, value)
+        fields.append(key)
+    person.save(update_fields=[*fields, "updated_at"])
+    change.status, change.decided_by, change.decided_at, change.reason = (
+        InsuredPersonChange.Status.APPROVED, actor, now, (reason or "").strip())
+    change.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+    record_event(subject=person, action=EventAction.INSURED_PERSON_UPDATED, actor=actor,
+                 data={"fields": sorted(fields), "change": change.pk, "institution": change.institution_id})
+    return person
+
+
+@transaction.atomic
+def insured_person_change_reject(*, change: InsuredPersonChange, actor, now: dt.datetime,
+                                 reason: str) -> InsuredPersonChange:
+    change = InsuredPersonChange.objects.select_for_update().select_related("person__insured_region").get(pk=change.pk)
+    _check_change_reviewer(change, actor)
+    if change.status != InsuredPersonChange.Status.PENDING:
+        raise ApplicationError("invalid_state", "该变更申请已处理", status=409)
+    if not (reason or "").strip():
+        raise ApplicationError("invalid", "请填写驳回理由", fields={"reason": ["必填"]})
+    change.status, change.decided_by, change.decided_at, change.reason = (
+        InsuredPersonChange.Status.REJECTED, actor, now, reason.strip())
+    change.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+    return change
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -220,7 +315,7 @@ def application_submit(*, actor, patient: dict, physician_code: str, generic_nam
         insurance_type=patient.get("insurance_type", ""), insured_region_code=patient.get("insured_region", ""),
         phone=patient.get("phone", ""), card_number=patient.get("card_number", ""),
         employer=patient.get("employer", ""), sex=patient.get("sex"), age=patient.get("age"), today=today,
-        actor=actor,
+        actor=actor, now=now,
     )
 
     physician = Physician.objects.filter(code=(physician_code or "").strip()).prefetch_related(

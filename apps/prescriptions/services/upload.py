@@ -190,7 +190,7 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime) -> tuple[Pr
     try:
         with transaction.atomic():
             if person is None:
-                prescription.person = _person_from_patient(data.patient, actor=user, today=issued_on)
+                prescription.person = _person_from_patient(data.patient, actor=user, today=issued_on, now=now)
             prescription.save(force_insert=True)
             PrescriptionItem.objects.bulk_create([
                 PrescriptionItem(prescription=prescription, drug=drugs[code], quantity=item.quantity,
@@ -230,13 +230,13 @@ def _outpatient_person_and_application(*, data: UploadData, named: Application |
     raise ApplicationError("invalid", "门诊处方须填写待遇申请（application）", fields={"application": ["必填"]})
 
 
-def _person_from_patient(patient: dict, *, actor, today: dt.date) -> InsuredPerson:
+def _person_from_patient(patient: dict, *, actor, today: dt.date, now: dt.datetime) -> InsuredPerson:
     return insured_person_upsert(
         name=patient.get("name", ""), id_number=str(patient.get("id_number", "")),
         insurance_type=patient.get("insurance_type", ""), insured_region_code=str(patient.get("insured_region", "")),
         phone=patient.get("phone", "") or "", card_number=patient.get("card_number", "") or "",
         employer=patient.get("employer", "") or "", sex=patient.get("sex"), age=patient.get("age"), actor=actor,
-        today=today)
+        today=today, now=now)
 
 
 def _delivery_for(*, data: UploadData, drugs: list[Drug]) -> str:
