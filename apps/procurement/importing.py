@@ -10,12 +10,9 @@ rules are the services' (``services.purchase_facts``, ``services.repayment_check
 """
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
-from typing import Any, Iterable
-
-from django.db.models import Q
+from typing import Iterable
 
 from apps.core.events import EventAction, record_event
 from apps.core.excel import registry
@@ -25,7 +22,7 @@ from apps.core.scoping import scope_to_user
 from apps.institutions.models import Institution
 from apps.procurement import selectors, services
 from apps.procurement.models import (
-    Agreement, BaseUse, Contract, ProcurementImport, ProcurementRound, Purchase, RegionBase, Repayment, WinningProduct,
+    Agreement, BaseUse, Contract, ProcurementImport, Purchase, RegionBase, Repayment, WinningProduct,
 )
 
 PRODUCTS = "vbp_products"
@@ -128,7 +125,7 @@ class _Spec(ImportSpec):
         run = ctx["run"]
         log = ProcurementImport.objects.create(
             kind=self.kind, file_name=run.file_name[:255], region=ctx["region"], round=ctx["round"],
-            created_by=services._actor(ctx["user"]), created_count=len(plan.creates),
+            created_by=services.user_or_none(ctx["user"]), created_count=len(plan.creates),
             updated_count=len(plan.updates), unchanged_count=plan.unchanged)
         record_event(subject=log, action=EventAction.PROCUREMENT_IMPORTED, actor=ctx["user"],
                      data={"kind": self.kind, "file": run.file_name, "created": len(plan.creates),

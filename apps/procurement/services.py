@@ -29,7 +29,7 @@ FIRST_YEAR_RATIO = {1: Decimal("0.50"), 2: Decimal("0.60"), 3: Decimal("0.70")}
 ADVANCE_MINIMUM_SHARE = Decimal("0.50")
 
 
-def _actor(user):
+def user_or_none(user):
     return user if getattr(user, "is_authenticated", False) else None
 
 
@@ -60,7 +60,7 @@ def round_create(*, region, code: str, name: str, actor) -> ProcurementRound:
         raise ApplicationError("invalid", "批次编号和名称必填", fields={"code": ["必填"], "name": ["必填"]})
     if ProcurementRound.objects.filter(region=region, code=code).exists():
         raise ApplicationError("round_exists", f"批次编号 {code} 已存在", fields={"code": ["已存在"]}, status=409)
-    round_ = ProcurementRound.objects.create(region=region, code=code, name=name, created_by=_actor(actor))
+    round_ = ProcurementRound.objects.create(region=region, code=code, name=name, created_by=user_or_none(actor))
     FundAccount.objects.create(round=round_, region=region)
     record_event(subject=round_, action=EventAction.PROCUREMENT_ROUND_CREATED, actor=actor,
                  data={"code": code, "name": name, "region": region.code})
@@ -110,7 +110,7 @@ def winning_product_extend(*, product: WinningProduct, decision: str, decided_on
     product.extended = True
     product.extension_decision = decision
     product.extension_decided_on = decided_on
-    product.extension_decided_by = _actor(actor)
+    product.extension_decided_by = user_or_none(actor)
     product.save(update_fields=["extended", "extension_decision", "extension_decided_on", "extension_decided_by"])
     record_event(subject=product, action=EventAction.PROCUREMENT_CYCLE_EXTENDED, actor=actor, reason=decision,
                  data={"from": str(old_end), "to": str(product.cycle_end), "decided_on": str(decided_on)})
@@ -199,7 +199,7 @@ def contract_decompose(*, product: WinningProduct, cycle_year: int, actor,
         parts = {key: floors.get(key, 0) + extra.get(key, 0) for key in weights | floors}
     starts_on, ends_on = product.year_bounds(cycle_year)
     contract = Contract.objects.create(product=product, cycle_year=cycle_year, starts_on=starts_on, ends_on=ends_on,
-                                       agreed_volume=total, signed_by=_actor(actor))
+                                       agreed_volume=total, signed_by=user_or_none(actor))
     Agreement.objects.bulk_create([
         Agreement(contract=contract, institution_id=key, base_quantity=weights.get(key, 0), agreed_volume=part)
         for key, part in parts.items()
@@ -261,7 +261,7 @@ def repayments_write(*, items: list[tuple[Purchase, Decimal, dt.date, str]], act
                      imported_by=None) -> list[Repayment]:
     """Write checked repayments with their fund entries (inside the caller's transaction)."""
     repayments = Repayment.objects.bulk_create([
-        Repayment(purchase=p, amount=money(a), paid_on=d, reference=ref, source=source, recorded_by=_actor(actor),
+        Repayment(purchase=p, amount=money(a), paid_on=d, reference=ref, source=source, recorded_by=user_or_none(actor),
                   imported_by=imported_by)
         for p, a, d, ref in items
     ])
@@ -275,7 +275,7 @@ def repayments_write(*, items: list[tuple[Purchase, Decimal, dt.date, str]], act
                 round_id=purchase.product.round_id, region_id=purchase.product.region_id)
         entries.append(FundEntry(account=account, kind=FundEntry.Kind.REPAYMENT, amount=repayment.amount,
                                  occurred_on=repayment.paid_on, counterparty=purchase.institution.name,
-                                 reference=purchase.invoice_no, repayment=repayment, recorded_by=_actor(actor)))
+                                 reference=purchase.invoice_no, repayment=repayment, recorded_by=user_or_none(actor)))
     FundEntry.objects.bulk_create(entries)
     return repayments
 
@@ -317,7 +317,7 @@ def fund_advance(*, round_: ProcurementRound, amount: Decimal, occurred_on: dt.d
             fields={"amount": [f"不低于 {minimum}"]}, data={"minimum": str(minimum), "annual_amount": str(annual)})
     entry = FundEntry.objects.create(account=account, kind=FundEntry.Kind.ADVANCE, amount=money(amount),
                                      occurred_on=occurred_on, cycle_year=cycle_year, counterparty="财政",
-                                     reference=reference, recorded_by=_actor(actor))
+                                     reference=reference, recorded_by=user_or_none(actor))
     record_event(subject=account, action=EventAction.PROCUREMENT_FUND_ADVANCED, actor=actor,
                  data={"amount": str(entry.amount), "annual_amount": str(annual), "cycle_year": cycle_year})
     return entry
@@ -340,7 +340,7 @@ def fund_settle(*, round_: ProcurementRound, firm: str, amount: Decimal, occurre
                                fields={"amount": [f"不超过 {balance}"]})
     entry = FundEntry.objects.create(account=account, kind=FundEntry.Kind.SETTLEMENT, amount=money(amount),
                                      occurred_on=occurred_on, counterparty=firm, reference=reference,
-                                     recorded_by=_actor(actor))
+                                     recorded_by=user_or_none(actor))
     record_event(subject=account, action=EventAction.PROCUREMENT_FUND_SETTLED, actor=actor,
                  data={"firm": firm, "amount": str(entry.amount), "balance_after": str(balance - entry.amount)})
     return entry
@@ -396,10 +396,10 @@ def standard_link_apply(*, product: WinningProduct, actor, now: dt.datetime) -> 
                     payment_standard=product.winning_price)
         linked.append(LinkedStandard(product=product, drug=row["drug"], previous_amount=row["current"],
                                      amount=product.winning_price, effective_date=product.execution_date,
-                                     applied_by=_actor(actor)))
+                                     applied_by=user_or_none(actor)))
     LinkedStandard.objects.bulk_create(linked)
     product.standard_linked_at = now
-    product.standard_linked_by = _actor(actor)
+    product.standard_linked_by = user_or_none(actor)
     product.save(update_fields=["standard_linked_at", "standard_linked_by"])
     record_event(subject=product, action=EventAction.PROCUREMENT_STANDARD_LINKED, actor=actor,
                  data={"price": str(product.winning_price), "effective_date": str(product.execution_date),
