@@ -1,6 +1,6 @@
 """R-MON-4: a traceability code seen twice. Every appearance of a code after its first is compared with the one
 before it: flagged when the earlier one is still live (never released by a reversal: two live dispensings of
-one pack, only possible through imported rows) or when the earlier one was released by a reversal and the pack
+one pack — the live-code unique index refuses it today, the rule still says so) or when the earlier one was released by a reversal and the pack
 was then dispensed by another pharmacy (a released pack should be back on the first pharmacy's shelf). The
 reversal-and-redispense at the same pharmacy (R-RX-6) is the normal correction and is not flagged.
 

@@ -154,7 +154,7 @@ def find_sql(*, period: dt.date, thresholds: dict[str, OutlierThresholds], defau
              "patients": r["patients"], "prescriptions": r["prescriptions"], "fund": r["fund"],
              "name": (r["generic_name"], r["dosage_form"])}
         over = [label for metric, label in METRICS
-                if s[metric] > figures[metric]["percentile"] and s[metric] >= r["multiple"] * figures[metric]["median"]]
+                if s[metric] > figures[metric]["percentile"] and s[metric] >= float(r["multiple"]) * figures[metric]["median"]]
         findings.append(_finding(physician=r["physician_id"], institution=r["institution_id"],
                                  region_id=r["institution_region_id"], variety=variety_key(r["generic_name"], r["dosage_form"]),
                                  period=start, s=s, over=over, figures=figures, peers=r["peers"], pct=r["pct"]))
