@@ -56,3 +56,8 @@ def test_r_vbp_3_purchase_import_in_the_browser_bad_row_refused_then_good_file(p
     page.click("#confirm-button")
     assert "新增 2" in page.locator("#import-done").inner_text()
     assert sorted(Purchase.objects.values_list("invoice_no", "quantity")) == [("N1", 10), ("N2", 3)]
+
+    # the completion page draws its chart from the same rows: agreed 100, 13 bought by the end of February → 13 %
+    page.goto(f"{live_server.url}/procurement/completion/?month=2026-02")
+    page.wait_for_function("window.procurementChart && window.procurementChart.data.datasets[0].data.length === 1")
+    assert "13%" in page.locator("#completion-table tbody tr").first.inner_text()
