@@ -8,15 +8,20 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from apps.demo import applications, catalogue, prescriptions, procurement, regions, settlement
+from apps.demo import (
+    applications, catalogue, jilin, monitoring, prescriptions, procurement, regions, settlement, year,
+)
 
 STEPS = [
     regions,        # regions, settings, policies, registries, users
     catalogue,      # negotiated drugs
     applications,   # treatment applications in every state
     prescriptions,  # prescriptions, dispensings, stock
+    year,           # a year of work per region: applications, monthly dispensings, reversals, confirmed statements
     settlement,     # statements, stocking reports
     procurement,    # a volume-based procurement round: agreed volumes, purchases, fund, repayments
+    jilin,          # a Jilin-style region: certifying/treating split, three hospital stages by three users
+    monitoring,     # section 9: records each monitoring rule finds, then the month's batch (alerts of every rule)
 ]
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-RULE = re.compile(r"\bR-(INS|DOC|PHA|CAT|APP|RX|PAY|SET|STK|MON|VBP|SEC)-(\d+)\b")
-TEST_RULE = re.compile(r"\btest_r_(ins|doc|pha|cat|app|rx|pay|set|stk|mon|vbp|sec)_(\d+)_")
-ORDER = ["INS", "DOC", "PHA", "CAT", "APP", "RX", "PAY", "SET", "STK", "MON", "VBP", "SEC"]
+RULE = re.compile(r"\bR-(INS|DOC|PHA|CAT|APP|RX|PAY|SET|STK|MON|VBP|PUB|SEC)-(\d+)\b")
+TEST_RULE = re.compile(r"\btest_r_(ins|doc|pha|cat|app|rx|pay|set|stk|mon|vbp|pub|sec)_(\d+)_")
+ORDER = ["INS", "DOC", "PHA", "CAT", "APP", "RX", "PAY", "SET", "STK", "MON", "VBP", "PUB", "SEC"]
 
 
 class Command(BaseCommand):
