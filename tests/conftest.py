@@ -145,6 +145,25 @@ def pytest_configure(config):
         config._clock_travel.start()
 
 
+@pytest.fixture(autouse=True)
+def _fixed_today(request):
+    """``@pytest.mark.today("2026-12-01")``: a test whose code path reads the clock at an edge (view, API, browser,
+    task) and whose data is dated around that day runs with the clock fixed there (ticking), under any --clock."""
+    marker = request.node.get_closest_marker("today")
+    if marker is None:
+        yield
+        return
+    import datetime as dt
+    import zoneinfo
+
+    import time_machine
+
+    moment = dt.datetime.combine(dt.date.fromisoformat(marker.args[0]), dt.time(10, 0),
+                                 tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+    with time_machine.travel(moment, tick=True):
+        yield
+
+
 def pytest_unconfigure(config):
     travel = getattr(config, "_clock_travel", None)
     if travel is not None:

@@ -10,7 +10,8 @@ from apps.applications.models import Application, ApplicationReview, Stage
 from tests import factories as f
 from tests.applications.factories import patient, setup_hospital, stage_actor
 
-pytestmark = pytest.mark.django_db
+# the API (an edge) reads the clock; the fixtures are dated around 1 December 2026
+pytestmark = [pytest.mark.django_db, pytest.mark.today("2026-12-01")]
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

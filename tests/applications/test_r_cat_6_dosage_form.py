@@ -14,7 +14,8 @@ from tests import factories as f
 from tests.applications.factories import NOW, give_duties, patient
 from tests.prescriptions import factories as rx
 
-pytestmark = pytest.mark.django_db
+# the API (an edge) reads the clock; the fixtures are dated around 1 December 2026
+pytestmark = [pytest.mark.django_db, pytest.mark.today("2026-12-01")]
 
 
 def test_r_app_7_dosage_form_required_when_generic_has_two_forms(api_as, zhongwei):

@@ -11,7 +11,8 @@ from tests import factories as f
 from tests.applications.factories import patient
 from tests.prescriptions import factories as rx
 
-pytestmark = pytest.mark.django_db
+# the API (an edge) reads the clock; the fixtures are dated around 1 December 2026
+pytestmark = [pytest.mark.django_db, pytest.mark.today("2026-12-01")]
 
 
 def _jilin_hospital(kind=Institution.Kind.CERTIFYING):
