@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from django.utils import timezone
-
 from apps.applications.models import InsuredPerson, OtherFundUse
 from apps.applications.selectors import other_fund_uses_visible_to
 from apps.applications.services import lock_patient_years
@@ -57,7 +55,7 @@ class OtherFundUseImportSpec(imp.ImportSpec):
             yield H["amount"], "基金支付金额不能为负数"
         if "period" in values:
             year, month = values["period"]
-            today = timezone.localdate()
+            today = ctx["effective_date"]  # the upload's date, set at the edge
             if (year, month) > (today.year, today.month):
                 yield H["period"], f"{year}-{month:02d} 晚于本月"
             elif ctx["period"] is None:
@@ -98,7 +96,7 @@ class OtherFundUseImportSpec(imp.ImportSpec):
         return super().show(attr, value)
 
     def write(self, plan, ctx):
-        now, user = timezone.now(), ctx["user"]
+        now, user = ctx["run"].created_at, ctx["user"]  # the upload's moment, set at the edge
         rows = [*plan.creates, *plan.updates]
         if not rows:
             return

@@ -5,13 +5,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.utils import timezone
 
 from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
 from apps.core import hooks as core_hooks
 from apps.core.models import CalendarArrangement, CalendarDay, Region, RegionSettings
 from apps.core.region_presets import REGION_SETTINGS_PRESETS
+from apps.core.scoping import require_system_wide
 
 L = Region.Level
 
@@ -91,7 +91,9 @@ def region_update(*, region: Region, actor, name: str) -> Region:
 
 @transaction.atomic
 def calendar_day_set(*, actor, date: dt.date, kind: str, name: str = "") -> CalendarDay:
-    """Mark a date as a public holiday or a make-up working day (R-APP-5)."""
+    """Mark a date as a public holiday or a make-up working day (R-APP-5). The calendar is shared by every region:
+    a system-wide role writes it (R-SEC-1)."""
+    require_system_wide(actor)
     if kind not in CalendarDay.Kind.values:
         raise ApplicationError("invalid", "类型应为法定节假日或调休上班", fields={"kind": ["未知类型"]})
     day, created = CalendarDay.objects.get_or_create(date=date, defaults={"kind": kind, "name": name})
@@ -104,6 +106,7 @@ def calendar_day_set(*, actor, date: dt.date, kind: str, name: str = "") -> Cale
 
 @transaction.atomic
 def calendar_day_delete(*, actor, day: CalendarDay) -> None:
+    require_system_wide(actor)
     record_event(subject=day, action=EventAction.CALENDAR_DAY_DELETED, actor=actor,
                  data={"date": day.date.isoformat(), "kind": day.kind})
     day.delete()
@@ -171,7 +174,8 @@ def _read_rows(file) -> list[tuple[int, tuple]]:
 def calendar_import(*, actor, file, dry_run: bool = False, now: dt.datetime | None = None) -> CalendarImportResult:
     """Import holidays and make-up working days from an .xlsx (R-APP-5). If any row is bad nothing is written
     and every bad row is reported (``row``, ``column``, ``message``); importing the same file again changes
-    nothing. ``dry_run`` reports what would happen."""
+    nothing. ``dry_run`` reports what would happen. A system-wide role only (R-SEC-1)."""
+    require_system_wide(actor)
     result = CalendarImportResult(dry_run=dry_run)
     parsed: dict[dt.date, tuple[str, str]] = {}
     for row_no, (raw_date, raw_kind, raw_name, *_rest) in _read_rows(file):
@@ -210,11 +214,13 @@ def calendar_import(*, actor, file, dry_run: bool = False, now: dt.datetime | No
         record_event(subject=actor, action=EventAction.CALENDAR_IMPORTED, actor=actor,
                      data={"created": result.created, "updated": result.updated, "unchanged": result.unchanged})
     if not dry_run and parsed:
+        if now is None:
+            raise ValueError("calendar_import records the arrangement's import time: pass now=")
         # R-APP-5: the file is the official arrangement of the years it covers; provisional dates are recomputed
         years = sorted({day.year for day in parsed})
         for year in years:
             CalendarArrangement.objects.get_or_create(
-                year=year, defaults={"imported_at": now or timezone.now(),
+                year=year, defaults={"imported_at": now,
                                      "imported_by": actor if getattr(actor, "pk", None) else None})
         result.recomputed = sum(core_hooks.calendar_arrangement_imported.send(
             years=years, actor=actor if getattr(actor, "pk", None) else None))

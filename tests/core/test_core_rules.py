@@ -12,6 +12,9 @@ from apps.core.services import calendar_import, region_create
 from apps.core.working_days import add_working_days, is_working_day, working_days_between
 from tests import factories as f
 
+#: R-APP-5: importing records the arrangement's import time, given by the caller
+NOW_FOR_IMPORT = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
 
 def test_r_app_3_check_digit_of_a_known_number():
     # GB 11643 example: 11010519491231002X
@@ -105,10 +108,10 @@ def test_r_app_5_calendar_import_is_all_or_nothing_with_row_errors():
     preview = calendar_import(actor=admin, file=_xlsx(good), dry_run=True)
     assert (preview.created, preview.updated, preview.unchanged) == (2, 0, 0)
     assert not CalendarDay.objects.filter(date__year=2027).exists()
-    result = calendar_import(actor=admin, file=_xlsx(good))
+    result = calendar_import(actor=admin, file=_xlsx(good), now=NOW_FOR_IMPORT)
     assert (result.created, result.updated, result.unchanged) == (2, 0, 0)
     assert is_working_day(dt.date(2027, 2, 6)) and not is_working_day(dt.date(2027, 1, 1))
-    again = calendar_import(actor=admin, file=_xlsx(good))
+    again = calendar_import(actor=admin, file=_xlsx(good), now=NOW_FOR_IMPORT)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
 
 

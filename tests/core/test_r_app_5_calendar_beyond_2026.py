@@ -64,7 +64,7 @@ def test_r_app_5_provisional_due_date_recomputed_on_import(api_as, zhongwei):
     assert (app.stage_due_date, app.stage_due_provisional) == (dt.date(2027, 1, 22), True)
     data = api_as(reviewer).get(f"/api/v1/applications/{app.pk}/").json()
     assert data["stage_due_provisional"] is True
-    result = calendar_import(actor=f.bureau_admin(), file=_arrangement_2027([
+    result = calendar_import(actor=None, file=_arrangement_2027([  # the system (R-SEC-1: shared reference data)
         ["2027-01-01", "法定节假日", "元旦"], ["2027-01-04", "法定节假日", "元旦（测试）"]]),
         now=at(dt.date(2026, 12, 31)))
     assert result.recomputed == 1
