@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("apps.prescriptions.api_urls")),
     path("", include("apps.settlement.api_urls")),
     path("", include("apps.procurement.api_urls")),
+    path("", include("apps.monitoring.api_urls")),
 ]

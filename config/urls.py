@@ -30,6 +30,7 @@ urlpatterns = [
     path("prescriptions/", include("apps.prescriptions.urls")),
     path("settlement/", include("apps.settlement.urls")),
     path("procurement/", include("apps.procurement.urls")),
+    path("monitoring/", include("apps.monitoring.urls")),
     path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}img/favicon.svg", permanent=True)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

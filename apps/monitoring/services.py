@@ -79,7 +79,8 @@ def _require_reviewer(actor) -> None:
 
 
 def _lock(alert: Alert) -> Alert:
-    return Alert.objects.select_for_update().select_related("institution", "pharmacy", "region").get(pk=alert.pk)
+    return Alert.objects.select_for_update(of=("self",)).select_related("institution", "pharmacy", "region").get(
+        pk=alert.pk)
 
 
 @transaction.atomic
@@ -300,6 +301,16 @@ def monitoring_run_create(*, period: dt.date, region: Region | None, actor, now:
         region = actor.region
     run = MonitoringRun.objects.create(period=period.replace(day=1), region=region, started_by=actor,
                                        created_at=now, rules_total=len(Rule))
+    return run
+
+
+def monitoring_run_queue(*, period: dt.date, actor, now: dt.datetime) -> MonitoringRun:
+    """A run started by the bureau: created now, executed by Celery after the commit (progress in the run)."""
+    from apps.monitoring import tasks  # the tasks module imports this one: queued here, imported at call time
+
+    with transaction.atomic():
+        run = monitoring_run_create(period=period, region=None, actor=actor, now=now)
+        transaction.on_commit(lambda: tasks.execute_run.delay(run.pk))
     return run
 
 
