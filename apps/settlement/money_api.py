@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -120,23 +121,67 @@ class DeferralReleaseInput(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class DeferralReleaseOutput(serializers.Serializer):
+    sanction = serializers.IntegerField()
+    released_at = serializers.DateTimeField()
+    reason = serializers.CharField()
+
+
 class DeferralReleaseView(APIView):
     """POST /api/v1/sanctions/{id}/release/: the bureau releases a payment deferral (once)."""
 
     permission_classes = [IsBureauAdmin]
 
-    @extend_schema(request=DeferralReleaseInput, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=DeferralReleaseInput, responses=DeferralReleaseOutput)
     def post(self, request, pk):
         data = DeferralReleaseInput(data=request.data)
         data.is_valid(raise_exception=True)
         sanction = get_object_or_404(money_selectors.money_sanctions_visible_to(request.user), pk=pk)
         release = money_services.deferral_release(sanction=sanction, actor=request.user, now=timezone.now(),
                                                   reason=data.validated_data["reason"])
-        return Response({"sanction": sanction.pk, "released_at": release.released_at, "reason": release.reason})
+        return Response(DeferralReleaseOutput({"sanction": sanction.pk, "released_at": release.released_at,
+                                               "reason": release.reason}).data)
 
 
 class MonthConfirmInput(serializers.Serializer):
     period = serializers.CharField()
+
+
+class MonthConfirmOutput(serializers.Serializer):
+    period = serializers.CharField()
+    confirmed = serializers.IntegerField(help_text="确认的结算单数")
+
+
+class PaymentRowOutput(serializers.Serializer):
+    statement_id = serializers.IntegerField()
+    number = serializers.CharField()
+    organisation_kind = serializers.CharField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    bank_name = serializers.CharField()
+    bank_account_name = serializers.CharField()
+    bank_account_no = serializers.CharField()
+    fund_payment = serializers.DecimalField(**MONEY)
+    deposit = serializers.DecimalField(**MONEY)
+    deductions = serializers.DecimalField(**MONEY)
+    payable = serializers.DecimalField(**MONEY)
+    held = serializers.DecimalField(**MONEY)
+    pay_now = serializers.DecimalField(**MONEY)
+
+
+class PaymentTotalsOutput(serializers.Serializer):
+    fund_payment = serializers.DecimalField(**MONEY)
+    deposit = serializers.DecimalField(**MONEY)
+    deductions = serializers.DecimalField(**MONEY)
+    payable = serializers.DecimalField(**MONEY)
+    held = serializers.DecimalField(**MONEY)
+    pay_now = serializers.DecimalField(**MONEY)
+
+
+class PaymentListOutput(serializers.Serializer):
+    period = serializers.CharField()
+    results = PaymentRowOutput(many=True, source="rows")
+    totals = PaymentTotalsOutput()
 
 
 class MonthConfirmView(APIView):
@@ -144,13 +189,13 @@ class MonthConfirmView(APIView):
 
     permission_classes = [IsBureauAdmin]
 
-    @extend_schema(request=MonthConfirmInput, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=MonthConfirmInput, responses=MonthConfirmOutput)
     def post(self, request):
         period = parse_period(request.data.get("period"))
         confirmed = money_services.statements_confirm_month(period=period, region=scope_region(request.user),
                                                             actor=request.user, today=timezone.localdate(),
                                                             now=timezone.now())
-        return Response({"period": label(period), "confirmed": len(confirmed)})
+        return Response(MonthConfirmOutput({"period": label(period), "confirmed": len(confirmed)}).data)
 
 
 # --------------------------------------------------------------------------- payment list
@@ -174,16 +219,16 @@ class PaymentListView(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("period", str, required=True),
                                OpenApiParameter("format", str, enum=["json", "xlsx", "csv"])],
-                   responses={200: OpenApiTypes.OBJECT})
+                   responses=PaymentListOutput)
     def get(self, request):
         period = parse_period(request.query_params.get("period"))
         listing = money_selectors.payment_list(period=period, region=scope_region(request.user))
-        fmt = request.query_params.get("format") or request.query_params.get("as")
+        fmt = request.query_params.get("format")
         if fmt == "xlsx":
             return money_excel.payment_list_xlsx_response(listing)
         if fmt == "csv":
             return money_excel.payment_list_csv_response(listing)
-        return Response(money_excel.payment_list_json(listing))
+        return Response(PaymentListOutput(listing).data)
 
 
 # --------------------------------------------------------------------------- ward-delivery payments (R-SET-2)
@@ -204,6 +249,15 @@ class WardPaymentOutput(serializers.ModelSerializer):
                   "reversal_reason"]
 
 
+class WardPaymentCreatedOutput(WardPaymentOutput):
+    owed = serializers.DecimalField(**MONEY)
+    paid_total = serializers.DecimalField(**MONEY)
+    outstanding = serializers.DecimalField(**MONEY)
+
+    class Meta(WardPaymentOutput.Meta):
+        fields = [*WardPaymentOutput.Meta.fields, "owed", "paid_total", "outstanding"]
+
+
 class WardStatusOutput(serializers.Serializer):
     statement_id = serializers.IntegerField()
     period = serializers.CharField()
@@ -217,6 +271,11 @@ class WardStatusOutput(serializers.Serializer):
     overdue = serializers.BooleanField()
 
 
+class WardStatementOutput(serializers.Serializer):
+    status = WardStatusOutput(many=True)
+    payments = WardPaymentOutput(many=True)
+
+
 class WardPaymentListView(APIView):
     """GET/POST /api/v1/settlements/{id}/payments/: the hospital's payments of a ward-delivery statement (R-SET-2)."""
 
@@ -225,7 +284,7 @@ class WardPaymentListView(APIView):
     def _statement(self, request, pk):
         return get_object_or_404(money_selectors.ward_statements_visible_to(request.user), pk=pk)
 
-    @extend_schema(responses=WardStatusOutput(many=True))
+    @extend_schema(responses=WardStatementOutput)
     def get(self, request, pk):
         statement = self._statement(request, pk)
         rows = money_selectors.ward_payment_status(
@@ -233,11 +292,10 @@ class WardPaymentListView(APIView):
             today=timezone.localdate())
         if request.user.role == Role.PHARMACY:
             rows = [r for r in rows if r["pharmacy_code"] == request.user.pharmacy.code]
-        return Response({"status": WardStatusOutput(rows, many=True).data,
-                         "payments": WardPaymentOutput(money_selectors.ward_payments_for(statement, request.user),
-                                                       many=True).data})
+        return Response(WardStatementOutput({"status": rows, "payments": money_selectors.ward_payments_for(
+            statement, request.user)}).data)
 
-    @extend_schema(request=WardPaymentInput, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=WardPaymentInput, responses={201: WardPaymentCreatedOutput})
     def post(self, request, pk):
         if not IsOrganisationUser().has_permission(request, self):
             raise ApplicationError("forbidden", "只有付款的医疗机构或收款的药店可以登记付款", status=403)
@@ -251,10 +309,8 @@ class WardPaymentListView(APIView):
         row = next(r for r in money_selectors.ward_payment_status(
             statements=money_selectors.ward_statements_visible_to(request.user).filter(pk=statement.pk),
             today=timezone.localdate()) if r["pharmacy_code"] == payment.pharmacy.code)
-        body = WardPaymentOutput(payment).data
-        body.update({"paid_total": f"{row['paid']:.2f}", "outstanding": f"{row['outstanding']:.2f}",
-                     "owed": f"{row['owed']:.2f}"})
-        return Response(body, status=status.HTTP_201_CREATED)
+        payment.owed, payment.paid_total, payment.outstanding = row["owed"], row["paid"], row["outstanding"]
+        return Response(WardPaymentCreatedOutput(payment).data, status=status.HTTP_201_CREATED)
 
 
 class WardPaymentReverseView(APIView):
@@ -310,6 +366,62 @@ class MonthlyReportOutput(serializers.ModelSerializer):
         return timezone.localtime(obj.submitted_at).date() > money_selectors.report_due(obj.period)
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class CountOrMoneyField(serializers.Field):
+    """Visits as a whole number ("2"), amounts to the fen ("1984.50")."""
+
+    def to_representation(self, value):
+        return str(value) if isinstance(value, int) else f"{value:.2f}"
+
+
+class FigureOutput(serializers.Serializer):
+    figure = serializers.ChoiceField(choices=["visits", "total", "fund_payment"])
+    name = serializers.CharField()
+    reported = CountOrMoneyField()
+    system = CountOrMoneyField()
+    difference = CountOrMoneyField()
+    matches = serializers.BooleanField()
+
+
+class LineFiguresOutput(serializers.Serializer):
+    visits = serializers.IntegerField()
+    total = serializers.DecimalField(**MONEY)
+    fund_payment = serializers.DecimalField(**MONEY)
+
+
+class DifferenceLineOutput(serializers.Serializer):
+    drug_code = serializers.CharField()
+    generic_name = serializers.CharField()
+    system = LineFiguresOutput()
+    reported = LineFiguresOutput()
+    difference = LineFiguresOutput()
+    matches = serializers.BooleanField()
+    dispensings = serializers.ListField(child=serializers.IntegerField())
+
+
+class ReportDetailOutput(serializers.Serializer):
+    report = MonthlyReportOutput()
+    matches = serializers.BooleanField()
+    figures = FigureOutput(many=True)
+    lines = DifferenceLineOutput(many=True)
+    dispensings = serializers.ListField(child=serializers.IntegerField())
+
+
+class ReportStatusRowOutput(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    status = serializers.ChoiceField(choices=["on_time", "late", "missing", "missing_overdue"])
+    differs = serializers.BooleanField(allow_null=True)
+    report = serializers.IntegerField(source="report.pk", allow_null=True, default=None)
+
+
+class ReportStatusOutput(serializers.Serializer):
+    period = serializers.CharField()
+    due = serializers.DateField()
+    results = ReportStatusRowOutput(many=True)
+
+
 class MonthlyReportListView(APIView):
     """POST /api/v1/monthly-reports/ (JSON figures, or multipart ``file`` = the Excel report with ``period``);
     GET lists the reports the user may see (``?period=``)."""
@@ -351,11 +463,10 @@ class MonthlyReportDetailView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses=ReportDetailOutput)
     def get(self, request, pk):
         report = get_object_or_404(money_selectors.reports_visible_to(request.user), pk=pk)
-        diff = money_selectors.report_differences(report)
-        return Response({"report": MonthlyReportOutput(report).data, **money_excel.differences_json(diff)})
+        return Response(ReportDetailOutput({"report": report, **money_selectors.report_differences(report)}).data)
 
 
 class MonthlyReportStatusView(APIView):
@@ -363,12 +474,10 @@ class MonthlyReportStatusView(APIView):
 
     permission_classes = [IsBureau]
 
-    @extend_schema(parameters=[OpenApiParameter("period", str, required=True)], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=[OpenApiParameter("period", str, required=True)], responses=ReportStatusOutput)
     def get(self, request):
         period = parse_period(request.query_params.get("period"))
         rows = money_selectors.report_status(period=period, region=scope_region(request.user),
                                              today=timezone.localdate())
-        return Response({"period": label(period), "due": money_selectors.report_due(period),
-                         "results": [{"code": r["code"], "name": r["name"], "kind": r["kind"], "status": r["status"],
-                                      "differs": r["differs"], "report": r["report"].pk if r["report"] else None}
-                                     for r in rows]})
+        return Response(ReportStatusOutput({"period": label(period), "due": money_selectors.report_due(period),
+                                            "results": rows}).data)

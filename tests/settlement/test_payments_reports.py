@@ -201,3 +201,20 @@ def test_r_set_5_statement_api_shows_deductions_held_and_lines(zhongwei, api_as)
     assert (body["deposit_rate"], body["deductions"], body["payable"], body["held"]) == (
         "0.0500", "1000.00", "885.27", "0.00")
     assert body["adjustments"][0]["sanction"] == sanction.pk and body["adjustments"][0]["amount"] == "1000.00"
+
+
+def test_r_set_3_report_detail_and_status_api(reporting, api_as):
+    """Report with fund 2,700.00 against the system's 2,646.00: detail says fund differs by 54.00, visits 3 vs 2;
+    the bureau's status lists it (on time, differs)."""
+    client = api_as(reporting["user"])
+    r = client.post("/api/v1/monthly-reports/", {"period": "2026-11", "visits": 3, "total": "3920.00",
+                                                 "fund_payment": "2700.00"}, format="json")
+    assert r.status_code == 201, r.content
+    body = client.get(f"/api/v1/monthly-reports/{r.json()['id']}/").json()
+    figures = {x["figure"]: x for x in body["figures"]}
+    assert (figures["visits"]["reported"], figures["visits"]["system"], figures["visits"]["difference"]) == ("3", "2", "1")
+    assert figures["fund_payment"]["difference"] == "54.00" and body["matches"] is False
+    assert sorted(body["dispensings"]) == sorted([reporting["d1"].pk, reporting["d2"].pk])
+    status = api_as(f.bureau_admin()).get("/api/v1/monthly-reports/status/?period=2026-11").json()
+    row = next(x for x in status["results"] if x["code"] == reporting["pharmacy"].code)
+    assert (row["differs"], row["report"]) == (True, r.json()["id"])
