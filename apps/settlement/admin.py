@@ -2,14 +2,17 @@
 from django.contrib import admin
 
 from apps.core.admin_actions import BureauAdminAccess, ReadOnlyAdminMixin
+from apps.core.admin_figures import FiguresAdminMixin
 
+from apps.settlement.money_selectors import rectifications_visible_to
 from apps.settlement.models import (
-    CataloguePublication, MonthlyReportSnapshot, ReconciliationDifference, ReportedTotal, SettlementRun, Statement,
-    StockingReport,
+    CataloguePublication, DepositEntry, InstitutionMonthlyReport, MonthlyReportSnapshot, RectificationFollowUp,
+    ReconciliationDifference, ReportedTotal, SettlementRun, Statement, StatementAdjustment, StockingReport,
+    WardPayment,
 )
 
 
-class ReadOnlyAdmin(ReadOnlyAdminMixin, BureauAdminAccess, admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, FiguresAdminMixin, BureauAdminAccess, admin.ModelAdmin):
     pass
 
 
@@ -61,3 +64,47 @@ class CataloguePublicationAdmin(ReadOnlyAdmin):
 @admin.register(MonthlyReportSnapshot)
 class MonthlyReportSnapshotAdmin(ReadOnlyAdmin):
     list_display = ["period", "compiled_at"]
+
+
+# --------------------------------------------------------------------------- money (R-SET-5, R-SET-2, R-SET-3)
+# Read-only: deposit entries are append-only and written by money_services; statement lines are recomputed there.
+
+@admin.register(StatementAdjustment)
+class StatementAdjustmentAdmin(ReadOnlyAdmin):
+    scope_fields = {"region_fields": ("statement__institution__region", "statement__pharmacy__region"),
+                    "institution_field": "statement__institution_id", "pharmacy_field": "statement__pharmacy_id"}
+    list_display = ["statement", "kind", "sanction", "outstanding", "amount", "carried_forward", "decided_by"]
+    list_filter = ["kind"]
+    list_select_related = ["statement", "sanction", "decided_by"]
+
+
+@admin.register(DepositEntry)
+class DepositEntryAdmin(ReadOnlyAdmin):
+    scope_fields = {"region_fields": ("account__institution__region", "account__pharmacy__region"),
+                    "institution_field": "account__institution_id", "pharmacy_field": "account__pharmacy_id"}
+    list_display = ["account", "kind", "amount", "balance_after", "statement", "sanction", "year", "decision",
+                    "decided_by", "created_at"]
+    list_filter = ["kind", "decision"]
+    list_select_related = ["account", "statement", "sanction", "decided_by"]
+
+
+@admin.register(WardPayment)
+class WardPaymentAdmin(ReadOnlyAdmin):
+    scope_fields = {"region_fields": ("statement__institution__region",),
+                    "institution_field": "statement__institution_id", "pharmacy_field": "pharmacy_id"}
+    list_display = ["statement", "pharmacy", "paid_on", "amount", "reference", "reversed_at"]
+
+
+@admin.register(InstitutionMonthlyReport)
+class InstitutionMonthlyReportAdmin(ReadOnlyAdmin):
+    scope_fields = {"region_fields": ("institution__region", "pharmacy__region")}
+    list_display = ["period", "organisation_kind", "institution", "pharmacy", "visits", "total", "fund_payment",
+                    "source", "submitted_at"]
+    list_filter = ["period", "organisation_kind", "source"]
+
+
+@admin.register(RectificationFollowUp)
+class RectificationFollowUpAdmin(ReadOnlyAdmin):
+    scope = staticmethod(rectifications_visible_to)
+    list_display = ["sanction", "problem", "status", "escalation", "escalated_at", "resolved_at"]
+    list_filter = ["status", "escalation"]
