@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from apps.core.roles import Role
 from apps.catalogue.models import TherapeuticArea
 from apps.core.models import DesignationStatus, Region, RegionSettings
+from apps.core.region_presets import REGION_SETTINGS_PRESETS
 from apps.institutions.models import Institution
 from apps.institutions.models import HospitalDuty
 from apps.institutions.services import hospital_duty_grant, institution_admit, institution_create
@@ -93,7 +94,8 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
         "review_stages": ["physician", "pharmacy_dept", "insurance_office", "bureau"]})
     RegionSettings.objects.get_or_create(region=regions["430100"], defaults={
         "attending_physician_allowed": True,  # 001 第二十一条
-        "review_stages": ["physician", "insurance_office", "bureau"]})
+        "review_stages": ["physician", "insurance_office", "bureau"],
+        "deposit_rate": REGION_SETTINGS_PRESETS["hunan-2026"]["deposit_rate"]})  # R-SET-1: no deposit in Hunan
     policy_create_from_preset(region=regions["640500"], preset="zhongwei-2021", valid_from=dt.date(2021, 1, 1))
     policy_create_from_preset(region=regions["430100"], preset="hunan-2026", valid_from=dt.date(2026, 1, 1))
 

@@ -19,6 +19,7 @@ class PharmacySerializer(DesignationSerializer):
     class Meta:
         model = Pharmacy
         fields = ["id", "code", "name", "region", "region_name", "address", "contact_name", "contact_phone",
+                  "bank_name", "bank_account_name", "bank_account_no",
                   "licence_no", "status", "status_display", "status_changed_at", "agreement_no", "agreement_start",
                   "agreement_end", "has_business_licence", "has_dedicated_storage", "stocks_cold_chain",
                   "has_cold_storage", "sells_at_or_below_price", "has_licensed_pharmacist", "traceability_capable",

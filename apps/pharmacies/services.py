@@ -20,6 +20,7 @@ EDITABLE_FIELDS = (
     "has_dedicated_storage", "stocks_cold_chain", "has_cold_storage", "sells_at_or_below_price",
     "has_licensed_pharmacist", "traceability_capable", "delivery_capable", "no_penalty_past_year",
     "registration_changed_on", "unable_to_serve_since",
+    "bank_name", "bank_account_name", "bank_account_no",  # the payment list (R-SET-5)
 )
 INVALID = "药店信息有误"
 

@@ -50,6 +50,9 @@ class DesignationWriteSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=255, required=False, allow_blank=True)
     contact_name = serializers.CharField(max_length=64, required=False, allow_blank=True)
     contact_phone = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    bank_name = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    bank_account_name = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    bank_account_no = serializers.CharField(max_length=40, required=False, allow_blank=True)
 
 
 class DesignationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

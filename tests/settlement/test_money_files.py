@@ -120,3 +120,15 @@ def test_r_set_5_rectification_queue_page_lists_escalations_and_resolves_open_on
     with pytest.raises(ApplicationError) as exc:
         money_services.rectification_resolve(follow_up=open_one, actor=admin, reason="再次", now=sf.AT)
     assert exc.value.code == "invalid_status"
+
+
+def test_r_set_5_bank_details_are_kept_in_the_registry(zhongwei, api_as):
+    """The payment list reads bank details from the registry: the bureau sets them through the registry API."""
+    pharmacy = f.PharmacyFactory()
+    client = api_as(f.bureau_admin())
+    r = client.patch(f"/api/v1/pharmacies/{pharmacy.pk}/", {"bank_name": "宁夏银行中卫分行",
+                                                            "bank_account_no": "6228480000000000001"}, format="json")
+    assert r.status_code == 200, r.content
+    pharmacy.refresh_from_db()
+    assert (pharmacy.bank_name, pharmacy.bank_account_no) == ("宁夏银行中卫分行", "6228480000000000001")
+    assert r.json()["bank_account_no"] == "6228480000000000001"
