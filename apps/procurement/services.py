@@ -423,4 +423,12 @@ def completion_recompute(*, period: dt.date, region=None) -> int:
                            winning_share=r["winning_share"], low_use=r["low_use"])
         for r in rows
     ])
+    by_round: dict = {}
+    for r in rows:
+        by_round.setdefault(r["product"].round, []).append(r)
+    for round_, items in by_round.items():
+        record_event(subject=round_, action=EventAction.PROCUREMENT_COMPLETION_COMPUTED, data={
+            "period": period.isoformat(), "agreements": len(items),
+            "behind_pace": [[r["institution"].code, r["product"].code] for r in items if r["behind_pace"]],
+            "low_use": [[r["institution"].code, r["product"].code] for r in items if r["low_use"]]})
     return len(rows)

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from apps.core.excel import exporting
 from apps.core.exceptions import ApplicationError
 from apps.core.roles import BUREAU, Role, require_role
+from apps.core.scoping import is_system_wide
 from apps.core.views import form_errors_message, run_service
 from apps.procurement import excel, importing, selectors, services
 from apps.procurement.forms import (
@@ -81,6 +82,8 @@ def product_detail(request, pk):
         "ratio": services.FIRST_YEAR_RATIO[product.firm_count],
         "plan": None if linked is not None else services.standard_link_plan(product=product), "linked": linked,
         "extend_form": ExtendForm(initial={"decided_on": today}), "decompose_form": DecomposeForm(),
+        # payment standards are shared reference data: the catalogue lets only a system-wide role change them
+        "may_link": is_system_wide(request.user),
     })
 
 

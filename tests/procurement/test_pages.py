@@ -87,7 +87,8 @@ def test_r_vbp_4_fund_page_refuses_a_small_advance(world):
 def test_r_vbp_6_product_page_previews_then_applies(world):
     drug = f.DrugFactory(generic_name="阿托伐他汀钙", dosage_form="片剂", payment_standard=Decimal("30.00"),
                          agreement_start=dt.date(2025, 1, 1))
-    c = browser(world["admin"])
+    assert not browser(world["admin"]).get(f"/procurement/products/{world['product'].pk}/").context["may_link"]
+    c = browser(f.bureau_admin(is_superuser=True))  # payment standards are shared: a system-wide role links them
     page = c.get(f"/procurement/products/{world['product'].pk}/")
     assert [r["code"] for r in page.context["plan"]] == [drug.code]
     response = c.post(f"/procurement/products/{world['product'].pk}/payment-standard/", follow=True)

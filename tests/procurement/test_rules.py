@@ -278,7 +278,7 @@ def test_r_vbp_6_winning_price_becomes_payment_standard_of_two_manufacturers():
     tablet = f.DrugFactory(generic_name="来那度胺", dosage_form="片剂", manufacturer="某厂", payment_standard=Decimal("1500.00"))
     p = pf.product(pf.round_(), generic_name="来那度胺", dosage_form="胶囊", specification="25mg*21粒",
                    firms=["正大天晴"], price="900.00", execution=dt.date(2026, 12, 10))
-    admin = f.bureau_admin()
+    admin = f.bureau_admin(is_superuser=True)  # payment standards are shared: a system-wide role links them
 
     plan = services.standard_link_plan(product=p)
     assert [(r["code"], r["current"], r["new"], r["action"]) for r in plan] == [

@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.conf import settings
 
+from apps.core.models import Event, EventAction
 from apps.procurement import services, tasks
 from apps.procurement.models import CompletionSnapshot
 from tests import factories as f
@@ -33,3 +34,5 @@ def test_r_vbp_3_r_vbp_5_job_snapshots_last_month_and_names_repeat_offenders():
     assert result == {"period": "2026-03-01", "agreements": 1, "repeat_overdue": ["H640500055"]}
     snapshot = CompletionSnapshot.objects.get()
     assert (snapshot.purchased, str(snapshot.completion), snapshot.behind_pace) == (10, "0.1000", True)
+    event = Event.objects.get(action=EventAction.PROCUREMENT_COMPLETION_COMPUTED)
+    assert event.data["behind_pace"] == [["H640500055", "V001"]] and event.data["period"] == "2026-03-01"
