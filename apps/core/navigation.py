@@ -54,25 +54,36 @@ def navigation(request):
     for item in _collect():
         if role not in item.roles and not (user.is_superuser and "bureau_admin" in item.roles):
             continue
+        if item.url_name.startswith("admin:") and not user.is_superuser:
+            continue  # the Django admin is for system administrators only (issue 15)
         try:
             url = reverse(item.url_name)
         except NoReverseMatch:
             continue
-        visible.append({"label": item.label, "url": url, "group": item.group,
-                        "active": request.path.startswith(url) and url != "/"})
+        visible.append({"label": item.label, "url": url, "group": item.group, "active": False})
+    # one highlighted item: the entry whose address is the longest prefix of the page's (/catalogue/imports/ is
+    # "Excel 导入", not also "药品目录")
+    matching = [entry for entry in visible if entry["url"] != "/" and request.path.startswith(entry["url"])]
+    if matching:
+        max(matching, key=lambda entry: len(entry["url"]))["active"] = True
     return {"nav_items": visible, "nav_menu": _grouped(visible)}
 
 
 def _grouped(items: list[dict]) -> list[dict]:
-    """Consecutive items of one group become a drop-down menu; a group with one visible item stays a link."""
+    """The items of one group become a drop-down menu (placed where its first item is); a group with one visible
+    item stays a link."""
     menu: list[dict] = []
+    groups: dict = {}
     for item in items:
-        if item["group"] and menu and menu[-1].get("group") == item["group"]:
-            menu[-1]["children"].append(item)
-            menu[-1]["active"] = menu[-1]["active"] or item["active"]
+        entry = groups.get(str(item["group"])) if item["group"] else None
+        if entry is not None:  # every item of a group in its one menu, wherever the apps' orders put it
+            entry["children"].append(item)
+            entry["active"] = entry["active"] or item["active"]
         else:
             menu.append({"group": item["group"], "label": item["group"] or item["label"], "url": item["url"],
                          "active": item["active"], "children": [item]})
+            if item["group"]:
+                groups[str(item["group"])] = menu[-1]
     return [entry if len(entry["children"]) > 1 else entry["children"][0] | {"children": []} for entry in menu]
 
 

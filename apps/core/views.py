@@ -1,9 +1,13 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.exceptions import ApplicationError
 from apps.core.home import home_figures
+from apps.core.roles import Role
 
 
 @login_required
@@ -12,7 +16,30 @@ def home(request):
     feature app); hospitals and pharmacies on every app's figures for them."""
     if request.user.is_bureau or request.user.is_superuser:
         return redirect(settings.BUREAU_HOME_URL_NAME)
-    return render(request, "core/home.html", {"figures": home_figures(request.user)})
+    figures = home_figures(request.user)
+    # "what needs me today": the figures that ask for action, then the role's usual next steps
+    todo = [f for f in figures if f.tone in ("warn", "danger") and str(f.value) not in ("0", "0.00")]
+    return render(request, "core/home.html", {"figures": figures, "todo": todo, "today": timezone.localdate(),
+                                              "actions": _next_steps(request.user)})
+
+
+#: the usual next steps of a role on its home page, by URL name (the kernel imports no feature app)
+NEXT_STEPS = {
+    Role.HOSPITAL: [(_("新建待遇申请"), "applications:create", ""), (_("查看电子处方"), "prescriptions:list", ""),
+                    (_("本院月度结算"), "settlement:statements", "")],
+    Role.PHARMACY: [(_("待配药处方"), "prescriptions:list", "?status=flowed"),
+                    (_("登记采购或退货"), "prescriptions:stock", ""), (_("本店月度结算"), "settlement:statements", "")],
+}
+
+
+def _next_steps(user) -> list[tuple[str, str]]:
+    steps = []
+    for label, name, query in NEXT_STEPS.get(user.role, []):
+        try:
+            steps.append((label, reverse(name) + query))
+        except NoReverseMatch:
+            continue
+    return steps
 
 
 def run_service(request, call, *, success: str) -> bool:

@@ -14,6 +14,7 @@ from django.db.models import Count, Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from apps.applications.selectors import queue_counts
@@ -83,10 +84,15 @@ def dashboard(request):
     trend = {"labels": [label(m) for m in months],
              "fund": [float(trend_rows.get(m, {}).get("fund") or 0) for m in months]}
     latest_run = runs_visible_to(request.user).first()
+    # the other apps' tiles, without those the dashboard already shows (one tile per figure)
+    shown_at = {reverse("applications:queue"), reverse("settlement:stocking"), reverse("settlement:reconciliation")}
+    shown_as = {gettext("本月统筹基金支付（元）"), gettext("超时未办结")}
+    figures = [f for f in home_figures(request.user)
+               if f.url.split("?")[0] not in shown_at and str(f.label) not in shown_as]
     return render(request, "settlement/dashboard.html", {
         "this_month": label(this_month), "last_month": label(last_month), "current": current, "previous": previous,
         "applications": applications, "below_target": below, "open_differences": open_differences,
-        "trend": trend, "latest_run": latest_run, "figures": home_figures(request.user),
+        "trend": trend, "trend_empty": not any(trend["fund"]), "latest_run": latest_run, "figures": figures,
     })
 
 
