@@ -3,7 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-HOST ?= 0.0.0.0
+# loopback only unless told otherwise: `make run HOST=0.0.0.0` serves the network
+HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: run test install migrate demo lint bench clean worker beat
@@ -24,11 +25,9 @@ demo: migrate
 
 run: demo
 	@echo ""
-	@echo "  双通道药品管理平台 is starting at http://localhost:$(PORT)/"
-	@echo "  API docs: http://localhost:$(PORT)/api/docs/"
-	@echo "  Demo logins (password demo-pass-2026): admin (bureau administrator), reviewer (bureau reviewer, Zhongwei),"
-	@echo "                                         hospital (Zhongwei tertiary hospital), pharmacy (Zhongwei pharmacy)"
-	@echo "  Patient lookup (no login): http://localhost:$(PORT)/applications/lookup/"
+	@echo "  双通道药品管理平台 is starting at http://$(HOST):$(PORT)/ (the demo logins are listed above)"
+	@echo "  API docs: http://$(HOST):$(PORT)/api/docs/"
+	@echo "  Patient lookup (no login): http://$(HOST):$(PORT)/applications/lookup/"
 	@echo ""
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

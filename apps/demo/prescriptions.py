@@ -17,6 +17,7 @@ from apps.applications.models import Application
 from apps.catalogue.models import Drug
 from apps.core.exceptions import ApplicationError
 from apps.core.idnumber import make_id_number
+from apps.demo import year
 from apps.demo.applications import stage_actor
 from apps.prescriptions.services import dispensing as rx_dispensing, upload as rx_upload
 from apps.prescriptions.models import Dispensing, Prescription, StockMovement
@@ -63,6 +64,7 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
         Application.objects.filter(pharmacy__code=PHARMACY, status=Application.Status.APPROVED,
                                    valid_from__lte=today, valid_until__gte=today)
         .filter(Q(terminated_on__isnull=True) | Q(terminated_on__gt=today))
+        .exclude(person__id_number__in=year.patient_id_numbers(today))  # the year's patients have their own
         .select_related("person", "physician", "institution").order_by("id"))
     hospitals = {u.institution_id: u for u in User.objects.filter(role=Role.HOSPITAL, institution__isnull=False)}
     created = dispensed = 0
