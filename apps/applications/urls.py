@@ -17,6 +17,9 @@ urlpatterns = [
     path("<int:pk>/reveal/<str:field>/", views.reveal, name="reveal"),
     path("<int:pk>/resubmit/", views.resubmit, name="resubmit"),
     path("<int:pk>/terminate/", views.terminate, name="terminate"),
+    path("<int:pk>/extend/", views.extend, name="extend"),
+    path("<int:pk>/switch/", views.switch, name="switch"),
+    path("<int:pk>/switch/<int:switch_id>/confirm/", views.switch_confirm, name="switch_confirm"),
     path("<int:pk>/documents/", views.document_upload, name="document_upload"),
     path("<int:pk>/documents/<int:document_id>/", views.document_file, name="document_file"),
 ]

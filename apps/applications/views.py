@@ -28,7 +28,7 @@ from apps.applications.forms import (
     QueueFilterForm,
     ResubmitForm,
 )
-from apps.applications.models import Application, Stage
+from apps.applications.models import HOSPITAL_STAGES, Application, Stage
 from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import apply_error_to_form
@@ -93,7 +93,19 @@ def _detail_context(request, application: Application, *, decision_form=None, re
         "reviews": selectors.reviews_of(application),
         "documents": application.documents.all(),
         "events": events_for(application)[:50],
-        "can_decide": owns,
+        "can_decide": owns and (application.current_stage not in HOSPITAL_STAGES
+                                or selectors.user_holds_stage_duty(user, application)),
+        "duty_missing": ("" if not owns or application.current_stage not in HOSPITAL_STAGES
+                         or selectors.user_holds_stage_duty(user, application)
+                         else f"“{application.get_current_stage_display()}”环节由持有该职责的人员审核（R-APP-4）"),
+        "can_extend": (application.status == Application.Status.APPROVED and application.valid_until is not None
+                       and selectors.user_holds_stage_duty(user, application, Stage.PHYSICIAN)
+                       and application.valid_until - dt.timedelta(days=services.EXTENSION_WINDOW_DAYS - 1)
+                       <= timezone.localdate() <= application.valid_until),
+        "can_switch": (application.status == Application.Status.APPROVED
+                       and selectors.user_holds_stage_duty(user, application, Stage.PHYSICIAN)),
+        "pending_switches": application.manufacturer_switches.filter(confirmed_at__isnull=True),
+        "can_confirm_switch": selectors.user_holds_stage_duty(user, application, Stage.INSURANCE_OFFICE),
         "last_stage": last_stage,
         "decision_form": decision_form or DecisionForm(),
         "can_resubmit": is_applicant and application.status == Application.Status.RETURNED,
@@ -380,3 +392,50 @@ def lookup(request):
     status = 429 if any("过多" in e for e in form.non_field_errors()) else 200
     return render(request, "applications/lookup.html", {"form": form, "result": result, "not_found": not_found},
                   status=status)
+
+
+@login_required
+@require_POST
+def extend(request, pk):
+    """R-APP-11: the responsible physician's account files an extension within the last 60 days."""
+    application = selectors.application_get_for(request.user, pk)
+    try:
+        extension = services.application_extend(application=application, actor=request.user,
+                                                opinion=request.POST.get("opinion", ""), now=timezone.now())
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("applications:detail", pk=application.pk)
+    messages.success(request, f"已提交延期申请 {extension.number}，等待经办机构审核")
+    return redirect("applications:detail", pk=extension.pk)
+
+
+@login_required
+@require_POST
+def switch(request, pk):
+    """R-CAT-6: the responsible physician's account determines a manufacturer switch."""
+    application = selectors.application_get_for(request.user, pk)
+    try:
+        services.manufacturer_switch_determine(application=application, actor=request.user,
+                                               to_manufacturer=request.POST.get("to_manufacturer", ""),
+                                               reason=request.POST.get("reason", ""), now=timezone.now())
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "已确定更换生产企业，待医疗机构确认后生效")
+    return redirect("applications:detail", pk=application.pk)
+
+
+@login_required
+@require_POST
+def switch_confirm(request, pk, switch_id):
+    """R-CAT-6: the institution (insurance office) confirms; the application records the new manufacturer."""
+    application = selectors.application_get_for(request.user, pk)
+    switch_row = get_object_or_404(application.manufacturer_switches, pk=switch_id)
+    try:
+        services.manufacturer_switch_confirm(switch=switch_row, actor=request.user, now=timezone.now())
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "更换生产企业已确认生效")
+    return redirect("applications:detail", pk=application.pk)
+

@@ -91,3 +91,21 @@ def test_r_app_4_duty_granted_only_by_bureau_admin_or_insurance_office(world):
     row = hospital_duty_grant(actor=f.bureau_admin("640500"), institution=world["institution"],
                               user=world["hospital"], duty="pharmacy_dept", now=NOW)
     assert row.duty == "pharmacy_dept"
+
+
+def test_r_app_4_browser_decision_box_only_for_the_duty_holder(client, world):
+    """The application page shows the decision form to the physician's own account at the physician stage, and a
+    note instead of the form to the plain hospital user; posting as the plain user changes nothing."""
+    from django.test import Client
+
+    app = submit(world["hospital"], world["physician"])
+    plain, own = Client(), Client()
+    plain.force_login(world["hospital"])
+    own.force_login(world["physician"].user)
+    html = plain.get(f"/applications/{app.pk}/").content.decode()
+    assert 'id="decision"' not in html and 'id="duty-missing"' in html
+    assert 'id="decision"' in own.get(f"/applications/{app.pk}/").content.decode()
+    plain.post(f"/applications/{app.pk}/", {"decision": "approve", "opinion": "同意"})
+    assert ApplicationReview.objects.filter(application=app).count() == 0
+    own.post(f"/applications/{app.pk}/", {"decision": "approve", "opinion": "同意"})
+    assert Application.objects.get(pk=app.pk).current_stage == Stage.PHARMACY_DEPT
