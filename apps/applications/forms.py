@@ -27,6 +27,8 @@ class ApplicationCreateForm(forms.Form):
     diagnosis_code = forms.CharField(label=_("疾病诊断编码（ICD-10）"), max_length=16)
     diagnosis_name = forms.CharField(label=_("疾病诊断名称"), max_length=128)
     generic_name = forms.CharField(label=_("申请使用药品（通用名）"), max_length=128)
+    dosage_form = forms.CharField(label=_("剂型"), max_length=32, required=False,
+                                  help_text=_("同一通用名有多个剂型时必填：一个申请只覆盖一个剂型（R-APP-7、R-CAT-6）"))
     physician_code = forms.ChoiceField(label=_("责任医师"))
     usage = forms.CharField(label=_("药品用法"), max_length=128)
     course_days = forms.IntegerField(label=_("疗程（天）"), min_value=1, max_value=3650)
@@ -37,8 +39,8 @@ class ApplicationCreateForm(forms.Form):
     # "diagnosis_name" and "age" inside "usage").
     PATIENT_FIELDS = ("name", "id_number", "sex", "age", "card_number", "insurance_type", "insured_region", "phone",
                       "employer")
-    HOSPITAL_FIELDS = ("pharmacy_code", "diagnosis_code", "diagnosis_name", "generic_name", "physician_code", "usage",
-                       "course_days", "first_use_on")
+    HOSPITAL_FIELDS = ("pharmacy_code", "diagnosis_code", "diagnosis_name", "generic_name", "dosage_form",
+                       "physician_code", "usage", "course_days", "first_use_on")
 
     def __init__(self, *args, physicians=(), pharmacies=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -61,7 +63,8 @@ class ApplicationCreateForm(forms.Form):
                         "insured_region": d["insured_region"], "phone": d["phone"], "card_number": d["card_number"],
                         "employer": d["employer"], "sex": d["sex"] or None, "age": d["age"]},
             "physician_code": d["physician_code"], "pharmacy_code": d["pharmacy_code"],
-            "generic_name": d["generic_name"], "diagnosis_code": d["diagnosis_code"],
+            "generic_name": d["generic_name"], "dosage_form": d.get("dosage_form", ""),
+            "diagnosis_code": d["diagnosis_code"],
             "diagnosis_name": d["diagnosis_name"], "usage": d["usage"], "course_days": d["course_days"],
             "first_use_on": d["first_use_on"],
         }
