@@ -33,6 +33,7 @@ def parse_period(value) -> tuple[int, int]:
 class OtherFundUseImportSpec(imp.ImportSpec):
     kind = "other_fund_use"
     label = "其他基金支付"
+    generic_upload = True  # offered on the catalogue's import page (/catalogue/imports/)
     model = OtherFundUse
     key_attr = "id_number"
     columns = [

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalogue.models import Drug, ImportRun, TherapeuticArea
+from apps.core.excel import registry as excel_registry
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -56,3 +57,12 @@ class ImportForm(forms.Form):
                            widget=forms.ClearableFileInput(attrs={"accept": ".xlsx"}))
     effective_date = forms.DateField(label=_("支付标准生效日期"), required=False, widget=DATE,
                                      help_text=_("仅药品目录：本次变更的支付标准自该日起执行，默认今日（R-CAT-3）"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # kinds other apps registered with the Excel engine for this generic upload (``generic_upload = True``),
+        # e.g. the other fund use of R-PAY-3 step 4
+        known = dict(ImportRun.Kind.choices)
+        self.fields["kind"].choices = [*ImportRun.Kind.choices] + [
+            (kind, excel_registry.get(kind).label) for kind in excel_registry.kinds()
+            if kind not in known and getattr(excel_registry.get(kind), "generic_upload", False)]
