@@ -39,6 +39,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
+from django.utils import timezone
 
 from apps.core import sql as hot_sql
 from apps.catalogue.models import Drug
@@ -486,7 +487,7 @@ def ward_payment_record(*, statement: Statement, actor, paid_on: dt.date, amount
         fields["reference"] = ["请填写支付凭证号"]
     if paid_on < statement.period:
         fields["paid_on"] = ["支付日期早于结算月份"]
-    if paid_on > now.date():
+    if paid_on > timezone.localdate(now):
         fields["paid_on"] = ["支付日期不能晚于今天"]
     if fields:
         raise ApplicationError("invalid", "付款信息有误", fields=fields)
@@ -558,7 +559,7 @@ def institution_report_submit(*, organisation, period: dt.date, figures: dict, l
     submission's time decides lateness. All or nothing: every bad field or line is listed, nothing is written."""
     org_kind, org_id = org_kind_and_id(organisation)
     period = period_of(period)
-    if period >= period_of(now.date()):
+    if period >= period_of(timezone.localdate(now)):
         raise ApplicationError("period_not_ended", f"{label(period)} 尚未结束，不能上报", fields={"period": ["月份未结束"]})
     errors: list[dict] = []
     head = _report_figures(figures, row="合计", errors=errors)
