@@ -149,6 +149,12 @@ def bureau_admin(region_code="640500", **kw):
     return UserFactory(role=Role.BUREAU_ADMIN, region=region(region_code), **kw)
 
 
+def system_admin(region_code="640500", **kw):
+    """A system-wide administrator (superuser): the only role that writes shared reference data — the national
+    catalogue, payment standards, withdrawals, the holiday calendar (R-SEC-1)."""
+    return UserFactory(role=Role.BUREAU_ADMIN, region=region(region_code), is_superuser=True, is_staff=True, **kw)
+
+
 def reviewer(region_code="640500", **kw):
     return UserFactory(role=Role.BUREAU_REVIEWER, region=region(region_code), **kw)
 

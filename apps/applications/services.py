@@ -118,7 +118,8 @@ def insured_person_upsert(*, name: str, id_number: str, insurance_type: str, ins
         institution = actor.institution
         if institution is not None and same_pooling_area(institution.region, person.insured_region):
             _insured_person_change_propose(person=person, values={k: values[k] for k in changed}, actor=actor,
-                                           institution=institution, now=now or timezone.now())
+                                           institution=institution,
+                                           now=now or timezone.make_aware(dt.datetime.combine(today, dt.time.min)))
         return person
     for key in changed:
         setattr(person, key, values[key])

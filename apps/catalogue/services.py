@@ -16,6 +16,7 @@ from apps.catalogue import hooks
 from apps.catalogue.models import Drug, ImportRun, PaymentStandard
 from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
+from apps.core.scoping import require_system_wide
 from apps.core.excel import registry as excel_kinds
 from apps.core.excel.engine import Outcome, estimate_rows, run_import
 
@@ -46,7 +47,9 @@ def drug_create(*, actor, code: str, generic_name: str, dosage_form: str, specif
                 category: str, therapeutic_area, route: str, cold_chain: bool = False, payment_standard: Decimal,
                 first_self_pay_ratio: Decimal = Decimal("0"), restricted_scope: str = "",
                 agreement_start: dt.date, agreement_end: dt.date | None = None) -> Drug:
-    """R-CAT-1: a new catalogue entry with its first payment-standard version from the agreement start (R-CAT-3)."""
+    """R-CAT-1: a new catalogue entry with its first payment-standard version from the agreement start (R-CAT-3).
+    The catalogue is shared by every region: a system-wide role writes it (R-SEC-1)."""
+    require_system_wide(actor)
     drug = Drug(
         code=(code or "").strip().upper(), generic_name=generic_name, dosage_form=dosage_form,
         specification=specification, manufacturer=manufacturer, category=category,
@@ -73,7 +76,9 @@ def _user_or_none(actor):
 @transaction.atomic
 def drug_update(*, drug: Drug, actor, effective_date: dt.date | None = None, **changes) -> Drug:
     """Change catalogue fields. A new ``payment_standard`` closes the version in force the day before
-    ``effective_date`` (default today) and opens a new one from it (R-CAT-3); the code never changes."""
+    ``effective_date`` (default today) and opens a new one from it (R-CAT-3); the code never changes. Shared
+    reference data: a system-wide role only (R-SEC-1)."""
+    require_system_wide(actor)
     unknown = set(changes) - set(DRUG_FIELDS) - {"code"}
     if unknown:
         raise ApplicationError("invalid", f"不可修改的字段：{', '.join(sorted(unknown))}")
@@ -105,6 +110,7 @@ def payment_standard_change(*, drug: Drug, amount: Decimal, effective_date: dt.d
                             ) -> PaymentStandard:
     """R-CAT-3: close the latest version on ``effective_date − 1`` and open ``amount`` from ``effective_date``.
     Called inside the caller's transaction (``drug_update``)."""
+    require_system_wide(actor)
     latest = PaymentStandard.objects.select_for_update().filter(drug=drug).order_by("-valid_from").first()
     if latest is not None:
         if effective_date <= latest.valid_from:
@@ -127,7 +133,9 @@ def payment_standard_change(*, drug: Drug, amount: Decimal, effective_date: dt.d
 def drug_withdraw(*, drug: Drug, withdrawn_on: dt.date, reason: str, note: str = "", actor) -> Drug:
     """R-CAT-5 (001 第十七、十八条): record the withdrawal ground and date. From ``withdrawn_on`` the drug is not
     listed (``Drug.is_listed_on``), so prescriptions are refused (``drug_not_listed``), and every active
-    treatment application for it ends on that date (001 第二十三条)."""
+    treatment application for it ends on that date (001 第二十三条). A withdrawal ends applications in every
+    region, so only a system-wide role records it (R-SEC-1)."""
+    require_system_wide(actor)
     drug = Drug.objects.select_for_update().get(pk=drug.pk)
     if reason not in Drug.WithdrawalReason.values:
         raise ApplicationError("invalid", "请选择第十七条或第十八条规定的调出原因", fields={"reason": ["调出原因无效"]})
@@ -174,6 +182,8 @@ def import_run_create(*, kind: str, upload: UploadedFile, actor, dry_run: bool =
         raise ApplicationError("invalid", f"不支持的导入类型：{kind}", fields={"kind": ["不支持的导入类型"]})
     if not getattr(actor, "is_bureau_admin", False):
         raise ApplicationError("permission_denied", "只有经办机构管理员可以导入", status=403)
+    if kind == "drugs":  # the national catalogue: shared reference data (R-SEC-1)
+        require_system_wide(actor)
     name = getattr(upload, "name", "") or "upload.xlsx"
     run = ImportRun(
         kind=kind, file_name=name.rsplit("/", 1)[-1][:255], file_sha256=_sha256(upload), created_by=actor,

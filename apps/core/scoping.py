@@ -11,6 +11,7 @@ from functools import reduce
 
 from django.db.models import QuerySet
 
+from apps.core.exceptions import ApplicationError
 from apps.core.roles import BUREAU_ROLES, Role
 from apps.core.selectors import region_q
 
@@ -25,6 +26,15 @@ def is_system_wide(user) -> bool:
     shared reference data — the national catalogue, payment standards, withdrawals, the holiday calendar, regions
     (issue 14 §5). A region's administrator reads it."""
     return bool(user is not None and user.is_authenticated and user.is_active and user.is_superuser)
+
+
+def require_system_wide(actor) -> None:
+    """Refuse (403) a write of shared reference data by anyone but a system-wide role. ``actor=None`` is the system
+    itself (scheduled jobs, migrations, the demo loader)."""
+    if actor is None or is_system_wide(actor):
+        return
+    raise ApplicationError("permission_denied",
+                           "医保目录、支付标准、调出和节假日安排是全系统共享数据，只能由系统管理员维护", status=403)
 
 
 def scope_to_user(qs: QuerySet, user, *, region_fields: tuple[str, ...], institution_field: str | None = "institution_id",

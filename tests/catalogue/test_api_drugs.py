@@ -71,7 +71,7 @@ def test_api_drugs_filters(api_as, catalogue):
 
 
 def test_api_drugs_payment_standard_is_the_one_in_force_today(api_as, catalogue):
-    admin = f.bureau_admin()
+    admin = f.system_admin()
     client = api_as(admin)
     drug = catalogue["osimertinib"]
     tomorrow = _today() + dt.timedelta(days=1)
@@ -99,7 +99,7 @@ def test_r_sec_1_pharmacy_user_cannot_create_or_change_drugs(api_as, catalogue):
 
 
 def test_api_bureau_admin_creates_a_drug_with_its_first_payment_standard(api_as):
-    client = api_as(f.bureau_admin())
+    client = api_as(f.system_admin())
     body = {"code": "XL01XEA0000000000000099", "generic_name": "新药", "dosage_form": "片剂", "specification": "1mg",
             "manufacturer": "某药企", "category": "negotiated", "therapeutic_area": "肿瘤",
             "payment_standard": "100.00", "first_self_pay_ratio": "0.05", "agreement_start": "2026-01-01",

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin():
-    return f.bureau_admin()
+    return f.system_admin()
 
 
 @pytest.fixture

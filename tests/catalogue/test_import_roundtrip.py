@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin():
-    return f.bureau_admin()
+    return f.system_admin()
 
 
 def _post(api, content: bytes, **data):

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def api(api_as):
-    return api_as(f.bureau_admin())
+    return api_as(f.system_admin())
 
 
 def _template(api):

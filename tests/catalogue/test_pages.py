@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin_client(client):
-    admin = f.bureau_admin()
+    admin = f.system_admin()
     client.force_login(admin)
     client.user = admin
     return client
@@ -106,7 +106,7 @@ def test_r_sec_1_pages_by_role(client):
 @pytest.mark.django_db(transaction=True)
 def test_browser_r_cat_2_preview_confirm_and_progress(login_page, live_server, settings, tmp_path):
     settings.IMPORT_ASYNC_ROW_THRESHOLD = 2  # eager Celery in tests: the background run finishes at once
-    f.bureau_admin(username="catalogue_admin")
+    f.system_admin(username="catalogue_admin")
     page = login_page("catalogue_admin")
     path = tmp_path / "目录.xlsx"
     path.write_bytes(drug_upload([drug_row(i) for i in range(1, 6)]).read())

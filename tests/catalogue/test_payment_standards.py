@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_r_cat_3_change_closes_the_old_period_the_day_before_and_opens_a_new_one():
-    admin = f.bureau_admin()
+    admin = f.system_admin()
     drug = f.DrugFactory(payment_standard=Decimal("1000.00"))
     drug_update(drug=drug, actor=admin, payment_standard=Decimal("950.00"), effective_date=dt.date(2026, 7, 1))
     drug_update(drug=drug, actor=admin, payment_standard=Decimal("900.00"), effective_date=dt.date(2027, 1, 1))
@@ -32,7 +32,7 @@ def test_r_cat_3_change_closes_the_old_period_the_day_before_and_opens_a_new_one
 
 
 def test_r_cat_3_lookup_by_date_uses_the_version_in_force_that_day():
-    admin = f.bureau_admin()
+    admin = f.system_admin()
     drug = f.DrugFactory(payment_standard=Decimal("1000.00"))
     drug_update(drug=drug, actor=admin, payment_standard=Decimal("950.00"), effective_date=dt.date(2026, 7, 1))
     assert payment_standard_on(drug=drug, on=dt.date(2026, 1, 1)) == Decimal("1000.00")
@@ -50,7 +50,7 @@ def test_r_cat_3_lookup_outside_the_listing_is_drug_not_listed():
 
 
 def test_r_cat_3_change_effective_on_or_before_the_current_version_is_refused():
-    admin = f.bureau_admin()
+    admin = f.system_admin()
     drug = f.DrugFactory(payment_standard=Decimal("1000.00"))
     with pytest.raises(ApplicationError) as exc:
         drug_update(drug=drug, actor=admin, payment_standard=Decimal("900.00"), effective_date=dt.date(2026, 1, 1))
@@ -60,14 +60,14 @@ def test_r_cat_3_change_effective_on_or_before_the_current_version_is_refused():
 
 
 def test_r_cat_3_same_amount_is_no_new_version():
-    admin = f.bureau_admin()
+    admin = f.system_admin()
     drug = f.DrugFactory(payment_standard=Decimal("1000.00"))
     drug_update(drug=drug, actor=admin, payment_standard=Decimal("1000.00"), effective_date=dt.date(2026, 7, 1))
     assert PaymentStandard.objects.filter(drug=drug).count() == 1
 
 
 def test_r_cat_1_create_validates_code_and_opens_the_first_version():
-    admin = f.bureau_admin()
+    admin = f.system_admin()
     common = dict(actor=admin, generic_name="奥希替尼", dosage_form="片剂", specification="80mg*30片",
                   manufacturer="阿斯利康", category="negotiated", therapeutic_area=f.area("oncology"), route="oral",
                   payment_standard=Decimal("4788.00"), first_self_pay_ratio=Decimal("0.1"),

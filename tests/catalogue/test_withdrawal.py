@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_r_cat_5_withdrawal_records_reason_date_and_actor_and_ends_the_listing():
-    admin = f.bureau_admin()
+    admin = f.system_admin()
     drug = f.DrugFactory()
     services.drug_withdraw(drug=drug, withdrawn_on=dt.date(2026, 9, 1), reason=Drug.WithdrawalReason.ZERO_USE,
                            note="2025 年度使用量为零", actor=admin)
@@ -32,7 +32,7 @@ def test_r_cat_5_withdrawal_records_reason_date_and_actor_and_ends_the_listing()
 def test_r_cat_5_withdrawal_ends_active_applications_through_the_applications_service(monkeypatch):
     calls = []
     monkeypatch.setattr(hooks.drug_withdrawn, "handlers", [lambda **kw: calls.append(kw)])
-    admin = f.bureau_admin()
+    admin = f.system_admin()
     drug = f.DrugFactory()
     services.drug_withdraw(drug=drug, withdrawn_on=dt.date(2026, 9, 1), reason=Drug.WithdrawalReason.FRAUD,
                            actor=admin)
@@ -42,7 +42,7 @@ def test_r_cat_5_withdrawal_ends_active_applications_through_the_applications_se
 
 
 def test_r_cat_5_withdrawal_twice_or_without_a_valid_ground_is_refused():
-    admin = f.bureau_admin()
+    admin = f.system_admin()
     drug = f.DrugFactory()
     with pytest.raises(ApplicationError):
         services.drug_withdraw(drug=drug, withdrawn_on=dt.date(2026, 9, 1), reason="99", actor=admin)
@@ -60,7 +60,7 @@ def test_r_cat_5_withdraw_api_is_for_bureau_admins(api_as):
     drug = f.DrugFactory()
     body = {"withdrawn_on": "2026-09-01", "reason": "17.2", "note": "列入负面清单"}
     assert api_as(f.hospital_user()).post(f"/api/v1/drugs/{drug.code}/withdraw/", body).status_code == 403
-    response = api_as(f.bureau_admin()).post(f"/api/v1/drugs/{drug.code}/withdraw/", body)
+    response = api_as(f.system_admin()).post(f"/api/v1/drugs/{drug.code}/withdraw/", body)
     assert response.status_code == 200
     assert response.json()["withdrawn_on"] == "2026-09-01" and response.json()["active"] is False
 
@@ -73,7 +73,7 @@ def test_r_cat_5_withdrawal_ends_the_active_application_end_to_end(zhongwei):
     drug = f.DrugFactory()
     approved = approve_through(submit(hospital, physician, seq=1), hospital, f.reviewer("640500"))
     services.drug_withdraw(drug=drug, withdrawn_on=dt.date(2027, 2, 1), reason=Drug.WithdrawalReason.APPROVAL_REVOKED,
-                           actor=f.bureau_admin())
+                           actor=f.system_admin())
     approved.refresh_from_db()
     assert approved.status == Application.Status.TERMINATED and approved.terminated_on == dt.date(2027, 2, 1)
     assert "第十七条（一）" in approved.termination_reason

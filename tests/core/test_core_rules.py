@@ -92,7 +92,7 @@ def _xlsx(rows):
 
 @pytest.mark.django_db
 def test_r_app_5_calendar_import_is_all_or_nothing_with_row_errors():
-    admin = f.bureau_admin()
+    admin = f.system_admin()
     bad = _xlsx([["日期", "类型", "名称"], ["2027-01-01", "法定节假日", "元旦"], ["2027-02-30", "法定节假日", "春节"],
                  ["2027-02-06", "加班", "春节调休"]])
     with pytest.raises(ApplicationError) as exc:

@@ -179,8 +179,10 @@ def test_calendar_api_read_for_all_write_for_admin(api_as):
     days = reader.get("/api/v1/calendar/?year=2026&kind=workday").json()
     assert days["count"] == 6 and days["results"][0]["date"] == "2026-01-04"
     assert reader.post("/api/v1/calendar/", {"date": "2027-01-01", "kind": "holiday"}, format="json").status_code == 403
-    created = api_as(f.bureau_admin()).post("/api/v1/calendar/", {"date": "2027-01-01", "kind": "holiday", "name": "元旦"},
-                                            format="json")
+    # the calendar is shared reference data: a region's administrator reads it, a system-wide role writes it (R-SEC-1)
+    body = {"date": "2027-01-01", "kind": "holiday", "name": "元旦"}
+    assert api_as(f.bureau_admin()).post("/api/v1/calendar/", body, format="json").status_code == 403
+    created = api_as(f.system_admin()).post("/api/v1/calendar/", body, format="json")
     assert created.status_code == 201 and created.json()["kind_display"] == "法定节假日"
 
 
