@@ -13,6 +13,8 @@ urlpatterns = [
     path("stock/", views.stock, name="stock"),
     path("usage/", views.usage_search, name="usage"),
     path("usage/<int:person_id>/", views.usage_detail, name="usage_detail"),
+    path("usage/<int:person_id>/other-fund/", views.other_fund_use_entry, name="other_fund_use_entry"),
+    path("beyond-cap/", views.beyond_cap, name="beyond_cap"),
     path("claims/", views.manual_claim_create, name="claims"),
     path("filings/", views.cross_region_filings, name="filings"),
 ]

@@ -9,10 +9,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from apps.applications.selectors import other_fund_paid
+from apps.applications.services import other_fund_use_record
 from apps.core.models import Region
 from apps.core.roles import BUREAU, Role, require_role
 from apps.core.events import events_for
@@ -192,10 +195,13 @@ def usage_detail(request, person_id):
         usage = summary["usage"]
         met = usage.deductible_met if usage else 0
         paid = usage.fund_paid if usage else 0
+        other = other_fund_paid(person_id=person.pk, year=year)  # R-PAY-3 step 4: the cap is shared
         figures = {"deductible": deductible, "deductible_met": met, "deductible_left": max(deductible - met, 0),
-                   "cap": cap, "fund_paid": paid, "cap_left": (max(cap - paid, 0) if cap is not None else None)}
+                   "cap": cap, "fund_paid": paid, "other_fund_paid": other,
+                   "cap_left": (max(cap - paid - other, 0) if cap is not None else None)}
     return render(request, "prescriptions/usage_detail.html", {
         "person": person, "year": year, "summary": summary, "policy": policy, "figures": figures,
+        "other_fund_uses": person.other_fund_uses.filter(year=year).order_by("month"),
         "years": range(timezone.localdate().year, timezone.localdate().year - 4, -1)})
 
 
@@ -266,3 +272,41 @@ def cross_region_filings(request):
                 form.add_error(None, exc.message)
     return render(request, "prescriptions/filings.html", {
         "form": form, "filings": selectors.cross_region_filings_visible_to(request.user)[:50]})
+
+
+@login_required
+@require_POST
+def other_fund_use_entry(request, person_id):
+    """R-PAY-3 step 4: the insured region's bureau enters a month of the patient's other fund use."""
+    require_role(request.user, BUREAU)
+    person = get_object_or_404(selectors.persons_visible_to(request.user), pk=person_id)
+    try:
+        year, month = (int(x) for x in (request.POST.get("period") or "").split("-"))
+    except ValueError:
+        messages.error(request, "年月格式应为 YYYY-MM")
+        return redirect("prescriptions:usage_detail", person_id=person.pk)
+    try:
+        other_fund_use_record(actor=request.user, person=person, year=year, month=month,
+                              amount=request.POST.get("amount", ""), note=request.POST.get("note", ""),
+                              now=timezone.now())
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"已登记 {year}-{month:02d} 其他基金支付")
+    return redirect(f"{reverse('prescriptions:usage_detail', args=[person.pk])}?year={year}")
+
+
+@login_required
+def beyond_cap(request):
+    """R-PAY-6: per patient of the bureau's region, what the fund did not pay in the year because the annual limit
+    was reached — the hand-over list to serious-illness insurance and medical assistance."""
+    require_role(request.user, BUREAU)
+    this_year = timezone.localdate().year
+    try:
+        year = int(request.GET.get("year") or this_year)
+    except ValueError:
+        year = this_year
+    return render(request, "prescriptions/beyond_cap.html", {
+        "year": year, "rows": selectors.beyond_cap_by_patient(user=request.user, year=year),
+        "years": range(this_year, this_year - 4, -1)})
+

@@ -95,3 +95,27 @@ def test_r_pay_3_monthly_import_all_or_nothing(api_as):
     # a hospital cannot import
     assert api_as(s.hospital).post("/api/v1/imports/other_fund_use/", {"file": _xlsx([])},
                                    format="multipart").status_code == 403
+
+
+def test_r_pay_6_browser_entry_and_beyond_cap_page(api_as, client):
+    """In the browser Zhongwei's administrator enters 399,000.00 for 2026-10 on the patient's year page (remaining cap
+    400,000.00 − 399,000.00 = 1,000.00 shown); after the same dispensing as above the beyond-cap page lists the
+    patient with 609.50."""
+    from django.test import Client
+
+    s = rx.setup()
+    browser = Client()
+    browser.force_login(f.bureau_admin("640500"))
+    browser.post(f"/prescriptions/usage/{s.person.pk}/other-fund/", {"period": "2026-10", "amount": "399000.00"})
+    assert OtherFundUse.objects.get(person=s.person).amount == D("399000.00")
+    html = browser.get(f"/prescriptions/usage/{s.person.pk}/?year=2026").content.decode()
+    assert "399,000.00" in html and "1,000.00" in html
+    assert _dispense(api_as, s).json()["settlement"]["fund_payment"] == "1000.00"
+    page = browser.get("/prescriptions/beyond-cap/?year=2026").content.decode()
+    assert s.person.name in page and "609.50" in page
+    # Changsha's bureau cannot enter it for a Zhongwei patient (404: not among its insured persons)
+    other = Client()
+    other.force_login(f.bureau_admin("430100"))
+    assert other.post(f"/prescriptions/usage/{s.person.pk}/other-fund/",
+                      {"period": "2026-09", "amount": "1.00"}).status_code == 404
+    assert OtherFundUse.objects.count() == 1
