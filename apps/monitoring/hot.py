@@ -105,7 +105,8 @@ def dispensing_flag(*, dispensing: Dispensing, lines: list, trace_codes: list, p
     if trace:
         params += [c for c, _ in trace] + [dispensing.pk]
     with connection.cursor() as cursor:
-        execute_hot(cursor, "monitoring_dispensing", _sql(len(names), len(trace)), params)
+        # the statement's text depends on how many generic names and codes: both are in its prepared name
+        execute_hot(cursor, f"monitoring_dispensing_{len(names)}_{len(trace)}", _sql(len(names), len(trace)), params)
         rows = cursor.fetchall()
 
     pharmacy_region = dispensing.pharmacy.region_id
