@@ -119,3 +119,22 @@ def test_r_pay_6_browser_entry_and_beyond_cap_page(api_as, client):
     assert other.post(f"/prescriptions/usage/{s.person.pk}/other-fund/",
                       {"period": "2026-09", "amount": "1.00"}).status_code == 404
     assert OtherFundUse.objects.count() == 1
+
+
+def test_r_pay_3_other_fund_use_hot_sql_matches_the_selector():
+    """Parity (STYLE.md): the dispensing hot path's hand SQL (read under the accumulator's lock) and the ORM selector
+    the quote uses give the same other fund use: 2026-01 100.10 + 2026-02 200.25 = 300.35; 2025 not counted."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from apps.applications.selectors import other_fund_paid
+    from apps.prescriptions.sql_reads import locked_year_usage
+
+    s = rx.setup()
+    admin = f.bureau_admin("640500")
+    for year, month, amount in ((2026, 1, "100.10"), (2026, 2, "200.25"), (2025, 12, "999.00")):
+        OtherFundUse.objects.create(person=s.person, year=year, month=month, amount=D(amount), source="manual",
+                                    recorded_by=admin, recorded_at=timezone.now())
+    with transaction.atomic():
+        hot = locked_year_usage(person_id=s.person.pk, year=2026, now=timezone.now()).other_fund_paid
+    assert hot == other_fund_paid(person_id=s.person.pk, year=2026) == D("300.35")
