@@ -1,8 +1,9 @@
 """REST for treatment applications (API.md "Treatment applications"): create (hospital), read (scoped),
 decisions for the stage the user's role owns, resubmission and supporting documents."""
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -14,7 +15,7 @@ from apps.core.exceptions import ApplicationError
 from apps.core.permissions import IsBureau, IsHospital
 from apps.applications import selectors, services
 from apps.applications.models import Application, ApplicationDocument, ApplicationReview
-from apps.core.masking import mask_id_number, mask_phone
+from apps.core.masking import mask_card_number, mask_id_number, mask_phone
 from apps.policies.models import InsuranceType
 
 
@@ -96,11 +97,14 @@ class PatientOutputSerializer(serializers.Serializer):
     insurance_type = serializers.CharField()
     insured_region = serializers.CharField(source="insured_region.code")
     phone = serializers.SerializerMethodField(help_text="masked (R-SEC-2)")
-    card_number = serializers.CharField()
+    card_number = serializers.SerializerMethodField(help_text="masked like the ID number (R-SEC-2)")
     employer = serializers.CharField()
 
     def get_id_number(self, obj) -> str:
         return mask_id_number(obj.id_number)
+
+    def get_card_number(self, obj) -> str:
+        return mask_card_number(obj.card_number)
 
     def get_phone(self, obj) -> str:
         return mask_phone(obj.phone)
@@ -132,9 +136,27 @@ class ApplicationDetailSerializer(ApplicationListSerializer):
         fields = [*ApplicationListSerializer.Meta.fields, "review_stages", "reviews", "documents"]
 
 
-def _detail(application: Application) -> dict:
+#: what a pharmacy is not shown of an application (R-SEC-1): the same shape, these emptied
+_PHARMACY_HIDDEN = {"diagnosis_code": "", "diagnosis_name": "", "usage": "", "termination_reason": "",
+                    "reviews": [], "documents": []}
+_PHARMACY_HIDDEN_PATIENT = {"phone": "", "employer": "", "card_number": ""}
+
+
+def _for_viewer(data: dict, user) -> dict:
+    """A pharmacy's view of an application: masked, without diagnosis, reviews or documents."""
+    if not selectors.pharmacy_summary_only(user):
+        return data
+    data = dict(data)
+    for key, value in _PHARMACY_HIDDEN.items():
+        if key in data:
+            data[key] = value
+    data["patient"] = {**data["patient"], **_PHARMACY_HIDDEN_PATIENT}
+    return data
+
+
+def _detail(application: Application, user=None) -> dict:
     application = selectors._base().prefetch_related("reviews__reviewer", "documents").get(pk=application.pk)
-    return ApplicationDetailSerializer(application).data
+    return _for_viewer(ApplicationDetailSerializer(application).data, user)
 
 
 # --- views ------------------------------------------------------------------------------------------------------
@@ -166,7 +188,8 @@ class ApplicationListCreateView(GenericAPIView):
     @extend_schema(operation_id="applications_list", responses=ApplicationListSerializer(many=True))
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(ApplicationListSerializer(page, many=True).data)
+        rows = [_for_viewer(row, request.user) for row in ApplicationListSerializer(page, many=True).data]
+        return self.get_paginated_response(rows)
 
     @extend_schema(request=ApplicationInputSerializer, responses={201: ApplicationDetailSerializer})
     def post(self, request):
@@ -181,7 +204,7 @@ class ApplicationDetailView(GenericAPIView):
     queryset = Application.objects.none()
 
     def get(self, request, pk):
-        return Response(_detail(selectors.application_get_for(request.user, pk)))
+        return Response(_detail(selectors.application_get_for(request.user, pk), request.user))
 
 
 class ApplicationDecisionView(GenericAPIView):
@@ -223,12 +246,12 @@ class ApplicationDocumentListView(GenericAPIView):
 
     @extend_schema(responses=DocumentSerializer(many=True))
     def get(self, request, pk):
-        application = selectors.application_get_for(request.user, pk)
+        application = selectors.application_records_get_for(request.user, pk)
         return Response(DocumentSerializer(application.documents.all(), many=True).data)
 
     @extend_schema(request=DocumentInputSerializer, responses={201: DocumentSerializer})
     def post(self, request, pk):
-        application = selectors.application_get_for(request.user, pk)
+        application = selectors.application_records_get_for(request.user, pk)
         data = DocumentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         document = services.application_document_add(application=application, actor=request.user,
@@ -242,14 +265,14 @@ class ApplicationDocumentFileView(GenericAPIView):
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, pk, document_id):
-        application = selectors.application_get_for(request.user, pk)
+        application = selectors.application_records_get_for(request.user, pk)
         document = application.documents.filter(pk=document_id).first()
         if document is None:
-            from django.http import Http404
-
             raise Http404
-        return FileResponse(document.file.open("rb"), content_type=document.content_type,
-                            filename=document.original_name)
+        response = FileResponse(document.file.open("rb"), content_type=document.content_type,
+                                filename=document.original_name)
+        add_never_cache_headers(response)  # personal documents: never kept by a browser or proxy (R-SEC-2)
+        return response
 
 
 class ManufacturerSwitchInputSerializer(serializers.Serializer):

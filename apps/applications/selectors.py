@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.utils import timezone
 
 from apps.core.roles import BUREAU_ROLES, Role
@@ -36,8 +37,21 @@ def _base() -> QuerySet[Application]:
 
 def applications_visible_to(user) -> QuerySet[Application]:
     """Bureau users: applications of persons insured in their region or made at their region's institutions.
-    Hospital users: their institution's. Pharmacy users: those naming their pharmacy. Nobody else: none."""
-    return scope_to_user(_base(), user, region_fields=("insured_region", "institution__region"))
+    Hospital users: their institution's. Pharmacy users: the approved ones naming their pharmacy (R-SEC-1: not the
+    rejected or in-review ones; what they show a pharmacy is masked, ``pharmacy_summary_only``). Nobody else:
+    none."""
+    return scope_to_user(_base(), user, region_fields=("insured_region", "institution__region"),
+                         pharmacy_scope=_approved_naming_pharmacy)
+
+
+def _approved_naming_pharmacy(qs, user):
+    return qs.filter(pharmacy_id=user.pharmacy_id, status=Application.Status.APPROVED)
+
+
+def pharmacy_summary_only(user) -> bool:
+    """A pharmacy sees an application's summary, masked, without diagnosis, reviews or documents; the rest of what
+    it needs comes with the flowed prescription (R-SEC-1, R-SEC-2)."""
+    return getattr(user, "role", None) == Role.PHARMACY
 
 
 def application_get_for(user, pk) -> Application:
@@ -45,6 +59,14 @@ def application_get_for(user, pk) -> Application:
     from django.shortcuts import get_object_or_404
 
     return get_object_or_404(applications_visible_to(user), pk=pk)
+
+
+def application_records_get_for(user, pk) -> Application:
+    """An application with its records — documents, diagnosis, review history, the printable form: bureau and
+    hospital users within their scope; a pharmacy never (``Http404``, R-SEC-1)."""
+    if pharmacy_summary_only(user):
+        raise Http404
+    return application_get_for(user, pk)
 
 
 def application_covering(*, person: InsuredPerson, generic_name: str, on: dt.date,

@@ -14,6 +14,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -134,7 +135,7 @@ def _detail_url(application, query: str) -> str:
 def application_detail(request, pk):
     """The application page: patient (masked), documents inline, decision history, the decision form of the
     stage the user owns, "下一条"."""
-    application = selectors.application_get_for(request.user, pk)
+    application = selectors.application_records_get_for(request.user, pk)  # not for pharmacies (R-SEC-1)
     decision_form = None
     if request.method == "POST":
         decision_form = DecisionForm(request.POST)
@@ -167,7 +168,7 @@ def application_detail(request, pk):
 @require_POST
 def reveal(request, pk, field):
     """Show the ID number or phone in full: a logged action (R-SEC-2)."""
-    application = selectors.application_get_for(request.user, pk)
+    application = selectors.application_records_get_for(request.user, pk)  # not for pharmacies (R-SEC-1)
     try:
         value = services.application_reveal_personal_number(application=application, actor=request.user,
                                                             field=field)
@@ -221,7 +222,7 @@ def resubmit(request, pk):
 @login_required
 @require_POST
 def document_upload(request, pk):
-    application = selectors.application_get_for(request.user, pk)
+    application = selectors.application_records_get_for(request.user, pk)  # not for pharmacies (R-SEC-1)
     form = DocumentForm(request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -241,18 +242,19 @@ def document_upload(request, pk):
 @xframe_options_sameorigin
 def document_file(request, pk, document_id):
     """A document shown inline in the application page (same-origin frames only)."""
-    application = selectors.application_get_for(request.user, pk)
+    application = selectors.application_records_get_for(request.user, pk)  # not for pharmacies (R-SEC-1)
     document = get_object_or_404(application.documents, pk=document_id)
     response = FileResponse(document.file.open("rb"), content_type=document.content_type)
     response["Content-Disposition"] = "inline"
     response["X-Content-Type-Options"] = "nosniff"
+    add_never_cache_headers(response)  # personal documents: never kept by a browser or proxy (R-SEC-2)
     return response
 
 
 @login_required
 def print_form(request, pk):
     """The 001 附件 申请表 for printing."""
-    application = selectors.application_get_for(request.user, pk)
+    application = selectors.application_records_get_for(request.user, pk)  # not for pharmacies (R-SEC-1)
     reviews = list(selectors.reviews_of(application))
     by_stage = {}
     for review in reviews:

@@ -15,8 +15,10 @@ urlpatterns = [
     path("stock-movements/", stock.StockMovementListCreate.as_view(), name="stock-movement-list"),
     path("stock/", stock.StockList.as_view(), name="stock-list"),
     path("manual-claims/", claims.ManualClaimListCreate.as_view(), name="manual-claim-list"),
+    path("manual-claims/search/", claims.ManualClaimSearch.as_view(), name="manual-claim-search"),
     path("manual-claims/<int:pk>/", claims.ManualClaimDetail.as_view(), name="manual-claim-detail"),
     path("cross-region-filings/", claims.CrossRegionFilingListCreate.as_view(), name="cross-region-filing-list"),
+    path("cross-region-filings/search/", claims.CrossRegionFilingSearch.as_view(), name="cross-region-filing-search"),
     path("cross-region-filings/<int:pk>/", claims.CrossRegionFilingDetail.as_view(), name="cross-region-filing-detail"),
     path("reports/beyond-cap/", claims.BeyondCapReport.as_view(), name="beyond-cap-report"),
 ]

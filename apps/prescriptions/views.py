@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.applications.selectors import other_fund_paid
 from apps.applications.services import other_fund_use_record
@@ -161,9 +161,11 @@ def stock(request):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def usage_search(request):
+    """Search by ID number or name: a POST, so that an ID number never sits in a URL (R-SEC-2)."""
     require_role(request.user, BUREAU)
-    form = forms.UsageSearchForm(request.GET or None)
+    form = forms.UsageSearchForm(request.POST or None)
     persons = []
     if form.is_valid() and form.cleaned_data["q"]:
         term = form.cleaned_data["q"].strip()

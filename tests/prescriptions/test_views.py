@@ -95,7 +95,9 @@ def test_r_pha_3_stock_page_records_purchase(s):
 def test_r_pay_3_bureau_sees_year_to_date_usage(s, api_as):
     api_as(s.pharmacist).post(f"/api/v1/prescriptions/{s.pid}/dispense/", rx.dispense_body(s.drug, 3), format="json")
     bureau = client_for(f.reviewer("640500"))
-    found = bureau.get(f"/prescriptions/usage/?q={s.person.id_number}").content.decode()
+    # the ID number is posted, never put in the URL (R-SEC-2)
+    assert bureau.get(f"/prescriptions/usage/?q={s.person.id_number}").status_code == 400
+    found = bureau.post("/prescriptions/usage/", {"q": s.person.id_number}).content.decode()
     assert f"/prescriptions/usage/{s.person.pk}/" in found
     page = bureau.get(f"/prescriptions/usage/{s.person.pk}/").content.decode()
     assert "500.00" in page and "1,609.50" in page and "398,390.50" in page  # cap left = 400000 − 1609.50

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +19,10 @@ from apps.prescriptions.api.serializers import (
 )
 from apps.prescriptions.models import CrossRegionFiling, ManualClaim
 from apps.prescriptions.services import claims
+
+
+class IdNumberSearch(serializers.Serializer):
+    id_number = serializers.CharField(max_length=18, min_length=15)
 
 
 class ManualClaimListCreate(GenericAPIView):
@@ -48,12 +52,26 @@ class ManualClaimListCreate(GenericAPIView):
         claim = selectors.manual_claims_visible_to(request.user).select_related("insured_region").get(pk=claim.pk)
         return Response(ManualClaimOut(claim).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=ManualClaimOut(many=True), parameters=[
-        OpenApiParameter("id_number", str, description="the insured person's ID number")])
+    @extend_schema(responses=ManualClaimOut(many=True))
     def get(self, request):
         qs = selectors.manual_claims_visible_to(request.user).select_related("insured_region")
-        if request.query_params.get("id_number"):
-            qs = qs.filter(person__id_number=request.query_params["id_number"].strip().upper())
+        page = self.paginate_queryset(qs.order_by("-invoice_date", "-id"))
+        return self.get_paginated_response(ManualClaimOut(page, many=True).data)
+
+
+class ManualClaimSearch(GenericAPIView):
+    """``POST /api/v1/manual-claims/search/`` ``{"id_number": …}``: one person's claims. An ID number travels in the
+    body, never in a URL (where it would reach access logs and browser history: R-SEC-2)."""
+
+    permission_classes = [IsBureau]
+    serializer_class = ManualClaimOut
+    queryset = ManualClaim.objects.none()  # schema only
+
+    @extend_schema(request=IdNumberSearch, responses=ManualClaimOut(many=True))
+    def post(self, request):
+        v = valid(IdNumberSearch, request.data)
+        qs = (selectors.manual_claims_visible_to(request.user).select_related("insured_region")
+              .filter(person__id_number=v["id_number"].strip().upper()))
         page = self.paginate_queryset(qs.order_by("-invoice_date", "-id"))
         return self.get_paginated_response(ManualClaimOut(page, many=True).data)
 
@@ -94,12 +112,26 @@ class CrossRegionFilingListCreate(GenericAPIView):
             valid_from=v["valid_from"], valid_until=v["valid_until"], direct_settlement=v["direct_settlement"])
         return Response(CrossRegionFilingOut(filing).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=CrossRegionFilingOut(many=True), parameters=[
-        OpenApiParameter("id_number", str, description="the insured person's ID number")])
+    @extend_schema(responses=CrossRegionFilingOut(many=True))
     def get(self, request):
         qs = selectors.cross_region_filings_visible_to(request.user)
-        if request.query_params.get("id_number"):
-            qs = qs.filter(person__id_number=request.query_params["id_number"].strip().upper())
+        page = self.paginate_queryset(qs.order_by("-valid_from", "-id"))
+        return self.get_paginated_response(CrossRegionFilingOut(page, many=True).data)
+
+
+class CrossRegionFilingSearch(GenericAPIView):
+    """``POST /api/v1/cross-region-filings/search/`` ``{"id_number": …}``: one person's filings (the ID number in
+    the body, never in a URL: R-SEC-2)."""
+
+    permission_classes = [IsBureau]
+    serializer_class = CrossRegionFilingOut
+    queryset = CrossRegionFiling.objects.none()  # schema only
+
+    @extend_schema(request=IdNumberSearch, responses=CrossRegionFilingOut(many=True))
+    def post(self, request):
+        v = valid(IdNumberSearch, request.data)
+        qs = selectors.cross_region_filings_visible_to(request.user).filter(
+            person__id_number=v["id_number"].strip().upper())
         page = self.paginate_queryset(qs.order_by("-valid_from", "-id"))
         return self.get_paginated_response(CrossRegionFilingOut(page, many=True).data)
 
