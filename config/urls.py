@@ -10,9 +10,9 @@ from apps.accounts.forms import AdminLoginForm
 admin.site.site_header = "双通道药品管理平台"
 admin.site.site_title = "双通道药品管理平台"
 admin.site.index_title = "系统管理"
-admin.site.login_form = AdminLoginForm  # the one login service and its lockout (issue 14 §3)
+admin.site.login_form = AdminLoginForm  # the one login service and its lockout (R-SEC-1)
 
-# under /api/ every error leaves in the API.md error format, a 500 too (issue 14 §15)
+# under /api/ every error leaves in the API.md error format, a 500 too (R-SEC-4)
 handler400 = "apps.core.error_views.bad_request"
 handler403 = "apps.core.error_views.permission_denied"
 handler404 = "apps.core.error_views.page_not_found"

@@ -32,7 +32,7 @@ class UserAdmin(BureauAdminAccess, BaseUserAdmin):
                                                 "pharmacy", "first_name"]}),
     ]
     actions = ["unlock"]
-    change_password_form = ServicePasswordChangeForm  # revokes the user's API tokens (issue 14 §11)
+    change_password_form = ServicePasswordChangeForm  # revokes the user's API tokens (R-SEC-1)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -1,4 +1,4 @@
-"""Token authentication (django-rest-knox: tokens stored as SHA-512 digests, with an expiry; issue 14 §11) that
+"""Token authentication (django-rest-knox: tokens stored as SHA-512 digests, with an expiry; R-SEC-1) that
 also tells django-auditlog who the actor is (R-SEC-3).
 
 ``AuditlogMiddleware`` reads ``request.user`` before DRF has authenticated a token, so API changes would be

@@ -1,5 +1,5 @@
 """The Django authentication backend: every ``django.contrib.auth.authenticate()`` call (the admin login, the test
-client's ``login()``, anything added later) goes through the one login service and its lockout (issue 14 §3)."""
+client's ``login()``, anything added later) goes through the one login service and its lockout (R-SEC-1)."""
 from django.contrib.auth.backends import ModelBackend
 
 from apps.core.exceptions import ApplicationError

@@ -15,7 +15,7 @@ class LoginForm(forms.Form):
 
 class AdminLoginForm(AdminAuthenticationForm):
     """The Django admin's login form, checked by the one login service (``user_authenticate``): failures count
-    toward the lockout and a locked account is refused with the same message as everywhere else (issue 14 §3)."""
+    toward the lockout and a locked account is refused with the same message as everywhere else (R-SEC-1)."""
 
     def clean(self):
         from apps.accounts.services import user_authenticate
@@ -32,7 +32,7 @@ class AdminLoginForm(AdminAuthenticationForm):
 
 class ServicePasswordChangeForm(AdminPasswordChangeForm):
     """The admin's "change password" page saves through ``user_password_set``: the user's API tokens are revoked
-    and the change is an event (issue 14 §11)."""
+    and the change is an event (R-SEC-1)."""
 
     def save(self, commit=True):
         from auditlog.context import auditlog_value

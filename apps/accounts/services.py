@@ -35,7 +35,7 @@ def _unknown_name_key(username: str) -> str:
 
 
 def _unknown_username_attempt(username: str, password: str, now) -> ApplicationError:
-    """An unknown username answers exactly like a known one (R-SEC, issue 14 §12): the same "wrong password"
+    """An unknown username answers exactly like a known one (R-SEC-1): the same "wrong password"
     error, a password hash computed all the same, and after ``LOGIN_MAX_FAILURES`` the same lock message, counted
     with an atomic cache increment."""
     make_password(password)  # same work as checking a real password, so timing tells nothing either
@@ -64,7 +64,7 @@ def user_authenticate(*, username: str, password: str, request=None, now=None):
 
     The user's row is locked (``SELECT … FOR UPDATE``) before the password is checked, so parallel attempts are
     counted one after the other: once the limit is reached no further password is even checked, and a right
-    password arriving in the same burst cannot clear a lock another attempt has just set (issue 14 §7)."""
+    password arriving in the same burst cannot clear a lock another attempt has just set (R-SEC-1)."""
     username = (username or "").strip()
     if not username or not password:
         raise ApplicationError("invalid", "请输入用户名和密码",
@@ -101,7 +101,7 @@ def _register_failure(user, *, now) -> ApplicationError:
     return _locked_error(until)
 
 
-# --- API tokens (django-rest-knox: stored hashed, expiring, revocable; issue 14 §11) -------------------------
+# --- API tokens (django-rest-knox: stored hashed, expiring, revocable; R-SEC-1) -------------------------
 
 def token_issue(*, username: str, password: str, request=None) -> str:
     """API.md: ``POST /api/v1/auth/token/`` → ``{"token": …}``. A new token per sign-in, valid for

@@ -178,7 +178,7 @@ class ImportRunSerializer(serializers.ModelSerializer):
 
 def _drug_for(user, ref: str) -> Drug:
     qs = with_current_standard(selectors.drugs_visible_to(user))
-    # an id is ASCII digits that fit a bigint; "²" or "١٢٣" is a code that matches nothing (issue 14 §15: was 500)
+    # an id is ASCII digits that fit a bigint; "²" or "١٢٣" is a code that matches nothing (R-SEC-4: was 500)
     by_id = ref.isascii() and ref.isdigit() and len(ref) <= 18
     drug = qs.filter(pk=int(ref)).first() if by_id else qs.filter(code=ref.upper()).first()
     if drug is None:

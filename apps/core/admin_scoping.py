@@ -1,4 +1,4 @@
-"""R-SEC-1 in the Django admin: every admin class goes through the same scoping as the API (issue 14 §4, §5).
+"""R-SEC-1 in the Django admin: every admin class goes through the same scoping as the API (R-SEC-1, §5).
 
 ``ScopedAdmin`` is the one access mixin of every ``ModelAdmin``. A class says how its rows reach a user's
 organisation, in exactly one of these ways:

@@ -95,7 +95,7 @@ class CalendarImportSerializer(serializers.Serializer):
 
 
 class CalendarFilter(filters.FilterSet):
-    # a year the calendar can hold (year 0 or 99999 used to fail inside the date lookup: 500, issue 14 §15)
+    # a year the calendar can hold (year 0 or 99999 used to fail inside the date lookup: 500, R-SEC-4)
     year = filters.NumberFilter(field_name="date__year", min_value=1, max_value=9999, decimal_places=0)
     date_from = filters.DateFilter(field_name="date", lookup_expr="gte")
     date_to = filters.DateFilter(field_name="date", lookup_expr="lte")

@@ -1,5 +1,5 @@
 """Django's error handlers (``handler404``/``handler500`` in ``config/urls.py``): under ``/api/`` every error leaves
-in the API.md error format — a 5xx too (issue 14 §15); the browser pages keep Django's own templates."""
+in the API.md error format — a 5xx too (R-SEC-4); the browser pages keep Django's own templates."""
 from django.http import JsonResponse
 from django.views import defaults
 

@@ -84,7 +84,7 @@ _DRF_CODES = {
 
 def api_exception_handler(exc, context):
     """DRF EXCEPTION_HANDLER: every 4xx leaves as {"code", "detail", "fields"} (API.md Conventions), and so does a
-    5xx (issue 14 §15): an unexpected exception is logged with its traceback and answered 500 ``server_error``.
+    5xx (R-SEC-4): an unexpected exception is logged with its traceback and answered 500 ``server_error``.
     A value the database cannot hold (a number or date out of range: ``DataError``, ``OverflowError``) is the
     client's input, answered 400 ``invalid``."""
     if isinstance(exc, ApplicationError):

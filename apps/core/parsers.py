@@ -1,5 +1,5 @@
 """The API's JSON parser: a request body is one JSON object (API.md). A list, a number or a string at the top level
-is refused with 400 ``invalid`` before any view reads it (issue 14 §15: a JSON list on PATCH answered 500)."""
+is refused with 400 ``invalid`` before any view reads it (R-SEC-4: a JSON list on PATCH answered 500)."""
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 

@@ -1,4 +1,4 @@
-"""Requests that no view can sensibly read are refused before any view runs (issue 14 §15, R-SEC-4).
+"""Requests that no view can sensibly read are refused before any view runs (R-SEC-4).
 
 A resident ID number in the path or the query string is refused the same way (R-SEC-2, PIPL: lookups by ID number
 are POSTs). A NUL byte (PostgreSQL text cannot hold one) or an unpaired surrogate in the path or the query string is

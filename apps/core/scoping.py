@@ -24,7 +24,7 @@ Scope = Callable[[QuerySet, object], QuerySet]
 def is_system_wide(user) -> bool:
     """Holders of a system-wide role (the platform's system administrators, ``is_superuser``): the only ones who write
     shared reference data — the national catalogue, payment standards, withdrawals, the holiday calendar, regions
-    (issue 14 §5). A region's administrator reads it."""
+    (R-SEC-1). A region's administrator reads it."""
     return bool(user is not None and user.is_authenticated and user.is_active and user.is_superuser)
 
 

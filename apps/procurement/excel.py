@@ -54,7 +54,7 @@ def completion_workbook(rows: list[dict], *, month: str) -> bytes:
     ws.print_title_rows = "2:2"
     ws.page_setup.orientation = "landscape"
     out = BytesIO()
-    neutralise_formulas(wb)  # no formula injection (issue 14 §6)
+    neutralise_formulas(wb)  # no formula injection (R-SEC-4)
     wb.save(out)
     return out.getvalue()
 

@@ -284,7 +284,7 @@ class ReportedTotalsView(APIView):
     POST uploads them (JSON rows, or an .xlsx ``file``), replacing the month's earlier upload (R-SET-2)."""
 
     permission_classes = [IsAuthenticated]
-    parser_classes = [ObjectJSONParser, MultiPartParser, FormParser]  # a body is one JSON object (issue 14 §15)
+    parser_classes = [ObjectJSONParser, MultiPartParser, FormParser]  # a body is one JSON object (R-SEC-4)
 
     def _organisation(self, request):
         organisation = organisation_of(request.user)

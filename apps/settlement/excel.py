@@ -120,7 +120,7 @@ def monthly_report_workbook(report: dict) -> bytes:
         _sheet(wb, title=name, heading=f"{title} · {name}", columns=leading + MEASURES, rows=report[key],
                totals=report["totals"] if key != "by_drug" else None)
     buffer = BytesIO()
-    neutralise_formulas(wb)  # no formula injection (issue 14 §6)
+    neutralise_formulas(wb)  # no formula injection (R-SEC-4)
     wb.save(buffer)
     return buffer.getvalue()
 
@@ -147,6 +147,6 @@ def statements_workbook(*, period_label: str, statements) -> bytes:
     _sheet(wb, title="结算单", heading=f"双通道药品 {period_label} 月度结算汇总", columns=columns, rows=rows,
            totals=sums, first=True)
     buffer = BytesIO()
-    neutralise_formulas(wb)  # no formula injection (issue 14 §6)
+    neutralise_formulas(wb)  # no formula injection (R-SEC-4)
     wb.save(buffer)
     return buffer.getvalue()

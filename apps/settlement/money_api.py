@@ -426,7 +426,7 @@ class MonthlyReportListView(APIView):
     """POST /api/v1/monthly-reports/ (JSON figures, or multipart ``file`` = the Excel report with ``period``);
     GET lists the reports the user may see (``?period=``)."""
 
-    parser_classes = [ObjectJSONParser, MultiPartParser, FormParser]  # a body is one JSON object (issue 14 §15)
+    parser_classes = [ObjectJSONParser, MultiPartParser, FormParser]  # a body is one JSON object (R-SEC-4)
 
     def get_permissions(self):
         return [IsOrganisationUser()] if self.request.method == "POST" else [IsAuthenticated()]

@@ -82,7 +82,7 @@ def payment_list_workbook(listing: dict) -> bytes:
     ws.print_options.horizontalCentered = True
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
     out = io.BytesIO()
-    neutralise_formulas(wb)  # no formula injection (issue 14 §6)
+    neutralise_formulas(wb)  # no formula injection (R-SEC-4)
     wb.save(out)
     return out.getvalue()
 

@@ -27,7 +27,7 @@ DJANGO_APPS = [
 ]
 THIRD_PARTY_APPS = [
     "rest_framework",
-    "knox",  # API tokens: stored hashed, expiring, revocable (issue 14 §11)
+    "knox",  # API tokens: stored hashed, expiring, revocable (R-SEC-1)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files (intranet, issue 15)
@@ -55,7 +55,7 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "apps.core.request_guard.RequestGuardMiddleware",  # NUL bytes in the path or query string: 400 (issue 14 §15)
+    "apps.core.request_guard.RequestGuardMiddleware",  # NUL bytes in the path or query string: 400 (R-SEC-4)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "apps.core.middleware.ChosenLanguageMiddleware",
@@ -64,7 +64,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every response (issue 14 §13)
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every response (R-SEC-1)
     "auditlog.middleware.AuditlogMiddleware",
 ]
 
@@ -113,7 +113,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Sessions end after a working day, or when the browser closes (issue 14 §13)
+# Sessions end after a working day, or when the browser closes (R-SEC-1)
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -139,7 +139,7 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
     },
 }
-# One login service for every door (issue 14 §3): authenticate() goes through the lockout too
+# One login service for every door (R-SEC-1): authenticate() goes through the lockout too
 AUTHENTICATION_BACKENDS = ["apps.accounts.backends.LockoutBackend"]
 # Lockout after repeated failed logins (apps/accounts/services.py)
 LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=5)
@@ -177,7 +177,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.StandardPagination",
-    # a body is one JSON object: a list, number or string at the top level is 400 (issue 14 §15)
+    # a body is one JSON object: a list, number or string at the top level is 400 (R-SEC-4)
     "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.ObjectJSONParser", "rest_framework.parsers.FormParser",
                                "rest_framework.parsers.MultiPartParser"],
     "PAGE_SIZE": 50,
@@ -202,7 +202,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    # one name per choice set, so `check --deploy` is clean (issue 14 §13)
+    # one name per choice set, so `check --deploy` is clean (R-SEC-1)
     "ENUM_NAME_OVERRIDES": {
         "CalendarDayKindEnum": "apps.core.models.CalendarDay.Kind",
         "StockingReportKindEnum": "apps.settlement.models.StockingReport.Kind",

@@ -1,4 +1,4 @@
-"""Production: PostgreSQL and Redis are required; secrets come from the environment; HTTPS only (issue 14 §13).
+"""Production: PostgreSQL and Redis are required; secrets come from the environment; HTTPS only (R-SEC-1).
 
 The site runs behind a TLS-terminating proxy that sets ``X-Forwarded-Proto: https``; plain HTTP is redirected.
 ``python manage.py check --deploy --settings=config.settings.production`` is clean (tests/security)."""
@@ -21,7 +21,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# --- HTTPS (issue 14 §13)
+# --- HTTPS (R-SEC-1)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=365 * 24 * 3600)

@@ -23,7 +23,7 @@ def export_workbook(*, kind: str, user, empty: bool = False) -> bytes:
     queryset = spec.export_queryset(user)
     dataset = spec.resource_class().export(queryset=queryset)
     dataset.title = spec.label
-    return dataset_to_xlsx(dataset)  # strings as text: no formula injection (issue 14 §6)
+    return dataset_to_xlsx(dataset)  # strings as text: no formula injection (R-SEC-4)
 
 
 def export_filename(kind: str, *, empty: bool = False, today: dt.date | None = None) -> str:

@@ -1,4 +1,4 @@
-"""Formula injection in exports (issue 14 §6): a value that starts with ``=`` — a physician named
+"""Formula injection in exports (R-SEC-4): a value that starts with ``=`` — a physician named
 ``=HYPERLINK(…)`` — must arrive in Excel as the text it is, never as a live formula.
 
 In .xlsx a cell is a formula only when it is stored as one; openpyxl stores every string starting with ``=`` as a
