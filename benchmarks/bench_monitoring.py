@@ -8,7 +8,8 @@ and November (``--rows`` dispensings + 1 % reversals = 1,010,000 for the default
 rather than a month of nothing but findings, every physician is given every therapeutic area and each patient an
 approved application for the drugs they receive — except one patient in a thousand (R-MON-3 findings).
 
-Timed: the batch over November (every rule, alerts written), its rerun (idempotent: nothing new), and the floor —
+Timed: the flags on the dispensing hot path (R-MON-1..5, ``apps.monitoring.hot.dispensing_flag``) called for
+``--hot`` of November's dispensings as the dispensing service calls it (p50/p95 of the call, rolled back); the batch over November (every rule, alerts written), its rerun (idempotent: nothing new), and the floor —
 one plain ``GROUP BY`` over the month's dispensing lines — with the ratio, the peak RSS and the load average
 (the machine is shared). Target on the 2-core machine: ≤ 60 s, flat memory.
 """
@@ -23,7 +24,7 @@ from benchmarks.setup import django_on_fresh_database, peak_rss_mib
 
 
 def _options(argv):
-    opts = {"rows": 1_000_000, "small": 10_000, "reuse": 0}
+    opts = {"rows": 1_000_000, "small": 10_000, "reuse": 0, "hot": 2000}
     for arg in argv:
         if arg == "--reuse":
             opts["reuse"] = 1
@@ -120,4 +121,38 @@ def main(argv: list[str]) -> None:
         t = time.perf_counter()
         services._month_findings(rule, nov, th)
         timings[rule] = time.perf_counter() - t
+    _hot_path(nov, opts["hot"])
     print("  per rule (findings only): " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()), flush=True)
+
+
+def _hot_path(period: dt.date, count: int) -> None:
+    """R-MON-1..5 as the dispensing service runs them: one call of the hook's handler per dispensing, the objects
+    read beforehand (as the service has them in memory), the calls rolled back."""
+    import statistics
+
+    from django.db import transaction
+
+    from apps.monitoring.hot import dispensing_flag
+    from apps.prescriptions.models import Dispensing, PrescriptionItem
+
+    if not count:
+        return
+    sample = list(Dispensing.objects.filter(period=period, kind="normal").select_related(
+        "pharmacy__region", "prescription__institution").order_by("id")[::max(1, 1_000_000 // count)][:count])
+    prepared = []
+    for d in sample:
+        lines = list(d.lines.all())
+        items = list(PrescriptionItem.objects.filter(prescription_id=d.prescription_id).select_related("drug"))
+        prepared.append((d, lines, items))
+    timings = []
+    with transaction.atomic():
+        for d, lines, items in prepared:
+            t = time.perf_counter()
+            dispensing_flag(dispensing=d, lines=lines, trace_codes=[], prescription=d.prescription, items=items,
+                            now=d.dispensed_at)
+            timings.append((time.perf_counter() - t) * 1000)
+        transaction.set_rollback(True)
+    timings.sort()
+    print(f"hot path (R-MON-1..5 per dispensing, {len(timings):,} calls): p50 {statistics.median(timings):.3f} ms, "
+          f"p95 {timings[int(len(timings) * 0.95)]:.3f} ms, p99 {timings[int(len(timings) * 0.99)]:.3f} ms "
+          f"(the patient has ~5 dispensings a month here); load average {os.getloadavg()[0]:.2f}", flush=True)

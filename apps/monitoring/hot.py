@@ -130,7 +130,8 @@ def dispensing_flag(*, dispensing: Dispensing, lines: list, trace_codes: list, p
     for k, a1, a2, a3, a4, a5, a6, a7, a8, a9 in rows:
         if k == "supply":
             earlier.append(LineRow(
-                line_id=a1, dispensing_id=a2, prescription_id=a3, period=a9, dispensed_at=a4, pharmacy_id=a5,
+                line_id=a1, dispensing_id=a2, prescription_id=a3, period=_date(a9), dispensed_at=_moment(a4),
+                pharmacy_id=a5,
                 pharmacy_region_id=pharmacy_region, institution_id=0, institution_region_id=0, person_id=person_id,
                 physician_id=0, issued_on=None, care_setting="", drug_id=0, generic_name=a7, dosage_form=a8,
                 therapeutic_area_id=None, quantity=0, unit_price=Decimal(0), standard_in_force=None,
@@ -201,6 +202,6 @@ def _code_findings(dispensing, current, trace, code_rows, pharmacy_region):
 
 
 def _moment(value):
-    if isinstance(value, dt.datetime):
-        return value
-    return parse_datetime(str(value))
+    """A timestamp from the raw row: PostgreSQL gives an aware datetime, SQLite a naive UTC one or its text."""
+    moment = value if isinstance(value, dt.datetime) else parse_datetime(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
