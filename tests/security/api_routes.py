@@ -11,6 +11,10 @@ _PARAM = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>|\(\?P<(?P<rname>\w+)
 def _walk(patterns, prefix=""):
     for p in patterns:
         route = str(p.pattern)
+        if route.startswith("^"):
+            route = route[1:]
+        if route.endswith("$"):
+            route = route[:-1]
         if isinstance(p, URLResolver):
             yield from _walk(p.url_patterns, prefix + route)
         elif isinstance(p, URLPattern):
@@ -21,7 +25,7 @@ def api_routes() -> list[tuple[str, object]]:
     """(route template, pattern) for every URL under api/v1/, regex anchors stripped, format suffixes skipped."""
     out = []
     for route, pattern in _walk(get_resolver().url_patterns):
-        route = route.replace("^", "").replace("$", "").replace("\\.", ".")
+        route = route.replace("\\.", ".")
         if not route.startswith("api/v1/") or "format" in route:
             continue
         out.append((route, pattern))
