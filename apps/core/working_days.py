@@ -39,6 +39,12 @@ def _exceptions_between(start: dt.date, end: dt.date) -> dict[dt.date, str]:
     return exceptions
 
 
+def exceptions_between(start: dt.date, end: dt.date) -> dict[dt.date, str]:
+    """The calendar's holidays and 调休 workdays in [start, end], for a caller that asks ``is_working_day`` about
+    many days of the span (one query)."""
+    return _exceptions_between(start, end)
+
+
 def is_provisional(start: dt.date, end: dt.date) -> bool:
     """R-APP-5: a date computed over (start, end] is provisional when a year of the span has no official
     arrangement."""

@@ -24,7 +24,9 @@ from apps.applications import services as application_services
 from apps.applications.models import Application, Stage
 from apps.catalogue.models import Drug
 from apps.core.exceptions import ApplicationError
+from apps.core import working_days
 from apps.core.models import Event
+from apps.core.working_days import is_working_day
 from apps.core.idnumber import make_id_number
 from apps.demo.applications import stage_actor
 from apps.policies.models import PaymentPolicy
@@ -82,8 +84,13 @@ def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
 
 
+#: the working-day calendar of the demo year (statutory holidays, 调休 workdays), loaded once by ``load``
+_CALENDAR: dict = {}
+
+
 def _weekday_on_or_after(day: dt.date) -> dt.date:
-    while day.weekday() >= 5:
+    """The first working day on or after ``day`` (R-APP-5's calendar: holidays off, 调休 Saturdays on)."""
+    while not is_working_day(day, _CALENDAR):
         day += dt.timedelta(days=1)
     return day
 
@@ -104,6 +111,8 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
     totals = {"patients": 0, "dispensings": 0, "reversals": 0, "refused": 0}
     stamp = _Stamp()
     loaded: list[tuple[str, dt.date]] = []
+    _CALENDAR.clear()
+    _CALENDAR.update(working_days.exceptions_between(today - dt.timedelta(days=400), today + dt.timedelta(days=30)))
     for region_code, (hospital_name, reviewer_name, pharmacies, counties, physicians, count) in REGIONS.items():
         hospital, reviewer = users.get(hospital_name), users.get(reviewer_name)
         if hospital is None or reviewer is None:
@@ -216,7 +225,7 @@ def _next_moment(rng, moment: dt.datetime, today: dt.date) -> dt.datetime | None
     """A decision 1–5 hours later, moved to the next weekday morning after office hours; never after today."""
     later = moment + dt.timedelta(hours=1 + rng.randrange(5), minutes=rng.randrange(60))
     local = timezone.localtime(later)
-    if local.hour >= 17 or local.weekday() >= 5:
+    if local.hour >= 17 or not is_working_day(local.date(), _CALENDAR):
         day = _weekday_on_or_after(local.date() + dt.timedelta(days=1))
         later = _at(day, 9, rng.randrange(60))
     return later if timezone.localdate(later) < today else None
