@@ -184,6 +184,12 @@ def import_run_create(*, kind: str, upload: UploadedFile, actor, dry_run: bool =
         raise ApplicationError("permission_denied", "只有经办机构管理员可以导入", status=403)
     if kind == "drugs":  # the national catalogue: shared reference data (R-SEC-1)
         require_system_wide(actor)
+    size = getattr(upload, "size", None) or 0
+    if size > settings.IMPORT_MAX_UPLOAD_BYTES:  # R-SEC-4: refused before the file is kept or read
+        raise ApplicationError("file_too_large",
+                               f"文件 {size // (1024 * 1024)} MiB，超过导入上限 "
+                               f"{settings.IMPORT_MAX_UPLOAD_BYTES // (1024 * 1024)} MiB",
+                               fields={"file": ["文件过大"]}, status=413)
     name = getattr(upload, "name", "") or "upload.xlsx"
     run = ImportRun(
         kind=kind, file_name=name.rsplit("/", 1)[-1][:255], file_sha256=_sha256(upload), created_by=actor,

@@ -254,6 +254,7 @@ CACHES = {
 
 # --- Domain settings (defaults; per-region overrides live in core.RegionSettings)
 PRESCRIPTION_VALIDITY_DAYS = env.int("PRESCRIPTION_VALIDITY_DAYS", default=3)  # R-RX-4
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)  # R-SEC-4
 IMPORT_ASYNC_ROW_THRESHOLD = env.int("IMPORT_ASYNC_ROW_THRESHOLD", default=3000)  # R-CAT-2: larger files run as a Celery task
 
 AUDITLOG_INCLUDE_ALL_MODELS = False

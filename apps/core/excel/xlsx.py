@@ -16,7 +16,7 @@ import posixpath
 import re
 import zipfile
 from typing import IO, Iterator
-from xml.etree.ElementTree import ParseError, iterparse
+from defusedxml.ElementTree import ParseError, fromstring, iterparse
 
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
@@ -40,6 +40,14 @@ _CELL_FAST = re.compile(
     r'<c r="([A-Z]+)\d+"(?: s="(\d+)")?(?: t="(\w+)")?'
     r'(?:/>|><v>([^<]*)</v></c>|><is><t(?: xml:space="preserve")?>([^<]*)</t></is></c>|><is><t/></is></c>)')
 _RPH = re.compile(r"<(?:\w+:)?rPh\b.*?</(?:\w+:)?rPh>", re.S)
+# limits on what an uploaded workbook may make the server do (R-SEC-4): Excel's own column limit (XFD), Excel's
+# own cell limit, one row at most 16 MiB of XML, the sheet and the shared strings at most 256 / 64 MiB unpacked.
+# DTDs and entities are refused by defusedxml (no entity bomb, no external entity).
+MAX_COLUMNS = 16384
+MAX_CELL_CHARS = 32767
+MAX_ROW_XML_CHARS = 16 * 1024 * 1024
+MAX_SHEET_BYTES = 256 * 1024 * 1024
+MAX_SHARED_BYTES = 64 * 1024 * 1024
 
 
 def _unescape(text: str) -> str:
@@ -62,9 +70,13 @@ def _ns(tag: str) -> str:
 
 
 def _column_index(letters: str) -> int:
+    if len(letters) > 3:
+        raise WorkbookError(f"列 {letters[:8]} 超出 Excel 的最大列 XFD")
     index = 0
     for ch in letters:
         index = index * 26 + (ord(ch) - 64)
+    if index > MAX_COLUMNS:
+        raise WorkbookError(f"列 {letters} 超出 Excel 的最大列 XFD")
     return index - 1
 
 
@@ -83,9 +95,12 @@ class SheetReader:
 
     # --- package parts ---------------------------------------------------------------------------------------
     def _xml_root(self, name: str):
-        from xml.etree.ElementTree import fromstring
+        return fromstring(self.zip.read(name), forbid_dtd=True)
 
-        return fromstring(self.zip.read(name))
+    def _check_size(self, name: str, limit: int) -> None:
+        info = self.zip.getinfo(name)
+        if info.file_size > limit:
+            raise WorkbookError(f"工作簿部件 {name} 解压后 {info.file_size // (1024 * 1024)} MiB，超过上限")
 
     def _read_workbook(self):
         rels = self._xml_root("_rels/.rels")
@@ -143,18 +158,31 @@ class SheetReader:
         if self._shared is None:
             self._shared = []
             if self.shared_path and self.shared_path in self.zip.namelist():
-                with self.zip.open(self.shared_path) as fh:
-                    for _event, el in iterparse(fh, events=("end",)):
-                        if el.tag.endswith("}si"):
-                            skip = rph_texts(el)
-                            self._shared.append("".join(
-                                (x.text or "") for x in el.iter() if x.tag.endswith("}t") and x not in skip))
-                            el.clear()
+                self._check_size(self.shared_path, MAX_SHARED_BYTES)
+                try:
+                    with self.zip.open(self.shared_path) as fh:
+                        for _event, el in iterparse(fh, events=("end",), forbid_dtd=True):
+                            if el.tag.endswith("}si"):
+                                skip = rph_texts(el)
+                                text = "".join(
+                                    (x.text or "") for x in el.iter() if x.tag.endswith("}t") and x not in skip)
+                                if len(text) > MAX_CELL_CHARS:
+                                    raise WorkbookError(f"单元格文字超过 Excel 的上限 {MAX_CELL_CHARS} 个字符")
+                                self._shared.append(text)
+                                el.clear()
+                except (ParseError, ValueError, KeyError, zipfile.BadZipFile, OSError) as exc:
+                    # ValueError: defusedxml's DTDForbidden / EntitiesForbidden / ExternalReferenceForbidden
+                    self._shared = None
+                    raise WorkbookError(f"共享字符串无法读取：{exc}") from exc
         return self._shared
 
     # --- rows ------------------------------------------------------------------------------------------------
     def rows(self) -> Iterator[tuple[int, tuple]]:
         """The regex scanner (fast) unless the sheet uses CDATA sections, which only a real parser reads."""
+        try:
+            self._check_size(self.sheet_path, MAX_SHEET_BYTES)
+        except KeyError as exc:
+            raise WorkbookError(str(exc)) from exc
         with self.zip.open(self.sheet_path) as fh:
             head = fh.read(1 << 16)
         if b"<![CDATA[" in head or b"<!DOCTYPE" in head:
@@ -179,6 +207,8 @@ class SheetReader:
                     data = rest + chunk
                     cut = data.rfind("</row>") if chunk else len(data)
                     if cut < 0:
+                        if len(data) > MAX_ROW_XML_CHARS:
+                            raise WorkbookError("工作表中有一行超过 16 MiB，无法导入")
                         rest = data
                         continue
                     block, rest = (data[:cut + 6], data[cut + 6:]) if chunk else (data, "")
@@ -227,7 +257,7 @@ class SheetReader:
                         yield number, tuple(values)
                     if not chunk:
                         break
-        except (KeyError, zipfile.BadZipFile, ValueError, IndexError, UnicodeDecodeError) as exc:
+        except (KeyError, zipfile.BadZipFile, ValueError, IndexError, UnicodeDecodeError, OverflowError) as exc:
             raise WorkbookError(str(exc)) from exc
 
     @staticmethod
@@ -268,7 +298,7 @@ class SheetReader:
         expected = 0
         try:
             with self.zip.open(self.sheet_path) as fh:
-                for _event, el in iterparse(fh, events=("end",)):
+                for _event, el in iterparse(fh, events=("end",), forbid_dtd=True):
                     if el.tag != tag_row:
                         continue
                     r = el.get("r")
@@ -306,7 +336,7 @@ class SheetReader:
                         values[index] = value
                     el.clear()
                     yield number, tuple(values)
-        except (ParseError, KeyError, zipfile.BadZipFile, ValueError, IndexError) as exc:
+        except (ParseError, KeyError, zipfile.BadZipFile, ValueError, IndexError, OverflowError) as exc:
             raise WorkbookError(str(exc)) from exc
 
     def count_rows(self) -> int:
