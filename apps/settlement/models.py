@@ -122,6 +122,11 @@ class Statement(models.Model):
     deductions = models.DecimalField(_("扣除/追回"), max_digits=14, decimal_places=2, default=0,
                                      help_text=_("R-SET-5：本单协议处理扣款合计（见扣款明细）"))
     payable = models.DecimalField(_("应拨付金额"), max_digits=14, decimal_places=2, default=0)
+    # Written with the lines by the run (``settlement_sql``): how many lines the statement has (lists show it
+    # without counting a million lines) and the sum of their dispensing ids — with the figures above, the
+    # fingerprint of the month's inputs that lets a rerun leave an unchanged organisation untouched.
+    line_count = models.IntegerField(_("明细条数"), default=0)
+    source_digest = models.BigIntegerField(_("明细指纹"), default=0, editable=False)
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     run = models.ForeignKey(SettlementRun, verbose_name=_("生成任务"), null=True, blank=True,
                             on_delete=models.SET_NULL, related_name="statements")
@@ -176,7 +181,11 @@ class StatementLine(models.Model):
     # settlement time.
     dispensing = models.OneToOneField("prescriptions.Dispensing", verbose_name=_("配药结算"), primary_key=True,
                                       on_delete=models.PROTECT, related_name="statement_line", db_constraint=False)
-    statement = models.ForeignKey(Statement, verbose_name=_("结算单"), on_delete=models.CASCADE, related_name="lines")
+    # No database constraint either (issue 16): the run writes a month's million lines in the transaction that
+    # writes their statements, joined to them (``settlement_sql``), and deletes them before their statement; a
+    # deferred per-row check would cost more than writing the lines. Django's ORM still cascades deletes.
+    statement = models.ForeignKey(Statement, verbose_name=_("结算单"), on_delete=models.CASCADE, related_name="lines",
+                                  db_constraint=False)
 
     class Meta:
         verbose_name = _("结算单明细")

@@ -6,9 +6,14 @@ by the fund with the institution, which pays the pharmacy by the 10th of the nex
 every other dispensing is settled with the pharmacy that dispensed it. Only directly settled dispensings
 (``settlement = 'direct'``) are on statements: self-paid ones are claimed by the patient (R-PAY-5).
 
-A run first copies the month's settleable dispensings, sorted by organisation, into a temporary table of the
-session (``month_snapshot``: one scan of the month, no WAL); each group of organisations then reads a contiguous
-slice of it instead of rescanning a month whose rows are interleaved across thousands of pharmacies.
+A run first sums the month's settleable dispensings per organisation (``month_snapshot``: one GROUP BY into a
+temporary table of the session, ``settlement_month_agg``) with a fingerprint of its inputs (count and sum of the
+dispensing ids, the figures, the deposit rate). An organisation whose draft statement already carries that
+fingerprint is unchanged and left untouched: a rerun with no new dispensing writes nothing (issue 16). Only the
+changed organisations' dispensings are then copied, sorted by organisation, into a second temporary table (no
+WAL); each group of organisations reads a contiguous slice of it instead of rescanning a month whose rows are
+interleaved across thousands of pharmacies. Lines carry no database constraint to their statement (no deferred
+per-row check on a million rows): they are written joined to the statement, in its transaction.
 
 Amounts are summed in SQL (exact ``numeric`` on PostgreSQL) and the deposit is computed in whole fen with
 integer arithmetic at the rate of the organisation's region (R-SET-1: ``RegionSettings.deposit_rate``, in basis
@@ -29,6 +34,7 @@ from apps.settlement import money_services
 from apps.settlement.models import OrganisationKind, Statement, StatementAdjustment, StatementLine
 
 SNAPSHOT = "settlement_month_snapshot"
+AGG = "settlement_month_agg"  # one row per organisation: its sums, fingerprint and whether it changed
 
 
 @dataclass(frozen=True)
@@ -47,30 +53,72 @@ def _tables():
     return Dispensing._meta.db_table, Statement._meta.db_table, StatementLine._meta.db_table
 
 
+def _settling_org_sql(alias: str) -> tuple[str, str]:
+    """(org_kind, org_id) expressions of the dispensing ``alias``: a ward delivery is settled with the institution."""
+    return (f"CASE WHEN {alias}.delivery = 'ward' THEN 'institution' ELSE 'pharmacy' END",
+            f"CASE WHEN {alias}.delivery = 'ward' THEN {alias}.institution_id ELSE {alias}.pharmacy_id END")
+
+
 @contextmanager
 def month_snapshot(period: dt.date):
-    """The month's directly settled dispensings as (org_kind, org_id, id, kind, amounts), sorted by organisation,
-    in a temporary table that lives for the run (dropped afterwards)."""
-    disp, _, _ = _tables()
+    """The month's per-organisation sums (``AGG``) and the directly settled dispensings of the organisations whose
+    inputs changed since their draft statement was written, as (org_kind, org_id, id, kind, amounts) sorted by
+    organisation (``SNAPSHOT``); temporary tables that live for the run (dropped afterwards)."""
+    disp, stmt, _ = _tables()
+    org_kind, org_id = _settling_org_sql("d")
+    p = hot_sql.date_param(period)
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {SNAPSHOT}")
+        cur.execute(f"DROP TABLE IF EXISTS {AGG}")
+        cur.execute(
+            f"""CREATE TEMPORARY TABLE {AGG} AS
+                SELECT x.org_kind AS org_kind, x.org_id AS org_id, COUNT(*) AS n, CAST(SUM(x.id) AS BIGINT) AS digest,
+                       SUM(CASE WHEN x.kind = 'normal' THEN 1 ELSE -1 END) AS visits, SUM(x.total) AS total,
+                       SUM(x.fund) AS fund, SUM(x.personal) AS personal, 1 AS changed
+                FROM (SELECT {org_kind} AS org_kind, {org_id} AS org_id, d.id AS id, d.kind AS kind,
+                             d.total AS total, d.fund_payment AS fund, d.personal_payment AS personal
+                      FROM {disp} d WHERE d.period = %s AND d.settlement = 'direct') x
+                GROUP BY x.org_kind, x.org_id""",
+            [p],
+        )
+        # unchanged: a confirmed statement (locked, never rewritten) or a draft with the same fingerprint
+        for spec in KINDS:
+            org_table = money_services._org_model(spec.kind)._meta.db_table
+            rate_bp = money_services.deposit_rate_sql(kind=spec.kind, org_alias="o")
+            cur.execute(
+                f"""UPDATE {AGG} SET changed = 0 WHERE org_kind = %s AND EXISTS (
+                        SELECT 1 FROM {stmt} s JOIN {org_table} o ON o.id = s.{spec.column}
+                        WHERE s.{spec.column} = {AGG}.org_id AND s.period = %s
+                          AND (s.status = 'confirmed'
+                               OR (s.line_count = {AGG}.n AND s.source_digest = {AGG}.digest
+                                   AND s.visits = {AGG}.visits AND s.total = {AGG}.total
+                                   AND s.fund_payment = {AGG}.fund AND s.personal_payment = {AGG}.personal
+                                   AND CAST(ROUND(s.deposit_rate * 10000) AS BIGINT) = {rate_bp})))""",
+                [spec.kind, p],
+            )
+        cur.execute(f"CREATE INDEX {AGG}_org ON {AGG} (org_kind, org_id)")
+        cur.execute(f"SELECT COUNT(*) FROM {AGG} WHERE changed = 1")
+        any_changed = cur.fetchone()[0] > 0
         cur.execute(
             f"""CREATE TEMPORARY TABLE {SNAPSHOT} AS
-                SELECT CASE WHEN d.delivery = 'ward' THEN 'institution' ELSE 'pharmacy' END AS org_kind,
-                       CASE WHEN d.delivery = 'ward' THEN d.institution_id ELSE d.pharmacy_id END AS org_id,
+                SELECT {org_kind} AS org_kind, {org_id} AS org_id,
                        d.id AS id, d.kind AS kind, d.total AS total, d.fund_payment AS fund,
                        d.personal_payment AS personal
-                FROM {disp} d WHERE d.period = %s AND d.settlement = 'direct'
+                FROM {disp} d WHERE d.period = %s AND d.settlement = 'direct' AND {'1 = 1' if any_changed else '1 = 0'}
+                  AND EXISTS (SELECT 1 FROM {AGG} a WHERE a.changed = 1 AND a.org_kind = {org_kind}
+                              AND a.org_id = {org_id})
                 ORDER BY 1, 2""",
-            [hot_sql.date_param(period)],
+            [p],
         )
         cur.execute(f"CREATE INDEX {SNAPSHOT}_org ON {SNAPSHOT} (org_kind, org_id)")
+        hot_sql.analyze(cur, AGG)
         hot_sql.analyze(cur, SNAPSHOT)
     try:
         yield SNAPSHOT
     finally:
         with connection.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {SNAPSHOT}")
+            cur.execute(f"DROP TABLE IF EXISTS {AGG}")
 
 
 def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: int | None, now) -> tuple[int, int]:
@@ -93,44 +141,39 @@ def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: i
     money_ids = money_services.settle_chunk_adjustments_lock(kind=spec.kind, lo=lo, hi=hi, now=now)
     org_table = money_services._org_model(spec.kind)._meta.db_table
     rate_bp = money_services.deposit_rate_sql(kind=spec.kind, org_alias="o")
+    # the chunk's drafts to rewrite: every one but those of organisations whose inputs are unchanged
+    touched = (f"""SELECT s.id FROM {stmt} s WHERE s.period = %(period)s AND s.organisation_kind = %(kind)s
+                   AND s.status = 'draft' AND s.{col} BETWEEN %(lo)s AND %(hi)s
+                   AND NOT EXISTS (SELECT 1 FROM {AGG} a WHERE a.org_kind = %(kind)s AND a.org_id = s.{col}
+                                   AND a.changed = 0)""")
     with connection.cursor() as cur:
-        # 1. drop the lines of this chunk's drafts (confirmed statements are locked and left alone); their money
-        #    lines are written again in step 5
-        cur.execute(
-            f"""DELETE FROM {adj} WHERE statement_id IN (
-                    SELECT s.id FROM {stmt} s WHERE s.period = %(period)s AND s.organisation_kind = %(kind)s
-                    AND s.status = 'draft' AND s.{col} BETWEEN %(lo)s AND %(hi)s)""",
-            params,
-        )
-        cur.execute(
-            f"""DELETE FROM {line} WHERE statement_id IN (
-                    SELECT s.id FROM {stmt} s WHERE s.period = %(period)s AND s.organisation_kind = %(kind)s
-                    AND s.status = 'draft' AND s.{col} BETWEEN %(lo)s AND %(hi)s)""",
-            params,
-        )
-        # 2. one aggregate per organisation, upserted so a statement keeps its id across reruns
+        # 1. drop the lines of this chunk's changed drafts (confirmed statements are locked and left alone); their
+        #    money lines are written again in step 5
+        cur.execute(f"DELETE FROM {adj} WHERE statement_id IN ({touched})", params)
+        cur.execute(f"DELETE FROM {line} WHERE statement_id IN ({touched})", params)
+        # 2. one aggregate per changed organisation (summed once per run in AGG), upserted so a statement keeps
+        #    its id across reruns; with its line count and input fingerprint
         cur.execute(
             f"""INSERT INTO {stmt} (organisation_kind, {col}, {other}, period, visits, total, fund_payment,
-                                   personal_payment, deposit_rate, deposit, deductions, payable, status, run_id,
-                                   computed_at)
+                                   personal_payment, deposit_rate, deposit, deductions, payable, line_count,
+                                   source_digest, status, run_id, computed_at)
                 SELECT %(kind)s, agg.org_id, CAST(NULL AS BIGINT), %(period)s, agg.visits, agg.total, agg.fund,
                        agg.personal, agg.bp / 10000.0, agg.deposit_fen / 100.0, 0,
-                       (agg.fund_fen - agg.deposit_fen) / 100.0, 'draft', CAST(%(run)s AS BIGINT), %(now)s
+                       (agg.fund_fen - agg.deposit_fen) / 100.0, agg.n, agg.digest, 'draft',
+                       CAST(%(run)s AS BIGINT), %(now)s
                 FROM (
-                    SELECT x.org_id, x.visits, x.total, x.fund, x.personal, x.fund_fen, x.bp,
+                    SELECT x.org_id, x.visits, x.total, x.fund, x.personal, x.fund_fen, x.bp, x.n, x.digest,
                            CASE WHEN x.fund_fen >= 0 THEN (x.fund_fen * x.bp + 5000) / 10000
                                 ELSE -((-x.fund_fen * x.bp + 5000) / 10000) END AS deposit_fen
                     FROM (
-                        SELECT m.org_id AS org_id,
-                               SUM(CASE WHEN m.kind = 'normal' THEN 1 ELSE -1 END) AS visits,
-                               SUM(m.total) AS total, SUM(m.fund) AS fund, SUM(m.personal) AS personal,
-                               CAST(ROUND(SUM(m.fund) * 100) AS BIGINT) AS fund_fen,
+                        SELECT m.org_id AS org_id, m.visits AS visits, m.total AS total, m.fund AS fund,
+                               m.personal AS personal, m.n AS n, m.digest AS digest,
+                               CAST(ROUND(m.fund * 100) AS BIGINT) AS fund_fen,
                                CAST({rate_bp} AS BIGINT) AS bp
-                        FROM {SNAPSHOT} m JOIN {org_table} o ON o.id = m.org_id
-                        WHERE m.org_kind = %(kind)s AND m.org_id BETWEEN %(lo)s AND %(hi)s
+                        FROM {AGG} m JOIN {org_table} o ON o.id = m.org_id
+                        WHERE m.org_kind = %(kind)s AND m.org_id BETWEEN %(lo)s AND %(hi)s AND m.changed = 1
                           AND NOT EXISTS (SELECT 1 FROM {stmt} c WHERE c.{col} = m.org_id AND c.period = %(period)s
                                           AND c.status = 'confirmed')
-                        GROUP BY m.org_id, o.region_id
                     ) x
                 ) agg
                 WHERE 1 = 1
@@ -138,7 +181,9 @@ def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: i
                     visits = excluded.visits, total = excluded.total, fund_payment = excluded.fund_payment,
                     personal_payment = excluded.personal_payment, deposit_rate = excluded.deposit_rate,
                     deposit = excluded.deposit, deductions = excluded.deductions,
-                    payable = excluded.payable, run_id = excluded.run_id, computed_at = excluded.computed_at
+                    payable = excluded.payable, line_count = excluded.line_count,
+                    source_digest = excluded.source_digest, run_id = excluded.run_id,
+                    computed_at = excluded.computed_at
                 WHERE {stmt}.status = 'draft'""",
             params,
         )
@@ -149,7 +194,7 @@ def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: i
         cur.execute(
             f"""DELETE FROM {stmt} WHERE period = %(period)s AND organisation_kind = %(kind)s AND status = 'draft'
                 AND {col} BETWEEN %(lo)s AND %(hi)s
-                AND NOT EXISTS (SELECT 1 FROM {SNAPSHOT} m WHERE m.org_kind = %(kind)s AND m.org_id = {stmt}.{col})""",
+                AND NOT EXISTS (SELECT 1 FROM {AGG} m WHERE m.org_kind = %(kind)s AND m.org_id = {stmt}.{col})""",
             params,
         )
         # 4. the lines: every dispensing of the month on its organisation's draft statement
@@ -168,8 +213,8 @@ def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: i
 
 def organisation_id_chunks(*, spec: KindSpec, period: dt.date, chunks: int,
                            region_prefix: str | None = None) -> list[tuple[int, int]]:
-    """Id ranges covering every organisation of the kind with dispensings in the snapshot or a statement this
-    month, split into about ``chunks`` groups of similar size (for progress and per-group transactions).
+    """Id ranges covering every organisation of the kind whose inputs changed or whose draft has nothing left
+    this month (a rerun with no new dispensing has none), split into about ``chunks`` groups of similar size (for progress and per-group transactions).
 
     R-SET-1: a run started by a bureau user covers that user's region only (``region_prefix``, the code prefix of
     the region and everything under it). Its ranges then hold only that region's organisations: a range never
@@ -178,10 +223,13 @@ def organisation_id_chunks(*, spec: KindSpec, period: dt.date, chunks: int,
     _, stmt, _ = _tables()
     col = spec.column
     with connection.cursor() as cur:
+        # the organisations whose inputs changed, and the drafts of organisations with nothing left this month
         cur.execute(
-            f"""SELECT DISTINCT org_id FROM {SNAPSHOT} WHERE org_kind = %s
-                UNION SELECT {col} FROM {stmt} WHERE period = %s AND organisation_kind = %s AND {col} IS NOT NULL""",
-            [spec.kind, hot_sql.date_param(period), spec.kind],
+            f"""SELECT org_id FROM {AGG} WHERE org_kind = %s AND changed = 1
+                UNION SELECT s.{col} FROM {stmt} s WHERE s.period = %s AND s.organisation_kind = %s
+                  AND s.{col} IS NOT NULL AND s.status = 'draft'
+                  AND NOT EXISTS (SELECT 1 FROM {AGG} a WHERE a.org_kind = %s AND a.org_id = s.{col})""",
+            [spec.kind, hot_sql.date_param(period), spec.kind, spec.kind],
         )
         ids = sorted(row[0] for row in cur.fetchall())
     if not ids:

@@ -104,8 +104,7 @@ def statement_list(request):
     period, error = _period_from(request, previous_period(period_of(today)))
     if error:
         messages.error(request, error)
-    statements = (statements_visible_to(request.user).filter(period=period)
-                  .annotate(line_count=Count("lines")).order_by("organisation_kind", "id"))
+    statements = statements_visible_to(request.user).filter(period=period).order_by("organisation_kind", "id")
     if request.GET.get("format") == "xlsx":
         return xlsx_response(excel.statements_workbook(period_label=label(period), statements=statements),
                              f"statements-{label(period)}.xlsx")

@@ -31,21 +31,22 @@ def two_regions(zhongwei, changsha):
 
 
 def test_r_set_1_run_by_changsha_admin_touches_only_changsha(api_as, two_regions, django_capture_on_commit_callbacks):
-    """The schedule settles all three (statements 2,940.00, 980.00, 1,960.00). A new Zhongwei dispensing (1 pack)
-    arrives; Changsha's administrator runs November: Changsha's statement is recomputed by that run, Zhongwei's
-    keep the schedule's run and their totals (2,940.00 and 1,960.00, the new pack not counted). Zhongwei's
-    administrator's run then counts it: zw 3,920.00."""
+    """The schedule settles all three (statements 2,940.00, 980.00, 1,960.00). A new dispensing (1 pack) arrives
+    in each of zw and cs; Changsha's administrator runs November: Changsha's statement is recomputed by that run
+    (1,960.00), Zhongwei's keep the schedule's run and their totals (2,940.00 and 1,960.00, the new pack not
+    counted). Zhongwei's administrator's run then counts it: zw 3,920.00 (cs, unchanged since, is left alone)."""
     w = two_regions
     scheduled = services.settlement_run_now(period=NOV, clock=sf.clock)
     assert Statement.objects.filter(period=NOV).count() == 3
     sf.dispensing(pharmacy=w["zw"], institution=w["hospital"], drug=w["drug"], quantity=1)
+    sf.dispensing(pharmacy=w["cs"], institution=w["hospital"], drug=w["drug"], quantity=1)
     with django_capture_on_commit_callbacks(execute=True):
         response = api_as(f.bureau_admin("430100")).post("/api/v1/settlements/runs/", {"period": "2026-11"},
                                                          format="json")
     assert response.status_code == 202, response.content
     cs_run = response.json()["id"]
     by_pharmacy = {s.pharmacy_id: s for s in Statement.objects.filter(period=NOV)}
-    assert by_pharmacy[w["cs"].pk].run_id == cs_run
+    assert by_pharmacy[w["cs"].pk].run_id == cs_run and str(by_pharmacy[w["cs"].pk].total) == "1960.00"
     assert by_pharmacy[w["zw"].pk].run_id == scheduled.pk and str(by_pharmacy[w["zw"].pk].total) == "2940.00"
     assert by_pharmacy[w["zw2"].pk].run_id == scheduled.pk and str(by_pharmacy[w["zw2"].pk].total) == "1960.00"
     with django_capture_on_commit_callbacks(execute=True):
