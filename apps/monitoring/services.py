@@ -51,24 +51,31 @@ def _insert_sql(n: int, *, refresh: bool) -> str:
 
 def alerts_raise(*, findings: Iterable[Finding], source: str, now: dt.datetime, refresh: bool = False) -> int:
     """Insert one alert per finding whose key is new; with ``refresh`` (the batch), update the figures and evidence
-    of undecided alerts with the same key. Returns how many alerts are new."""
-    findings = list(findings)
-    if not findings:
-        return 0
-    before = Alert.objects.filter(finding_key__in=[f.key for f in findings]).count() if len(findings) < CHUNK else \
-        Alert.objects.count()
+    of undecided alerts with the same key. ``findings`` may stream (written ``CHUNK`` at a time, memory flat).
+    Returns how many alerts are new."""
+    new = 0
+    chunk: list[Finding] = []
+    for f in findings:
+        chunk.append(f)
+        if len(chunk) == CHUNK:
+            new += _write(chunk, source=source, now=now, refresh=refresh)
+            chunk = []
+    if chunk:
+        new += _write(chunk, source=source, now=now, refresh=refresh)
+    return new
+
+
+def _write(chunk: list[Finding], *, source: str, now: dt.datetime, refresh: bool) -> int:
+    keys = [f.key[:200] for f in chunk]
+    before = Alert.objects.filter(finding_key__in=keys).count()
+    params = []
+    for f in chunk:
+        params += [str(f.rule), f.key[:200], f.region_id, f.institution_id, f.pharmacy_id, f.person_id,
+                   f.physician_id, f.period, f.amount, f.summary[:500], json.dumps(f.evidence, default=str),
+                   source, Alert.Status.OPEN.value, "", now, now]
     with connection.cursor() as cursor:
-        for i in range(0, len(findings), CHUNK):
-            chunk = findings[i:i + CHUNK]
-            params = []
-            for f in chunk:
-                params += [str(f.rule), f.key[:200], f.region_id, f.institution_id, f.pharmacy_id, f.person_id,
-                           f.physician_id, f.period, f.amount, f.summary[:500], json.dumps(f.evidence, default=str),
-                           source, Alert.Status.OPEN.value, "", now, now]
-            cursor.execute(_insert_sql(len(chunk), refresh=refresh), params)
-    after = Alert.objects.filter(finding_key__in=[f.key for f in findings]).count() if len(findings) < CHUNK else \
-        Alert.objects.count()
-    return after - before
+        cursor.execute(_insert_sql(len(chunk), refresh=refresh), params)
+    return Alert.objects.filter(finding_key__in=keys).count() - before
 
 
 # --------------------------------------------------------------------------- workflow
@@ -314,12 +321,24 @@ def monitoring_run_queue(*, period: dt.date, actor, now: dt.datetime) -> Monitor
     return run
 
 
-def _region_filter(findings: list[Finding], region: Region | None) -> list[Finding]:
+class _Counted:
+    """Pass findings through, counting them (the batch streams R-MON-5's)."""
+
+    def __init__(self, findings):
+        self.findings, self.n = findings, 0
+
+    def __iter__(self):
+        for f in self.findings:
+            self.n += 1
+            yield f
+
+
+def _region_filter(findings: Iterable[Finding], region: Region | None) -> Iterable[Finding]:
     if region is None:
         return findings
     prefix = region.code.rstrip("0")
     codes_ = dict(Region.objects.values_list("pk", "code"))
-    return [f for f in findings if codes_.get(f.region_id, "").startswith(prefix)]
+    return (f for f in findings if codes_.get(f.region_id, "").startswith(prefix))
 
 
 def monitoring_run_execute(*, run_id: int, now: dt.datetime) -> MonitoringRun:
@@ -330,10 +349,10 @@ def monitoring_run_execute(*, run_id: int, now: dt.datetime) -> MonitoringRun:
     findings_total = raised_total = 0
     try:
         for done, rule in enumerate(Rule, start=1):
+            counted = _Counted(_region_filter(_month_findings(rule, run.period, th), run.region))
             with transaction.atomic():
-                found = _region_filter(_month_findings(rule, run.period, th), run.region)
-                raised = alerts_raise(findings=found, source=Alert.Source.BATCH, now=now, refresh=True)
-            findings_total += len(found)
+                raised = alerts_raise(findings=counted, source=Alert.Source.BATCH, now=now, refresh=True)
+            findings_total += counted.n
             raised_total += raised
             MonitoringRun.objects.filter(pk=run.pk).update(rules_done=done, findings=findings_total,
                                                            alerts_raised=raised_total)

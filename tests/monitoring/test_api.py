@@ -37,7 +37,7 @@ def test_r_mon_5_bureau_lists_open_alerts_of_a_rule(alerts, api_as):
 
 
 def test_section_9_bad_filter_is_refused_with_its_code(alerts, api_as):
-    r = api_as(f.reviewer()).get("/api/v1/alerts/?rule=R-MON-99")
+    r = api_as(f.reviewer()).get("/api/v1/alerts/?rule=MON-X")
     assert r.status_code == 400 and r.json()["code"] == "invalid"
 
 

@@ -81,29 +81,36 @@ def find_physician(rows: Iterable[LineRow], physicians: Mapping[int, PhysicianRo
 def find_physician_sql(*, period: dt.date) -> list[Finding]:
     start, _ = month_bounds(period)
     issued = local_day_sql("p.issued_at")
+    # per line: was the physician filed on the issue date (R-DOC-3, as ``Physician.is_active_on``), is the drug's
+    # area one of theirs (a hash join on the areas); only the dispensings with a finding are grouped
     rows = fetch_dicts(f"""
-        WITH x AS (
-          SELECT d.id AS dispensing_id, d.prescription_id, d.period, d.institution_id, i.region_id,
-                 d.pharmacy_id, d.person_id, doc.id AS physician_id, doc.name AS physician_name,
-                 doc.status AS physician_status, {issued} AS issued_on,
+        WITH x AS NOT MATERIALIZED (
+          SELECT d.id AS dispensing_id, d.prescription_id, d.period, d.institution_id, i.region_id, d.pharmacy_id,
+                 d.person_id, doc.id AS physician_id, doc.name AS physician_name, doc.status AS physician_status,
+                 {issued} AS issued_on,
                  (doc.status NOT IN ('proposed', 'rejected') AND doc.filed_on IS NOT NULL AND {issued} >= doc.filed_on
                   AND (doc.filing_valid_until IS NULL OR {issued} <= doc.filing_valid_until)
                   AND (doc.status NOT IN ('suspended', 'revoked')
                        OR (doc.revoked_on IS NOT NULL AND {issued} < doc.revoked_on))) AS active,
-                 sum(l.fund_payment) AS fund,
-                 array_agg(DISTINCT dr.generic_name ORDER BY dr.generic_name) FILTER (WHERE NOT EXISTS (
-                     SELECT 1 FROM physicians_physician_therapeutic_areas pa
-                     WHERE pa.physician_id = doc.id AND pa.therapeuticarea_id = dr.therapeutic_area_id)) AS outside
+                 pa.physician_id IS NULL AS outside, dr.generic_name, l.fund_payment
           FROM prescriptions_dispensing d
           JOIN prescriptions_prescription p ON p.id = d.prescription_id
           JOIN physicians_physician doc ON doc.id = p.physician_id
           JOIN institutions_institution i ON i.id = d.institution_id
           JOIN prescriptions_dispensingline l ON l.dispensing_id = d.id
           JOIN catalogue_drug dr ON dr.id = l.drug_id
+          LEFT JOIN physicians_physician_therapeutic_areas pa
+                 ON pa.physician_id = doc.id AND pa.therapeuticarea_id = dr.therapeutic_area_id
           WHERE d.period = %s AND d.kind = 'normal'
-            AND NOT EXISTS (SELECT 1 FROM prescriptions_dispensing r WHERE r.reverses_id = d.id)
-          GROUP BY d.id, i.region_id, doc.id, p.issued_at)
-        SELECT * FROM x WHERE NOT active OR outside IS NOT NULL ORDER BY dispensing_id""", [start])
+            AND NOT EXISTS (SELECT 1 FROM prescriptions_dispensing r WHERE r.reverses_id = d.id)),
+        flagged AS (SELECT DISTINCT dispensing_id FROM x WHERE NOT active OR outside)
+        SELECT dispensing_id, prescription_id, period, institution_id, region_id, pharmacy_id, person_id,
+               physician_id, physician_name, physician_status, issued_on, active, sum(fund_payment) AS fund,
+               array_agg(DISTINCT generic_name ORDER BY generic_name) FILTER (WHERE outside) AS outside
+        FROM x WHERE dispensing_id IN (SELECT dispensing_id FROM flagged)
+        GROUP BY dispensing_id, prescription_id, period, institution_id, region_id, pharmacy_id, person_id,
+                 physician_id, physician_name, physician_status, issued_on, active
+        ORDER BY dispensing_id""", [start])
     findings = []
     for r in rows:
         outside = [g for g in (r["outside"] or []) if g is not None]

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from itertools import groupby
 from collections.abc import Callable, Iterable
 
 from apps.monitoring.models import Rule
-from apps.monitoring.rules.base import Finding, fetch_dicts, local_day_sql, month_bounds, q2, variety_key
+from apps.monitoring.rules.base import Finding, fetch_iter, local_day_sql, month_bounds, q2, variety_key
 from apps.monitoring.rules.rows import LineRow
 
 RULE = Rule.SUPPLY_BEYOND_NEED
@@ -77,13 +78,14 @@ def find(rows: Iterable[LineRow], margin_for: Callable[[int], int], *, period: d
             for _, g in sorted(groups.items())]
 
 
-def find_sql(*, period: dt.date, margins: dict[int, int], default_margin: int) -> list[Finding]:
-    """The same in PostgreSQL: the month's live lines joined to the running supplies of the patient and variety."""
+def find_sql(*, period: dt.date, margins: dict[int, int], default_margin: int):
+    """The same in PostgreSQL: the month's live lines joined to the running supplies of the patient and variety.
+    A generator: the flagged lines arrive ordered by patient and variety and are grouped as they stream."""
     start, end = month_bounds(period)
     day = local_day_sql("d.dispensed_at")
     since = dt.datetime.combine(start - dt.timedelta(days=LOOKBACK_DAYS + 1), dt.time.min, tzinfo=dt.timezone.utc)
     margin_values = ", ".join(f"({int(r)}, {int(m)})" for r, m in margins.items()) or "(0, 0)"
-    rows = fetch_dicts(f"""
+    rows = fetch_iter(f"""
         WITH s AS MATERIALIZED (
           SELECT l.id AS line_id, d.id AS dispensing_id, d.period, d.dispensed_at, {day} AS day, d.person_id,
                  d.pharmacy_id, ph.region_id, d.institution_id, dr.generic_name, dr.dosage_form,
@@ -116,16 +118,14 @@ def find_sql(*, period: dt.date, margins: dict[int, int], default_margin: int) -
         SELECT * FROM flagged WHERE remaining > margin OR other_pharmacy
         ORDER BY person_id, generic_name, dosage_form, dispensed_at, line_id""",
                        [since, start, start, default_margin])
-    groups: dict[tuple, list] = defaultdict(list)
-    for r in rows:
-        groups[(r["person_id"], variety_key(r["generic_name"], r["dosage_form"]), r["period"])].append(r)
-    findings = []
-    for (person_id, variety, p), group in sorted(groups.items()):
+    for (person_id, variety, p), grouped in groupby(
+            rows, key=lambda r: (r["person_id"], variety_key(r["generic_name"], r["dosage_form"]), r["period"])):
+        group = list(grouped)
         first = group[0]
         supplies = {(r["dispensing_id"], r["line_id"]) for r in group}
         for r in group:
             supplies |= set(zip(r["running_dispensings"], r["running_lines"]))
-        findings.append(Finding(
+        yield Finding(
             rule=RULE, key=key(person_id=person_id, variety=variety, period=p), period=p,
             region_id=first["region_id"], pharmacy_id=first["pharmacy_id"], institution_id=first["institution_id"],
             person_id=person_id, amount=q2(sum(r["fund"] for r in group)),
@@ -133,5 +133,4 @@ def find_sql(*, period: dt.date, margins: dict[int, int], default_margin: int) -
                     f"（容差 {first['margin']} 天），{len(group)} 次超量",
             evidence={"dispensings": sorted({d for d, _ in supplies}), "lines": sorted({l for _, l in supplies}),
                       "flagged_lines": [r["line_id"] for r in group],
-                      "remaining_days": [int(r["remaining"]) for r in group], "variety": variety}))
-    return findings
+                      "remaining_days": [int(r["remaining"]) for r in group], "variety": variety})
