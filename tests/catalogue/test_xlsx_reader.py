@@ -39,11 +39,14 @@ def test_reader_matches_openpyxl(write_only):
                 .worksheets[0].iter_rows(values_only=True)]
     reader = SheetReader(io.BytesIO(content))
     scanned = {n: _trimmed(v) for n, v in reader.rows()}
-    parsed = {n: _trimmed(v) for n, v in reader._rows_etree()}
-    assert scanned == parsed
+    # calamine gives a date-formatted cell at midnight as a date, openpyxl as a datetime (the engine takes both)
+    expected = [[dt.datetime.combine(v, dt.time()) if type(v) is dt.date else v for v in row] for row in expected]
+    scanned = {n: [dt.datetime.combine(v, dt.time()) if type(v) is dt.date else v for v in row]
+               for n, row in scanned.items()}
     assert [scanned.get(i + 1, []) for i in range(len(expected))] == expected
     assert 3 not in scanned or scanned[3] == []
-    assert reader.count_rows() == len(scanned)
+    # the sheet's row tags (an estimate for progress): the empty row 3 has one in write-only mode only
+    assert reader.count_rows() == (4 if write_only else 3)
 
 
 def test_reader_refuses_what_is_not_a_workbook():

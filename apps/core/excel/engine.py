@@ -485,7 +485,7 @@ def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, in
     except WorkbookError:
         raise ImportFileError([{"row": None, "column": None, "message": NOT_A_WORKBOOK}]) from None
     finally:
-        reader.zip.close()
+        reader.close()
     if plan.total_rows == 0:
         raise ImportFileError([{"row": None, "column": None, "message": "工作表没有数据行（第 1 行为列标题，数据从第 2 行开始）"}])
     existing = spec.load_existing(list(seen), ctx)
