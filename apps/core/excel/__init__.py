@@ -4,7 +4,7 @@ app *registers* its kinds.
 
 Modules
 -------
-``xlsx``       a streaming reader of the first sheet (``SheetReader``).
+``xlsx``       the reader of the first sheet (``SheetReader``, python-calamine; R-SEC-4 package checks).
 ``bulk``       fast inserts: PostgreSQL ``COPY`` (``bulk_create`` elsewhere).
 ``engine``     the cell parsers (``text``, ``decimal``, ``ratio``, ``date``, ``yes_no``, ``choice``), ``Column``,
                ``ImportSpec`` (hooks), ``RegistrySpec`` (rows written through an app's services), ``build_plan``

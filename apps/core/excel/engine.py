@@ -8,9 +8,8 @@ the export, so that export → import is a round trip. Its row-by-row ``import_d
 50,000-row catalogue (one ``get`` + ``full_clean`` + ``save`` + audit signal per row, ~1–2 ms a row) and stops
 reporting at the first error of a row, so the import itself is done here, set-based:
 
-1. **Read** the first sheet as a stream (``apps.core.excel.xlsx.SheetReader``: the sheet XML walked once with
-   the C ``iterparse``, the values openpyxl's ``iter_rows(values_only=True)`` would give, several times
-   faster than openpyxl's read-only mode on this machine; memory does not grow with the file). Not a
+1. **Read** the first sheet (``apps.core.excel.xlsx.SheetReader``: python-calamine after R-SEC-4's package
+   checks, the values openpyxl's ``iter_rows(values_only=True)`` would give, converted row by row). Not a
    workbook, an empty sheet and missing columns are reported as errors.
 2. **Parse and validate** every cell in Python against dictionaries loaded once (therapeutic areas by name,
    regions by code, …): each column has a parser raising ``CellError`` with a Chinese reason; then the
