@@ -102,6 +102,9 @@ class Prescription(models.Model):
             models.Index(fields=["pharmacy", "status", "issued_at"], name="rx_pharmacy_status"),
             models.Index(fields=["institution", "issued_at"], name="rx_institution_issued"),
             models.Index(fields=["status", "expires_at"], name="rx_status_expires"),
+            # the lists' sort (issue 16): the newest 30 read from an index instead of sorting every row
+            models.Index(fields=["-issued_at", "-id"], name="rx_issued_desc"),
+            models.Index(fields=["pharmacy", "-issued_at", "-id"], name="rx_pharmacy_issued_desc"),
         ]
 
     def __str__(self):
