@@ -10,6 +10,8 @@ from django.core.management import call_command
 from apps.applications.models import Application
 from apps.core.selectors import region_settings_for
 from apps.core.models import Region
+from apps.demo import catalogue, jilin, regions
+from apps.demo.loader import moment_of
 from apps.institutions.models import HospitalDuty
 from apps.physicians.models import Physician
 
@@ -17,7 +19,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_demo_jilin_region_split_on_three_stages_three_users(api_as):
-    call_command("load_demo", today=dt.date(2026, 11, 25), stdout=io.StringIO())
+    day = dt.date(2026, 11, 25)
+    for step in (regions, catalogue, jilin):  # the parts this region needs (the whole loader: test_loader.py)
+        step.load(today=day, now=moment_of(day))
     changchun, zhongwei = Region.objects.get(code="220100"), Region.objects.get(code="640500")
     assert region_settings_for(changchun).role_split is True and region_settings_for(zhongwei).role_split is False
     assert region_settings_for(changchun).review_stages == ["physician", "pharmacy_dept", "insurance_office", "bureau"]

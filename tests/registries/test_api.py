@@ -200,10 +200,14 @@ def test_api_schema_and_docs_are_served(client):
     assert client.get("/api/docs/").status_code == 200
 
 
-def test_load_demo_runs_twice_without_error():
-    call_command("load_demo", today=dt.date(2026, 11, 25), stdout=open("/dev/null", "w"))
+def test_demo_registries_load_twice_without_error():
+    """The registries part of the demo is re-runnable (the whole loader twice: tests/demo/test_loader.py)."""
+    from apps.demo import regions
+    from apps.demo.loader import moment_of
+    day = dt.date(2026, 11, 25)
+    regions.load(today=day, now=moment_of(day))
     counts = (Institution.objects.count(), Physician.objects.count())
-    call_command("load_demo", today=dt.date(2026, 11, 25), stdout=open("/dev/null", "w"))
+    regions.load(today=day, now=moment_of(day))
     assert (Institution.objects.count(), Physician.objects.count()) == counts
     assert Institution.objects.get(code="H640500001").status == S.ADMITTED
     assert Physician.objects.filter(status="filed").count() >= 10
