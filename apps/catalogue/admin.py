@@ -9,8 +9,8 @@ from apps.catalogue import services
 from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
 from apps.catalogue.selectors import import_runs_visible_to
 from apps.core.admin_actions import BureauAdminAccess, ReadOnlyAdminMixin, ServiceModelAdmin, transition_action
-
 from apps.core.admin_figures import FiguresAdminMixin
+
 
 class WithdrawActionForm(forms.Form):
     withdrawn_on = forms.DateField(label="调出日期", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))

@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from apps.core.admin_actions import BureauAdminAccess, ReadOnlyAdminMixin
+from apps.core.admin_figures import FiguresAdminMixin
 
 from apps.prescriptions import selectors
 from apps.prescriptions.models import (
@@ -10,7 +11,7 @@ from apps.prescriptions.models import (
 )
 
 
-class ReadOnlyScopedAdmin(ReadOnlyAdminMixin, BureauAdminAccess, admin.ModelAdmin):
+class ReadOnlyScopedAdmin(ReadOnlyAdminMixin, FiguresAdminMixin, BureauAdminAccess, admin.ModelAdmin):
     """Scoped like the API: ``scope`` is the selector taking the user (R-SEC-1)."""
 
 
