@@ -31,6 +31,9 @@ run: demo
 	@echo ""
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# The suite runs on both cores (pytest-xdist); PYTEST_ARGS="" runs it in one process.
+PYTEST_ARGS ?= -n 2
+
 test: install
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/lint-imports

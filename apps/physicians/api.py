@@ -16,6 +16,7 @@ from apps.institutions.selectors import institutions_visible_to
 from apps.physicians import services
 from apps.physicians.models import Physician
 from apps.physicians.selectors import physicians_recheck_overdue, physicians_visible_to
+from apps.institutions.api import RecheckSerializer  # one re-check body for both registries (R-INS-6)
 
 
 class CanPropose(BasePermission):
@@ -24,11 +25,6 @@ class CanPropose(BasePermission):
     def has_permission(self, request, view):
         u = request.user
         return bool(u and u.is_authenticated and (u.is_bureau_admin or (u.is_hospital and u.institution_id)))
-
-
-class RecheckSerializer(serializers.Serializer):
-    on = serializers.DateField(required=False, allow_null=True, help_text="re-check date (default today)")
-    note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class PhysicianSerializer(serializers.ModelSerializer):

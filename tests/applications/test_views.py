@@ -11,6 +11,7 @@ from apps.applications.models import Application
 from apps.core.events import events_for
 from apps.core.masking import mask_id_number
 from tests import factories as f
+from tests.applications.factories import stage_actor
 from tests.applications.factories import patient, setup_hospital, submit, stage_actor
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +63,7 @@ def test_r_sec_2_detail_masks_and_reveal_is_logged(client, world):
     html = c.get(reverse("applications:detail", args=[app.pk])).content.decode()
     assert app.person.id_number not in html and app.person.phone not in html
     assert "显示完整号码" in html
-    html = c.post(reverse("applications:reveal", args=[app.pk, "id_number"])).content.decode()
+    html = c.post(reverse("applications:reveal", args=[app.pk, "id_number"]), follow=True).content.decode()  # POST-redirect-GET
     assert app.person.id_number in html
     event = events_for(app).get(action="personal_number_revealed")
     assert event.actor == world["reviewer"] and event.data["field"] == "id_number"
@@ -128,13 +129,15 @@ def test_hospital_creates_application_in_browser(client, world):
             "generic_name": "奥希替尼", "physician_code": world["physician"].code, "usage": "80mg qd",
             "course_days": "90", "sex": "female"}
     response = c.post(reverse("applications:create"), form)
-    assert "填写的性别与身份证号不一致" in response.content.decode()
+    assert "与身份证号不一致" in response.content.decode()  # shown once, at the field (R-APP-3)
     form["sex"] = "male"
     response = c.post(reverse("applications:create"), form)
     app = Application.objects.get(person__id_number=data["id_number"])
     assert response.status_code == 302 and response.url == reverse("applications:detail", args=[app.pk])
     assert app.current_stage == "physician"
-    # the hospital takes its own stage in the browser
+    # the physician's own account takes the first hospital stage in the browser (R-APP-4 stage duties)
+    c.logout()
+    c = login(client, stage_actor(app))
     c.post(reverse("applications:detail", args=[app.pk]), {"decision": "approve", "opinion": "符合"})
     app.refresh_from_db()
     assert app.current_stage == "pharmacy_dept"

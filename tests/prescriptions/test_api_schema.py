@@ -110,6 +110,9 @@ def test_issue9_every_prescriptions_response_has_exactly_its_schema_keys(api_as,
         "valid_from": "2026-01-01", "valid_until": "2026-12-31", "direct_settlement": True}, 201)
     r.call(bureau, "get", "/api/v1/cross-region-filings/")
     r.call(bureau, "get", f"/api/v1/cross-region-filings/{filing['id']}/")
+    # the lookups by ID number travel in a POST body, never in a URL (R-SEC-2)
+    r.call(bureau, "post", "/api/v1/manual-claims/search/", {"id_number": s.person.id_number}, 200)
+    r.call(bureau, "post", "/api/v1/cross-region-filings/search/", {"id_number": s.person.id_number}, 200)
     # every operation of these endpoints was checked
     declared = {(path, method) for path, ops in schema["paths"].items() if path.startswith(PREFIXES)
                 for method in ops if method in ("get", "post", "put", "patch", "delete")}

@@ -127,6 +127,12 @@ def test_navigation_by_role(client):
     client.logout()
     login(client, f.bureau_admin())
     nav = [str(item["label"]) for item in client.get("/", follow=True).context["nav_items"]]
+    assert {"定点医疗机构", "责任医师", "定点药店"} <= set(nav)
+    # the Django admin is for system administrators only: a region's administrator gets no links into it
+    assert not {"支付政策", "节假日安排"} & set(nav)
+    client.logout()
+    login(client, f.system_admin())
+    nav = [str(item["label"]) for item in client.get("/", follow=True).context["nav_items"]]
     assert {"定点医疗机构", "责任医师", "定点药店", "支付政策", "节假日安排"} <= set(nav)
 
 

@@ -22,7 +22,7 @@ def test_r_set_3_admin_opens_dashboard_monthly_report_and_runs_settlement(page, 
     login_page("admin")
     page.goto(f"{live_server.url}/settlement/dashboard/")
     assert page.locator("h1").inner_text() == "双通道监测看板"
-    assert "2,271.00" in page.locator(".figures").inner_text()  # last month's fund payment
+    assert "2,271.00" in page.locator(".figures").first.inner_text()  # last month's fund payment
     page.wait_for_function("window.Chart && Chart.getChart('trend') !== undefined")
 
     page.goto(f"{live_server.url}/settlement/monthly/?period={label(period)}")
