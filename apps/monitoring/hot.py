@@ -132,7 +132,7 @@ def dispensing_flag(*, dispensing: Dispensing, lines: list, trace_codes: list, p
             earlier.append(LineRow(
                 line_id=a1, dispensing_id=a2, prescription_id=a3, period=_date(a9), dispensed_at=_moment(a4),
                 pharmacy_id=a5,
-                pharmacy_region_id=pharmacy_region, institution_id=0, institution_region_id=0, person_id=person_id,
+                pharmacy_region_id=pharmacy_region, institution_id=None, institution_region_id=None, person_id=person_id,
                 physician_id=0, issued_on=None, care_setting="", drug_id=0, generic_name=a7, dosage_form=a8,
                 therapeutic_area_id=None, quantity=0, unit_price=Decimal(0), standard_in_force=None,
                 fund=Decimal(0), days_supply=a6))
@@ -189,7 +189,7 @@ def _code_findings(dispensing, current, trace, code_rows, pharmacy_region):
         rows.append(codes.CodeRow(
             id=row_id, code=code, dispensing_id=other_dispensing, prescription_id=0, period=dispensing.period,
             dispensed_at=_moment(dispensed_at), released_at=None if state == "live" else _moment(dispensed_at),
-            pharmacy_id=pharmacy_id, region_id=0, institution_id=0, person_id=0, pack_fund=Decimal(0)))
+            pharmacy_id=pharmacy_id, region_id=0, institution_id=None, person_id=0, pack_fund=Decimal(0)))
     for code, tc in trace:
         r = by_line[tc.line_id]
         rows.append(codes.CodeRow(

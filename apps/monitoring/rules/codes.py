@@ -32,7 +32,7 @@ class CodeRow:
     released_at: dt.datetime | None
     pharmacy_id: int
     region_id: int
-    institution_id: int
+    institution_id: int | None  # None for a row read only for its supply (hot path)
     person_id: int
     pack_fund: Decimal
 
