@@ -14,8 +14,8 @@ def test_top_bar_does_not_wrap_at_1440px(login_page, live_server, language):
     page = login_page("navroot")
     page.set_viewport_size({"width": 1440, "height": 900})
     if language == "en":
-        page.select_option("select[name=language]", "en")
-        page.wait_for_load_state()
+        with page.expect_navigation():  # the choice submits its form: wait for that page before going on
+            page.select_option("select[name=language]", "en")
     page.goto(f"{live_server.url}/catalogue/imports/")
     tops = page.locator(".mainnav > *").evaluate_all("els => els.map(e => Math.round(e.getBoundingClientRect().top))")
     assert len(tops) >= 6 and len(set(tops)) == 1, tops
