@@ -113,9 +113,6 @@ class _Spec(ImportSpec):
             return found[0]
         return parse
 
-    def export_queryset(self, user):
-        raise NotImplementedError
-
     def show(self, attr, value):
         if isinstance(value, (Institution, WinningProduct)):
             return value.code
