@@ -1,6 +1,7 @@
 """R-MON-1..5 on every dispensing, inside its transaction (``prescriptions.hooks.dispensing_recorded``): they
 flag, never refuse (refusing is R-RX's job). The dispensing's own lines come from memory; what the rules need
-from the database — the patient's supplies of the same varieties still running (R-MON-5), the prescriber's filing
+from the database — the patient's supplies of the same varieties still running with their prescribing hospital
+(R-MON-5: an alert led by an earlier supply is about that supply's pharmacy and hospital), the prescriber's filing
 and therapeutic areas (R-MON-2), the patient's applications for these generic names (R-MON-3) and earlier
 appearances of the dispensed trace codes (R-MON-4) — is read in ONE query (four parts, UNION ALL, each on an
 index). Alerts are inserted only when a rule fires (``ON CONFLICT DO NOTHING``)."""
@@ -23,6 +24,7 @@ from apps.monitoring.rules.base import local_day
 from apps.monitoring.rules.prescribing import ApplicationRow, PhysicianRow
 from apps.monitoring.rules.rows import LineRow
 from apps.monitoring.services import alerts_raise
+from apps.pharmacies.models import Pharmacy
 from apps.physicians.models import Physician
 from apps.prescriptions.models import Dispensing, DispensingLine, Prescription, PrescriptionItem, TraceCode
 
@@ -31,56 +33,61 @@ _T = {m: m._meta.db_table for m in (Application, Drug, Physician, Dispensing, Di
 _SETTINGS = MonitoringSettings._meta.db_table
 _REGION = Region._meta.db_table
 _AREAS = Physician.therapeutic_areas.through._meta.db_table
+_PHARMACY = Pharmacy._meta.db_table
 
 
 def _sql(n_names: int, n_codes: int) -> str:
     names = ", ".join(["%s"] * max(n_names, 1))
     code_list = ", ".join(["%s"] * n_codes)
     t = _T
-    # kind, a1..a9 (a generic row shape)
+    # kind, a1..a11 (a generic row shape)
     parts = [f"""
         SELECT 'supply' AS k, l.id AS a1, d.id AS a2, d.prescription_id AS a3, d.dispensed_at AS a4,
                d.pharmacy_id AS a5, CAST(coalesce(it.days_supply, 0) AS INTEGER) AS a6, dr.generic_name AS a7,
-               dr.dosage_form AS a8, d.period AS a9
+               dr.dosage_form AS a8, d.period AS a9, d.institution_id AS a10,
+               ph.region_id AS a11
         FROM {t[Dispensing]} d
         JOIN {t[DispensingLine]} l ON l.dispensing_id = d.id
         JOIN {t[Drug]} dr ON dr.id = l.drug_id
+        JOIN {_PHARMACY} ph ON ph.id = d.pharmacy_id
         LEFT JOIN {t[PrescriptionItem]} it ON it.prescription_id = d.prescription_id AND it.drug_id = l.drug_id
         WHERE d.person_id = %s AND d.dispensed_at >= %s AND d.id <> %s AND d.kind = 'normal'
           AND dr.generic_name IN ({names})
           AND NOT EXISTS (SELECT 1 FROM {t[Dispensing]} r WHERE r.reverses_id = d.id)""",
              f"""
-        SELECT 'physician', doc.id, pa.therapeuticarea_id, NULL, NULL, NULL, NULL, doc.status, doc.name, doc.filed_on
+        SELECT 'physician', doc.id, pa.therapeuticarea_id, NULL, NULL, NULL, NULL, doc.status, doc.name, doc.filed_on,
+               NULL, NULL
         FROM {t[Physician]} doc LEFT JOIN {_AREAS} pa ON pa.physician_id = doc.id
         WHERE doc.id = %s""",
              f"""
-        SELECT 'physician_dates', doc.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, doc.filing_valid_until
+        SELECT 'physician_dates', doc.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, doc.filing_valid_until, NULL, NULL
         FROM {t[Physician]} doc WHERE doc.id = %s""",
              f"""
-        SELECT 'physician_revoked', doc.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, doc.revoked_on
+        SELECT 'physician_revoked', doc.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, doc.revoked_on, NULL, NULL
         FROM {t[Physician]} doc WHERE doc.id = %s""",
              f"""
         SELECT 'application', a.id, NULL, NULL, NULL, NULL, NULL, a.generic_name, a.dosage_form || '|' || a.status,
-               a.valid_from
+               a.valid_from, NULL, NULL
         FROM {t[Application]} a
         WHERE a.person_id = %s AND a.generic_name IN ({names}) AND a.status IN ('approved', 'terminated', 'expired')""",
              f"""
-        SELECT 'application_until', a.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.valid_until
+        SELECT 'application_until', a.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.valid_until, NULL, NULL
         FROM {t[Application]} a
         WHERE a.person_id = %s AND a.generic_name IN ({names}) AND a.status IN ('approved', 'terminated', 'expired')""",
              f"""
-        SELECT 'application_end', a.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.terminated_on
+        SELECT 'application_end', a.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.terminated_on, NULL, NULL
         FROM {t[Application]} a
         WHERE a.person_id = %s AND a.generic_name IN ({names}) AND a.status IN ('approved', 'terminated', 'expired')
           AND a.terminated_on IS NOT NULL""",
              f"""
-        SELECT 'margin', ms.supply_margin_days, LENGTH(RTRIM(rr.code, '0')), NULL, NULL, NULL, NULL, NULL, NULL, NULL
+        SELECT 'margin', ms.supply_margin_days, LENGTH(RTRIM(rr.code, '0')), NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+               NULL, NULL
         FROM {_SETTINGS} ms JOIN {_REGION} rr ON rr.id = ms.region_id
         WHERE rr.code IN (%s, SUBSTR(%s, 1, 4) || '00', SUBSTR(%s, 1, 2) || '0000')"""]
     if n_codes:
         parts.append(f"""
         SELECT 'code', tc.id, tc.line_id, l.dispensing_id, tc.dispensed_at, tc.pharmacy_id, NULL, tc.code,
-               CASE WHEN tc.released_at IS NULL THEN 'live' ELSE 'released' END, NULL
+               CASE WHEN tc.released_at IS NULL THEN 'live' ELSE 'released' END, NULL, NULL, NULL
         FROM {t[TraceCode]} tc JOIN {t[DispensingLine]} l ON l.id = tc.line_id
         WHERE tc.code IN ({code_list}) AND l.dispensing_id <> %s""")
     return " UNION ALL ".join(parts)
@@ -127,12 +134,12 @@ def dispensing_flag(*, dispensing: Dispensing, lines: list, trace_codes: list, p
     current = [line_row(l) for l in lines]
     earlier, areas, doc, apps_, app_until, app_end, code_rows = [], set(), {}, {}, {}, {}, []
     margin, margin_depth = selectors.DEFAULT_THRESHOLDS.supply_margin_days, -1
-    for k, a1, a2, a3, a4, a5, a6, a7, a8, a9 in rows:
+    for k, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11 in rows:
         if k == "supply":
             earlier.append(LineRow(
                 line_id=a1, dispensing_id=a2, prescription_id=a3, period=_date(a9), dispensed_at=_moment(a4),
                 pharmacy_id=a5,
-                pharmacy_region_id=pharmacy_region, institution_id=None, institution_region_id=None, person_id=person_id,
+                pharmacy_region_id=a11, institution_id=a10, institution_region_id=None, person_id=person_id,
                 physician_id=0, issued_on=None, care_setting="", drug_id=0, generic_name=a7, dosage_form=a8,
                 therapeutic_area_id=None, quantity=0, unit_price=Decimal(0), standard_in_force=None,
                 fund=Decimal(0), days_supply=a6))

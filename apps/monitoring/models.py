@@ -112,7 +112,10 @@ class Alert(models.Model):
         indexes = [models.Index(fields=["region", "status", "rule"], name="alert_region_status_rule"),
                    models.Index(fields=["period", "rule"], name="alert_period_rule")]
         constraints = [
-            models.CheckConstraint(condition=models.Q(institution__isnull=False) | models.Q(pharmacy__isnull=False),
+            # every alert is about an organisation of the system, except R-MON-1 on a manual claim whose invoice
+            # came from outside it (about the patient, in the bureau's region)
+            models.CheckConstraint(condition=models.Q(institution__isnull=False) | models.Q(pharmacy__isnull=False)
+                                   | models.Q(rule="R-MON-1", person__isnull=False),
                                    name="alert_has_organisation"),
         ]
 
@@ -121,6 +124,7 @@ class Alert(models.Model):
 
     @property
     def organisation(self):
+        """The pharmacy, else the hospital; None only for a manual claim's invoice from outside the system."""
         return self.pharmacy if self.pharmacy_id else self.institution
 
     @property

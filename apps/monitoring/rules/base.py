@@ -74,6 +74,37 @@ def fetch_iter(sql: str, params, *, chunk: int = 2000):
 
 LOCAL_TZ = "Asia/Shanghai"
 
+#: the columns of a rule's finding query, in this order (one row = one ``Finding`` = one alert)
+FINDING_COLUMNS = ("rule", "finding_key", "period", "region_id", "institution_id", "pharmacy_id", "person_id",
+                   "physician_id", "amount", "summary", "evidence")
+
+
+@dataclass(frozen=True)
+class FindingQuery:
+    """A rule's findings for a month as ONE PostgreSQL ``SELECT`` with ``FINDING_COLUMNS`` (``evidence`` a jsonb,
+    ``summary`` the alert's text). The monthly batch inserts its rows straight into the alerts
+    (``INSERT … SELECT … ON CONFLICT (finding_key)``, ``services.alerts_insert_from_query``: no finding passes
+    through Python); ``findings()`` reads the same rows as ``Finding`` for the parity tests and the benchmark."""
+
+    sql: str
+    params: tuple = ()
+
+    def findings(self) -> list[Finding]:
+        cols = ", ".join(FINDING_COLUMNS)
+        rows = fetch_dicts(f"SELECT {cols} FROM ({self.sql}) AS q ORDER BY finding_key", self.params)
+        return [Finding(rule=r["rule"], key=r["finding_key"], period=r["period"], region_id=r["region_id"],
+                        institution_id=r["institution_id"], pharmacy_id=r["pharmacy_id"], person_id=r["person_id"],
+                        physician_id=r["physician_id"], amount=q2(r["amount"]), summary=r["summary"],
+                        evidence=_json(r["evidence"])) for r in rows]
+
+
+def _json(value):
+    if isinstance(value, (dict, list)) or value is None:
+        return value
+    import json
+
+    return json.loads(value)
+
 
 def local_day_sql(column: str) -> str:
     """PostgreSQL: the local (Asia/Shanghai) day of a timestamptz column (the batch SQL is PostgreSQL's)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from apps.monitoring.models import Rule
-from apps.monitoring.rules.base import Finding, fetch_dicts, month_bounds, q2
+from apps.monitoring.rules.base import Finding, FindingQuery, month_bounds, q2
 from apps.prescriptions.models import TraceCode
 
 RULE = Rule.TRACE_CODE_REUSED
@@ -84,9 +84,10 @@ def find(rows: Iterable[CodeRow], *, period: dt.date | None = None) -> list[Find
     return findings
 
 
-def find_sql(*, period: dt.date) -> list[Finding]:
+def query(*, period: dt.date) -> FindingQuery:
+    """The same set-based (one finding query): each appearance compared with the one before it (``lag``)."""
     start, _ = month_bounds(period)
-    rows = fetch_dicts("""
+    sql = """
         WITH seen AS (
           SELECT t.id, t.code, t.dispensed_at, t.released_at, t.pharmacy_id, ph.region_id, d.id AS dispensing_id,
                  d.prescription_id, d.period, d.institution_id, d.person_id,
@@ -102,16 +103,16 @@ def find_sql(*, period: dt.date) -> list[Finding]:
                            JOIN prescriptions_dispensingline l2 ON l2.id = t2.line_id
                            JOIN prescriptions_dispensing d2 ON d2.id = l2.dispensing_id WHERE d2.period = %s)
           WINDOW w AS (PARTITION BY t.code ORDER BY t.dispensed_at, t.id))
-        SELECT * FROM seen
+        SELECT 'R-MON-4' AS rule, 'R-MON-4:trace:' || id AS finding_key, period, region_id, institution_id,
+               pharmacy_id, person_id, NULL::bigint AS physician_id, round(pack_fund, 2) AS amount,
+               '追溯码 ' || code || ' 再次出现：' || CASE WHEN before_released IS NULL THEN '此前配药未冲正仍有效'
+                                                        ELSE '冲正释放后由另一药店再次配药' END AS summary,
+               jsonb_build_object('codes', jsonb_build_array(code),
+                                  'dispensings', jsonb_build_array(before_dispensing, dispensing_id),
+                                  'prescriptions', jsonb_build_array(before_prescription, prescription_id),
+                                  'trace_rows', jsonb_build_array(before_id, id),
+                                  'earlier_released', before_released IS NOT NULL) AS evidence
+        FROM seen
         WHERE before_id IS NOT NULL AND period = %s
-          AND (before_released IS NULL OR before_pharmacy <> pharmacy_id)
-        ORDER BY code, dispensed_at, id""", [start, start])
-    return [Finding(
-        rule=RULE, key=key(r["id"]), period=r["period"], region_id=r["region_id"], pharmacy_id=r["pharmacy_id"],
-        institution_id=r["institution_id"], person_id=r["person_id"], amount=q2(r["pack_fund"]),
-        summary=f"追溯码 {r['code']} 再次出现：" + ("此前配药未冲正仍有效" if r["before_released"] is None
-                                              else "冲正释放后由另一药店再次配药"),
-        evidence={"codes": [r["code"]], "dispensings": [r["before_dispensing"], r["dispensing_id"]],
-                  "prescriptions": [r["before_prescription"], r["prescription_id"]],
-                  "trace_rows": [r["before_id"], r["id"]], "earlier_released": r["before_released"] is not None})
-        for r in rows]
+          AND (before_released IS NULL OR before_pharmacy <> pharmacy_id)"""
+    return FindingQuery(sql, (start, start))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from apps.applications.models import Application
 from apps.monitoring.models import Rule
-from apps.monitoring.rules.base import Finding, fetch_dicts, local_day_sql, month_bounds, q2
+from apps.monitoring.rules.base import Finding, FindingQuery, local_day_sql, month_bounds, q2
 from apps.monitoring.rules.rows import LineRow
 from apps.physicians.models import Physician
 
@@ -78,12 +78,13 @@ def find_physician(rows: Iterable[LineRow], physicians: Mapping[int, PhysicianRo
     return findings
 
 
-def find_physician_sql(*, period: dt.date) -> list[Finding]:
+def physician_query(*, period: dt.date) -> FindingQuery:
+    """R-MON-2 set-based (one finding query): per line, was the physician filed on the issue date (R-DOC-3, as
+    ``Physician.is_active_on``), is the drug's area one of theirs (a hash join on the areas); only the dispensings
+    with a finding are grouped."""
     start, _ = month_bounds(period)
     issued = local_day_sql("p.issued_at")
-    # per line: was the physician filed on the issue date (R-DOC-3, as ``Physician.is_active_on``), is the drug's
-    # area one of theirs (a hash join on the areas); only the dispensings with a finding are grouped
-    rows = fetch_dicts(f"""
+    sql = f"""
         WITH x AS NOT MATERIALIZED (
           SELECT d.id AS dispensing_id, d.prescription_id, d.period, d.institution_id, i.region_id, d.pharmacy_id,
                  d.person_id, doc.id AS physician_id, doc.name AS physician_name, doc.status AS physician_status,
@@ -103,28 +104,26 @@ def find_physician_sql(*, period: dt.date) -> list[Finding]:
                  ON pa.physician_id = doc.id AND pa.therapeuticarea_id = dr.therapeutic_area_id
           WHERE d.period = %s AND d.kind = 'normal'
             AND NOT EXISTS (SELECT 1 FROM prescriptions_dispensing r WHERE r.reverses_id = d.id)),
-        flagged AS (SELECT DISTINCT dispensing_id FROM x WHERE NOT active OR outside)
-        SELECT dispensing_id, prescription_id, period, institution_id, region_id, pharmacy_id, person_id,
-               physician_id, physician_name, physician_status, issued_on, active, sum(fund_payment) AS fund,
-               array_agg(DISTINCT generic_name ORDER BY generic_name) FILTER (WHERE outside) AS outside
-        FROM x WHERE dispensing_id IN (SELECT dispensing_id FROM flagged)
-        GROUP BY dispensing_id, prescription_id, period, institution_id, region_id, pharmacy_id, person_id,
-                 physician_id, physician_name, physician_status, issued_on, active
-        ORDER BY dispensing_id""", [start])
-    findings = []
-    for r in rows:
-        outside = [g for g in (r["outside"] or []) if g is not None]
-        reasons = ([] if r["active"] else [f"开具日 {r['issued_on']} 医师未备案或备案已失效（{r['physician_status']}）"]) + \
-                  ([f"{'、'.join(outside)} 不属于该医师的治疗领域"] if outside else [])
-        findings.append(Finding(
-            rule=Rule.PHYSICIAN_NOT_ELIGIBLE, key=physician_key(r["dispensing_id"]), period=r["period"],
-            region_id=r["region_id"], institution_id=r["institution_id"], pharmacy_id=r["pharmacy_id"],
-            person_id=r["person_id"], physician_id=r["physician_id"], amount=q2(r["fund"]),
-            summary=f"医师 {r['physician_name']}：" + "；".join(reasons),
-            evidence={"dispensings": [r["dispensing_id"]], "prescriptions": [r["prescription_id"]],
-                      "issued_on": r["issued_on"].isoformat(), "physician_active": r["active"],
-                      "outside_area": outside}))
-    return findings
+        flagged AS (SELECT DISTINCT dispensing_id FROM x WHERE NOT active OR outside),
+        grouped AS (
+          SELECT dispensing_id, prescription_id, period, institution_id, region_id, pharmacy_id, person_id,
+                 physician_id, physician_name, physician_status, issued_on, active, sum(fund_payment) AS fund,
+                 array_agg(DISTINCT generic_name ORDER BY generic_name) FILTER (WHERE outside) AS outside
+          FROM x WHERE dispensing_id IN (SELECT dispensing_id FROM flagged)
+          GROUP BY dispensing_id, prescription_id, period, institution_id, region_id, pharmacy_id, person_id,
+                   physician_id, physician_name, physician_status, issued_on, active)
+        SELECT 'R-MON-2' AS rule, 'R-MON-2:dispensing:' || dispensing_id AS finding_key, period, region_id,
+               institution_id, pharmacy_id, person_id, physician_id, fund AS amount,
+               '医师 ' || physician_name || '：' || concat_ws('；',
+                 CASE WHEN NOT active THEN '开具日 ' || issued_on || ' 医师未备案或备案已失效（' || physician_status || '）' END,
+                 CASE WHEN outside IS NOT NULL THEN array_to_string(outside, '、') || ' 不属于该医师的治疗领域' END)
+                 AS summary,
+               jsonb_build_object('dispensings', jsonb_build_array(dispensing_id),
+                                  'prescriptions', jsonb_build_array(prescription_id),
+                                  'issued_on', issued_on::text, 'physician_active', active,
+                                  'outside_area', coalesce(to_jsonb(outside), '[]'::jsonb)) AS evidence
+        FROM grouped"""
+    return FindingQuery(sql, (start,))
 
 
 # --------------------------------------------------------------------------- R-MON-3
@@ -186,13 +185,17 @@ def find_application(rows: Iterable[LineRow], applications: Iterable[Application
     return findings
 
 
-def find_application_sql(*, period: dt.date) -> list[Finding]:
+def application_query(*, period: dt.date) -> FindingQuery:
+    """R-MON-3 set-based (one finding query): the month's outpatient live lines with no covering application."""
     start, _ = month_bounds(period)
     day = local_day_sql("d.dispensed_at")
-    rows = fetch_dicts(f"""
-        SELECT l.id AS line_id, d.id AS dispensing_id, d.prescription_id, d.period, d.pharmacy_id, ph.region_id,
-               d.institution_id, d.person_id, p.physician_id, dr.generic_name, dr.dosage_form, l.fund_payment AS fund,
-               {day} AS day
+    sql = f"""
+        SELECT 'R-MON-3' AS rule, 'R-MON-3:line:' || l.id AS finding_key, d.period, ph.region_id, d.institution_id,
+               d.pharmacy_id, d.person_id, p.physician_id, l.fund_payment AS amount,
+               dr.generic_name || '（' || dr.dosage_form || '）' || {day} || ' 配药时无有效待遇申请' AS summary,
+               jsonb_build_object('dispensings', jsonb_build_array(d.id),
+                                  'prescriptions', jsonb_build_array(d.prescription_id),
+                                  'lines', jsonb_build_array(l.id), 'day', ({day})::text) AS evidence
         FROM prescriptions_dispensingline l
         JOIN prescriptions_dispensing d ON d.id = l.dispensing_id
         JOIN prescriptions_prescription p ON p.id = d.prescription_id
@@ -205,16 +208,5 @@ def find_application_sql(*, period: dt.date) -> list[Finding]:
             WHERE a.person_id = d.person_id AND a.generic_name = btrim(dr.generic_name)
               AND a.dosage_form IN ('', dr.dosage_form) AND a.status IN ('approved', 'terminated', 'expired')
               AND a.valid_from <= {day} AND a.valid_until >= {day}
-              AND (a.terminated_on IS NULL OR a.terminated_on > {day}))
-        ORDER BY l.id""", [start])
-    findings = []
-    for r in rows:
-        line = LineRow(line_id=r["line_id"], dispensing_id=r["dispensing_id"], prescription_id=r["prescription_id"],
-                       period=r["period"], dispensed_at=None, pharmacy_id=r["pharmacy_id"],
-                       pharmacy_region_id=r["region_id"], institution_id=r["institution_id"], institution_region_id=0,
-                       person_id=r["person_id"], physician_id=r["physician_id"], issued_on=None, care_setting="",
-                       drug_id=0, generic_name=r["generic_name"], dosage_form=r["dosage_form"],
-                       therapeutic_area_id=None, quantity=0, unit_price=None, standard_in_force=None, fund=r["fund"],
-                       days_supply=0)
-        findings.append(_no_application_finding(line, r["day"]))
-    return findings
+              AND (a.terminated_on IS NULL OR a.terminated_on > {day}))"""
+    return FindingQuery(sql, (start,))

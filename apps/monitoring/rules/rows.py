@@ -23,7 +23,7 @@ class LineRow:
     dispensed_at: dt.datetime
     pharmacy_id: int
     pharmacy_region_id: int
-    institution_id: int | None  # None for an earlier row read only for its supply (hot path)
+    institution_id: int | None
     institution_region_id: int
     person_id: int
     physician_id: int

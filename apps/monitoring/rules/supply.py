@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from itertools import groupby
 from collections.abc import Callable, Iterable
 
 from apps.monitoring.models import Rule
-from apps.monitoring.rules.base import Finding, fetch_iter, local_day_sql, month_bounds, q2, variety_key
+from apps.monitoring.rules.base import Finding, FindingQuery, local_day_sql, month_bounds, q2, variety_key
 from apps.monitoring.rules.rows import LineRow
 
 RULE = Rule.SUPPLY_BEYOND_NEED
@@ -78,14 +77,15 @@ def find(rows: Iterable[LineRow], margin_for: Callable[[int], int], *, period: d
             for _, g in sorted(groups.items())]
 
 
-def find_sql(*, period: dt.date, margins: dict[int, int], default_margin: int):
-    """The same in PostgreSQL: the month's live lines joined to the running supplies of the patient and variety.
-    A generator: the flagged lines arrive ordered by patient and variety and are grouped as they stream."""
+def query(*, period: dt.date, margins: dict[int, int], default_margin: int) -> FindingQuery:
+    """The same in PostgreSQL, as one finding query: the month's live lines joined to the running supplies of the
+    patient and variety, the flagged lines grouped per patient, variety and month (the first flagged line's
+    pharmacy, region, hospital and margin; the supplies involved as evidence) — no row leaves the database."""
     start, end = month_bounds(period)
     day = local_day_sql("d.dispensed_at")
     since = dt.datetime.combine(start - dt.timedelta(days=LOOKBACK_DAYS + 1), dt.time.min, tzinfo=dt.timezone.utc)
     margin_values = ", ".join(f"({int(r)}, {int(m)})" for r, m in margins.items()) or "(0, 0)"
-    rows = fetch_iter(f"""
+    sql = f"""
         WITH s AS MATERIALIZED (
           SELECT l.id AS line_id, d.id AS dispensing_id, d.period, d.dispensed_at, {day} AS day, d.person_id,
                  d.pharmacy_id, ph.region_id, d.institution_id, dr.generic_name, dr.dosage_form,
@@ -114,23 +114,35 @@ def find_sql(*, period: dt.date, margins: dict[int, int], default_margin: int):
                   AND p.day + p.days_supply > c.day
           LEFT JOIN (VALUES {margin_values}) AS m(region_id, margin) ON m.region_id = c.region_id
           GROUP BY c.line_id, c.dispensing_id, c.period, c.dispensed_at, c.person_id, c.pharmacy_id, c.region_id,
-                   c.institution_id, c.generic_name, c.dosage_form, c.fund, m.margin)
-        SELECT * FROM flagged WHERE remaining > margin OR other_pharmacy
-        ORDER BY person_id, generic_name, dosage_form, dispensed_at, line_id""",
-                       [since, start, start, default_margin])
-    for (person_id, variety, p), grouped in groupby(
-            rows, key=lambda r: (r["person_id"], variety_key(r["generic_name"], r["dosage_form"]), r["period"])):
-        group = list(grouped)
-        first = group[0]
-        supplies = {(r["dispensing_id"], r["line_id"]) for r in group}
-        for r in group:
-            supplies |= set(zip(r["running_dispensings"], r["running_lines"]))
-        yield Finding(
-            rule=RULE, key=key(person_id=person_id, variety=variety, period=p), period=p,
-            region_id=first["region_id"], pharmacy_id=first["pharmacy_id"], institution_id=first["institution_id"],
-            person_id=person_id, amount=q2(sum(r["fund"] for r in group)),
-            summary=f"{first['generic_name']}（{first['dosage_form']}）配药时尚余 {max(r['remaining'] for r in group)} 天用量"
-                    f"（容差 {first['margin']} 天），{len(group)} 次超量",
-            evidence={"dispensings": sorted({d for d, _ in supplies}), "lines": sorted({l for _, l in supplies}),
-                      "flagged_lines": [r["line_id"] for r in group],
-                      "remaining_days": [int(r["remaining"]) for r in group], "variety": variety})
+                   c.institution_id, c.generic_name, c.dosage_form, c.fund, m.margin),
+        hit AS (SELECT * FROM flagged WHERE remaining > margin OR other_pharmacy),
+        grouped AS (
+          SELECT h.person_id, h.generic_name, h.dosage_form, h.period,
+                 (array_agg(h.pharmacy_id ORDER BY h.dispensed_at, h.line_id))[1] AS pharmacy_id,
+                 (array_agg(h.region_id ORDER BY h.dispensed_at, h.line_id))[1] AS region_id,
+                 (array_agg(h.institution_id ORDER BY h.dispensed_at, h.line_id))[1] AS institution_id,
+                 (array_agg(h.margin ORDER BY h.dispensed_at, h.line_id))[1] AS margin,
+                 sum(h.fund) AS amount, max(h.remaining) AS most_remaining, count(*) AS flagged,
+                 jsonb_agg(h.line_id ORDER BY h.dispensed_at, h.line_id) AS flagged_lines,
+                 jsonb_agg(h.remaining ORDER BY h.dispensed_at, h.line_id) AS remaining_days
+          FROM hit h
+          GROUP BY h.person_id, h.generic_name, h.dosage_form, h.period),
+        supplies AS (
+          SELECT h.person_id, h.generic_name, h.dosage_form, h.period,
+                 jsonb_agg(DISTINCT u.dispensing_id ORDER BY u.dispensing_id) AS dispensings,
+                 jsonb_agg(DISTINCT u.line_id ORDER BY u.line_id) AS lines
+          FROM hit h
+          CROSS JOIN LATERAL unnest(h.running_lines || h.line_id, h.running_dispensings || h.dispensing_id)
+                     AS u(line_id, dispensing_id)
+          GROUP BY h.person_id, h.generic_name, h.dosage_form, h.period)
+        SELECT 'R-MON-5' AS rule,
+               'R-MON-5:' || g.person_id || ':' || btrim(g.generic_name) || '|' || btrim(g.dosage_form) || ':'
+                 || to_char(g.period, 'YYYY-MM') AS finding_key,
+               g.period, g.region_id, g.institution_id, g.pharmacy_id, g.person_id, NULL::bigint AS physician_id,
+               g.amount, g.generic_name || '（' || g.dosage_form || '）配药时尚余 ' || g.most_remaining
+                 || ' 天用量（容差 ' || g.margin || ' 天），' || g.flagged || ' 次超量' AS summary,
+               jsonb_build_object('dispensings', v.dispensings, 'lines', v.lines, 'flagged_lines', g.flagged_lines,
+                                  'remaining_days', g.remaining_days,
+                                  'variety', btrim(g.generic_name) || '|' || btrim(g.dosage_form)) AS evidence
+        FROM grouped g JOIN supplies v USING (person_id, generic_name, dosage_form, period)"""
+    return FindingQuery(sql, (since, start, start, default_margin))
