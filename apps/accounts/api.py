@@ -1,4 +1,5 @@
 """POST /api/v1/auth/token/ and GET /api/v1/auth/me/ (API.md Conventions)."""
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -22,7 +23,7 @@ class TokenView(APIView):
     def post(self, request):
         data = TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        key = token_issue(request=request, **data.validated_data)
+        key = token_issue(request=request, now=timezone.now(), **data.validated_data)
         return Response({"token": key})
 
 

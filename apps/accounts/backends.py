@@ -1,6 +1,7 @@
 """The Django authentication backend: every ``django.contrib.auth.authenticate()`` call (the admin login, the test
 client's ``login()``, anything added later) goes through the one login service and its lockout (R-SEC-1)."""
 from django.contrib.auth.backends import ModelBackend
+from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError
 
@@ -17,7 +18,7 @@ class LockoutBackend(ModelBackend):
         if username is None or password is None:
             return None
         try:
-            user = user_authenticate(username=username, password=password, request=request)
+            user = user_authenticate(username=username, password=password, now=timezone.now(), request=request)
         except ApplicationError:
             return None
         return user

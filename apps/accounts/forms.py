@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.exceptions import ApplicationError
@@ -23,7 +24,8 @@ class AdminLoginForm(AdminAuthenticationForm):
         username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
         if username is not None and password:
             try:
-                self.user_cache = user_authenticate(username=username, password=password, request=self.request)
+                self.user_cache = user_authenticate(username=username, password=password, now=timezone.now(),
+                                                    request=self.request)
             except ApplicationError as exc:
                 raise forms.ValidationError(exc.message, code=exc.code) from None
             self.confirm_login_allowed(self.user_cache)

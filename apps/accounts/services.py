@@ -58,18 +58,18 @@ def _unknown_username_attempt(username: str, password: str, now) -> ApplicationE
     return _bad_credentials()
 
 
-def user_authenticate(*, username: str, password: str, request=None, now=None):
+def user_authenticate(*, username: str, password: str, now: dt.datetime, request=None):
     """Check the password; after ``LOGIN_MAX_FAILURES`` consecutive failures the account is locked for
     ``LOGIN_LOCKOUT_MINUTES`` (even the right password is refused while locked, and its API tokens are revoked).
 
     The user's row is locked (``SELECT … FOR UPDATE``) before the password is checked, so parallel attempts are
     counted one after the other: once the limit is reached no further password is even checked, and a right
-    password arriving in the same burst cannot clear a lock another attempt has just set (R-SEC-1)."""
+    password arriving in the same burst cannot clear a lock another attempt has just set (R-SEC-1). ``now`` is the
+    moment of the attempt, given by the edge (login view, API token view, authentication backend)."""
     username = (username or "").strip()
     if not username or not password:
         raise ApplicationError("invalid", "请输入用户名和密码",
                                fields={k: ["必填"] for k, v in (("username", username), ("password", password)) if not v})
-    now = now or timezone.now()
     error = None
     with transaction.atomic():
         user = User.objects.select_for_update().filter(username=username).first()
@@ -103,13 +103,12 @@ def _register_failure(user, *, now) -> ApplicationError:
 
 # --- API tokens (django-rest-knox: stored hashed, expiring, revocable; R-SEC-1) -------------------------
 
-def token_issue(*, username: str, password: str, request=None) -> str:
+def token_issue(*, username: str, password: str, now: dt.datetime, request=None) -> str:
     """API.md: ``POST /api/v1/auth/token/`` → ``{"token": …}``. A new token per sign-in, valid for
     ``REST_KNOX["TOKEN_TTL"]``; expired tokens of the user are deleted and at most ``API_TOKENS_PER_USER`` stay."""
     from knox.models import AuthToken
 
-    user = user_authenticate(username=username, password=password, request=request)
-    now = timezone.now()
+    user = user_authenticate(username=username, password=password, now=now, request=request)
     with transaction.atomic():
         AuthToken.objects.filter(user=user, expiry__lt=now).delete()
         keep = settings.API_TOKENS_PER_USER - 1

@@ -1,4 +1,5 @@
 from django.contrib.auth import login, logout
+from django.utils import timezone
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
@@ -16,7 +17,7 @@ def login_view(request):
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = user_authenticate(request=request, **form.cleaned_data)
+            user = user_authenticate(request=request, now=timezone.now(), **form.cleaned_data)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:

@@ -86,7 +86,7 @@ def _burst(username, passwords):
     def run(i, password):
         try:
             barrier.wait()
-            outcomes[i] = user_authenticate(username=username, password=password)
+            outcomes[i] = user_authenticate(username=username, password=password, now=timezone.now())
         except ApplicationError as exc:
             outcomes[i] = exc.code
         finally:
