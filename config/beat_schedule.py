@@ -26,6 +26,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.settlement.tasks.settle_previous_month",
         "schedule": crontab(minute=30, hour=1, day_of_month="1-5"),
     },
+    # R-SET-1 (R-SEC-4): a settlement run whose worker stopped beating for a minute (killed, machine gone) is marked
+    # failed within about a minute, so the month can be settled again at once.
+    "settlement-dead-runs": {
+        "task": "apps.settlement.tasks.fail_dead_runs",
+        "schedule": 30.0,
+    },
     # R-SET-3, R-SET-4: last month's statistics compiled on the 1st–5th, ready to report upward by the 5th.
     "monthly-statistics": {
         "task": "apps.settlement.tasks.compile_monthly_statistics",

@@ -83,6 +83,11 @@ class SettlementRun(models.Model):
     started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
     finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     error = models.TextField(_("错误信息"), blank=True)
+    # R-SET-1 (a killed worker): the process executing the run writes ``heartbeat_at`` every few seconds and at
+    # every step; a running run whose heartbeat is older than ``services.RUN_DEAD_AFTER`` has lost its worker and
+    # is marked failed (``services.settlement_runs_fail_dead``, every 30 s by the schedule), so it never blocks a rerun.
+    heartbeat_at = models.DateTimeField(_("心跳时间"), null=True, blank=True)
+    worker = models.CharField(_("执行进程"), max_length=200, blank=True, help_text=_("主机:进程号:标记"))
 
     class Meta:
         verbose_name = _("结算任务")

@@ -299,7 +299,7 @@ def statements_confirm_month(*, period: dt.date, region: Region | None, actor, t
     doing it at the same moment take turns (the month's lock); the second finds nothing left and is told so,
     changing nothing."""
     # services imports this module (statement_confirm calls the hooks above): the one true start-up cycle
-    from apps.settlement.services import statement_confirm
+    from apps.settlement.services import live_runs, statement_confirm
 
     period = period_of(period)
     if today < next_period(period):
@@ -307,7 +307,8 @@ def statements_confirm_month(*, period: dt.date, region: Region | None, actor, t
     with transaction.atomic():
         with connection.cursor() as cur:
             hot_sql.advisory_xact_lock(cur, ADVISORY_KEY, period.year * 100 + period.month)
-        if SettlementRun.objects.filter(period=period, status=SettlementRun.Status.RUNNING).exists():
+        # a run whose worker died (heartbeat late) does not block: it is not live
+        if live_runs(period=period, now=now).filter(status=SettlementRun.Status.RUNNING).exists():
             raise ApplicationError("run_in_progress", "本月结算正在运行，请完成后再确认", status=409)
         drafts = list(Statement.objects.filter(region_q(region, "institution__region") | region_q(region, "pharmacy__region")
                                                if region is not None else Q(), period=period,

@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
+import threading
+import uuid
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from apps.catalogue.models import Drug
@@ -32,28 +37,78 @@ from apps.settlement.selectors import monthly_report, reconciliation_findings
 logger = logging.getLogger(__name__)
 
 CHUNKS_PER_KIND = 10
-STALE_RUN_AFTER = dt.timedelta(minutes=30)
+#: R-SET-1 (a killed worker, R-SEC-4): the executing process writes the run's heartbeat this often and at every
+#: step; a running run whose heartbeat is older than RUN_DEAD_AFTER has lost its worker (SIGKILL, OOM, a machine
+#: gone) and is marked failed, so a rerun is never refused because of it
+RUN_HEARTBEAT_EVERY = dt.timedelta(seconds=10)
+RUN_DEAD_AFTER = dt.timedelta(seconds=60)
+#: a queued run whose task never started: the broker redelivers an unacknowledged task after its visibility
+#: timeout (15 minutes), so a run still queued twice as long was lost with its message
+QUEUED_RUN_LOST_AFTER = dt.timedelta(minutes=30)
+DEAD_RUN_ERROR = "运行中断：执行进程失联（心跳超过 60 秒未更新），已标记失败；重新结算即可得到完整结果"
+
+
+class RunTakenOver(Exception):
+    """The run this process executes was declared dead (its heartbeat was late) or claimed by another process:
+    stop writing; the month converges on the rerun."""
 
 
 # --------------------------------------------------------------------------- settlement runs (R-SET-1, R-SET-4)
 
+def _dead_runs_q(now: dt.datetime) -> Q:
+    dead_running = Q(status=SettlementRun.Status.RUNNING) & (
+        Q(heartbeat_at__lt=now - RUN_DEAD_AFTER)
+        | Q(heartbeat_at__isnull=True, started_at__lt=now - RUN_DEAD_AFTER)
+        | Q(heartbeat_at__isnull=True, started_at__isnull=True, created_at__lt=now - RUN_DEAD_AFTER))
+    lost_queued = Q(status=SettlementRun.Status.QUEUED, created_at__lt=now - QUEUED_RUN_LOST_AFTER)
+    return dead_running | lost_queued
+
+
+def live_runs(*, period: dt.date, now: dt.datetime):
+    """R-SET-1: the runs of ``period`` still queued or running with a fresh heartbeat (a dead one is not live)."""
+    return (SettlementRun.objects.filter(period=period_of(period),
+                                         status__in=(SettlementRun.Status.QUEUED, SettlementRun.Status.RUNNING))
+            .exclude(_dead_runs_q(now)))
+
+
+@transaction.atomic
+def settlement_runs_fail_dead(*, now: dt.datetime, period: dt.date | None = None) -> list[int]:
+    """R-SET-1 (R-SEC-4): mark failed every run whose worker is gone — running with a heartbeat older than
+    ``RUN_DEAD_AFTER``, or queued longer than ``QUEUED_RUN_LOST_AFTER``. Run every 30 s by the schedule and before
+    a run starts or a month is confirmed. Idempotent; a run marked failed stops writing at its next step if its
+    worker was only slow (``RunTakenOver``). Returns the ids marked."""
+    dead = SettlementRun.objects.select_for_update(skip_locked=True).filter(_dead_runs_q(now))
+    if period is not None:
+        dead = dead.filter(period=period_of(period))
+    marked = []
+    for run in dead.order_by("pk"):
+        from_status = run.status
+        run.status = SettlementRun.Status.FAILED
+        run.finished_at = now
+        run.error = DEAD_RUN_ERROR
+        run.save(update_fields=["status", "finished_at", "error"])
+        record_event(subject=run, action=EventAction.SETTLEMENT_RUN_FAILED, from_status=from_status,
+                     to_status=run.status, reason=run.error,
+                     data={"period": label(run.period), "heartbeat_at": run.heartbeat_at.isoformat()
+                           if run.heartbeat_at else None, "worker": run.worker})
+        marked.append(run.pk)
+    return marked
+
+
 @transaction.atomic
 def settlement_run_start(*, period: dt.date, now: dt.datetime, actor=None) -> SettlementRun:
     """Queue a settlement run for ``period`` (the task starts when this transaction commits). Refused for a
-    month that has not begun, or while another run of the month is active (one interrupted long ago — the
-    worker died — is marked failed and no longer blocks)."""
+    month that has not begun, or while another run of the month is live; a dead one (its worker stopped beating,
+    ``settlement_runs_fail_dead``) is marked failed first and never blocks."""
     period = period_of(period)
     if period > period_of(timezone.localdate(now)):
         raise ApplicationError("invalid", f"{label(period)} 尚未开始，不能结算", fields={"period": ["月份不能晚于本月"]})
+    settlement_runs_fail_dead(now=now, period=period)
     active = (SettlementRun.objects.select_for_update()
               .filter(period=period, status__in=(SettlementRun.Status.QUEUED, SettlementRun.Status.RUNNING)))
     for run in active:
-        if (run.started_at or run.created_at) < now - STALE_RUN_AFTER:
-            SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.FAILED, finished_at=now,
-                                                           error="运行中断（超时未完成），已被新任务取代")
-        else:
-            raise ApplicationError("run_in_progress", f"{label(period)} 的结算正在进行（任务 #{run.pk}）", status=409,
-                                   data={"run": run.pk})
+        raise ApplicationError("run_in_progress", f"{label(period)} 的结算正在进行（任务 #{run.pk}）", status=409,
+                               data={"run": run.pk})
     run = SettlementRun.objects.create(period=period, started_by=actor if getattr(actor, "pk", None) else None)
     record_event(subject=run, action=EventAction.SETTLEMENT_RUN_STARTED, actor=actor, to_status=run.status,
                  data={"period": label(period)})
@@ -72,29 +127,99 @@ def run_region_prefix(run: SettlementRun) -> str | None:
     return user.region.descendant_prefix
 
 
-def settlement_run_execute(*, run_id: int, clock: Callable[[], dt.datetime]) -> SettlementRun:
+def worker_token() -> str:
+    """Who executes a run: host, process id and a random mark (a pid is reused after a restart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def settlement_run_claim(*, run_id: int, now: dt.datetime, worker: str) -> SettlementRun | None:
+    """Take the run for this process, in one UPDATE: a queued run, a running one whose worker is dead (a task
+    redelivered after its worker was killed), or a failed one no later run of the month superseded. ``None``
+    when there is nothing to do: the run succeeded, another live process holds it, or a newer run took over."""
+    run = SettlementRun.objects.get(pk=run_id)
+    if run.status == SettlementRun.Status.SUCCEEDED:
+        return None
+    if (run.status == SettlementRun.Status.FAILED
+            and SettlementRun.objects.filter(period=run.period, pk__gt=run.pk).exists()):
+        return None  # superseded: the later run converges the month
+    claimable = (Q(status__in=(SettlementRun.Status.QUEUED, SettlementRun.Status.FAILED))
+                 | (Q(status=SettlementRun.Status.RUNNING) & _dead_runs_q(now)))
+    taken = SettlementRun.objects.filter(claimable, pk=run_id).update(
+        status=SettlementRun.Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker, progress=0,
+        steps_done=0, statements_written=0, lines_written=0, finished_at=None, error="")
+    if not taken:
+        return None
+    run.refresh_from_db()
+    return run
+
+
+def _beat(run_id: int, worker: str | None, now: dt.datetime, **progress) -> None:
+    """A heartbeat (and progress) of the run this process holds (``worker``; ``None``: a group of a split run,
+    any worker); ``RunTakenOver`` if it no longer does."""
+    held = SettlementRun.objects.filter(pk=run_id, status=SettlementRun.Status.RUNNING)
+    if worker is not None:
+        held = held.filter(worker=worker)
+    if not held.update(heartbeat_at=now, **progress):
+        raise RunTakenOver(run_id)
+
+
+class _HeartbeatThread:
+    """Beats the run every ``RUN_HEARTBEAT_EVERY`` from a thread with its own connection, so one long step (the
+    month's GROUP BY at a province's volume) does not look like a dead worker; it dies with the process, which
+    is the point. PostgreSQL only (SQLite has one writer); ``SKIP LOCKED`` so it never waits for a row lock."""
+
+    def __init__(self, run_id: int, worker: str | None, clock: Callable[[], dt.datetime]):
+        self.run_id, self.worker, self.clock = run_id, worker, clock
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name=f"settlement-heartbeat-{run_id}", daemon=True)
+
+    def __enter__(self):
+        if connection.vendor == "postgresql":
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)
+
+    def _loop(self):
+        table = SettlementRun._meta.db_table
+        try:
+            while not self.stopped.wait(RUN_HEARTBEAT_EVERY.total_seconds()):
+                with connection.cursor() as cur:
+                    cur.execute(
+                        f"""UPDATE {table} SET heartbeat_at = %s WHERE id IN (
+                                SELECT id FROM {table} WHERE id = %s AND status = 'running'
+                                AND (%s IS NULL OR worker = %s) FOR UPDATE SKIP LOCKED)""",
+                        [self.clock(), self.run_id, self.worker, self.worker])
+        finally:
+            connection.close()
+
+
+def settlement_run_execute(*, run_id: int, clock: Callable[[], dt.datetime], worker: str | None = None) -> SettlementRun:
     """Compute every draft statement of the run's month. Each group of organisations is written in its own
-    transaction (a statement always has all its lines); progress is committed between groups so the browser can
-    watch it. A failure marks the run failed and keeps the groups already written, which are complete; running
-    the month again recomputes everything (idempotent: the same dispensings give the same statements).
+    transaction (a statement always has all its lines, idempotent by its inputs' fingerprint); progress and the
+    heartbeat are committed between groups. A failure marks the run failed and keeps the groups already written,
+    which are complete; a killed worker leaves the run "running" until its heartbeat is late
+    (``settlement_runs_fail_dead``). Running the month again always converges to the same statements: unchanged
+    organisations are left as they are, every other one is rewritten whole.
 
     ``clock`` gives the moments the run records (start, each step, end): the task passes the real clock, the demo
     and the tests a fixed moment; the service never reads the clock itself."""
-    run = SettlementRun.objects.get(pk=run_id)
-    if run.status == SettlementRun.Status.SUCCEEDED:
-        return run  # a redelivered task: nothing to do
-    started = clock()
-    SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.RUNNING, started_at=started,
-                                                   progress=0, steps_done=0, error="")
+    worker = worker or worker_token()
+    run = settlement_run_claim(run_id=run_id, now=clock(), worker=worker)
+    if run is None:
+        return SettlementRun.objects.get(pk=run_id)
     try:
-        with settlement_sql.month_snapshot(run.period):
+        with _HeartbeatThread(run.pk, worker, clock), settlement_sql.month_snapshot(run.period):
             # R-SET-1: a run started by a bureau user covers that user's region only
             prefix = run_region_prefix(run)
             plan = [(spec, lo, hi) for spec in settlement_sql.KINDS
                     for lo, hi in settlement_sql.organisation_id_chunks(spec=spec, period=run.period,
                                                                         chunks=CHUNKS_PER_KIND,
                                                                         region_prefix=prefix)]
-            SettlementRun.objects.filter(pk=run.pk).update(steps_total=len(plan))
+            _beat(run.pk, worker, clock(), steps_total=len(plan))
             statements = lines = 0
             for done, (spec, lo, hi) in enumerate(plan, start=1):
                 with transaction.atomic():
@@ -102,22 +227,106 @@ def settlement_run_execute(*, run_id: int, clock: Callable[[], dt.datetime]) -> 
                                                                    run_id=run.pk, now=clock())
                 statements += written
                 lines += covered
-                SettlementRun.objects.filter(pk=run.pk).update(steps_done=done, progress=done * 100 // len(plan),
-                                                               statements_written=statements, lines_written=lines)
+                _beat(run.pk, worker, clock(), steps_done=done, progress=done * 100 // len(plan),
+                      statements_written=statements, lines_written=lines)
+    except RunTakenOver:
+        logger.warning("settlement run %s was declared dead or taken over; this process stops", run.pk)
+        return SettlementRun.objects.get(pk=run.pk)
     except Exception as exc:  # the run must end in a visible state whatever went wrong
         logger.exception("settlement run %s failed", run.pk)
-        SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.FAILED, finished_at=clock(),
-                                                       error=f"{type(exc).__name__}: {exc}"[:2000])
-        run.refresh_from_db()
-        record_event(subject=run, action=EventAction.SETTLEMENT_RUN_FAILED, from_status="running", to_status=run.status,
-                     reason=run.error)
+        return _run_failed(run, clock(), exc)
+    return _run_succeeded(run, clock(), worker)
+
+
+# --------------------------------------------------------------------------- split runs (R-SET-1, issue 16)
+# A run split into groups of organisations, each a Celery task (``tasks.settle_group``) that any worker on any
+# machine may take; a chord's body (``tasks.finish_run``) closes the run. Each group computes its organisations
+# exactly as the whole-month run does (same SQL, its own snapshot), so the month is the same as one worker's.
+
+def settlement_run_split(*, run_id: int, now: dt.datetime, groups: int,
+                         worker: str | None = None) -> list[tuple[str, int, int]] | None:
+    """Claim the run and plan its groups: (organisation kind, lowest id, highest id) per group, about ``groups``
+    per kind, in the starter's region only (R-SET-1). ``None`` when there is nothing to do (see
+    ``settlement_run_claim``). An empty plan (no organisation at all) ends the run at once."""
+    worker = worker or worker_token()
+    run = settlement_run_claim(run_id=run_id, now=now, worker=worker)
+    if run is None:
+        return None
+    prefix = run_region_prefix(run)
+    plan = [(spec.kind, lo, hi) for spec in settlement_sql.KINDS
+            for lo, hi in settlement_sql.organisation_ranges(spec=spec, groups=groups, region_prefix=prefix)]
+    # the groups beat for the run from now on (any worker): the coordinator lets go of it
+    SettlementRun.objects.filter(pk=run.pk).update(steps_total=len(plan), worker="", heartbeat_at=now)
+    if not plan:
+        _run_succeeded(run, now, None)
+    return plan
+
+
+def settlement_run_group(*, run_id: int, kind: str, lo: int, hi: int,
+                         clock: Callable[[], dt.datetime]) -> dict | None:
+    """Settle one group of a split run, in one transaction (its statements whole, or nothing). Skipped (``None``)
+    when the run is no longer running — declared dead or failed elsewhere: the rerun converges the month."""
+    spec = next(s for s in settlement_sql.KINDS if s.kind == kind)
+    run = SettlementRun.objects.get(pk=run_id)
+    if run.status != SettlementRun.Status.RUNNING:
+        return None
+    try:
+        _beat(run.pk, None, clock())
+        with _HeartbeatThread(run.pk, None, clock), settlement_sql.month_snapshot(run.period, spec=spec, lo=lo, hi=hi):
+            with transaction.atomic():
+                written, covered = settlement_sql.settle_chunk(spec=spec, period=run.period, lo=lo, hi=hi,
+                                                               run_id=run.pk, now=clock(), shared_month_lock=True)
+        _beat(run.pk, None, clock(), steps_done=F("steps_done") + 1,
+              progress=(F("steps_done") + 1) * 100 / Greatest(F("steps_total"), 1),
+              statements_written=F("statements_written") + written, lines_written=F("lines_written") + covered)
+    except RunTakenOver:
+        return None
+    return {"kind": kind, "lo": lo, "hi": hi, "statements": written, "lines": covered}
+
+
+def settlement_run_finish(*, run_id: int, now: dt.datetime, workers: list[str] | None = None) -> SettlementRun:
+    """The last step of a split run, once every group is written: the run succeeded (if it is still running)."""
+    run = SettlementRun.objects.get(pk=run_id)
+    if run.status != SettlementRun.Status.RUNNING:
         return run
+    run = _run_succeeded(run, now, None)
+    if workers and run.status == SettlementRun.Status.SUCCEEDED:
+        from apps.core.models import Event
+
+        Event.objects.filter(object_id=str(run.pk), action=EventAction.SETTLEMENT_RUN_SUCCEEDED).update(
+            data={"period": label(run.period), "statements": run.statements_written, "lines": run.lines_written,
+                  "workers": sorted(set(workers))})
+    return run
+
+
+def settlement_run_fail(*, run_id: int, now: dt.datetime, error: str) -> SettlementRun:
+    """A group of a split run raised: the run failed (the groups already written are complete)."""
+    run = SettlementRun.objects.get(pk=run_id)
+    if run.status != SettlementRun.Status.RUNNING:
+        return run
+    return _run_failed(run, now, RuntimeError(error))
+
+
+def _run_failed(run: SettlementRun, now: dt.datetime, exc: BaseException) -> SettlementRun:
+    SettlementRun.objects.filter(pk=run.pk, status=SettlementRun.Status.RUNNING).update(
+        status=SettlementRun.Status.FAILED, finished_at=now, error=f"{type(exc).__name__}: {exc}"[:2000])
+    run.refresh_from_db()
+    record_event(subject=run, action=EventAction.SETTLEMENT_RUN_FAILED, from_status="running", to_status=run.status,
+                 reason=run.error)
+    return run
+
+
+def _run_succeeded(run: SettlementRun, now: dt.datetime, worker: str | None) -> SettlementRun:
     with transaction.atomic():
-        SettlementRun.objects.filter(pk=run.pk).update(status=SettlementRun.Status.SUCCEEDED, progress=100,
-                                                       finished_at=clock())
+        held = SettlementRun.objects.filter(pk=run.pk, status=SettlementRun.Status.RUNNING)
+        if worker is not None:
+            held = held.filter(worker=worker)
+        if not held.update(status=SettlementRun.Status.SUCCEEDED, progress=100, finished_at=now, heartbeat_at=now):
+            return SettlementRun.objects.get(pk=run.pk)  # declared dead meanwhile: the rerun has the last word
         run.refresh_from_db()
         record_event(subject=run, action=EventAction.SETTLEMENT_RUN_SUCCEEDED, from_status="running", to_status=run.status,
-                     data={"period": label(run.period), "statements": statements, "lines": lines})
+                     data={"period": label(run.period), "statements": run.statements_written,
+                           "lines": run.lines_written})
     return run
 
 
@@ -147,7 +356,7 @@ def statement_confirm(*, statement: Statement, actor, today: dt.date, now: dt.da
             "period_not_ended",
             f"{label(statement.period)} 尚未结束，{next_period(statement.period):%Y-%m-%d} 起才能确认该月结算单",
             status=409)
-    if SettlementRun.objects.filter(period=statement.period, status=SettlementRun.Status.RUNNING).exists():
+    if live_runs(period=statement.period, now=now).filter(status=SettlementRun.Status.RUNNING).exists():
         raise ApplicationError("run_in_progress", "本月结算正在运行，请完成后再确认", status=409)
     money_services.statement_money_before_confirm(statement=statement, now=now)
     statement.status = Statement.Status.CONFIRMED

@@ -59,14 +59,28 @@ def _settling_org_sql(alias: str) -> tuple[str, str]:
             f"CASE WHEN {alias}.delivery = 'ward' THEN {alias}.institution_id ELSE {alias}.pharmacy_id END")
 
 
+def _group_scope_sql(spec: KindSpec | None, lo: int | None, hi: int | None) -> tuple[str, list]:
+    """The condition on a dispensing ``d`` that keeps only those settled with an organisation of ``spec``'s kind
+    whose id is in ``lo..hi`` (one group of a split run); empty for the whole month. Written on the dispensing's
+    own columns, so the (organisation, period) indexes serve it."""
+    if spec is None:
+        return "", []
+    ward = "d.delivery = 'ward'" if spec.kind == OrganisationKind.INSTITUTION else "d.delivery <> 'ward'"
+    return f" AND {ward} AND d.{spec.column} BETWEEN %s AND %s", [lo, hi]
+
+
 @contextmanager
-def month_snapshot(period: dt.date):
+def month_snapshot(period: dt.date, *, spec: KindSpec | None = None, lo: int | None = None, hi: int | None = None):
     """The month's per-organisation sums (``AGG``) and the directly settled dispensings of the organisations whose
     inputs changed since their draft statement was written, as (org_kind, org_id, id, kind, amounts) sorted by
-    organisation (``SNAPSHOT``); temporary tables that live for the run (dropped afterwards)."""
+    organisation (``SNAPSHOT``); temporary tables that live for the run (dropped afterwards).
+
+    With ``spec``, ``lo`` and ``hi``, only the organisations of one group (a task of a split run, which may run on
+    another machine: temporary tables are per session, so each group builds its own)."""
     disp, stmt, _ = _tables()
     org_kind, org_id = _settling_org_sql("d")
     p = hot_sql.date_param(period)
+    scope, scope_params = _group_scope_sql(spec, lo, hi)
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {SNAPSHOT}")
         cur.execute(f"DROP TABLE IF EXISTS {AGG}")
@@ -77,9 +91,9 @@ def month_snapshot(period: dt.date):
                        SUM(x.fund) AS fund, SUM(x.personal) AS personal, 1 AS changed
                 FROM (SELECT {org_kind} AS org_kind, {org_id} AS org_id, d.id AS id, d.kind AS kind,
                              d.total AS total, d.fund_payment AS fund, d.personal_payment AS personal
-                      FROM {disp} d WHERE d.period = %s AND d.settlement = 'direct') x
+                      FROM {disp} d WHERE d.period = %s AND d.settlement = 'direct'{scope}) x
                 GROUP BY x.org_kind, x.org_id""",
-            [p],
+            [p, *scope_params],
         )
         # unchanged: a confirmed statement (locked, never rewritten) or a draft with the same fingerprint
         for spec in KINDS:
@@ -106,9 +120,9 @@ def month_snapshot(period: dt.date):
                        d.personal_payment AS personal
                 FROM {disp} d WHERE d.period = %s AND d.settlement = 'direct' AND {'1 = 1' if any_changed else '1 = 0'}
                   AND EXISTS (SELECT 1 FROM {AGG} a WHERE a.changed = 1 AND a.org_kind = {org_kind}
-                              AND a.org_id = {org_id})
+                              AND a.org_id = {org_id}){scope}
                 ORDER BY 1, 2""",
-            [p],
+            [p, *scope_params],
         )
         cur.execute(f"CREATE INDEX {SNAPSHOT}_org ON {SNAPSHOT} (org_kind, org_id)")
         hot_sql.analyze(cur, AGG)
@@ -121,10 +135,15 @@ def month_snapshot(period: dt.date):
             cur.execute(f"DROP TABLE IF EXISTS {AGG}")
 
 
-def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: int | None, now) -> tuple[int, int]:
+def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: int | None, now,
+                 shared_month_lock: bool = False) -> tuple[int, int]:
     """Recompute the draft statements of organisations with ``lo <= id <= hi`` of one kind for ``period`` from the
     month snapshot. Must run inside a transaction: the caller commits the chunk as a whole (nothing half-written).
-    Returns (statements written, lines written)."""
+    Returns (statements written, lines written).
+
+    ``shared_month_lock``: the groups of one split run (disjoint ranges, on several workers) write side by side
+    and take the month's lock shared; a whole-month run and a confirmation take it exclusive, so they still take
+    turns with every group (one live run per month is enforced by ``services.settlement_run_start``)."""
     _, stmt, line = _tables()
     adj = StatementAdjustment._meta.db_table
     col = spec.column
@@ -136,7 +155,11 @@ def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: i
         # committed chunks, never half of one, and the next run writes them again.
         hot_sql.commit_without_waiting_for_disk(cur)
         # two runs of the same month (the schedule and an administrator) take turns group by group
-        hot_sql.advisory_xact_lock(cur, money_services.ADVISORY_KEY, period.year * 100 + period.month)
+        if shared_month_lock and hot_sql.is_postgresql():
+            cur.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)",
+                        [money_services.ADVISORY_KEY, period.year * 100 + period.month])
+        else:
+            hot_sql.advisory_xact_lock(cur, money_services.ADVISORY_KEY, period.year * 100 + period.month)
     # R-SET-5: the accounts of organisations with money sanctions are locked before their statements (lock order)
     money_ids = money_services.settle_chunk_adjustments_lock(kind=spec.kind, lo=lo, hi=hi, now=now)
     org_table = money_services._org_model(spec.kind)._meta.db_table
@@ -263,6 +286,41 @@ def organisation_id_chunks(*, spec: KindSpec, period: dt.date, chunks: int,
                 ranges.append((lo, hi))
                 lo = hi = None
                 count = 0
+    if lo is not None:
+        ranges.append((lo, hi))
+    return ranges
+
+
+def organisation_ranges(*, spec: KindSpec, groups: int, region_prefix: str | None = None) -> list[tuple[int, int]]:
+    """Id ranges over every organisation of the kind (in ``region_prefix``'s region when given), about ``groups``
+    of them with similar counts: the groups of a split run (R-SET-1, issue 16), each settled by its own task with
+    its own snapshot (``month_snapshot(spec=…)``). Read from the organisation table, not the month's
+    dispensings, so planning costs nothing at any volume; a group whose organisations changed nothing writes
+    nothing. A range never spans an organisation outside the region (cut there), as ``organisation_id_chunks``."""
+    model = money_services._org_model(spec.kind)
+    every = list(model.objects.order_by("pk").values_list("pk", "region__code"))
+    inside = [pk for pk, code in every if region_prefix is None or code.startswith(region_prefix)]
+    if not inside:
+        return []
+    size = max(1, -(-len(inside) // max(1, groups)))
+    inside_set = set(inside)
+    ranges: list[tuple[int, int]] = []
+    lo = hi = None
+    count = 0
+    for pk, _code in every:
+        if pk not in inside_set:
+            if lo is not None:
+                ranges.append((lo, hi))
+            lo = hi = None
+            count = 0
+            continue
+        lo = pk if lo is None else lo
+        hi = pk
+        count += 1
+        if count == size:
+            ranges.append((lo, hi))
+            lo = hi = None
+            count = 0
     if lo is not None:
         ranges.append((lo, hi))
     return ranges

@@ -99,6 +99,15 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # A separate test database name lets several test runs share one PostgreSQL server.
 if env("TEST_DATABASE_NAME", default=None):
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME")}
+# Reports and exports may read from a streaming replica (issue 16): DATABASE_REPLICA_URL adds the ``replica`` alias
+# and config/db_router.py sends the reads made inside ``replica_reads()`` there; without it every read is the
+# primary's. Tests mirror it onto the test database.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -236,6 +245,25 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=15 * 60)}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# One queue per kind of work (issue 16), so each can get its own workers, on their own machines
+# (docker-compose.yml: worker-imports, worker-settlement, worker-monitoring, worker-default). Exact names first;
+# the dead-run check and the small daily jobs stay on ``default`` so they run even when the settlement workers
+# are busy or gone.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "apps.settlement.tasks.fail_dead_runs": {"queue": "default"},
+    "apps.settlement.tasks.follow_up_rectifications": {"queue": "default"},
+    "catalogue.import_run_execute": {"queue": "imports"},
+    "apps.catalogue.tasks.*": {"queue": "imports"},
+    "apps.settlement.tasks.*": {"queue": "settlement"},
+    "apps.monitoring.tasks.*": {"queue": "monitoring"},
+}
+# R-SET-1: a settlement run split into this many groups of organisations per kind, one task each on the
+# ``settlement`` queue (0 = one task settles the whole month, fastest on a single machine)
+SETTLEMENT_GROUPS = env.int("SETTLEMENT_GROUPS", default=0)
+# section 9: R-MON-1..5 flag every dispensing inside its transaction; off only for the rx load benchmark's
+# "before" figure (benchmarks/bench_rx_load.py --monitoring=both)
+MONITORING_FLAGS_ON_DISPENSING = env.bool("MONITORING_FLAGS_ON_DISPENSING", default=True)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 if not CELERY_BROKER_URL:

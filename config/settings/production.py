@@ -16,6 +16,9 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or any(p in SECRET_KEY.lower
         "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`), not a placeholder")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+if env("DATABASE_REPLICA_URL", default=""):  # reports and exports read there (config/db_router.py)
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
