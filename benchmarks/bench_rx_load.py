@@ -2,9 +2,17 @@
 a keep-alive load generator on loopback (``benchmarks/rx_loadgen.py``), uploads then dispensings.
 
     python -m benchmarks rx_load [--n=4000] [--concurrency=6] [--workers=3] [--threads=3] [--port=18765]
+                                 [--monitoring=on|off|both]
 
 Prints throughput and p50/p95/p99 latency per phase. Target on the 2-core machine: ≥ 200 uploads/s and
 ≥ 100 dispensings/s with p99 < 150 ms.
+
+``--monitoring``: the section 9 flags on every dispensing (R-MON-1..5, ``apps.monitoring.hot``) on (the default,
+as in production), off (``MONITORING_FLAGS_ON_DISPENSING=false`` in gunicorn's environment), or ``both``: the
+whole upload + dispensing round first with the flags off ("before"), then with gunicorn restarted with them on
+("after"), each round on its own patients, and the p50 difference printed. Each patient receives two 30-day
+prescriptions of the drug on the same day, so the flags raise an R-MON-5 alert on half of the "after"
+dispensings (the expensive case: the hot path's query and an alert insert).
 """
 from __future__ import annotations
 
@@ -26,11 +34,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _options(argv: list[str]) -> dict:
-    opts = {"n": 4000, "concurrency": 6, "workers": 3, "threads": 3, "port": 18765, "warmup": 200}
+    opts = {"n": 4000, "concurrency": 6, "workers": 3, "threads": 3, "port": 18765, "warmup": 200,
+            "monitoring": "on"}
     for arg in argv:
         if arg.startswith("--") and "=" in arg:
             key, value = arg[2:].split("=", 1)
-            if key in opts:
+            if key == "monitoring":
+                if value not in ("on", "off", "both"):
+                    sys.exit("--monitoring=on|off|both")
+                opts[key] = value
+            elif key in opts:
                 opts[key] = int(value)
     return opts
 
@@ -106,10 +119,12 @@ def _free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-def start_gunicorn(*, port: int, workers: int, threads: int, database_url: str) -> subprocess.Popen:
+def start_gunicorn(*, port: int, workers: int, threads: int, database_url: str,
+                   monitoring: bool = True) -> subprocess.Popen:
     if not _free(port):
         sys.exit(f"port {port} is in use: pass --port=…")
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "config.settings.production",
+           "MONITORING_FLAGS_ON_DISPENSING": "true" if monitoring else "false",
            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", secrets.token_urlsafe(50)),
            "DJANGO_SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback
            "DJANGO_DEBUG": "false", "CONN_MAX_AGE": "600", "LOG_LEVEL": "WARNING",
@@ -203,43 +218,71 @@ def _dispense_requests(data: dict, ids: list[int], code_base: int) -> list[tuple
 
 def main(argv: list[str]) -> None:
     opts = _options(argv)
+    # one key for the seeding process and gunicorn (personal numbers are encrypted at rest; production settings
+    # refuse to start without a real key)
+    os.environ.setdefault("FIELD_ENCRYPTION_KEY", secrets.token_urlsafe(32))
     url = django_on_fresh_database("bench_rx_load")
     from benchmarks.rx_loadgen import run_phase
 
+    rounds = {"on": [True], "off": [False], "both": [False, True]}[opts["monitoring"]]
     t0 = time.perf_counter()
-    data = seed(opts["n"], opts["warmup"])
+    # each round its own patients: (n + warm-up) / 2 patients, two prescriptions each
+    data = seed(len(rounds) * (opts["n"] + opts["warmup"]) - opts["warmup"], opts["warmup"])
     print(f"seeded {len(data['applications'])} patients with approved applications in "
           f"{time.perf_counter() - t0:.1f} s", flush=True)
     from django.db import connections
 
     connections.close_all()
-    proc = start_gunicorn(port=opts["port"], workers=opts["workers"], threads=opts["threads"], database_url=url)
+    every = data["applications"]
+    per_round = len(every) // len(rounds)
+    p50, cpu = {}, {}
+    for k, monitoring in enumerate(rounds):
+        label = "monitoring flags " + ("on" if monitoring else "off")
+        p50[monitoring], cpu[monitoring] = _round({**data, "applications": every[k * per_round:(k + 1) * per_round]}, opts, url,
+                                 run_phase, monitoring=monitoring, label=label, tag=str(k), code_offset=k * 10**11)
+    if len(rounds) == 2:
+        print(f"dispensing p50: {p50[False]:.2f} ms with the monitoring flags off (before), {p50[True]:.2f} ms with "
+              f"them on (after): the flags cost {p50[True] - p50[False]:+.2f} ms at p50; CPU per dispensing "
+              f"(gunicorn + PostgreSQL, independent of the machine's load) {cpu[False]:.2f} → {cpu[True]:.2f} ms "
+              f"({cpu[True] - cpu[False]:+.2f} ms)", flush=True)
+    _check(data)
+    print(f"benchmark process peak RSS {peak_rss_mib():.0f} MiB")
+
+
+def _round(data: dict, opts: dict, url: str, run_phase, *, monitoring: bool, label: str, tag: str,
+           code_offset: int) -> tuple[float, float]:
+    """Gunicorn started with the flags on or off, warm-up, uploads, dispensings; returns the dispensings' p50 and
+    their CPU per request (gunicorn + PostgreSQL, ms)."""
+    proc = start_gunicorn(port=opts["port"], workers=opts["workers"], threads=opts["threads"], database_url=url,
+                          monitoring=monitoring)
     kind = f"{opts['threads']} threads (gthread)" if opts["threads"] > 1 else "1 thread (sync)"
-    print(f"gunicorn: {opts['workers']} workers × {kind}; load: "
+    print(f"[{label}] gunicorn: {opts['workers']} workers × {kind}; load: "
           f"{opts['concurrency']} keep-alive connections on loopback", flush=True)
     try:
         host, port, conc = "127.0.0.1", opts["port"], opts["concurrency"]
         # warm-up: workers import, connect to PostgreSQL, fill caches (not counted)
-        warm = run_phase("warm-up", host, port, _upload_requests(data, 0, opts["warmup"], "W"), conc, keep_bodies=True)
+        warm = run_phase("warm-up", host, port, _upload_requests(data, 0, opts["warmup"], "W" + tag), conc,
+                         keep_bodies=True)
         warm_ids = [b["id"] for b in warm.bodies.values()]
-        run_phase("warm-up", host, port, _dispense_requests(data, warm_ids, 10**12), conc)
+        run_phase("warm-up", host, port, _dispense_requests(data, warm_ids, 10**12 + code_offset), conc)
         if warm.errors:
             print("warm-up errors:", *warm.errors[:5], sep="\n  ")
 
         # the order of dispensings matters for the row lock: two prescriptions of one patient are far apart
-        requests = _upload_requests(data, opts["warmup"], opts["n"], "B")
+        requests = _upload_requests(data, opts["warmup"], opts["n"], "B" + tag)
         cpu0, pg0, own0 = _tree_cpu_seconds(proc.pid), _postgres_cpu_seconds(), time.process_time()
         uploads = run_phase("uploads", host, port, requests, conc, keep_bodies=True)
         cpu1, pg1, own1 = _tree_cpu_seconds(proc.pid), _postgres_cpu_seconds(), time.process_time()
         print(uploads.line(), flush=True)
         _cpu_line(uploads, cpu1 - cpu0, pg1 - pg0, own1 - own0)
         ids = [uploads.bodies[i]["id"] for i in sorted(uploads.bodies)]
-        requests = _dispense_requests(data, ids, 2 * 10**12)
+        requests = _dispense_requests(data, ids, 2 * 10**12 + code_offset)
         cpu0, pg0, own0 = _tree_cpu_seconds(proc.pid), _postgres_cpu_seconds(), time.process_time()
         dispensings = run_phase("dispensings", host, port, requests, conc)
         cpu1, pg1, own1 = _tree_cpu_seconds(proc.pid), _postgres_cpu_seconds(), time.process_time()
         print(dispensings.line(), flush=True)
         _cpu_line(dispensings, cpu1 - cpu0, pg1 - pg0, own1 - own0)
+        cpu_per = (cpu1 - cpu0 + pg1 - pg0) / (dispensings.count or 1) * 1000
         load = os.getloadavg()
         print(f"machine load average during the run: {load[0]:.1f} (1 min), {load[1]:.1f} (5 min) on "
               f"{os.cpu_count()} cores")
@@ -248,11 +291,22 @@ def main(argv: list[str]) -> None:
                 print(f"  {result.name} error: {error}")
         ok = (uploads.throughput >= 200 and dispensings.throughput >= 100
               and uploads.percentile(99) < 150 and dispensings.percentile(99) < 150)
-        print(f"target (≥200 uploads/s, ≥100 dispensings/s, p99 < 150 ms): {'met' if ok else 'NOT met'}")
-        _check(data)
+        print(f"[{label}] target (≥200 uploads/s, ≥100 dispensings/s, p99 < 150 ms): {'met' if ok else 'NOT met'}")
     finally:
         stop(proc)
-    print(f"benchmark process peak RSS {peak_rss_mib():.0f} MiB")
+    if monitoring:
+        _alerts_line()
+    return dispensings.percentile(50), cpu_per
+
+
+def _alerts_line() -> None:
+    from django.db.models import Count
+
+    from apps.monitoring.models import Alert
+
+    by_rule = dict(Alert.objects.values_list("rule").annotate(n=Count("id")))
+    print("  alerts raised on the hot path: " + (", ".join(f"{k} {v}" for k, v in sorted(by_rule.items())) or "none"),
+          flush=True)
 
 
 def _cpu_line(result, server: float, postgres: float, client: float) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
@@ -95,7 +96,11 @@ def _sql(n_names: int, n_codes: int) -> str:
 
 def dispensing_flag(*, dispensing: Dispensing, lines: list, trace_codes: list, prescription: Prescription,
                     items: list, now: dt.datetime) -> int:
-    """The hook's handler: run R-MON-1..5 on the dispensing just recorded; returns how many alerts were raised."""
+    """The hook's handler: run R-MON-1..5 on the dispensing just recorded; returns how many alerts were raised.
+    ``settings.MONITORING_FLAGS_ON_DISPENSING = False`` skips it (the rx load benchmark's "before" figure; the
+    monthly batch still finds everything)."""
+    if not getattr(settings, "MONITORING_FLAGS_ON_DISPENSING", True):
+        return 0
     if dispensing.kind != Dispensing.Kind.NORMAL or not lines:
         return 0
     drugs = {i.drug_id: i.drug for i in items}

@@ -144,7 +144,7 @@ def alert_assign(*, alert: Alert, assignee, actor, now: dt.datetime) -> Alert:
     alert.status, alert.assignee = Alert.Status.ASSIGNED, assignee
     alert.save(update_fields=["status", "assignee"])
     record_event(subject=alert, action=EventAction.ALERT_ASSIGNED, actor=actor, from_status=before,
-                 to_status=alert.status, data={"assignee": assignee.pk, "rule": alert.rule})
+                 to_status=alert.status, data={"assignee": assignee.pk, "rule": alert.rule}, now=now)
     return alert
 
 
@@ -196,12 +196,12 @@ def alert_confirm(*, alert: Alert, actor, reason: str = "", sanction_kind: str =
     alert.assignee = alert.assignee or actor
     alert.sanction = sanction
     alert.save(update_fields=["status", "decision_reason", "decided_at", "decided_by", "assignee", "sanction"])
-    record_event(subject=alert, action=EventAction.ALERT_CONFIRMED, actor=actor, from_status=before,
+    record_event(now=now, subject=alert, action=EventAction.ALERT_CONFIRMED, actor=actor, from_status=before,
                  to_status=alert.status, reason=reason, data={"rule": alert.rule, "amount": str(alert.amount_at_risk)})
     if sanction is not None:
         record_event(subject=alert, action=EventAction.ALERT_SANCTION_PROPOSED, actor=actor, reason=reason,
                      data={"sanction": sanction.pk, "kind": sanction.kind,
-                           "amount": str(sanction.amount) if sanction.amount is not None else None})
+                           "amount": str(sanction.amount) if sanction.amount is not None else None}, now=now)
     return alert
 
 
@@ -221,7 +221,7 @@ def alert_dismiss(*, alert: Alert, actor, reason: str, now: dt.datetime) -> Aler
     alert.assignee = alert.assignee or actor
     alert.save(update_fields=["status", "decision_reason", "decided_at", "decided_by", "assignee"])
     record_event(subject=alert, action=EventAction.ALERT_DISMISSED, actor=actor, from_status=before,
-                 to_status=alert.status, reason=reason, data={"rule": alert.rule})
+                 to_status=alert.status, reason=reason, data={"rule": alert.rule}, now=now)
     return alert
 
 
@@ -266,8 +266,10 @@ def monitoring_settings_save(*, region: Region, actor, values: dict) -> Monitori
 # --------------------------------------------------------------------------- the monthly batch
 
 def _month_query(rule: str, period: dt.date, th: dict) -> FindingQuery | None:
-    """The rule's set-based finding query for ``period`` (PostgreSQL), or None for a rule read in Python
-    (R-MON-7: the registries' exit flags, one per organisation)."""
+    """The rule's set-based finding query for ``period`` (PostgreSQL), or None for a rule whose findings are
+    built in Python and written ``CHUNK`` at a time: R-MON-7 (the registries' exit flags, at most one per
+    organisation and year) and R-MON-9 (its evidence carries each pool's peer distribution; at most one per
+    physician and variety)."""
     start, _ = month_bounds(period)
     by_region = th["by_region"]
     cities = th["cities"]
@@ -283,6 +285,11 @@ def _month_query(rule: str, period: dt.date, th: dict) -> FindingQuery | None:
         return supply.query(period=start, margins={r: t.supply_margin_days for r, t in by_region.items()
                                                    if t is not selectors.DEFAULT_THRESHOLDS},
                             default_margin=selectors.DEFAULT_THRESHOLDS.supply_margin_days)
+    if rule == Rule.HIGH_COST_HIGH_VOLUME:
+        return volume.query(period=start, thresholds={c: by_region[rid].high_cost for c, rid in cities.items()},
+                            default=selectors.DEFAULT_THRESHOLDS.high_cost)
+    if rule == Rule.SALES_EXCEED_PURCHASES:
+        return organisations.stock_query(period=start)
     return None
 
 
@@ -313,9 +320,6 @@ def _month_findings(rule: str, period: dt.date, th: dict) -> list[Finding]:
         return supply.find(rows, lambda r: by_region.get(r, selectors.DEFAULT_THRESHOLDS).supply_margin_days,
                            period=start)
     if rule == Rule.HIGH_COST_HIGH_VOLUME:
-        if pg:
-            return volume.find_sql(period=start, thresholds={c: by_region[rid].high_cost for c, rid in cities.items()},
-                                   default=selectors.DEFAULT_THRESHOLDS.high_cost)
         return volume.find(line_rows_for_month(period=start), city_of=th["city_of"],
                            region_of_city=lambda c: cities.get(c), thresholds_for=th["high_cost_for"])
     if rule == Rule.PHYSICIAN_OUTLIER:
@@ -326,8 +330,7 @@ def _month_findings(rule: str, period: dt.date, th: dict) -> list[Finding]:
     if rule == Rule.EXIT_CRITERIA:
         return organisations.find_exit(organisations.exit_rows(period=start), period=start)
     if rule == Rule.SALES_EXCEED_PURCHASES:
-        return organisations.find_stock_sql(period=start) if pg else \
-            organisations.find_stock(organisations.stock_rows(period=start), period=start)
+        return organisations.find_stock(organisations.stock_rows(period=start), period=start)
     raise ValueError(rule)
 
 
@@ -429,7 +432,8 @@ def monitoring_run_execute(*, run_id: int, now: dt.datetime) -> MonitoringRun:
         MonitoringRun.objects.filter(pk=run.pk).update(status=MonitoringRun.Status.SUCCEEDED, finished_at=now)
         run.refresh_from_db()
         record_event(subject=run, action=EventAction.MONITORING_RUN, actor=run.started_by, to_status=run.status,
-                     data={"period": run.period.isoformat(), "findings": run.findings, "raised": run.alerts_raised})
+                     data={"period": run.period.isoformat(), "findings": run.findings, "raised": run.alerts_raised},
+                     now=now)
     return run
 
 

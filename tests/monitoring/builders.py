@@ -102,7 +102,8 @@ def _pure(rule, period, th):
     from apps.monitoring import selectors
 
     if rule == "R-MON-1":
-        return pricing.find(line_rows_for_month(period=period))
+        return pricing.find(line_rows_for_month(period=period)) + \
+            pricing.find_claims(pricing.claim_rows_for_month(period=period))
     if rule == "R-MON-2":
         rows = line_rows_for_month(period=period)
         return prescribing.find_physician(rows, prescribing.physician_rows(r.physician_id for r in rows))

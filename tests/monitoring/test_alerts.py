@@ -8,7 +8,7 @@ import pytest
 
 from apps.core.exceptions import ApplicationError
 from apps.core.models import Event, EventAction, Sanction
-from apps.monitoring import services
+from apps.monitoring import selectors, services
 from apps.monitoring.models import Alert, MonitoringRun
 from apps.prescriptions.services import dispensing as rx_dispensing
 from apps.prescriptions.services import upload as rx_upload
@@ -195,3 +195,46 @@ def test_r_mon_4_flags_a_released_code_dispensed_by_another_pharmacy_on_dispensi
     alert = Alert.objects.get(rule="R-MON-4")
     assert alert.source == Alert.Source.DISPENSING and alert.pharmacy == s.pharmacy2
     assert alert.evidence["codes"] == [code]
+
+
+def test_r_mon_5_hot_path_alert_led_by_an_earlier_supply_is_about_that_supplys_organisation():
+    """Two imported rows (no hook): 2026-11-03 30 days at pharmacy 1 prescribed by hospital 2, 2026-11-04 30 days
+    at pharmacy 2 (county 640521) prescribed by hospital 2 — the 11-04 line is the first flagged one (another
+    pharmacy's supply still running). A dispensing through the service on 11-05 at pharmacy 1 (hospital 1) raises
+    the month's one R-MON-5 alert, led by the 11-04 line: about pharmacy 2, hospital 2 and region 640521 (the
+    hospital used to be left empty and the region taken from the current pharmacy); once confirmed, hospital 2's
+    users see it and hospital 1's do not."""
+    from tests.prescriptions import factories as rxf
+
+    s = b.world()
+    other_county = f.region("640521")
+    s.pharmacy2.region = other_county
+    s.pharmacy2.save(update_fields=["region"])
+    hospital2 = f.InstitutionFactory()
+    doctor2 = f.PhysicianFactory(institution=hospital2)
+    b.dispense(s, day=D(2026, 11, 3), physician=doctor2, pharmacy=s.pharmacy)
+    led = b.dispense(s, day=D(2026, 11, 4), physician=doctor2, pharmacy=s.pharmacy2)
+    assert not Alert.objects.exists()  # imported rows: no hook ran
+    now = rxf.at(D(2026, 11, 5), 10)
+    rx, _ = rx_upload.prescription_upload(user=s.hospital, now=now - dt.timedelta(hours=2), data=rx_upload.UploadData(
+        serial_no="RXLED1", application=s.application.pk, physician_code=s.physician.code,
+        pharmacy_code=s.pharmacy.code, issued_at=now - dt.timedelta(hours=2), long_term=False,
+        care_setting="outpatient", delivery="pickup", signature="sig",
+        items=[rx_upload.UploadItem(drug_code=s.drug.code, quantity=1, days_supply=30)]))
+    rx_dispensing.prescription_dispense(
+        prescription_id=rx.pk, user=s.pharmacist, dispensed_at=now - dt.timedelta(minutes=30),
+        items=[rx_dispensing.DispenseItem(drug_code=s.drug.code, quantity=1, unit_price=Decimal("980.00"),
+                                          trace_codes=rxf.trace_codes(1))], now=now)
+    alert = Alert.objects.get(rule="R-MON-5")
+    assert alert.source == Alert.Source.DISPENSING
+    assert alert.evidence["flagged_lines"][0] == led.lines.get().pk
+    assert (alert.pharmacy_id, alert.institution_id, alert.region_id) == (s.pharmacy2.pk, hospital2.pk,
+                                                                           other_county.pk)
+    # the batch agrees on the parties (no second alert)
+    services.monitoring_run_now(period=D(2026, 11, 1), now=now)
+    batch = Alert.objects.get(rule="R-MON-5")
+    assert (batch.pharmacy_id, batch.institution_id, batch.region_id) == (s.pharmacy2.pk, hospital2.pk,
+                                                                           other_county.pk)
+    services.alert_confirm(alert=batch, actor=f.reviewer(), reason="核实属实", now=now, today=D(2026, 11, 5))
+    assert selectors.alerts_visible_to(f.hospital_user(hospital2)).filter(pk=batch.pk).exists()
+    assert not selectors.alerts_visible_to(s.hospital).filter(pk=batch.pk).exists()

@@ -34,6 +34,66 @@ def test_r_mon_1_price_above_the_standard_in_force_fires_and_equal_price_does_no
     assert found[0].pharmacy_id == s.pharmacy.pk
 
 
+def _claim(s, *, invoice_no, price, quantity=2, day=D(2026, 11, 10), dispensing=None, drug=None):
+    from apps.prescriptions.services import claims as rx_claims
+
+    return rx_claims.manual_claim_record(
+        user=f.bureau_admin(), person=s.person, invoice_no=invoice_no, invoice_date=day, provider_name="外地肿瘤医院",
+        lines=[rx_claims.ClaimLine((drug or s.drug).code, quantity, price)], dispensing=dispensing, now=b.NOW)
+
+
+def test_r_mon_1_manual_claim_invoice_price_above_the_standard_fires_at_the_standard_does_not():
+    """Manual claims (R-PAY-5) of November, standard 1,000.00 in force on the invoice date. Invoice FP1: 2 packs at
+    1,100.00 → one finding, amount at risk (1,100 − 1,000) × 2 = 200.00, in the bureau's region (640500), about
+    the patient and no organisation (an invoice from outside). Invoice FP2 at exactly 1,000.00: no finding. A
+    claim dated in October is not November's."""
+    s = b.world()
+    fp1 = _claim(s, invoice_no="FP1", price=Decimal("1100.00"))
+    _claim(s, invoice_no="FP2", price=Decimal("1000.00"))
+    _claim(s, invoice_no="FP3", price=Decimal("1300.00"), day=D(2026, 10, 30))
+    found = b.findings("R-MON-1")
+    assert keys(found) == [f"R-MON-1:claim:{fp1.pk}:1"]
+    [x] = found
+    assert (x.amount, x.person_id, x.pharmacy_id, x.institution_id) == (Decimal("200.00"), s.person.pk, None, None)
+    assert x.region_id == f.region("640500").pk
+    assert x.evidence["manual_claims"] == [fp1.pk] and x.evidence["unit_price"] == "1100.00"
+
+
+def test_r_mon_1_manual_claim_of_a_self_paid_dispensing_is_about_its_pharmacy_and_the_alert_is_raised():
+    """A claim (invoice 1,250.00 × 1, standard 1,000.00 → 250.00 at risk) reimbursing a self-paid dispensing of
+    pharmacy 2 is about that pharmacy and its hospital; the batch raises it as an alert, and an alert about an
+    outside invoice (FP5, 1,050.00 × 2 → 100.00) is raised without an organisation — confirming it with a
+    deduction is refused (no organisation to deduct from), plain confirmation is not."""
+    from apps.core.exceptions import ApplicationError
+    from apps.monitoring import services
+    from apps.monitoring.models import Alert
+    from apps.prescriptions.models import Dispensing
+
+    s = b.world()
+    d = b.dispense(s, day=D(2026, 11, 4), pharmacy=s.pharmacy2, price=Decimal("1000.00"), fund=Decimal("0"))
+    Dispensing.objects.filter(pk=d.pk).update(settlement=Dispensing.Settlement.SELF_PAID)
+    d.refresh_from_db()
+    fp4 = _claim(s, invoice_no="FP4", price=Decimal("1250.00"), quantity=1, dispensing=d)
+    fp5 = _claim(s, invoice_no="FP5", price=Decimal("1050.00"))
+    found = {x.key: x for x in b.findings("R-MON-1")}
+    own = found[f"R-MON-1:claim:{fp4.pk}:1"]
+    assert (own.amount, own.pharmacy_id, own.institution_id) == (Decimal("250.00"), s.pharmacy2.pk, s.institution.pk)
+    assert own.evidence["dispensings"] == [d.pk]
+    run = services.monitoring_run_now(period=b.NOV, now=b.NOW)
+    assert run.status == "succeeded"
+    outside = Alert.objects.get(finding_key=f"R-MON-1:claim:{fp5.pk}:1")
+    assert (outside.amount_at_risk, outside.pharmacy_id, outside.institution_id) == (Decimal("100.00"), None, None)
+    assert Alert.objects.get(finding_key=f"R-MON-1:claim:{fp4.pk}:1").pharmacy_id == s.pharmacy2.pk
+    with pytest.raises(ApplicationError) as exc:
+        services.alert_confirm(alert=outside, actor=f.reviewer(), sanction_kind="deduction", sanction_amount="100",
+                               now=b.NOW, today=D(2026, 12, 1))
+    assert exc.value.code == "no_organisation"
+    outside.refresh_from_db()
+    assert outside.status == Alert.Status.OPEN
+    services.alert_confirm(alert=outside, actor=f.reviewer(), reason="发票价格高于支付标准", now=b.NOW,
+                           today=D(2026, 12, 1))
+
+
 def test_r_mon_2_physician_suspended_before_the_issue_date_fires_and_before_suspension_does_not():
     """Suspended from 2026-11-10: a prescription issued 2026-11-12 is flagged (fund 450.00 = 50 % of 900.00);
     one issued 2026-11-05 (still filed) is not."""

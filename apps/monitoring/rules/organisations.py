@@ -20,7 +20,7 @@ from django.db.models import Q, Sum
 
 from apps.institutions.selectors import institutions_flagged_for_exit
 from apps.monitoring.models import Rule
-from apps.monitoring.rules.base import Finding, fetch_dicts, month_bounds, q2
+from apps.monitoring.rules.base import Finding, FindingQuery, month_bounds, q2
 from apps.pharmacies.selectors import pharmacies_flagged_for_exit
 from apps.prescriptions.models import DispensingLine, StockMovement
 
@@ -126,10 +126,11 @@ def find_stock(rows: Iterable[StockRow], *, period: dt.date) -> list[Finding]:
     return findings
 
 
-def find_stock_sql(*, period: dt.date) -> list[Finding]:
+def stock_query(*, period: dt.date) -> FindingQuery:
+    """R-MON-8 set-based, as one finding query (the same figures as ``stock_rows`` + ``find_stock``)."""
     start, _ = month_bounds(period)
     until = _month_end_moment(start)
-    rows = fetch_dicts("""
+    sql = """
         WITH reporting AS (SELECT DISTINCT pharmacy_id FROM prescriptions_stockmovement WHERE occurred_at < %s),
         month AS (
           SELECT d.pharmacy_id, l.drug_id, sum(l.quantity) AS q, sum(l.fund_payment) AS f
@@ -146,15 +147,22 @@ def find_stock_sql(*, period: dt.date) -> list[Finding]:
           SELECT d.pharmacy_id, l.drug_id, sum(l.quantity) AS n
           FROM prescriptions_dispensing d JOIN prescriptions_dispensingline l ON l.dispensing_id = d.id
           JOIN month m ON m.pharmacy_id = d.pharmacy_id AND m.drug_id = l.drug_id
-          WHERE d.period <= %s GROUP BY 1, 2)
-        SELECT m.pharmacy_id, ph.region_id, m.drug_id, dr.generic_name, coalesce(mv.bought, 0) AS bought,
-               coalesce(mv.back, 0) AS back, s.n AS dispensed, m.q, m.f
-        FROM month m JOIN sold s USING (pharmacy_id, drug_id)
-        LEFT JOIN moves mv USING (pharmacy_id, drug_id)
-        JOIN pharmacies_pharmacy ph ON ph.id = m.pharmacy_id JOIN catalogue_drug dr ON dr.id = m.drug_id
-        WHERE m.q > 0 AND s.n > coalesce(mv.bought, 0) - coalesce(mv.back, 0)
-        ORDER BY m.pharmacy_id, m.drug_id""", [until, start, until, start])
-    return find_stock([StockRow(pharmacy_id=r["pharmacy_id"], region_id=r["region_id"], drug_id=r["drug_id"],
-                                drug_name=r["generic_name"], purchased=int(r["bought"]), returned=int(r["back"]),
-                                dispensed_to_date=int(r["dispensed"]), month_quantity=int(r["q"]),
-                                month_fund=r["f"]) for r in rows], period=start)
+          WHERE d.period <= %s GROUP BY 1, 2),
+        over AS (
+          SELECT m.pharmacy_id, ph.region_id, m.drug_id, dr.generic_name, coalesce(mv.bought, 0) AS bought,
+                 coalesce(mv.back, 0) AS back, s.n AS dispensed, m.q, m.f,
+                 s.n - (coalesce(mv.bought, 0) - coalesce(mv.back, 0)) AS excess
+          FROM month m JOIN sold s USING (pharmacy_id, drug_id)
+          LEFT JOIN moves mv USING (pharmacy_id, drug_id)
+          JOIN pharmacies_pharmacy ph ON ph.id = m.pharmacy_id JOIN catalogue_drug dr ON dr.id = m.drug_id
+          WHERE m.q > 0 AND s.n > coalesce(mv.bought, 0) - coalesce(mv.back, 0))
+        SELECT 'R-MON-8' AS rule,
+               'R-MON-8:' || pharmacy_id || ':' || drug_id || ':' || to_char(%s::date, 'YYYY-MM') AS finding_key,
+               %s::date AS period, region_id, NULL::bigint AS institution_id, pharmacy_id, NULL::bigint AS person_id,
+               NULL::bigint AS physician_id, round(excess * (f / q), 2) AS amount,
+               generic_name || ' 截至月末配出 ' || dispensed || ' 盒，进货 ' || bought || ' 盒、退货 ' || back
+                 || ' 盒，超出 ' || excess || ' 盒' AS summary,
+               jsonb_build_object('drug', drug_id, 'purchased', bought, 'returned', back, 'dispensed_to_date', dispensed,
+                                  'excess', excess) AS evidence
+        FROM over"""
+    return FindingQuery(sql, (until, start, until, start, start, start))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from apps.monitoring.models import Rule
-from apps.monitoring.rules.base import Finding, fetch_dicts, month_bounds, q2, variety_key
+from apps.monitoring.rules.base import Finding, FindingQuery, month_bounds, q2, variety_key
 from apps.monitoring.rules.rows import LineRow
 
 RULE = Rule.HIGH_COST_HIGH_VOLUME
@@ -82,13 +82,13 @@ def _finding(*, person, variety, period, name, fund, rank, median, above, t, pha
                   "patients": patients, "fund": str(q2(fund))})
 
 
-def find_sql(*, period: dt.date, thresholds: dict[str, PoolThresholds], default: PoolThresholds) -> list[Finding]:
-    """``thresholds``: city code → thresholds (the cities without their own use ``default``). The median is exact
-    (the mean of the middle one or two values, as ``statistics.median``)."""
+def query(*, period: dt.date, thresholds: dict[str, PoolThresholds], default: PoolThresholds) -> FindingQuery:
+    """R-MON-6 set-based, as one finding query. ``thresholds``: city code → thresholds (the cities without their
+    own use ``default``). The median is exact (the mean of the middle one or two values, as ``statistics.median``)."""
     start, _ = month_bounds(period)
     values = ", ".join(f"('{c}', {int(t.top_n)}, {Decimal(t.median_multiple)})" for c, t in thresholds.items()) \
         or "('', 0, 0)"
-    rows = fetch_dicts(f"""
+    sql = f"""
         WITH use AS MATERIALIZED (
           SELECT substr(rg.code, 1, 4) || '00' AS city, dr.generic_name, dr.dosage_form, d.person_id, d.pharmacy_id,
                  ph.region_id, min(d.institution_id) AS institution_id, sum(l.fund_payment) AS fund
@@ -115,6 +115,7 @@ def find_sql(*, period: dt.date, thresholds: dict[str, PoolThresholds], default:
         medians AS (
           SELECT city, generic_name, dosage_form, avg(fund) AS median FROM ranked
           WHERE up IN ((patients + 1) / 2, (patients + 2) / 2) GROUP BY 1, 2, 3)
+        , found AS (
         SELECT r.*, m.median, coalesce(t.top_n, %s) AS top_n, coalesce(t.multiple, %s) AS multiple,
                (SELECT array_agg(DISTINCT d.id ORDER BY d.id) FROM prescriptions_dispensing d
                 JOIN prescriptions_dispensingline l ON l.dispensing_id = d.id
@@ -127,16 +128,21 @@ def find_sql(*, period: dt.date, thresholds: dict[str, PoolThresholds], default:
                   AND NOT EXISTS (SELECT 1 FROM prescriptions_dispensing x WHERE x.reverses_id = d.id)) AS dispensings
         FROM ranked r JOIN medians m USING (city, generic_name, dosage_form)
         LEFT JOIN (VALUES {values}) AS t(city, top_n, multiple) ON t.city = r.city
-        WHERE r.rank <= coalesce(t.top_n, %s) OR r.fund > coalesce(t.multiple, %s) * m.median
-        ORDER BY r.city, r.generic_name, r.dosage_form, r.rank""",
-                       [start, default.top_n, default.median_multiple, start, default.top_n, default.median_multiple])
-    findings = []
-    for r in rows:
-        t = PoolThresholds(top_n=int(r["top_n"]), median_multiple=Decimal(r["multiple"]))
-        findings.append(_finding(
-            person=r["person_id"], variety=variety_key(r["generic_name"], r["dosage_form"]), period=start,
-            name=(r["generic_name"], r["dosage_form"]), fund=r["fund"], rank=r["rank"], median=r["median"],
-            above=r["fund"] > t.median_multiple * r["median"], t=t, pharmacy=r["pharmacy_id"],
-            region_id=r["region_id"], institution_id=r["institution_id"], dispensings=list(r["dispensings"] or []),
-            patients=r["patients"]))
-    return findings
+        WHERE r.rank <= coalesce(t.top_n, %s) OR r.fund > coalesce(t.multiple, %s) * m.median)
+        SELECT 'R-MON-6' AS rule,
+               'R-MON-6:' || person_id || ':' || btrim(generic_name) || '|' || btrim(dosage_form) || ':'
+                 || to_char(%s::date, 'YYYY-MM') AS finding_key,
+               %s::date AS period, region_id, institution_id, pharmacy_id, person_id, NULL::bigint AS physician_id,
+               round(fund, 2) AS amount,
+               generic_name || '（' || dosage_form || '）本月基金支付 ' || round(fund, 2) || ' 元：' || concat_ws('，',
+                 CASE WHEN rank <= top_n THEN '基金支付排第 ' || rank || ' 名（前 ' || top_n || ' 名）' END,
+                 CASE WHEN fund > multiple * median THEN '超过中位数 ' || round(median, 2) || ' 的 ' || multiple || ' 倍' END)
+                 AS summary,
+               jsonb_build_object('dispensings', coalesce(to_jsonb(dispensings), '[]'::jsonb),
+                                  'variety', btrim(generic_name) || '|' || btrim(dosage_form), 'rank', rank,
+                                  'median', round(median, 2)::text, 'patients', patients,
+                                  'fund', round(fund, 2)::text) AS evidence
+        FROM found
+"""
+    return FindingQuery(sql, (start, default.top_n, default.median_multiple, start, default.top_n,
+                              default.median_multiple, start, start))
