@@ -26,6 +26,7 @@ from apps.settlement.models import DepositEntry, InstitutionMonthlyReport, State
 from apps.settlement.api import XlsxRenderer
 from apps.settlement.periods import label, parse_period
 from apps.settlement.selectors import organisation_of, scope_region
+from config.db_router import replica_reads
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -222,7 +223,8 @@ class PaymentListView(APIView):
                    responses=PaymentListOutput)
     def get(self, request):
         period = parse_period(request.query_params.get("period"))
-        listing = money_selectors.payment_list(period=period, region=scope_region(request.user))
+        with replica_reads():  # a list for payment and export: may read the replica (issue 16)
+            listing = money_selectors.payment_list(period=period, region=scope_region(request.user))
         fmt = request.query_params.get("format")
         if fmt == "xlsx":
             return money_excel.payment_list_xlsx_response(listing)

@@ -21,6 +21,7 @@ from apps.settlement import money_excel, money_selectors, money_services
 from apps.settlement.models import DepositEntry, InstitutionMonthlyReport
 from apps.settlement.periods import label, parse_period, period_of, previous_period
 from apps.settlement.selectors import organisation_of, scope_region, statement_get_for
+from config.db_router import replica_reads
 
 ORG_ROLES = {Role.HOSPITAL, Role.PHARMACY}
 
@@ -174,7 +175,8 @@ def payment_list(request):
     period = _period(request, previous_period(period_of(today)))
     listing, error = None, None
     try:
-        listing = money_selectors.payment_list(period=period, region=scope_region(request.user))
+        with replica_reads():  # a list for payment and export: may read the replica (issue 16)
+            listing = money_selectors.payment_list(period=period, region=scope_region(request.user))
     except ApplicationError as exc:
         error = exc
     if listing is not None and request.GET.get("format") == "xlsx":

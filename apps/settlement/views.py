@@ -34,6 +34,7 @@ from apps.settlement.selectors import (
     differences_visible_to, month_figures, monthly_report, organisation_of, reported_comparison, runs_visible_to,
     scope_region, statement_get_for, statement_line_sums, statement_totals, statements_visible_to, ward_delivery_statements,
 )
+from config.db_router import replica_reads
 
 
 def _period_from(request, default: dt.date) -> tuple[dt.date, str]:
@@ -106,8 +107,9 @@ def statement_list(request):
         messages.error(request, error)
     statements = statements_visible_to(request.user).filter(period=period).order_by("organisation_kind", "id")
     if request.GET.get("format") == "xlsx":
-        return xlsx_response(excel.statements_workbook(period_label=label(period), statements=statements),
-                             f"statements-{label(period)}.xlsx")
+        with replica_reads():  # an export: may read the replica (issue 16)
+            return xlsx_response(excel.statements_workbook(period_label=label(period), statements=statements),
+                                 f"statements-{label(period)}.xlsx")
     page = Paginator(statements, 50).get_page(request.GET.get("page"))
     runs = runs_visible_to(request.user).filter(period=period)[:5] if has_role(request.user, BUREAU) else []
     return render(request, "settlement/statement_list.html", {
@@ -160,7 +162,8 @@ def monthly(request):
     period, error = _period_from(request, previous_period(period_of(today)))
     if error:
         messages.error(request, error)
-    report = monthly_report(period=period, region=scope_region(request.user))
+    with replica_reads():  # a report: may read the replica (issue 16)
+        report = monthly_report(period=period, region=scope_region(request.user))
     if request.GET.get("format") == "xlsx":
         return xlsx_response(excel.monthly_report_workbook(report), f"monthly-report-{label(period)}.xlsx")
     top_drugs = sorted(report["by_drug"], key=lambda r: -float(r["fund_payment"]))[:10]
