@@ -42,3 +42,5 @@ urlpatterns = [
 ]
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+if settings.BENCHMARK_BARE_ENDPOINTS:  # the REST benchmark's floor (benchmarks/bare_endpoint.py); never deployed
+    urlpatterns += [path("bench/", include("benchmarks.bare_endpoint"))]

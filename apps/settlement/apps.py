@@ -12,10 +12,10 @@ class SettlementConfig(AppConfig):
         from apps.prescriptions import hooks as prescriptions_hooks
         from apps.registries import hooks as registries_hooks
         from apps.settlement.money_services import sanction_recorded
-        from apps.settlement.selectors import period_is_locked
+        from apps.settlement.selectors import first_open_period
 
         # R-SET-1: entries dated in a confirmed (locked) month count in the next open month
-        prescriptions_hooks.period_is_locked.register(period_is_locked)
+        prescriptions_hooks.first_open_period.register(first_open_period)
         # R-SET-5: a money sanction recorded anywhere (registry page, API, admin action) reaches the next statement
         registries_hooks.sanction_recorded.register(sanction_recorded)
 

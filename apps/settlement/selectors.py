@@ -45,6 +45,22 @@ def period_is_locked(*, organisation, period: dt.date) -> bool:
                                     status=Statement.Status.CONFIRMED).exists()
 
 
+def first_open_period(*, organisations, period: dt.date) -> dt.date:
+    """R-SET-1: the first month from ``period`` on in which none of ``organisations`` (institutions or pharmacies)
+    has a confirmed statement — where a dispensing or reversal dated in ``period`` counts. One query (the confirmed
+    months of these organisations from ``period`` on), not one per organisation and month (issue 16)."""
+    period = period.replace(day=1)
+    by_kind = Q(pk__in=[])
+    for organisation in organisations:
+        field = "institution" if isinstance(organisation, Institution) else "pharmacy"
+        by_kind |= Q(**{field: organisation})
+    locked = set(Statement.objects.filter(by_kind, period__gte=period, status=Statement.Status.CONFIRMED)
+                 .values_list("period", flat=True))
+    while period in locked:
+        period = next_period(period)
+    return period
+
+
 def settling_organisation(dispensing: Dispensing):
     """The organisation whose statement covers ``dispensing``: the institution for a ward delivery (the hospital
     pays the pharmacy, 000 五(三)), otherwise the dispensing pharmacy."""

@@ -261,6 +261,9 @@ CELERY_TASK_ROUTES = {
 # R-SET-1: a settlement run split into this many groups of organisations per kind, one task each on the
 # ``settlement`` queue (0 = one task settles the whole month, fastest on a single machine)
 SETTLEMENT_GROUPS = env.int("SETTLEMENT_GROUPS", default=0)
+# issue 16 "REST": the load benchmark's bare DRF create (benchmarks/bare_endpoint.py) is mounted at /bench/ only when
+# its gunicorn sets this; never in a deployment
+BENCHMARK_BARE_ENDPOINTS = env.bool("BENCHMARK_BARE_ENDPOINTS", default=False)
 # section 9: R-MON-1..5 flag every dispensing inside its transaction; off only for the rx load benchmark's
 # "before" figure (benchmarks/bench_rx_load.py --monitoring=both)
 MONITORING_FLAGS_ON_DISPENSING = env.bool("MONITORING_FLAGS_ON_DISPENSING", default=True)

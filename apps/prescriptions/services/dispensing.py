@@ -219,13 +219,8 @@ def _usage_add(*, usage: PatientYearUsage, deductible: Decimal, fund: Decimal, c
 def settlement_period(*, day: dt.date, organisations: list) -> dt.date:
     """The settlement month a dispensing or reversal counts in: the month of ``day``, or the next month whose
     statement is not yet confirmed (R-SET-1: a confirmed statement is locked, later entries go to the next month).
-    The one place that asks the settlement app, through ``hooks.period_is_locked``."""
-    period = day.replace(day=1)
-    for _ in range(120):
-        if not any(hooks.period_is_locked.call(organisation=o, period=period) for o in organisations):
-            return period
-        period = next_period(period)
-    return period
+    The one place that asks the settlement app, through ``hooks.first_open_period`` (one query, issue 16)."""
+    return hooks.first_open_period.call(organisations=organisations, period=day.replace(day=1))
 
 
 def _settling(delivery: str, institution, pharmacy):
