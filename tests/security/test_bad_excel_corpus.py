@@ -75,6 +75,32 @@ def _column(content: bytes, letters: bytes) -> bytes:
     return _sheet(content, lambda d: d.replace(b'r="B2"', b'r="' + letters + b'2"', 1))
 
 
+def _hidden_first_sheet() -> bytes:
+    """The first sheet (hidden) holds a valid row the uploader cannot see; the visible second sheet holds another."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    hidden = wb.active
+    hidden.title = "旧数据"
+    hidden.sheet_state = "hidden"
+    visible = wb.create_sheet("机构")
+    headers = list(IH.values())
+    for ws, row in ((hidden, _row()), (visible, _row(code="H640500902", name="中卫市第三人民医院"))):
+        ws.append(headers)
+        ws.append([row.get(h) for h in headers])
+    wb.active = 1
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _duplicate_header() -> bytes:
+    """The name column twice (B and the last column), with different names in the row."""
+    headers = list(IH.values()) + [IH["name"]]
+    row = _row()
+    return workbook_bytes([{**row}], headers)
+
+
 CORPUS = {
     "not a zip": lambda: b"this is not a workbook",
     "empty file": lambda: b"",
@@ -112,6 +138,8 @@ CORPUS = {
         b"</sheetData>", b'<row r="9"><c r="A9" t="s"><v>99999</v></c></row></sheetData>')),
     "code formula": lambda: _good(code="=1+1"),
     "duplicate code rows": lambda: workbook_bytes([_row(), _row()], list(IH.values())),
+    "hidden first sheet": _hidden_first_sheet,
+    "duplicate header": _duplicate_header,
 }
 
 
@@ -139,6 +167,32 @@ def test_r_sec_4_bad_workbook_is_refused_with_4xx_and_writes_nothing(client, kin
     if kind.startswith(("level", "region", "code", "name", "kind", "yes/no")) and errors:
         assert any(e.get("row") == 2 for e in errors), (kind, errors)  # located on the bad row
     assert Institution.objects.count() == 0, kind
+
+
+def _post(client, content):
+    return client.post("/api/v1/imports/institutions/", {"file": SimpleUploadedFile("x.xlsx", content)},
+                       format="multipart")
+
+
+def test_r_sec_4_a_hidden_first_sheet_is_refused_naming_the_sheet(client):
+    """The import reads the first sheet: a hidden one would be imported while the visible one is ignored."""
+    resp = _post(client, _hidden_first_sheet())
+    assert resp.status_code == 400
+    [error] = resp.json()["errors"]
+    assert "“旧数据”是隐藏的" in error["message"] and "“机构”会被忽略" in error["message"]
+    assert "取消隐藏" in error["message"]
+    assert Institution.objects.count() == 0
+
+
+def test_r_sec_4_a_duplicate_header_is_refused_naming_the_header_and_its_columns(client):
+    """名称 in column B and again in column R (the 18th): which one holds the names is a guess, so it is refused."""
+    resp = _post(client, _duplicate_header())
+    assert resp.status_code == 400
+    [error] = resp.json()["errors"]
+    assert (error["row"], error["column"]) == (1, IH["name"])
+    letters = f"B 列、{chr(64 + len(IH) + 1)} 列"
+    assert f"列标题“{IH['name']}”出现了 2 次（{letters}）" in error["message"], error["message"]
+    assert Institution.objects.count() == 0
 
 
 def test_r_sec_4_an_upload_over_the_size_limit_is_refused_before_it_is_kept(client, settings):

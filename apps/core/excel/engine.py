@@ -44,7 +44,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 
 from apps.core.excel import bulk
-from apps.core.excel.xlsx import SheetReader, WorkbookError
+from apps.core.excel import ranges
+from apps.core.excel.xlsx import SheetReader, WorkbookError, WorkbookRefused
 
 MAX_LISTED_ERRORS = 200
 PROGRESS_EVERY = 2000
@@ -85,6 +86,7 @@ def text(max_length: int, *, required: bool = True) -> Callable[[Any], str]:
         if len(s) > max_length:
             raise CellError(f"长度 {len(s)} 超过上限 {max_length} 个字符，请删减到 {max_length} 个字符以内")
         return s
+    parse.max_length = max_length  # the field's own length check is then redundant (ranges.check_for)
     parse.hint = f"文本，最多 {max_length} 个字"  # the template's instructions (apps/core/excel/template.py)
     return parse
 
@@ -101,6 +103,8 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), exclusiv
         number = _to_decimal(value)
         if number is None:
             raise CellError(f"“{value}”不是有效的数字，请只填数字（如 1234.50，不带单位）")
+        if number.adjusted() >= MAX_WHOLE_DIGITS:  # 1e30: beyond every column (and Decimal's 28-digit context)
+            raise CellError(f"“{value}”数值过大（整数部分超过 {MAX_WHOLE_DIGITS} 位），请核对是否多填了位数")
         if number != number.quantize(quantum, rounding=ROUND_HALF_UP):
             raise CellError(f"“{value}”的小数超过 {places} 位，请四舍五入到 {places} 位小数")
         if minimum is not None and (number <= minimum if exclusive_minimum else number < minimum):
@@ -109,6 +113,11 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), exclusiv
     parse.hint = f"数字，最多 {places} 位小数，不带单位" if places else "整数，不带单位"
     parse.example = "1000.00" if places == 2 else ("1" if not places else "1." + "0" * places)
     return parse
+
+
+#: no column of the system holds a number with more whole digits; the column's own range (``apps.core.excel.ranges``,
+#: from the model field) is usually much smaller and is checked after the parser
+MAX_WHOLE_DIGITS = 20
 
 
 def _to_decimal(value) -> Decimal | None:
@@ -240,8 +249,15 @@ NOT_A_WORKBOOK = "文件不是有效的 Excel 工作簿（.xlsx），请使用�
 def _open_sheet(fileobj) -> SheetReader:
     try:
         return SheetReader(fileobj)
-    except WorkbookError:
-        raise ImportFileError([{"row": None, "column": None, "message": NOT_A_WORKBOOK}]) from None
+    except WorkbookError as exc:
+        raise _file_error(exc) from None
+
+
+def _file_error(exc: WorkbookError) -> "ImportFileError":
+    """A refusal the uploader can fix keeps its own message (a hidden first sheet); anything else is "not a
+    workbook"."""
+    message = str(exc) if isinstance(exc, WorkbookRefused) else NOT_A_WORKBOOK
+    return ImportFileError([{"row": None, "column": None, "message": message}])
 
 
 def estimate_rows(fileobj) -> int:
@@ -404,6 +420,24 @@ class ImportSpec(abc.ABC):
             return "是" if value else "否"
         return str(value)
 
+    def checked_parser(self, column: Column) -> Callable[[Any], Any]:
+        """``column.parse`` followed by the range of the model field the value is written to (R-SEC-4,
+        ``apps.core.excel.ranges``): a value that parses but would not fit (``12345678901234.56`` in a
+        ``DecimalField(14, 2)``, a negative count) is a located cell error of the preview, not a failed write."""
+        check = ranges.check_for(self.model, column.field or column.attr,
+                                 parsed_max_length=getattr(column.parse, "max_length", None))
+        if check is None:
+            return column.parse
+        parse = column.parse
+
+        def parse_in_range(value):
+            parsed = parse(value)
+            problem = check(parsed)
+            if problem:
+                raise CellError(problem)
+            return parsed
+        return parse_in_range
+
     # helpers ----------------------------------------------------------------------------------------------
     def header_of(self, attr: str) -> str:
         for column in self.columns:
@@ -426,6 +460,30 @@ def _normalise_header(value) -> str:
     return re.sub(r"[\s*＊]|（必填）|\(必填\)", "", str(value))
 
 
+def column_letter(index: int) -> str:
+    """Excel's name of the 0-based column ``index`` (0 → A, 26 → AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _refuse_duplicate_headers(columns: list[Column], occurrences: dict[str, list[int]], header_row: int) -> None:
+    """R-SEC-4: a column of the kind whose header appears twice is refused (which one holds the data is a guess)."""
+    errors = []
+    for column in columns:
+        found = occurrences.get(column.header, [])
+        if len(found) > 1:
+            where = "、".join(f"{column_letter(i)} 列" for i in found)
+            errors.append({"row": header_row, "column": column.header,
+                           "message": f"列标题“{column.header}”出现了 {len(found)} 次（{where}），无法确定以哪一列为准："
+                                      f"请只保留一列，删除多余的列或改正其标题"})
+    if errors:
+        raise ImportFileError(errors)
+
+
 def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, int], None] | None = None) -> Plan:
     """Steps 1–3 of the module docstring. Raises ``ImportFileError`` for an unusable file."""
     plan = Plan()
@@ -437,16 +495,20 @@ def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, in
         if header is None or all(is_blank(v) for v in header):
             raise ImportFileError([{"row": None, "column": None, "message": "工作表为空：第 1 行应为列标题，其下为数据"}])
         positions = {}
+        occurrences: dict[str, list[int]] = {}
         for index, name in enumerate(header):
             key = _normalise_header(name)
             if key and key not in positions:
                 positions[key] = index
+            if key:
+                occurrences.setdefault(key, []).append(index)
         columns = spec.bind(ctx)
+        _refuse_duplicate_headers(columns, occurrences, first[0])
         missing = [c.header for c in columns if c.required and c.header not in positions]
         if missing:
             raise ImportFileError([{"row": 1, "column": h, "message": f"缺少必需的列“{h}”：请在第 1 行加上该列标题"
                                                                        f"（列标题须与下载的模板一致）"} for h in missing])
-        present = [(c, positions[c.header]) for c in columns if c.header in positions]
+        present = [(c, spec.checked_parser(c), positions[c.header]) for c in columns if c.header in positions]
         key_header = spec.key_header
         seen: dict = {}
         good: list[Row] = []
@@ -459,9 +521,9 @@ def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, in
                 raw = tuple(raw) + (None,) * (width - len(raw))
             values = {}
             ok = True
-            for column, index in present:
+            for column, parse, index in present:
                 try:
-                    values[column.attr] = column.parse(raw[index])
+                    values[column.attr] = parse(raw[index])
                 except CellError as exc:
                     ok = False
                     plan.add_error(number, column.header, exc.message)
@@ -481,8 +543,8 @@ def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, in
                 good.append(Row(number=number, values=values))
             if progress and plan.total_rows % PROGRESS_EVERY == 0:
                 progress(plan.total_rows, 0)
-    except WorkbookError:
-        raise ImportFileError([{"row": None, "column": None, "message": NOT_A_WORKBOOK}]) from None
+    except WorkbookError as exc:
+        raise _file_error(exc) from None
     finally:
         reader.close()
     if plan.total_rows == 0:

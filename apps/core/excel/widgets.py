@@ -44,7 +44,9 @@ def resource_for(spec) -> type[resources.ModelResource]:
     names = []
     for column in spec.columns:
         name = column.field or column.attr
-        widget = column.widget if column.widget is not None else ParsedWidget(column.parse, column.render)
+        # the engine's parser and the model field's range (R-SEC-4): the same checks on both import paths
+        widget = column.widget if column.widget is not None else ParsedWidget(spec.checked_parser(column),
+                                                                              column.render)
         attrs[name] = fields.Field(name, column.header, widget=widget, readonly=column.export is not None,
                                    m2m_add=False)
         if column.export is not None:

@@ -32,6 +32,11 @@ class WorkbookError(Exception):
     pass
 
 
+class WorkbookRefused(WorkbookError):
+    """A readable workbook refused for a reason the uploader can fix; the message (Chinese) says what to change and
+    is shown as it is (other ``WorkbookError``s are reported as "not a workbook")."""
+
+
 def _check_package(fileobj: IO[bytes]) -> None:
     """R-SEC-4: part sizes and DTDs, from the zip's directory and the head of each XML part."""
     fileobj.seek(0)
@@ -68,6 +73,7 @@ class SheetReader:
         self.workbook.close()
 
     def rows(self) -> Iterator[tuple[int, tuple]]:
+        self._refuse_hidden_first_sheet()
         try:
             sheet = self.workbook.get_sheet_by_index(0)
         except Exception as exc:
@@ -75,6 +81,22 @@ class SheetReader:
         if sheet.end is not None and sheet.end[1] >= MAX_COLUMNS:
             raise WorkbookError("列超出 Excel 的最大列 XFD")
         return self._rows(sheet)
+
+    def _refuse_hidden_first_sheet(self) -> None:
+        """R-SEC-4: the import reads the first sheet; when it is hidden, the rows imported are not the ones the
+        uploader sees (the visible sheet would be ignored). Refused, naming the sheet."""
+        try:
+            sheets = self.workbook.sheets_metadata
+        except Exception as exc:
+            raise WorkbookError(str(exc)) from exc
+        if not sheets or sheets[0].visible == python_calamine.SheetVisibleEnum.Visible:
+            return
+        visible = [s.name for s in sheets if s.visible == python_calamine.SheetVisibleEnum.Visible]
+        ignored = f"，而可见的工作表“{visible[0]}”会被忽略" if visible else ""
+        raise WorkbookRefused(
+            f"第一个工作表“{sheets[0].name}”是隐藏的：导入只读取第一个工作表，会导入您看不到的数据{ignored}。"
+            f"请在 Excel 中取消隐藏（右键工作表标签 → 取消隐藏），删除不需要导入的工作表，"
+            f"或把要导入的数据移到第一个工作表后重新上传")
 
     @staticmethod
     def _rows(sheet) -> Iterator[tuple[int, tuple]]:
