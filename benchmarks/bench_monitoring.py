@@ -256,8 +256,10 @@ def _hot_path(period: dt.date, count: int) -> None:
 
     if not count:
         return
-    sample = list(Dispensing.objects.filter(period=period, kind="normal").select_related(
-        "pharmacy__region", "prescription__institution").order_by("id")[::max(1, 1_000_000 // count)][:count])
+    month = Dispensing.objects.filter(period=period, kind="normal")
+    step = max(1, month.count() // count)
+    sample = [d for d in month.select_related("pharmacy__region", "prescription__institution")
+              .order_by("id").iterator(chunk_size=2000) if d.pk % step == 0][:count]
     prepared = []
     for d in sample:
         lines = list(d.lines.all())

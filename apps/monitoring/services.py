@@ -45,7 +45,9 @@ def _insert_sql(n: int, *, refresh: bool) -> str:
         # a rerun refreshes what nobody has decided yet, and never touches a confirmed or dismissed alert
         on_conflict = (f"DO UPDATE SET amount_at_risk = excluded.amount_at_risk, summary = excluded.summary, "
                        f"evidence = excluded.evidence, refreshed_at = excluded.refreshed_at "
-                       f"WHERE {table}.status IN ('open', 'assigned')")
+                       f"WHERE {table}.status IN ('open', 'assigned') "
+                       f"AND ({table}.amount_at_risk, {table}.summary, {table}.evidence) IS DISTINCT FROM "
+                       f"(excluded.amount_at_risk, excluded.summary, excluded.evidence)")
     return f"INSERT INTO {table} ({cols}) VALUES {', '.join([row] * n)} ON CONFLICT (finding_key) {on_conflict}"
 
 
@@ -66,16 +68,22 @@ def alerts_raise(*, findings: Iterable[Finding], source: str, now: dt.datetime, 
 
 
 def _write(chunk: list[Finding], *, source: str, now: dt.datetime, refresh: bool) -> int:
-    keys = [f.key[:200] for f in chunk]
-    before = Alert.objects.filter(finding_key__in=keys).count()
+    """One statement per chunk (PostgreSQL: ``RETURNING (xmax = 0)`` tells a new row from a refreshed one)."""
     params = []
     for f in chunk:
         params += [str(f.rule), f.key[:200], f.region_id, f.institution_id, f.pharmacy_id, f.person_id,
                    f.physician_id, f.period, f.amount, f.summary[:500], json.dumps(f.evidence, default=str),
                    source, Alert.Status.OPEN.value, "", now, now]
+    sql = _insert_sql(len(chunk), refresh=refresh)
+    if not is_postgresql():  # SQLite (development): no xmax, count the keys before and after
+        keys = [f.key[:200] for f in chunk]
+        before = Alert.objects.filter(finding_key__in=keys).count()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return Alert.objects.filter(finding_key__in=keys).count() - before
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(len(chunk), refresh=refresh), params)
-    return Alert.objects.filter(finding_key__in=keys).count() - before
+        cursor.execute(sql + " RETURNING (xmax = 0)", params)
+        return sum(1 for (new,) in cursor.fetchall() if new)
 
 
 def alerts_insert_from_query(*, query: FindingQuery, source: str, now: dt.datetime,
