@@ -6,8 +6,8 @@ from django.contrib import admin
 from django.utils import timezone
 
 from apps.catalogue import services
-from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
-from apps.catalogue.selectors import import_runs_visible_to
+from apps.catalogue.models import Drug, ImportAudit, ImportRun, PaymentStandard, TherapeuticArea
+from apps.catalogue.selectors import import_audits_visible_to, import_runs_visible_to
 from apps.core.admin_actions import BureauAdminAccess, ReadOnlyAdminMixin, ServiceModelAdmin, transition_action
 from apps.core.admin_figures import FiguresAdminMixin
 
@@ -78,3 +78,25 @@ class ImportRunAdmin(ReadOnlyAdminMixin, BureauAdminAccess, admin.ModelAdmin):
     list_filter = ["kind", "status"]
     readonly_fields = [f.name for f in ImportRun._meta.fields]
     scope = staticmethod(import_runs_visible_to)
+
+
+@admin.register(ImportAudit)
+class ImportAuditAdmin(ReadOnlyAdminMixin, BureauAdminAccess, admin.ModelAdmin):
+    """One audit record per applied import (R-SEC-3, issue 16): file, SHA-256, who, when, counts; the rows' changes
+    are looked up by drug code on the catalogue's 导入变更查询 page (the change log is compressed JSON lines)."""
+
+    list_display = ["applied_at", "kind", "file_name", "file_sha256", "actor", "created_count", "updated_count",
+                    "changes_link"]
+    list_filter = ["kind"]
+    search_fields = ["file_name", "file_sha256"]
+    readonly_fields = ["run", "kind", "file_name", "file_sha256", "actor", "applied_at", "created_count",
+                       "updated_count", "changes_link"]
+    exclude = ["change_log"]
+    scope = staticmethod(import_audits_visible_to)
+
+    @admin.display(description="逐行变更")
+    def changes_link(self, obj):
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        return format_html('<a href="{}">{}</a>', reverse("catalogue:import_changes"), "按药品代码查询")

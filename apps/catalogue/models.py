@@ -211,6 +211,12 @@ class ImportRun(models.Model):
     changes = models.JSONField(_("变更明细（前200条）"), default=list, blank=True)
     plan_digest = models.CharField(_("预览摘要"), max_length=64, blank=True)
     message = models.TextField(_("说明"), blank=True)
+    heartbeat_at = models.DateTimeField(
+        _("最近心跳"), null=True, blank=True,
+        help_text=_("处理中的导入定期更新；长时间没有心跳的视为已中断并标记为失败（R-SEC-4）"))
+    file_purged_at = models.DateTimeField(
+        _("原文件删除时间"), null=True, blank=True,
+        help_text=_("失败的导入文件保留期满后删除，导入记录保留（R-SEC-4）"))
 
     class Meta:
         verbose_name = _("导入记录")
@@ -235,3 +241,30 @@ class ImportRun(models.Model):
     @property
     def more_errors(self) -> int:
         return max(0, self.error_count - len(self.errors))
+
+
+class ImportAudit(models.Model):
+    """The audit record of one applied import (R-SEC-3, R-CAT-2; issue 16): who, when, which file (its SHA-256) and
+    what every row changed — one record per run instead of one audit row per drug. ``change_log`` is gzip'd JSON
+    lines (``apps.core.excel.engine.ChangeLog``): a header line, then one line per created or changed row
+    (unchanged rows changed nothing). ``apps.catalogue.selectors.import_changes_for`` answers "what did the
+    imports change for drug X" from it."""
+
+    run = models.OneToOneField(ImportRun, verbose_name=_("导入记录"), on_delete=models.PROTECT, related_name="audit")
+    kind = models.CharField(_("导入类型"), max_length=16, choices=ImportRun.Kind.choices)
+    file_name = models.CharField(_("文件名"), max_length=255)
+    file_sha256 = models.CharField(_("文件摘要（SHA-256）"), max_length=64)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, on_delete=models.PROTECT,
+                              related_name="+")
+    applied_at = models.DateTimeField(_("写入时间"), db_index=True)
+    created_count = models.PositiveIntegerField(_("新增"), default=0)
+    updated_count = models.PositiveIntegerField(_("变更"), default=0)
+    change_log = models.BinaryField(_("逐行变更（gzip JSON lines）"))
+
+    class Meta:
+        verbose_name = _("导入审计记录")
+        verbose_name_plural = _("导入审计记录")
+        ordering = ["-applied_at", "-id"]
+
+    def __str__(self):
+        return f"{self.file_name} {self.file_sha256[:12]} {self.applied_at:%Y-%m-%d %H:%M}"

@@ -6,7 +6,6 @@ plain ``DrugResource().import_data`` (the benchmark's comparison) reads the same
 from __future__ import annotations
 
 import datetime as dt
-from types import SimpleNamespace
 
 from django.db.models import OuterRef, Subquery
 from import_export import widgets
@@ -45,6 +44,7 @@ class DrugImportSpec(imp.ImportSpec):
     kind = "drugs"
     label = "药品目录"
     model = Drug
+    streaming = True  # one pass, chunk by chunk; the run's ChangeLog is its audit (ImportAudit, issue 16)
     COPY = ("code", "generic_name", "dosage_form", "specification", "manufacturer", "category",
             "therapeutic_area_id", "route", "cold_chain", "payment_standard", "first_self_pay_ratio",
             "restricted_scope", "agreement_start", "agreement_end")
@@ -177,24 +177,22 @@ class DrugImportSpec(imp.ImportSpec):
         return super().show(attr, value)
 
     def write(self, plan, ctx):
+        """One chunk's writes (``write_chunk``): new drugs by COPY with their first payment-standard version,
+        changed drugs by ``bulk_update``; a changed payment standard closes the old version the day before the new
+        one (R-CAT-3). The audit is the run's ChangeLog (``ImportAudit``), written by the engine and the service."""
         actor = ctx["user"]
         actor_id = actor.pk if actor is not None else None
         run = ctx["run"]
         source = f"导入#{run.pk} {run.file_name}"[:128]
-        audit: list = []
-        # created drugs (plain dicts: no model instances for 50,000 rows) and their first version (R-CAT-3)
-        new_rows = [{k: row.values[k] for k in self.COPY if k in row.values} for row in plan.creates]
         now = ctx["now"]  # the run's moment, given by the edge that recorded the upload
+        copy = self.COPY
+        new_rows = [{k: row.values[k] for k in copy if k in row.values} for row in plan.creates]
         ids = bulk.insert_values(Drug, new_rows, now=now)
         versions = [
             {"drug_id": pk, "amount": values["payment_standard"], "created_by_id": actor_id, "source": source,
              "valid_from": row.values.get("standard_effective") or values["agreement_start"]}
             for pk, values, row in zip(ids, new_rows, plan.creates)
         ]
-        for pk, values in zip(ids, new_rows):
-            label = Drug.__str__(SimpleNamespace(**values))  # the model's own wording, without an instance
-            audit.append((pk, label, {k: [None, v] for k, v in values.items()}, True))
-        # changed drugs; a changed payment standard closes the old version the day before (R-CAT-3)
         changed_fields: set[str] = set()
         closing = []
         updated = []
@@ -203,7 +201,6 @@ class DrugImportSpec(imp.ImportSpec):
             drug = Drug(updated_at=now, **current)
             changed_fields.update(row.changed)
             updated.append(drug)
-            audit.append((drug.pk, drug, {k: list(v) for k, v in row.changed.items()}, False))
             if "payment_standard" in row.changed:
                 effective = self.effective_of(row, ctx)
                 latest = ctx["latest_versions"].get(drug.pk)
@@ -216,7 +213,6 @@ class DrugImportSpec(imp.ImportSpec):
         if closing:
             PaymentStandard.objects.bulk_update(closing, ["valid_until"], batch_size=1000)
         bulk.insert_values(PaymentStandard, versions, now=now)
-        imp.audit_bulk(model=Drug, rows=audit, actor=actor, now=now, remote_note=source)
 
 
 DRUGS = DrugImportSpec()

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
-from apps.catalogue.models import Drug, ImportRun, PaymentStandard, TherapeuticArea
+from apps.catalogue.models import Drug, ImportAudit, ImportRun, PaymentStandard, TherapeuticArea
 from apps.core.exceptions import ApplicationError, NotFoundError
 from apps.core.scoping import scope_to_user
 
@@ -124,6 +124,68 @@ def import_run_get(*, user, pk: int) -> ImportRun:
     if run is None:
         raise NotFoundError("导入记录不存在")
     return run
+
+
+def import_audits_visible_to(user) -> QuerySet[ImportAudit]:
+    """The audit records of applied imports, scoped as the import log (R-SEC-1, R-SEC-3)."""
+    return ImportAudit.objects.filter(run__in=import_runs_visible_to(user)).select_related("run", "actor").defer(
+        "change_log")
+
+
+def import_changes_for(*, user, key: str, kind: str = ImportRun.Kind.DRUGS, limit_runs: int = 200) -> list[dict]:
+    """R-SEC-3 (issue 16): what the applied imports changed for one row — a drug by its code — newest run first,
+    read from each run's one audit record (``ImportAudit.change_log``; no audit row per drug is written). Each entry:
+    ``{"audit", "run", "row", "action" ("create"/"update"), "changes": [(column header, old, new), …]}``; the
+    values are shown as in the workbook (labels, 是/否, percentages)."""
+    from apps.core.excel import registry as excel_kinds
+    from apps.core.excel.engine import ChangeLog
+
+    key = (key or "").strip().upper() if kind == ImportRun.Kind.DRUGS else (key or "").strip()
+    if not key:
+        return []
+    spec = excel_kinds.get(kind)
+    show = _audit_display(kind)
+    needle = f'"{key}"'
+    found = []
+    audits = import_audits_visible_to(user).filter(kind=kind).order_by("-applied_at", "-id")[:limit_runs]
+    for audit in audits:
+        blob = ImportAudit.objects.filter(pk=audit.pk).values_list("change_log", flat=True).first()
+        for header, entry in ChangeLog.lines(blob, containing=needle):
+            number, entry_key, action, payload = entry
+            if entry_key != key:
+                continue
+            if action == "c":
+                pairs = [(attr, None, value) for attr, value in zip(header["columns"], payload)]
+            else:
+                pairs = [(attr, old, new) for attr, (old, new) in payload.items()]
+            found.append({"audit": audit, "run": audit.run, "row": number,
+                          "action": "create" if action == "c" else "update",
+                          "changes": [(spec.header_of(attr), show(attr, old), show(attr, new)) for attr, old, new in pairs
+                                      if old is not None or new is not None]})
+    return found
+
+
+def _audit_display(kind: str):
+    """How a change-log value (text) is shown: choice labels, area names, ratios as percentages."""
+    if kind != ImportRun.Kind.DRUGS:
+        return lambda attr, value: value
+    areas = {str(pk): name for pk, name in TherapeuticArea.objects.values_list("pk", "name")}
+    labels = {"category": dict(Drug.Category.choices), "route": dict(Drug.Route.choices)}
+
+    def show(attr, value):
+        if value is None:
+            return None
+        if attr == "therapeutic_area_id":
+            return areas.get(value, value)
+        if attr in labels:
+            return str(labels[attr].get(value, value))
+        if attr == "first_self_pay_ratio":
+            try:
+                return f"{(Decimal(value) * 100).normalize():f}%"
+            except ArithmeticError:
+                return value
+        return value
+    return show
 
 
 def with_current_standard(qs: QuerySet[Drug]) -> QuerySet[Drug]:

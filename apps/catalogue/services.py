@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.catalogue import hooks
-from apps.catalogue.models import Drug, ImportRun, PaymentStandard
+from apps.catalogue.models import Drug, ImportAudit, ImportRun, PaymentStandard
 from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
 from apps.core.scoping import require_system_wide
 from apps.core.excel import registry as excel_kinds
 from apps.core.excel.engine import Outcome, estimate_rows, run_import
 
+logger = logging.getLogger(__name__)
 
 DRUG_FIELDS = (
     "code", "generic_name", "dosage_form", "specification", "manufacturer", "category", "therapeutic_area",
@@ -218,29 +221,51 @@ def import_run_start(*, run: ImportRun) -> ImportRun:
 
 def import_run_execute(*, run_id: int) -> None:
     """Plan (and, unless a dry run, write) one ``ImportRun`` with the engine (``apps.core.excel.engine.run_import``)
-    and store the outcome on the run. Idempotent: only a pending run is executed."""
+    and store the outcome on the run. Idempotent: only a pending run is executed.
+
+    R-SEC-4: an unexpected error (a bug, a lost database connection) never leaves the run "running": the write
+    transaction is rolled back, the run is marked failed with a message in a transaction of its own
+    (``import_run_fail``), and the error is raised again (the request answers the JSON 500, the task fails). A worker
+    that dies without a word is caught by the heartbeat sweep (``import_runs_fail_stale``)."""
     claimed = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.PENDING).update(
-        status=ImportRun.Status.RUNNING, phase="validating", processed_rows=0)
+        status=ImportRun.Status.RUNNING, phase="validating", processed_rows=0, heartbeat_at=timezone.now())
     if not claimed:
         return
+    try:
+        _import_run_work(run_id)
+    except Exception as exc:
+        import_run_fail(run_id=run_id, now=timezone.now(),
+                        message=f"导入时发生内部错误（{type(exc).__name__}），未写入任何数据。请稍后重试；"
+                                f"如仍失败，请联系系统管理员并告知导入记录编号 {run_id}")
+        raise
+
+
+def _import_run_work(run_id: int) -> None:
     run = ImportRun.objects.select_related("created_by", "region").get(pk=run_id)
     spec = excel_kinds.get(run.kind)
     ctx = spec.context(run=run)
 
     def progress(done: int, _total: int):
-        ImportRun.objects.filter(pk=run_id).update(processed_rows=done)
+        ImportRun.objects.filter(pk=run_id).update(processed_rows=done, heartbeat_at=timezone.now())
 
     def applied(plan, outcome):  # inside the write transaction
+        counts = outcome.counts
         record_event(subject=run, action="import_applied", actor=run.created_by,
-                     data={"kind": run.kind, "created": len(plan.creates), "updated": len(plan.updates),
-                           "unchanged": plan.unchanged})
+                     data={"kind": run.kind, "created": counts["created_count"], "updated": counts["updated_count"],
+                           "unchanged": counts["unchanged_count"]})
+        if outcome.change_log:  # R-SEC-3: the run's one audit record (file, digest, every row's change)
+            ImportAudit.objects.create(
+                run=run, kind=run.kind, file_name=run.file_name, file_sha256=run.file_sha256, actor=run.created_by,
+                applied_at=timezone.now(), created_count=counts["created_count"],
+                updated_count=counts["updated_count"], change_log=outcome.change_log)
         ImportRun.objects.filter(pk=run_id).update(
             status=ImportRun.Status.SUCCEEDED, applied_at=timezone.now(), finished_at=timezone.now(), phase="",
             plan_digest=outcome.digest, changes=outcome.changes, errors=[], error_count=0, **outcome.counts)
 
     with run.file.open("rb") as fh:
         outcome = run_import(spec, fh, ctx, dry_run=run.dry_run, expected_digest=run.plan_digest, progress=progress,
-                             before_write=lambda: ImportRun.objects.filter(pk=run_id).update(phase="writing"),
+                             before_write=lambda: ImportRun.objects.filter(pk=run_id).update(
+                                 phase="writing", heartbeat_at=timezone.now()),
                              on_applied=applied)
     if outcome.status == Outcome.APPLIED:
         return
@@ -251,6 +276,51 @@ def import_run_execute(*, run_id: int) -> None:
     else:
         fields.update(status=ImportRun.Status.FAILED, message=outcome.message)
     ImportRun.objects.filter(pk=run_id).update(**fields)
+
+
+def import_run_fail(*, run_id: int, message: str, now: dt.datetime) -> bool:
+    """Mark a run that is still running as failed, in a transaction of its own (the caller's failed transaction is
+    gone by then). False when the run had already finished (or the database cannot be reached: the heartbeat sweep
+    fails it later)."""
+    try:
+        with transaction.atomic():
+            return bool(ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.RUNNING).update(
+                status=ImportRun.Status.FAILED, phase="", finished_at=now, message=message, error_count=1,
+                errors=[{"row": None, "column": None, "message": message}]))
+    except Exception:  # the original error matters more; logged with both
+        logger.exception("import run %s could not be marked failed", run_id)
+        return False
+
+
+def import_runs_fail_stale(*, now: dt.datetime, stale_after: dt.timedelta) -> int:
+    """R-SEC-4: runs "running" whose heartbeat (or, before the first one, whose upload) is older than
+    ``stale_after`` were left by a worker that died or was killed: they are marked failed, so the uploader sees the
+    end and may upload again (a killed write transaction wrote nothing). Returns how many."""
+    cutoff = now - stale_after
+    minutes = int(stale_after.total_seconds() // 60)
+    message = (f"导入处理中断：超过 {minutes} 分钟没有进展（处理进程可能已退出），未写入任何数据，请重新上传")
+    stale = ImportRun.objects.filter(status=ImportRun.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
+    with transaction.atomic():
+        return stale.update(status=ImportRun.Status.FAILED, phase="", finished_at=now, message=message,
+                            error_count=1, errors=[{"row": None, "column": None, "message": message}])
+
+
+def import_files_purge(*, now: dt.datetime, retention: dt.timedelta) -> int:
+    """R-SEC-4: the kept files of failed (refused) runs that ended more than ``retention`` ago are deleted; the run's
+    record (who, when, file name and digest, the errors) stays, with the moment of the deletion. Returns how many."""
+    cutoff = now - retention
+    due = (ImportRun.objects.filter(status=ImportRun.Status.FAILED, file_purged_at__isnull=True).exclude(file="")
+           .filter(Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, created_at__lt=cutoff)))
+    purged = 0
+    for run in due.only("pk", "file").iterator(chunk_size=500):
+        name = run.file.name
+        try:
+            run.file.storage.delete(name)
+        except OSError:  # already gone or unreadable: the record still says it was removed
+            logger.warning("import run %s: kept file %s could not be deleted", run.pk, name)
+        purged += ImportRun.objects.filter(pk=run.pk, file_purged_at__isnull=True).update(file="", file_purged_at=now)
+    return purged
 
 
 @transaction.atomic

@@ -20,7 +20,7 @@ from apps.catalogue.models import Drug, ImportRun
 from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import apply_error_to_form
-from apps.core.roles import BUREAU, Role, require_role
+from apps.core.roles import BUREAU, Role, has_role, require_role
 from apps.core.views import form_errors_message, paginate, run_service
 
 FILTERS = ("q", "category", "therapeutic_area", "dosage_form", "route", "listed_on")
@@ -62,6 +62,7 @@ def drug_detail(request, pk):
         "drug": drug, "today": today, "listed_today": drug.is_listed_on(today), "current_version": version,
         "history": selectors.payment_standard_history(drug=drug), "events": events_for(drug)[:30],
         "withdraw_form": WithdrawForm() if request.user.is_bureau_admin and drug.withdrawn_on is None else None,
+        "is_bureau": has_role(request.user, BUREAU),
     })
 
 
@@ -163,6 +164,16 @@ def import_detail(request, pk):
 
 
 @login_required
+def import_changes(request):
+    """R-SEC-3 (issue 16): what the applied imports changed for one drug, from each run's one audit record."""
+    require_role(request.user, BUREAU)
+    code = request.GET.get("code", "").strip().upper()[:23]
+    return render(request, "catalogue/import_changes.html", {
+        "code": code, "entries": selectors.import_changes_for(user=request.user, key=code) if code else [],
+    })
+
+
+@login_required
 @require_POST
 def import_confirm(request, pk):
     require_role(request.user, Role.BUREAU_ADMIN)
@@ -187,4 +198,6 @@ def import_file(request, pk):
         run = selectors.import_run_get(user=request.user, pk=pk)
     except ApplicationError:
         raise Http404 from None
+    if not run.file:  # deleted after the retention of failed runs (R-SEC-4)
+        raise Http404("原文件已删除")
     return FileResponse(run.file.open("rb"), as_attachment=True, filename=run.file_name)

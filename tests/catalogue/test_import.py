@@ -1,12 +1,15 @@
 """R-CAT-2 (all-or-nothing Excel import with previews), R-CAT-3 through imports, R-SEC-1/3/4, issue 3 §6–7."""
 import datetime as dt
+import hashlib
 from decimal import Decimal
 
 import pytest
 from auditlog.models import LogEntry
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from apps.catalogue.models import Drug, ImportRun, PaymentStandard
+from apps.catalogue.models import Drug, ImportAudit, ImportRun, PaymentStandard
+from apps.catalogue.selectors import import_changes_for
+from apps.core.excel.engine import ChangeLog
 from apps.catalogue.resources import H
 from tests import factories as f
 from tests.catalogue.helpers import DRUG_HEADERS, drug_code, drug_row, drug_upload, read_workbook, upload
@@ -203,12 +206,46 @@ def test_r_cat_3_import_standard_change_effective_before_the_current_version_is_
     assert PaymentStandard.objects.count() == 1 and Drug.objects.get().payment_standard == Decimal("1000.00")
 
 
-def test_r_sec_3_import_leaves_field_level_audit_rows(client, admin):
-    post(client, drug_upload([drug_row(1)]))
-    post(client, drug_upload([drug_row(1, generic_name="新名")]))
-    entries = LogEntry.objects.get_for_model(Drug).order_by("timestamp", "pk")
-    assert [e.action for e in entries] == [LogEntry.Action.CREATE, LogEntry.Action.UPDATE]
-    assert entries[1].changes == {"generic_name": ["测试药1", "新名"]} and entries[1].actor_id == admin.pk
+def test_r_sec_3_import_leaves_one_audit_record_per_run_with_every_rows_change(client, admin):
+    """Issue 16: two applied runs → two ImportAudit records (no audit row per drug); the second lists drug 1's
+    changed name (测试药1 → 新名) and drug 2's creation, and drug 3, unchanged, is not listed."""
+    first = drug_upload([drug_row(1), drug_row(3)]).read()
+    post(client, upload(first, "第一批.xlsx"))
+    post(client, drug_upload([drug_row(1, generic_name="新名"), drug_row(2), drug_row(3)]))
+    assert not LogEntry.objects.get_for_model(Drug).exists()
+    audits = list(ImportAudit.objects.order_by("applied_at", "pk"))
+    assert len(audits) == 2 and audits[0].file_name == "第一批.xlsx"
+    assert audits[0].file_sha256 == hashlib.sha256(first).hexdigest() and audits[0].actor_id == admin.pk
+    assert (audits[1].created_count, audits[1].updated_count) == (1, 1)
+    entries = sorted(entry for _header, entry in ChangeLog.lines(audits[1].change_log))
+    assert entries[0] == [2, drug_code(1), "u", {"generic_name": ["测试药1", "新名"]}]
+    assert entries[1][:3] == [3, drug_code(2), "c"] and len(entries) == 2
+
+
+def test_r_sec_3_what_the_imports_changed_for_one_drug_from_the_run_audits(client, admin):
+    """The selector and the page answer "what did the imports change for drug X": created by run 1 (payment
+    standard 1000.00, ratio 10%), its standard changed 1000.00 → 880.00 by run 2; drug 2 is not in the answer."""
+    post(client, drug_upload([drug_row(1), drug_row(2)]))
+    post(client, drug_upload([drug_row(1, payment_standard=Decimal("880.00")), drug_row(2)]),
+         effective_date="2026-07-01")
+    entries = import_changes_for(user=admin, key=drug_code(1).lower())
+    assert [e["action"] for e in entries] == ["update", "create"]
+    assert entries[0]["changes"] == [("支付标准", "1000.00", "880.00")]
+    created = dict((header, new) for header, _old, new in entries[1]["changes"])
+    assert created["支付标准"] == "1000.00" and created["先行自付比例"] == "10%" and created["类别"] == "协议期内谈判药品"
+    assert entries[1]["run"].created_count == 2
+    # the page, for a bureau reviewer of the same region; other roles are refused
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(admin)
+    page = browser.get("/catalogue/imports/changes/", {"code": drug_code(1)})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "880.00" in html and "新增" in html and drug_code(2) not in html
+    pharmacy = Client()
+    pharmacy.force_login(f.pharmacy_user())
+    assert pharmacy.get("/catalogue/imports/changes/", {"code": drug_code(1)}).status_code == 403
 
 
 def test_issue3_import_log_keeps_file_and_who_when_counts(client, admin):
@@ -278,5 +315,6 @@ def test_r_cat_2_text_with_tabs_newlines_backslashes_and_entities_survives_impor
     assert response.status_code == 201, response.json()
     drug = Drug.objects.get()
     assert drug.restricted_scope == scope and drug.generic_name == "A&B <药>"
-    entry = LogEntry.objects.get_for_model(Drug).get()
-    assert entry.changes["restricted_scope"] == ["None", scope]
+    audit = ImportAudit.objects.get()
+    header, entry = next(ChangeLog.lines(audit.change_log))
+    assert entry[3][header["columns"].index("restricted_scope")] == scope

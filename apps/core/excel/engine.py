@@ -21,10 +21,14 @@ reporting at the first error of a row, so the import itself is done here, set-ba
    payment standard's effective date, R-CAT-3; the region scope of a registry entry, R-SEC-1) run here.
 4. **Preview or write.** A dry run stops here and records the counts, the first changes and a digest of the
    whole plan. Writing happens in **one transaction**: new rows by one PostgreSQL ``COPY`` each (``apps.core.excel.bulk``;
-   ``bulk_create`` elsewhere), changed rows by ``bulk_update`` in batches, the
-   payment-standard versions (R-CAT-3), the field-level audit rows (django-auditlog ``LogEntry``, written in
-   bulk because bulk writes bypass its signals, R-SEC-3) and the run's event. Confirming a preview re-plans
-   the kept file and refuses when the digest differs, so what is applied is exactly what was previewed.
+   ``bulk_create`` elsewhere), changed rows by ``bulk_update`` in batches, the payment-standard versions
+   (R-CAT-3) and the run's event. Confirming a preview re-plans the kept file and refuses when the digest differs,
+   so what is applied is exactly what was previewed.
+
+The catalogue (``ImportSpec.streaming``) does steps 1–4 in one pass, ``STREAM_CHUNK`` rows at a time, so memory stays
+flat whatever the row count (``run_streaming_import``); its audit is one record per run — the file's digest and a
+``ChangeLog`` of every row's change (issue 16, R-SEC-3) — instead of one audit row per drug. The registry kinds
+write each row through their services (whose events and django-auditlog rows are the audit).
 
 Steps 1–3 run outside the write transaction so that an asynchronous run's progress (``processed_rows``) is
 visible to the status endpoint while it works.
@@ -40,10 +44,8 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Callable, Iterable
 
-from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 
-from apps.core.excel import bulk
 from apps.core.excel import ranges
 from apps.core.excel.xlsx import SheetReader, WorkbookError, WorkbookRefused
 
@@ -345,6 +347,9 @@ class ImportSpec(abc.ABC):
     key_attr = "code"
     columns: list[Column] = []
     audit_fields: tuple[str, ...] = ()
+    #: read, check and write in one pass, chunk by chunk (``run_streaming_import``; the kind defines
+    #: ``write_chunk``) — memory flat in the row count, one ``ChangeLog`` as the run's audit
+    streaming = False
 
     @property
     def resource_class(self):
@@ -412,6 +417,10 @@ class ImportSpec(abc.ABC):
     @abc.abstractmethod
     def write(self, plan: Plan, ctx: dict) -> None:
         """Write ``plan.creates`` and ``plan.updates`` (inside the caller's transaction)."""
+
+    def write_chunk(self, creates: list[Row], updates: list[Row], ctx: dict) -> None:
+        """A streaming kind's writes for one chunk of rows (inside the run's transaction)."""
+        self.write(Plan(creates=creates, updates=updates), ctx)
 
     def show(self, attr: str, value) -> str:
         if value is None:
@@ -484,10 +493,11 @@ def _refuse_duplicate_headers(columns: list[Column], occurrences: dict[str, list
         raise ImportFileError(errors)
 
 
-def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, int], None] | None = None) -> Plan:
-    """Steps 1–3 of the module docstring. Raises ``ImportFileError`` for an unusable file."""
-    plan = Plan()
-    reader = _open_sheet(fileobj)
+def _checked_rows(spec: ImportSpec, reader: SheetReader, ctx: dict, plan: Plan, seen: dict,
+                  progress: Callable[[int, int], None] | None = None) -> Iterable[Row]:
+    """Steps 1–2 of the module docstring, one row at a time: the header is checked, then every data row is parsed
+    and validated; errors go to ``plan``, good rows are yielded (``seen``: key → first row number, for duplicates).
+    Raises ``ImportFileError`` for an unusable file."""
     try:
         rows = reader.rows()
         first = next(rows, None)
@@ -508,10 +518,9 @@ def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, in
         if missing:
             raise ImportFileError([{"row": 1, "column": h, "message": f"缺少必需的列“{h}”：请在第 1 行加上该列标题"
                                                                        f"（列标题须与下载的模板一致）"} for h in missing])
-        present = [(c, spec.checked_parser(c), positions[c.header]) for c in columns if c.header in positions]
-        key_header = spec.key_header
-        seen: dict = {}
-        good: list[Row] = []
+        present = [(c.attr, spec.checked_parser(c), c.header, positions[c.header]) for c in columns
+                   if c.header in positions]
+        key_header, key_attr = spec.key_header, spec.key_attr
         width = len(header)
         for number, raw in rows:
             if all(is_blank(v) for v in raw):
@@ -521,13 +530,13 @@ def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, in
                 raw = tuple(raw) + (None,) * (width - len(raw))
             values = {}
             ok = True
-            for column, parse, index in present:
+            for attr, parse, header_name, index in present:
                 try:
-                    values[column.attr] = parse(raw[index])
+                    values[attr] = parse(raw[index])
                 except CellError as exc:
                     ok = False
-                    plan.add_error(number, column.header, exc.message)
-            key = values.get(spec.key_attr)
+                    plan.add_error(number, header_name, exc.message)
+            key = values.get(key_attr)
             if key:
                 first = seen.get(key)
                 if first is not None:
@@ -540,25 +549,50 @@ def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, in
                 ok = False
                 plan.add_error(number, header_name, message)
             if ok:
-                good.append(Row(number=number, values=values))
+                yield Row(number=number, values=values)
             if progress and plan.total_rows % PROGRESS_EVERY == 0:
                 progress(plan.total_rows, 0)
     except WorkbookError as exc:
         raise _file_error(exc) from None
+
+
+def _no_data_rows() -> ImportFileError:
+    return ImportFileError([{"row": None, "column": None, "message": "工作表没有数据行（第 1 行为列标题，数据从第 2 行开始）"}])
+
+
+def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, int], None] | None = None) -> Plan:
+    """Steps 1–3 of the module docstring, the whole file in memory (the registry kinds; the catalogue streams,
+    ``run_streaming_import``). Raises ``ImportFileError`` for an unusable file."""
+    plan = Plan()
+    seen: dict = {}
+    reader = _open_sheet(fileobj)
+    try:
+        good = list(_checked_rows(spec, reader, ctx, plan, seen, progress))
     finally:
         reader.close()
     if plan.total_rows == 0:
-        raise ImportFileError([{"row": None, "column": None, "message": "工作表没有数据行（第 1 行为列标题，数据从第 2 行开始）"}])
+        raise _no_data_rows()
     existing = spec.load_existing(list(seen), ctx)
+    _classify(spec, good, existing, ctx, plan, plan.creates, plan.updates)
+    if progress:
+        progress(plan.total_rows, 0)
+    return plan
+
+
+def _classify(spec: ImportSpec, good: list[Row], existing: dict, ctx: dict, plan: Plan, creates: list[Row],
+              updates: list[Row]) -> None:
+    """Step 3: each good row is a create, an update (with its changed fields) or unchanged; the checks that need
+    the existing row run here and report to ``plan``."""
+    key_attr = spec.key_attr
     for row in good:
-        instance = existing.get(row.values[spec.key_attr])
+        instance = existing.get(row.values[key_attr])
         if instance is None:
             problems = list(spec.check_create(row, ctx))
             if problems:
                 for header_name, message in problems:
                     plan.add_error(row.number, header_name, message)
                 continue
-            plan.creates.append(row)
+            creates.append(row)
             continue
         row.instance = instance
         row.changed = spec.diff(instance, row.values, ctx)
@@ -568,36 +602,74 @@ def build_plan(spec: ImportSpec, fileobj, ctx: dict, progress: Callable[[int, in
         if problems:
             continue
         if row.changed:
-            plan.updates.append(row)
+            updates.append(row)
         else:
             plan.unchanged += 1
-    if progress:
-        progress(plan.total_rows, 0)
-    return plan
 
 
-# --- audit rows in bulk (R-SEC-3) ----------------------------------------------------------------------------
+# --- the change log of an applied import: one audit record per run (R-SEC-3, issue 16) -------------------------
 
-def audit_bulk(*, model, rows: list[tuple[Any, Any, dict, bool]], actor, now, remote_note: str = "") -> None:
-    """django-auditlog ``LogEntry`` rows for bulk writes, which bypass its signals (R-SEC-3). ``rows`` are
-    ``(pk, object_repr, {field: [old, new]}, created)``; ``now`` is the caller's time of the write."""
-    from auditlog.models import LogEntry
+class ChangeLog:
+    """What every row of an import changed, as gzip'd JSON lines (UTF-8), built while the rows are written:
 
-    content_type_id = ContentType.objects.get_for_model(model).pk
-    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
-    extra = {"source": remote_note} if remote_note else None
-    create, update = LogEntry.Action.CREATE, LogEntry.Action.UPDATE
-    bulk.insert_values(LogEntry, [
-        {"content_type_id": content_type_id, "object_pk": str(pk), "object_id": pk, "object_repr": str(label)[:1000],
-         "action": create if created else update, "actor_id": actor_id, "timestamp": now, "additional_data": extra,
-         "changes": {k: [_audit_str(v[0]), _audit_str(v[1])] for k, v in changes.items()}}
-        for pk, label, changes, created in rows
-    ], now=now)
+    * line 1: ``{"format": 1, "kind": …, "key": "code", "columns": [attr, …]}``
+    * a created row: ``[excel_row, key, "c", [value of each column, …]]`` (values as text, ``null`` when empty)
+    * a changed row: ``[excel_row, key, "u", {attr: [old, new], …}]`` (only the changed fields)
+
+    Unchanged rows are not listed (they changed nothing). ``lines(blob)`` reads it back one line at a time, so
+    looking up one key never holds the whole log in memory."""
+
+    FORMAT = 1
+
+    def __init__(self, *, kind: str, key_attr: str, columns: list[str]):
+        import zlib
+
+        self.columns = columns
+        self._gzip = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: the gzip container (``gzip -d`` reads it)
+        self._parts: list[bytes] = []
+        self.created = self.updated = 0
+        self._write({"format": self.FORMAT, "kind": kind, "key": key_attr, "columns": columns})
+
+    def _write(self, item) -> None:
+        import json
+
+        chunk = self._gzip.compress((json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+        if chunk:
+            self._parts.append(chunk)
+
+    def create(self, number: int, key: str, values: dict) -> None:
+        self.created += 1
+        self._write([number, key, "c", [_audit_text(values.get(c)) for c in self.columns]])
+
+    def update(self, number: int, key: str, changed: dict) -> None:
+        self.updated += 1
+        self._write([number, key, "u", {k: [_audit_text(old), _audit_text(new)] for k, (old, new) in changed.items()}])
+
+    def finish(self) -> bytes:
+        self._parts.append(self._gzip.flush())
+        return b"".join(self._parts)
+
+    @staticmethod
+    def lines(blob: bytes, *, containing: str = "") -> Iterable[tuple[dict, list]]:
+        """``(header, entry)`` for each row line of ``blob`` (entries whose text contains ``containing``, when
+        given: a cheap pre-filter before the JSON is parsed)."""
+        import gzip
+        import io
+        import json
+
+        with gzip.GzipFile(fileobj=io.BytesIO(bytes(blob))) as fh:
+            header = json.loads(fh.readline())
+            for line in fh:
+                if containing and containing.encode() not in line:
+                    continue
+                yield header, json.loads(line)
 
 
-def _audit_str(value) -> str:
+def _audit_text(value):
     if value is None:
-        return "None"
+        return None
+    if isinstance(value, bool):
+        return "是" if value else "否"
     if isinstance(value, (frozenset, set)):
         return str(sorted(value))
     return str(value)
@@ -625,6 +697,7 @@ class Outcome:
     counts: dict = field(default_factory=dict)
     digest: str = ""
     changes: list[dict] = field(default_factory=list)
+    change_log: bytes = b""  # the applied run's ChangeLog (streaming kinds)
 
     FAILED, PREVIEWED, APPLIED = "failed", "previewed", "applied"
 
@@ -636,6 +709,9 @@ def run_import(spec: ImportSpec, fileobj, ctx: dict, *, dry_run: bool, expected_
     """Plan ``fileobj`` and, unless ``dry_run``, write it all or nothing (steps 1–4 of the module docstring).
     ``expected_digest`` is the previewed plan's digest: a different plan is refused. ``on_applied`` runs inside
     the write transaction (the caller's event and run record)."""
+    if spec.streaming:
+        return run_streaming_import(spec, fileobj, ctx, dry_run=dry_run, expected_digest=expected_digest,
+                                    progress=progress, before_write=before_write, on_applied=on_applied)
     try:
         plan = build_plan(spec, fileobj, ctx, progress)
     except ImportFileError as exc:
@@ -672,6 +748,130 @@ def run_import(spec: ImportSpec, fileobj, ctx: dict, *, dry_run: bool, expected_
                        errors=[{"row": None, "column": None, "message": "写入时与并发修改冲突，未写入任何数据，请重试"}],
                        error_count=1)
     return outcome
+
+
+class _RollBack(Exception):
+    """Leaves the write transaction of a streaming import that found an error: nothing it wrote is kept."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+STREAM_CHUNK = 5000
+
+
+def run_streaming_import(spec: ImportSpec, fileobj, ctx: dict, *, dry_run: bool, expected_digest: str = "",
+                         progress: Callable[[int, int], None] | None = None,
+                         before_write: Callable[[], None] | None = None,
+                         on_applied: Callable[[Plan, Outcome], None] | None = None) -> Outcome:
+    """``run_import`` in one pass with memory flat in the row count (issue 16): rows are read, validated, compared
+    with the rows they replace (``STREAM_CHUNK`` at a time) and — unless ``dry_run`` — written chunk by chunk
+    (``spec.write_chunk``) inside **one** transaction, with the run's ``ChangeLog`` as its audit. The first error
+    stops the writing but not the checking (every error is still reported with its row and column), and the
+    transaction is rolled back at the end, so the result is all or nothing exactly as the two-step path's. The
+    digest is the same plan digest a preview records; a confirmed run whose plan differs is rolled back too. Only the
+    keys of the file are kept in memory (duplicates); progress written inside the transaction is seen by others
+    only when it commits (``before_write`` marks the run as writing first)."""
+    plan = Plan()
+    seen: dict = {}
+    created_hash, updated_hash = hashlib.sha256(), hashlib.sha256()
+    preview: list[dict] = []
+    preview_creates: list[Row] = []
+    preview_updates: list[Row] = []
+    limit = MAX_LISTED_ERRORS
+    log = None if dry_run else ChangeLog(kind=spec.kind, key_attr=spec.key_attr,
+                                         columns=[c.attr for c in spec.columns if c.compare])
+    counts: dict = {}
+
+    def chunk_done(chunk: list[Row]) -> None:
+        existing = spec.load_existing([row.values[spec.key_attr] for row in chunk], ctx)
+        creates: list[Row] = []
+        updates: list[Row] = []
+        _classify(spec, chunk, existing, ctx, plan, creates, updates)
+        counts["created"] = counts.get("created", 0) + len(creates)
+        counts["updated"] = counts.get("updated", 0) + len(updates)
+        for row in creates:
+            created_hash.update(repr(("c", row.number, sorted((k, str(v)) for k, v in row.values.items()))).encode())
+        for row in updates:
+            updated_hash.update(repr(("u", row.number, sorted((k, str(v[0]), str(v[1]))
+                                                              for k, v in row.changed.items()))).encode())
+        if len(preview_creates) < limit:
+            preview_creates.extend(creates[: limit - len(preview_creates)])
+        if len(preview_updates) < limit:
+            preview_updates.extend(updates[: limit - len(preview_updates)])
+        if log is None or plan.error_count:
+            return
+        spec.write_chunk(creates, updates, ctx)
+        key_attr = spec.key_attr
+        for row in creates:
+            log.create(row.number, row.values[key_attr], row.values)
+        for row in updates:
+            log.update(row.number, row.values[key_attr], row.changed)
+
+    def outcome_of() -> Outcome:
+        totals = dict(total_rows=plan.total_rows, processed_rows=plan.total_rows,
+                      created_count=counts.get("created", 0), updated_count=counts.get("updated", 0),
+                      unchanged_count=plan.unchanged)
+        if plan.error_count:
+            return Outcome(Outcome.FAILED, errors=sorted(plan.errors, key=lambda e: e["row"] or 0),
+                           error_count=plan.error_count, message=f"共 {plan.error_count} 处错误，未写入任何数据",
+                           counts=totals)
+        digest = hashlib.sha256(f"{created_hash.hexdigest()}|{updated_hash.hexdigest()}|{plan.unchanged}".encode()
+                                ).hexdigest()
+        shown = Plan(creates=preview_creates, updates=preview_updates).change_list(spec)
+        preview.extend(shown)
+        if dry_run:
+            return Outcome(Outcome.PREVIEWED, counts=totals, digest=digest, changes=preview)
+        if expected_digest and expected_digest != digest:
+            return Outcome(Outcome.FAILED, message="预览后目录数据已发生变化，确认的内容与预览不一致，请重新上传预览",
+                           errors=[{"row": None, "column": None, "message": "预览后数据已变化，请重新预览"}],
+                           error_count=1)
+        return Outcome(Outcome.APPLIED, counts=totals, digest=digest, changes=preview, change_log=log.finish())
+
+    def read_all() -> Outcome:
+        reader = _open_sheet(fileobj)
+        try:
+            chunk: list[Row] = []
+            for row in _checked_rows(spec, reader, ctx, plan, seen, progress):
+                chunk.append(row)
+                if len(chunk) >= STREAM_CHUNK:
+                    chunk_done(chunk)
+                    chunk = []
+            if plan.total_rows == 0:
+                raise _no_data_rows()
+            if chunk:
+                chunk_done(chunk)
+        finally:
+            reader.close()
+        if progress:
+            progress(plan.total_rows, 0)
+        return outcome_of()
+
+    try:
+        if dry_run:
+            return read_all()
+        if before_write is not None:
+            before_write()
+        with transaction.atomic():
+            outcome = read_all()
+            if outcome.status != Outcome.APPLIED:
+                raise _RollBack(outcome)
+            if on_applied is not None:
+                on_applied(plan, outcome)
+        return outcome
+    except ImportFileError as exc:
+        return Outcome(Outcome.FAILED, errors=exc.errors, error_count=len(exc.errors),
+                       message=exc.errors[0]["message"])
+    except _RollBack as exc:
+        return exc.outcome
+    except RowRefused as exc:
+        return Outcome(Outcome.FAILED, message=f"第 {exc.row} 行：{exc.message}，未写入任何数据",
+                       errors=[{"row": exc.row, "column": exc.column, "message": exc.message}], error_count=1)
+    except IntegrityError as exc:
+        return Outcome(Outcome.FAILED, message=f"写入时与并发修改冲突，未写入任何数据：{exc}",
+                       errors=[{"row": None, "column": None, "message": "写入时与并发修改冲突，未写入任何数据，请重试"}],
+                       error_count=1)
 
 
 # --- registries: one generic spec for a model keyed by ``code``, written through the registry's services -----
