@@ -97,7 +97,8 @@ def _register_failure(user, *, now) -> ApplicationError:
     until = now + dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
     User.objects.filter(pk=user.pk).update(locked_until=until, failed_login_count=0)
     revoked = tokens_revoke(user=user)
-    record_event(subject=user, action=EventAction.ACCOUNT_LOCKED, data={"until": until.isoformat(), "tokens_revoked": revoked})
+    record_event(subject=user, action=EventAction.ACCOUNT_LOCKED, data={"until": until.isoformat(), "tokens_revoked": revoked},
+                 now=now)
     return _locked_error(until)
 
 

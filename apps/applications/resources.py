@@ -116,7 +116,7 @@ class OtherFundUseImportSpec(imp.ImportSpec):
         run = ctx["run"]
         record_event(subject=run, action=EventAction.OTHER_FUND_USE_IMPORTED, actor=user,
                      data={"period": f"{year}-{month:02d}", "created": len(plan.creates),
-                           "updated": len(plan.updates), "unchanged": plan.unchanged})
+                           "updated": len(plan.updates), "unchanged": plan.unchanged}, now=now)
 
 
 OTHER_FUND_USE = OtherFundUseImportSpec()

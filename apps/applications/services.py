@@ -109,7 +109,7 @@ def insured_person_upsert(*, name: str, id_number: str, insurance_type: str, ins
         except IntegrityError:  # created concurrently: update it instead
             person = InsuredPerson.objects.select_for_update().get(id_number=info.number)
         else:
-            record_event(subject=person, action=EventAction.INSURED_PERSON_CREATED, actor=actor)
+            record_event(subject=person, action=EventAction.INSURED_PERSON_CREATED, actor=actor, now=now)
             return person
     changed = [k for k, v in values.items() if getattr(person, k) != v and (v != "" or k in ("name",))]
     if not changed:
@@ -124,7 +124,8 @@ def insured_person_upsert(*, name: str, id_number: str, insurance_type: str, ins
     for key in changed:
         setattr(person, key, values[key])
     person.save(update_fields=[*changed, "updated_at"])
-    record_event(subject=person, action=EventAction.INSURED_PERSON_UPDATED, actor=actor, data={"fields": changed})
+    record_event(subject=person, action=EventAction.INSURED_PERSON_UPDATED, actor=actor, data={"fields": changed},
+                 now=now)
     return person
 
 
@@ -189,7 +190,7 @@ def insured_person_change_approve(*, change: InsuredPersonChange, actor, now: dt
         InsuredPersonChange.Status.APPROVED, actor, now, (reason or "").strip())
     change.save(update_fields=["status", "decided_by", "decided_at", "reason"])
     record_event(subject=person, action=EventAction.INSURED_PERSON_UPDATED, actor=actor,
-                 data={"fields": sorted(fields), "change": change.pk, "institution": change.institution_id})
+                 data={"fields": sorted(fields), "change": change.pk, "institution": change.institution_id}, now=now)
     return person
 
 
@@ -381,7 +382,7 @@ def application_submit(*, actor, patient: dict, physician_code: str, generic_nam
     if _mark_provisional(application):
         application.save(update_fields=["stage_due_provisional"])
     record_event(subject=application, action=EventAction.APPLICATION_SUBMITTED, actor=actor, to_status=application.status,
-                 data={"number": application.number, "stage": first, "generic_name": generic_name})
+                 data={"number": application.number, "stage": first, "generic_name": generic_name}, now=now)
     return application
 
 
@@ -502,7 +503,7 @@ def application_decide(*, application: Application, actor, decision: str, opinio
     record_event(subject=application, action=DECISION_EVENTS[decision], actor=actor, from_status=from_status,
                  to_status=application.status, reason=opinion,
                  data={"stage": stage, "review": review.pk, "overdue": review.overdue,
-                       "valid_until": str(application.valid_until or "")})
+                       "valid_until": str(application.valid_until or "")}, now=now)
     return application
 
 
@@ -529,7 +530,7 @@ def application_resubmit(*, application: Application, actor, note: str = "",
     application.save(update_fields=["status", "current_stage", "stage_received_on", "stage_due_date",
                                     "stage_due_provisional", "updated_at"])
     record_event(subject=application, action=EventAction.APPLICATION_RESUBMITTED, actor=actor,
-                 from_status=Application.Status.RETURNED, to_status=application.status, reason=note)
+                 from_status=Application.Status.RETURNED, to_status=application.status, reason=note, now=now)
     return application
 
 
@@ -815,7 +816,7 @@ def application_extend(*, application: Application, actor, opinion: str, now: dt
                                      decided_at=now)
     record_event(subject=extension, action=EventAction.APPLICATION_EXTENSION_FILED, actor=actor,
                  to_status=extension.status, reason=opinion,
-                 data={"number": extension.number, "extends": application.number})
+                 data={"number": extension.number, "extends": application.number}, now=now)
     return extension
 
 
@@ -850,7 +851,7 @@ def manufacturer_switch_determine(*, application: Application, actor, to_manufac
         application=application, from_manufacturer=application.manufacturer, to_manufacturer=to_manufacturer,
         reason=(reason or "").strip(), determined_by=actor, determined_at=now)
     record_event(subject=application, action=EventAction.MANUFACTURER_SWITCH_DETERMINED, actor=actor,
-                 data={"switch": switch.pk, "to": to_manufacturer})
+                 data={"switch": switch.pk, "to": to_manufacturer}, now=now)
     return switch
 
 
@@ -871,7 +872,7 @@ def manufacturer_switch_confirm(*, switch: ManufacturerSwitch, actor, now: dt.da
     application.manufacturer = switch.to_manufacturer
     application.save(update_fields=["manufacturer", "updated_at"])
     record_event(subject=application, action=EventAction.MANUFACTURER_SWITCH_CONFIRMED, actor=actor,
-                 data={"switch": switch.pk, "from": switch.from_manufacturer, "to": switch.to_manufacturer})
+                 data={"switch": switch.pk, "from": switch.from_manufacturer, "to": switch.to_manufacturer}, now=now)
     return application
 
 
@@ -918,5 +919,5 @@ def other_fund_use_record(*, actor, person: InsuredPerson, year: int, month: int
             amount, source, (note or "").strip()[:255], actor, now)
         row.save(update_fields=["amount", "source", "note", "recorded_by", "recorded_at"])
     record_event(subject=person, action=EventAction.OTHER_FUND_USE_RECORDED, actor=actor,
-                 data={"year": int(year), "month": int(month), "amount": str(amount), "source": source})
+                 data={"year": int(year), "month": int(month), "amount": str(amount), "source": source}, now=now)
     return row

@@ -6,6 +6,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -291,7 +292,8 @@ class Event(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True, on_delete=models.PROTECT,
         related_name="+",
     )
-    at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+    # the moment the change happened, given by the service from its caller (record_event(now=…)); the clock otherwise
+    at = models.DateTimeField(_("时间"), default=timezone.now, editable=False, db_index=True)
     from_status = models.CharField(_("原状态"), max_length=32, blank=True)
     to_status = models.CharField(_("新状态"), max_length=32, blank=True)
     reason = models.TextField(_("原因/意见"), blank=True)

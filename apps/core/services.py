@@ -211,7 +211,7 @@ def calendar_import(*, actor, file, dry_run: bool = False, now: dt.datetime | No
         else:
             result.unchanged += 1
     if not dry_run and (result.created or result.updated) and getattr(actor, "pk", None):
-        record_event(subject=actor, action=EventAction.CALENDAR_IMPORTED, actor=actor,
+        record_event(now=now, subject=actor, action=EventAction.CALENDAR_IMPORTED, actor=actor,
                      data={"created": result.created, "updated": result.updated, "unchanged": result.unchanged})
     if not dry_run and parsed:
         if now is None:

@@ -138,7 +138,7 @@ def hospital_duty_grant(*, actor, institution: Institution, user, duty: str, now
                                                       defaults={"granted_at": now})
     if created:
         record_event(subject=institution, action=EventAction.HOSPITAL_DUTY_GRANTED, actor=actor,
-                     data={"user": user.username, "duty": duty})
+                     data={"user": user.username, "duty": duty}, now=now)
     return row
 
 

@@ -72,7 +72,7 @@ def pharmacy_revoke_licence(*, pharmacy: Pharmacy, actor, revoked_on: dt.date, r
     pharmacy.trading_licence_valid = False
     pharmacy.save(update_fields=["trading_licence_valid", "updated_at"])
     record_event(subject=pharmacy, action=EventAction.PHARMACY_LICENCE_REVOKED, actor=actor, reason=reason,
-                 data={"revoked_on": revoked_on.isoformat()})
+                 data={"revoked_on": revoked_on.isoformat()}, now=now)
     if pharmacy.status != S.EXITED:
         pharmacy_exit(pharmacy=pharmacy, actor=actor, reason=f"药品经营许可被吊销（{revoked_on}）：{reason}", now=now)
     return pharmacy

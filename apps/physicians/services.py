@@ -66,7 +66,7 @@ def physician_propose(*, actor, institution, name: str, department: str, title: 
     physician.save()
     physician.therapeutic_areas.set(areas)
     record_event(subject=physician, action=EventAction.PHYSICIAN_PROPOSED, actor=actor, to_status=P.PROPOSED,
-                 data={"institution": institution.code, "therapeutic_areas": [a.code for a in areas]})
+                 data={"institution": institution.code, "therapeutic_areas": [a.code for a in areas]}, now=now)
     return physician
 
 
@@ -118,7 +118,7 @@ def _transition(physician: Physician, *, to: str, allowed_from: tuple[str, ...],
         setattr(physician, key, value)
     physician.save(update_fields=[*values, "updated_at"])
     record_event(subject=physician, action=action, actor=actor, from_status=current, to_status=to, reason=reason,
-                 data={k: v.isoformat() for k, v in (updates or {}).items() if isinstance(v, dt.date)})
+                 data={k: v.isoformat() for k, v in (updates or {}).items() if isinstance(v, dt.date)}, now=now)
     return physician
 
 

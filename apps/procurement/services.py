@@ -403,7 +403,7 @@ def standard_link_apply(*, product: WinningProduct, actor, now: dt.datetime) -> 
     product.save(update_fields=["standard_linked_at", "standard_linked_by"])
     record_event(subject=product, action=EventAction.PROCUREMENT_STANDARD_LINKED, actor=actor,
                  data={"price": str(product.winning_price), "effective_date": str(product.execution_date),
-                       "drugs": [l.drug.code for l in linked]})
+                       "drugs": [l.drug.code for l in linked]}, now=now)
     return linked
 
 

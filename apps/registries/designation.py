@@ -110,7 +110,7 @@ def transition(org: DesignatedOrganisation, *, to: str, allowed_from: tuple[str,
         setattr(org, key, value)
     org.save(update_fields=[*updates.keys(), "updated_at"])
     record_event(subject=org, action=action, actor=actor, from_status=current, to_status=to, reason=reason,
-                 data=data)
+                 data=data, now=now)
     return org
 
 
@@ -130,7 +130,7 @@ def validate_agreement(*, agreement_no: str, agreement_start: dt.date | None, ag
 
 
 def sanction_record(org: DesignatedOrganisation, *, actor, kind: str, decided_on: dt.date, reason: str,
-                    amount: Decimal | None = None, deadline: dt.date | None = None) -> Sanction:
+                    now: dt.datetime, amount: Decimal | None = None, deadline: dt.date | None = None) -> Sanction:
     """R-INS-3: record a sanction (000 附件2 第四条、第五条)."""
     fields = {}
     if kind not in Sanction.Kind.values:
@@ -155,7 +155,7 @@ def sanction_record(org: DesignatedOrganisation, *, actor, kind: str, decided_on
     record_event(subject=org, action=EventAction.SANCTIONED, actor=actor, reason=reason.strip(),
                  data={"kind": kind, "decided_on": decided_on.isoformat(),
                        "amount": str(amount) if amount is not None else None,
-                       "deadline": deadline.isoformat() if deadline else None})
+                       "deadline": deadline.isoformat() if deadline else None}, now=now)
     return sanction
 
 
@@ -265,7 +265,7 @@ def sanction_org(org: DesignatedOrganisation, *, actor, kind: str, decided_on: d
                  now: dt.datetime, amount: Decimal | None = None, deadline: dt.date | None = None) -> Sanction:
     """R-INS-3 / R-PHA-2: record a sanction; 暂停协议 suspends an admitted organisation, 解除协议 exits it."""
     sanction = sanction_record(org, actor=actor, kind=kind, decided_on=decided_on, reason=reason, amount=amount,
-                               deadline=deadline)
+                               deadline=deadline, now=now)
     if kind == Sanction.Kind.SUSPENSION and org.status == S.ADMITTED:
         suspend_org(org, actor=actor, reason=f"协议处理：{reason}", now=now)
     elif kind == Sanction.Kind.TERMINATION:

@@ -320,7 +320,7 @@ def statements_confirm_month(*, period: dt.date, region: Region | None, actor, t
         confirmed = [statement_confirm(statement=s, actor=actor, today=today, now=now) for s in drafts]
         record_event(subject=confirmed[0], action=EventAction.STATEMENTS_MONTH_CONFIRMED, actor=actor,
                      data={"period": label(period), "region": region.code if region else None,
-                           "statements": len(confirmed)})
+                           "statements": len(confirmed)}, now=now)
     return confirmed
 
 
@@ -392,7 +392,7 @@ def deferral_release(*, sanction: Sanction, actor, reason: str, now: dt.datetime
     released_amount = held.aggregate(s=Sum("amount"))["s"] or ZERO
     record_event(subject=sanction, action=EventAction.DEFERRAL_RELEASED, actor=actor, reason=release.reason,
                  data={"organisation": organisation.code, "released": str(released_amount),
-                       "statements": [s for s in held.values_list("statement_id", flat=True)]})
+                       "statements": [s for s in held.values_list("statement_id", flat=True)]}, now=now)
     _recompute(kind=org_kind, org_id=org_id, now=now)
     return release
 
@@ -432,7 +432,7 @@ def deposit_return(*, organisation, year: int, decision: str, actor, reason: str
     entry = _append_entry(account=account, kind=DepositEntry.Kind.RETURNED, amount=-value, now=now, year=year,
                           decision=decision, reason=reason.strip(),
                           decided_by=actor if getattr(actor, "is_authenticated", False) else None)
-    record_event(subject=account, action=EventAction.DEPOSIT_RETURNED, actor=actor, reason=entry.reason,
+    record_event(now=now, subject=account, action=EventAction.DEPOSIT_RETURNED, actor=actor, reason=entry.reason,
                  data={"year": year, "decision": decision, "amount": str(value), "returnable": str(returnable)})
     return entry
 
@@ -504,7 +504,7 @@ def ward_payment_record(*, statement: Statement, actor, paid_on: dt.date, amount
     record_event(subject=statement, action=EventAction.WARD_PAYMENT_RECORDED, actor=actor,
                  data={"payment": payment.pk, "pharmacy": pharmacy.code, "paid_on": paid_on.isoformat(),
                        "amount": str(amount), "reference": payment.reference, "paid_total": str(paid + amount),
-                       "owed": str(owed)})
+                       "owed": str(owed)}, now=now)
     return payment
 
 
@@ -519,7 +519,7 @@ def ward_payment_reverse(*, payment: WardPayment, actor, reason: str, now: dt.da
     payment.reversed_at, payment.reversed_by, payment.reversal_reason = now, actor, reason.strip()
     payment.save(update_fields=["reversed_at", "reversed_by", "reversal_reason"])
     record_event(subject=payment.statement, action=EventAction.WARD_PAYMENT_REVERSED, actor=actor,
-                 reason=payment.reversal_reason, data={"payment": payment.pk, "amount": str(payment.amount)})
+                 reason=payment.reversal_reason, data={"payment": payment.pk, "amount": str(payment.amount)}, now=now)
     return payment
 
 
@@ -613,7 +613,7 @@ def institution_report_submit(*, organisation, period: dt.date, figures: dict, l
     due = next_period(period).replace(day=5)
     record_event(subject=report, action=EventAction.INSTITUTION_REPORT_SUBMITTED, actor=actor,
                  data={"period": label(period), "source": source, "lines": len(parsed),
-                       "late": report.submitted_at.date() > due, **{k: str(v) for k, v in head.items()}})
+                       "late": report.submitted_at.date() > due, **{k: str(v) for k, v in head.items()}}, now=now)
     return report
 
 
@@ -700,7 +700,7 @@ def rectification_follow_up(*, today: dt.date, now: dt.datetime) -> dict[str, in
         record_event(subject=sanction, action=EventAction.RECTIFICATION_ESCALATED, from_status="open",
                      to_status="escalated", reason=follow_up.get_escalation_display(),
                      data={"deadline": sanction.deadline.isoformat() if sanction.deadline else None,
-                           "earlier": follow_up.earlier.sanction_id if follow_up.earlier else None})
+                           "earlier": follow_up.earlier.sanction_id if follow_up.earlier else None}, now=now)
         escalated[reason] += 1
     return {"created": created, **escalated}
 
@@ -716,5 +716,5 @@ def rectification_resolve(*, follow_up, actor, reason: str, now: dt.datetime):
     follow_up.status, follow_up.resolved_at, follow_up.resolved_by = F.Status.RESOLVED, now, actor
     follow_up.save(update_fields=["status", "resolved_at", "resolved_by"])
     record_event(subject=follow_up.sanction, action=EventAction.RECTIFICATION_RESOLVED, actor=actor,
-                 from_status="open", to_status="resolved", reason=reason.strip())
+                 from_status="open", to_status="resolved", reason=reason.strip(), now=now)
     return follow_up

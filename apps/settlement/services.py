@@ -90,7 +90,7 @@ def settlement_runs_fail_dead(*, now: dt.datetime, period: dt.date | None = None
         record_event(subject=run, action=EventAction.SETTLEMENT_RUN_FAILED, from_status=from_status,
                      to_status=run.status, reason=run.error,
                      data={"period": label(run.period), "heartbeat_at": run.heartbeat_at.isoformat()
-                           if run.heartbeat_at else None, "worker": run.worker})
+                           if run.heartbeat_at else None, "worker": run.worker}, now=now)
         marked.append(run.pk)
     return marked
 
@@ -111,7 +111,7 @@ def settlement_run_start(*, period: dt.date, now: dt.datetime, actor=None) -> Se
                                data={"run": run.pk})
     run = SettlementRun.objects.create(period=period, started_by=actor if getattr(actor, "pk", None) else None)
     record_event(subject=run, action=EventAction.SETTLEMENT_RUN_STARTED, actor=actor, to_status=run.status,
-                 data={"period": label(period)})
+                 data={"period": label(period)}, now=now)
     from apps.settlement.tasks import run_settlement  # tasks import these services: a true start-up cycle
 
     transaction.on_commit(lambda: run_settlement.delay(run.pk))
@@ -312,7 +312,7 @@ def _run_failed(run: SettlementRun, now: dt.datetime, exc: BaseException) -> Set
         status=SettlementRun.Status.FAILED, finished_at=now, error=f"{type(exc).__name__}: {exc}"[:2000])
     run.refresh_from_db()
     record_event(subject=run, action=EventAction.SETTLEMENT_RUN_FAILED, from_status="running", to_status=run.status,
-                 reason=run.error)
+                 reason=run.error, now=now)
     return run
 
 
@@ -326,7 +326,7 @@ def _run_succeeded(run: SettlementRun, now: dt.datetime, worker: str | None) -> 
         run.refresh_from_db()
         record_event(subject=run, action=EventAction.SETTLEMENT_RUN_SUCCEEDED, from_status="running", to_status=run.status,
                      data={"period": label(run.period), "statements": run.statements_written,
-                           "lines": run.lines_written})
+                           "lines": run.lines_written}, now=now)
     return run
 
 
@@ -364,7 +364,7 @@ def statement_confirm(*, statement: Statement, actor, today: dt.date, now: dt.da
     statement.confirmed_by = actor
     statement.save(update_fields=["status", "confirmed_at", "confirmed_by"])
     money_services.statement_money_after_confirm(statement=statement, actor=actor, now=now)
-    record_event(subject=statement, action=EventAction.STATEMENT_CONFIRMED, actor=actor, from_status="draft",
+    record_event(now=now, subject=statement, action=EventAction.STATEMENT_CONFIRMED, actor=actor, from_status="draft",
                  to_status="confirmed", data={"period": label(statement.period), "payable": str(statement.payable)})
     return statement
 
@@ -540,7 +540,7 @@ def reconciliation_run(*, period: dt.date, now: dt.datetime, actor=None) -> dict
     for row in rows:
         counts[row.kind] = counts.get(row.kind, 0) + 1
     record_event_on(model=ReconciliationDifference, object_id=period.isoformat(), action=EventAction.RECONCILIATION_RUN,
-                    actor=actor, data={"period": label(period), "open": counts})
+                    actor=actor, data={"period": label(period), "open": counts}, now=now)
     return counts
 
 
@@ -558,7 +558,7 @@ def reconciliation_difference_resolve(*, difference: ReconciliationDifference, r
     difference.resolved_by = actor
     difference.save(update_fields=["status", "resolution", "resolved_at", "resolved_by"])
     record_event(subject=difference, action=EventAction.RECONCILIATION_DIFFERENCE_RESOLVED, actor=actor,
-                 from_status="open", to_status="resolved", reason=difference.resolution)
+                 from_status="open", to_status="resolved", reason=difference.resolution, now=now)
     return difference
 
 
@@ -571,5 +571,5 @@ def monthly_report_compile(*, period: dt.date, now: dt.datetime) -> MonthlyRepor
     data = monthly_report(period=period, region=None)
     snapshot, _ = MonthlyReportSnapshot.objects.update_or_create(
         period=period, defaults={"data": data, "compiled_at": now})
-    record_event(subject=snapshot, action=EventAction.MONTHLY_REPORT_COMPILED, data={"period": label(period)})
+    record_event(subject=snapshot, action=EventAction.MONTHLY_REPORT_COMPILED, data={"period": label(period)}, now=now)
     return snapshot

@@ -84,7 +84,7 @@ def test_r_set_5_rectification_escalates_at_the_deadline_or_when_the_problem_rec
     pharmacy, admin = f.PharmacyFactory(), f.bureau_admin()
     first = designation.sanction_record(pharmacy, actor=admin, kind=Sanction.Kind.RECTIFICATION,
                                         decided_on=dt.date(2026, 12, 1), reason="未按规定留存处方",
-                                        deadline=dt.date(2026, 12, 10))
+                                        deadline=dt.date(2026, 12, 10), now=dt.datetime(2026, 12, 1, 10, tzinfo=sf.TZ))
     now = sf.AT
     assert money_services.rectification_follow_up(today=dt.date(2026, 12, 10), now=now) == {
         "created": 1, "deadline": 0, "recurred": 0}
@@ -94,7 +94,7 @@ def test_r_set_5_rectification_escalates_at_the_deadline_or_when_the_problem_rec
     assert (follow.status, follow.escalation) == ("escalated", "deadline")
     again = designation.sanction_record(pharmacy, actor=admin, kind=Sanction.Kind.RECTIFICATION,
                                         decided_on=dt.date(2027, 3, 1), reason="未按规定留存处方",
-                                        deadline=dt.date(2027, 3, 31))
+                                        deadline=dt.date(2027, 3, 31), now=dt.datetime(2027, 3, 1, 10, tzinfo=sf.TZ))
     assert money_services.rectification_follow_up(today=dt.date(2027, 3, 2), now=now)["recurred"] == 1
     follow = RectificationFollowUp.objects.get(sanction=again)
     assert (follow.escalation, follow.earlier.sanction_id) == ("recurred", first.pk)
@@ -106,9 +106,11 @@ def test_r_set_5_rectification_queue_page_lists_escalations_and_resolves_open_on
     first; resolving the open one records who and when, and a second resolve is refused."""
     pharmacy, admin = f.PharmacyFactory(name="整改药房"), f.bureau_admin()
     designation.sanction_record(pharmacy, actor=admin, kind=Sanction.Kind.RECTIFICATION, decided_on=dt.date(2026, 12, 1),
-                                reason="处方留存不全", deadline=dt.date(2026, 12, 10))
+                                reason="处方留存不全", deadline=dt.date(2026, 12, 10),
+                                now=dt.datetime(2026, 12, 1, 10, tzinfo=sf.TZ))
     designation.sanction_record(pharmacy, actor=admin, kind=Sanction.Kind.RECTIFICATION, decided_on=dt.date(2026, 12, 2),
-                                reason="冷链记录缺失", deadline=dt.date(2026, 12, 31))
+                                reason="冷链记录缺失", deadline=dt.date(2026, 12, 31),
+                                now=dt.datetime(2026, 12, 2, 10, tzinfo=sf.TZ))
     money_services.rectification_follow_up(today=dt.date(2026, 12, 11), now=sf.AT)
     client.force_login(admin)
     html = client.get("/settlement/rectifications/").content.decode()

@@ -134,5 +134,5 @@ def manual_claim_record(*, user, person: InsuredPerson, invoice_no: str, invoice
     usage_row.fund_paid += result.fund_payment
     usage_row.save(update_fields=["deductible_met", "fund_paid", "updated_at"])
     record_event(subject=claim, action=EventAction.MANUAL_CLAIM_RECORDED, actor=user,
-                 data={"invoice_no": invoice_no, "fund": str(result.fund_payment)})
+                 data={"invoice_no": invoice_no, "fund": str(result.fund_payment)}, now=now)
     return claim

@@ -54,7 +54,7 @@ def prescription_decline(*, prescription: Prescription, user, reason: str, note:
     prescription.save(update_fields=["status", "decline_reason", "decline_note", "status_changed_at"])
     record_event(subject=prescription, action=EventAction.PRESCRIPTION_DECLINED, actor=user, from_status="flowed",
                  to_status=prescription.status, reason=Prescription.DeclineReason(reason).label,
-                 data={"reason": reason, "note": prescription.decline_note})
+                 data={"reason": reason, "note": prescription.decline_note}, now=now)
     return prescription
 
 
@@ -292,7 +292,7 @@ def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: l
 
     locked.status, locked.status_changed_at = Prescription.Status.DISPENSED, now
     Prescription.objects.filter(pk=locked.pk).update(status=locked.status, status_changed_at=now)
-    record_event(subject=dispensing, action=EventAction.DISPENSED, actor=user, to_status=dispensing.kind,
+    record_event(now=now, subject=dispensing, action=EventAction.DISPENSED, actor=user, to_status=dispensing.kind,
                  data={"prescription": locked.pk, "total": str(result.total), "fund": str(result.fund_payment)})
     # section 9: the monitoring rules R-MON-1..5 flag the dispensing in this transaction (never refuse it)
     hooks.dispensing_recorded.send(dispensing=dispensing, lines=lines, trace_codes=codes, prescription=locked,
@@ -358,10 +358,10 @@ def dispensing_reverse(*, dispensing: Dispensing, user, reason: str = "",
     prescription = original.prescription
     prescription.status, prescription.status_changed_at = Prescription.Status.FLOWED, now
     prescription.save(update_fields=["status", "status_changed_at"])
-    record_event(subject=reversal, action=EventAction.DISPENSING_REVERSED, actor=user, to_status="reversal",
+    record_event(now=now, subject=reversal, action=EventAction.DISPENSING_REVERSED, actor=user, to_status="reversal",
                  reason=(reason or "").strip(), data={"reverses": original.pk, "fund": str(-original.fund_payment)})
     record_event(subject=prescription, action=EventAction.PRESCRIPTION_DISPENSING_REVERSED, actor=user,
-                 from_status="dispensed", to_status="flowed", reason=(reason or "").strip())
+                 from_status="dispensed", to_status="flowed", reason=(reason or "").strip(), now=now)
     return reversal
 
 
@@ -393,5 +393,5 @@ def stock_movement_record(*, user, pharmacy: Pharmacy, drug_code: str, kind: str
     movement = StockMovement.objects.create(pharmacy=pharmacy, drug=drug, kind=kind, quantity=quantity,
                                             unit_price=unit_price, occurred_at=occurred_at, recorded_by=user)
     record_event(subject=movement, action=STOCK_EVENTS[kind], actor=user,
-                 data={"drug": drug.code, "quantity": quantity, "unit_price": str(unit_price)})
+                 data={"drug": drug.code, "quantity": quantity, "unit_price": str(unit_price)}, now=now)
     return movement

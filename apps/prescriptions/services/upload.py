@@ -196,7 +196,7 @@ def prescription_upload(*, user, data: UploadData, now: dt.datetime) -> tuple[Pr
                 PrescriptionItem(prescription=prescription, drug=drugs[code], quantity=item.quantity,
                                  days_supply=item.days_supply) for code, item in zip(codes, data.items)
             ])
-            record_event(subject=prescription, action=EventAction.PRESCRIPTION_UPLOADED, actor=user,
+            record_event(now=now, subject=prescription, action=EventAction.PRESCRIPTION_UPLOADED, actor=user,
                          to_status=prescription.status, data={"serial_no": data.serial_no, "pharmacy": pharmacy.code})
     except IntegrityError:
         # uploaded concurrently with the same serial number: the constraint decided, answer as R-RX-3
@@ -271,7 +271,7 @@ def prescription_cancel(*, prescription: Prescription, user, reason: str,
         Prescription.Status.CANCELLED, reason, now)
     prescription.save(update_fields=["status", "cancel_reason", "status_changed_at"])
     record_event(subject=prescription, action=EventAction.PRESCRIPTION_CANCELLED, actor=user, from_status="flowed",
-                 to_status=prescription.status, reason=reason)
+                 to_status=prescription.status, reason=reason, now=now)
     return prescription
 
 
