@@ -168,13 +168,16 @@ def import_changes_for(*, user, key: str, kind: str = ImportRun.Kind.DRUGS, limi
 def _audit_display(kind: str):
     """How a change-log value (text) is shown: choice labels, area names, ratios as percentages."""
     if kind != ImportRun.Kind.DRUGS:
-        return lambda attr, value: value
+        return lambda attr, value: value if value is None or isinstance(value, str) else str(value)
     areas = {str(pk): name for pk, name in TherapeuticArea.objects.values_list("pk", "name")}
     labels = {"category": dict(Drug.Category.choices), "route": dict(Drug.Route.choices)}
 
     def show(attr, value):
         if value is None:
             return None
+        if isinstance(value, bool):
+            return "是" if value else "否"
+        value = str(value)
         if attr == "therapeutic_area_id":
             return areas.get(value, value)
         if attr in labels:

@@ -613,7 +613,8 @@ class ChangeLog:
     """What every row of an import changed, as gzip'd JSON lines (UTF-8), built while the rows are written:
 
     * line 1: ``{"format": 1, "kind": …, "key": "code", "columns": [attr, …]}``
-    * a created row: ``[excel_row, key, "c", [value of each column, …]]`` (values as text, ``null`` when empty)
+    * a created row: ``[excel_row, key, "c", [value of each column, …]]`` (text, numbers and dates as text, yes/no
+      as ``true``/``false``, ``null`` when empty)
     * a changed row: ``[excel_row, key, "u", {attr: [old, new], …}]`` (only the changed fields)
 
     Unchanged rows are not listed (they changed nothing). ``lines(blob)`` reads it back one line at a time, so
@@ -625,21 +626,25 @@ class ChangeLog:
         import zlib
 
         self.columns = columns
+        import json
+
         self._gzip = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: the gzip container (``gzip -d`` reads it)
+        # dates, decimals and sets as text; one JSON line per row
+        encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_audit_text)
+        self._dumps = lambda item: encoder.encode(item) + "\n"
         self._parts: list[bytes] = []
         self.created = self.updated = 0
         self._write({"format": self.FORMAT, "kind": kind, "key": key_attr, "columns": columns})
 
     def _write(self, item) -> None:
-        import json
-
-        chunk = self._gzip.compress((json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+        chunk = self._gzip.compress(self._dumps(item).encode())
         if chunk:
             self._parts.append(chunk)
 
     def create(self, number: int, key: str, values: dict) -> None:
         self.created += 1
-        self._write([number, key, "c", [_audit_text(values.get(c)) for c in self.columns]])
+        get = values.get
+        self._write([number, key, "c", [get(c) for c in self.columns]])
 
     def update(self, number: int, key: str, changed: dict) -> None:
         self.updated += 1
@@ -666,10 +671,8 @@ class ChangeLog:
 
 
 def _audit_text(value):
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "是" if value else "否"
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
     if isinstance(value, (frozenset, set)):
         return str(sorted(value))
     return str(value)
