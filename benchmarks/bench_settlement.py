@@ -2,7 +2,14 @@
 
     .venv/bin/python -m benchmarks settlement [--rows=1000000] [--small=100000] [--loop=50000] [--reuse]
 
-``--loop=0`` skips the ORM comparison. ``--reuse`` keeps the database of an earlier run (and its generated months) instead of generating again.
+``--loop=0`` skips the ORM comparison.
+
+    .venv/bin/python -m benchmarks settlement --months=12 [--rows=100000]
+
+``--months=N`` (issue 16 "Beyond one machine"): N consecutive months of ``--rows`` dispensings each (December 2025 …
+November 2026 for 12), settled one after the other as the schedule would, and the first month's settlement and
+report (no history) compared with the last one's (N − 1 months of statements and lines already online): with the
+statement lines partitioned by month and the dispensings read by their month's index, the ratio stays about 1. ``--reuse`` keeps the database of an earlier run (and its generated months) instead of generating again.
 
 On a fresh PostgreSQL database of its own: a province of 14 cities and 112 counties, 320 institutions, 3,200
 pharmacies, 120 negotiated drugs, 200,000 insured persons; one month (November 2026) of ``--rows`` dispensings
@@ -30,7 +37,7 @@ INSTITUTIONS, PHARMACIES, DRUGS, PERSONS = 320, 3200, 120, 200_000
 
 
 def _options(argv):
-    opts = {"rows": 1_000_000, "small": 100_000, "loop": 50_000, "reuse": 0}
+    opts = {"rows": 1_000_000, "small": 100_000, "loop": 50_000, "reuse": 0, "months": 1}
     for arg in argv:
         if arg == "--reuse":
             opts["reuse"] = 1
@@ -218,7 +225,7 @@ def orm_loop_settlement(*, period: dt.date, limit: int) -> tuple[float, int]:
             statement.deposit = (statement.fund_payment * Decimal("0.05")).quantize(Decimal("0.01"))
             statement.payable = statement.fund_payment - statement.deposit
             statement.save()
-            StatementLine.objects.create(statement=statement, dispensing=d)
+            StatementLine.objects.create(statement=statement, dispensing=d, period=period)
             count += 1
         elapsed = time.perf_counter() - started
         transaction.set_rollback(True)
@@ -240,12 +247,13 @@ def floor_seconds(period: dt.date) -> tuple[float, float]:
         group_by = time.perf_counter() - t
         cur.execute("DROP TABLE bench_floor_agg")
         cur.execute("DROP TABLE IF EXISTS bench_floor_lines")
+        # shaped like one month's partition of the lines (their columns, primary key and index)
         cur.execute("CREATE TABLE bench_floor_lines (LIKE settlement_statementline INCLUDING ALL)")
     t = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("SET LOCAL synchronous_commit TO OFF")
-        cur.execute("""INSERT INTO bench_floor_lines (dispensing_id, statement_id)
-            SELECT id, CASE WHEN delivery = 'ward' THEN institution_id ELSE pharmacy_id END
+        cur.execute("""INSERT INTO bench_floor_lines (dispensing_id, statement_id, period)
+            SELECT id, CASE WHEN delivery = 'ward' THEN institution_id ELSE pharmacy_id END, period
             FROM prescriptions_dispensing WHERE period = %s AND settlement = 'direct'""", [period])
     writing = time.perf_counter() - t
     with connection.cursor() as cur:
@@ -253,9 +261,60 @@ def floor_seconds(period: dt.date) -> tuple[float, float]:
     return group_by, writing
 
 
+def months_mode(opts: dict) -> None:
+    """``--months=N``: year one against year N/12 — the same month's work with and without the history online."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from apps.prescriptions.models import Dispensing
+    from apps.settlement import services, settlement_sql
+    from apps.settlement.periods import next_period, previous_period
+    from apps.settlement.selectors import monthly_report
+
+    last = dt.date(2026, 11, 1)
+    months = [last]
+    while len(months) < opts["months"]:
+        months.insert(0, previous_period(months[0]))
+    t = time.perf_counter()
+    if not (opts["reuse"] and Dispensing.objects.filter(period=months[0]).exists()):
+        policy = _registries()
+        _persons()
+        for k, period in enumerate(months):
+            _generate(period=period, rows=opts["rows"], offset=k * opts["rows"], policy_id=policy.pk)
+            print(f"  generated {period:%Y-%m}: {time.perf_counter() - t:.0f} s", flush=True)
+    created = settlement_sql.ensure_line_partitions([*months, next_period(last)])
+    print(f"{len(months)} months of {opts['rows']:,} dispensings ready in {time.perf_counter() - t:.1f} s; "
+          f"{len(created)} month partitions of the statement lines created "
+          f"(partitioned: {settlement_sql.lines_partitioned()})", flush=True)
+    timings = {}
+    for period in months:
+        t = time.perf_counter()
+        run = services.settlement_run_now(period=period, clock=timezone.now)
+        timings[period] = time.perf_counter() - t
+        assert run.status == "succeeded", run.error
+        print(f"settlement {period:%Y-%m}: {timings[period]:.1f} s, {run.lines_written:,} lines "
+              f"(history online: {months.index(period)} months), peak {peak_rss_mib():.0f} MiB", flush=True)
+    report_times = {}
+    for period in (months[0], last):
+        t = time.perf_counter()
+        monthly_report(period=period, region=None)
+        report_times[period] = time.perf_counter() - t
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM settlement_statementline")
+        total_lines = cur.fetchone()[0]
+    first, final = months[0], last
+    print(f"year one vs with {len(months) - 1} months online ({total_lines:,} lines in all): settlement "
+          f"{timings[first]:.1f} s → {timings[final]:.1f} s = {timings[final] / timings[first]:.2f}×; monthly report "
+          f"{report_times[first]:.1f} s → {report_times[final]:.1f} s = {report_times[final] / report_times[first]:.2f}×; "
+          f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+
+
 def main(argv: list[str]) -> None:
     opts = _options(argv)
-    django_on_fresh_database("bench_settlement", keep=bool(opts["reuse"]))
+    django_on_fresh_database("bench_settlement" if opts["months"] <= 1 else "bench_settlement_months",
+                             keep=bool(opts["reuse"]))
+    if opts["months"] > 1:
+        return months_mode(opts)
     from django.db import connection
     from django.utils import timezone
 

@@ -191,6 +191,11 @@ class StatementLine(models.Model):
     # deferred per-row check would cost more than writing the lines. Django's ORM still cascades deletes.
     statement = models.ForeignKey(Statement, verbose_name=_("结算单"), on_delete=models.CASCADE, related_name="lines",
                                   db_constraint=False)
+    # The statement's month (issue 16): on PostgreSQL the table is partitioned by it (declarative, one partition a
+    # month, created ahead by the schedule: ``services.statement_line_partitions_ensure``), so a month's lines are
+    # written, read and deleted in its own partition whatever the years kept online. The database's primary key is
+    # (dispensing, period); a dispensing has one period, so it is still on one statement at most.
+    period = models.DateField(_("结算月份"), help_text=_("该月第一天（按月分区）"))
 
     class Meta:
         verbose_name = _("结算单明细")

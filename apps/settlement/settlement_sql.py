@@ -173,7 +173,7 @@ def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: i
         # 1. drop the lines of this chunk's changed drafts (confirmed statements are locked and left alone); their
         #    money lines are written again in step 5
         cur.execute(f"DELETE FROM {adj} WHERE statement_id IN ({touched})", params)
-        cur.execute(f"DELETE FROM {line} WHERE statement_id IN ({touched})", params)
+        cur.execute(f"DELETE FROM {line} WHERE period = %(period)s AND statement_id IN ({touched})", params)
         # 2. one aggregate per changed organisation (summed once per run in AGG), upserted so a statement keeps
         #    its id across reruns; with its line count and input fingerprint
         cur.execute(
@@ -222,8 +222,8 @@ def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: i
         )
         # 4. the lines: every dispensing of the month on its organisation's draft statement
         cur.execute(
-            f"""INSERT INTO {line} (statement_id, dispensing_id)
-                SELECT s.id, m.id FROM {SNAPSHOT} m
+            f"""INSERT INTO {line} (statement_id, dispensing_id, period)
+                SELECT s.id, m.id, %(period)s FROM {SNAPSHOT} m
                 JOIN {stmt} s ON s.{col} = m.org_id AND s.period = %(period)s
                 WHERE m.org_kind = %(kind)s AND m.org_id BETWEEN %(lo)s AND %(hi)s AND s.status = 'draft'""",
             params,
@@ -324,3 +324,73 @@ def organisation_ranges(*, spec: KindSpec, groups: int, region_prefix: str | Non
     if lo is not None:
         ranges.append((lo, hi))
     return ranges
+
+
+# --------------------------------------------------------------------------- statement lines by month (issue 16)
+
+def _line_partition(period: dt.date) -> str:
+    return f"{StatementLine._meta.db_table}_p{period:%Y%m}"
+
+
+def lines_partitioned() -> bool:
+    """Whether the statement lines are a partitioned table (PostgreSQL, migration 0006)."""
+    if not hot_sql.is_postgresql():
+        return False
+    with connection.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_partitioned_table WHERE partrelid = to_regclass(%s)",
+                    [StatementLine._meta.db_table])
+        return cur.fetchone() is not None
+
+
+def line_partition_months() -> list[dt.date]:
+    """The months that have a partition of their own (sorted)."""
+    if not lines_partitioned():
+        return []
+    parent = StatementLine._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute("""SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                       WHERE i.inhparent = to_regclass(%s)""", [parent])
+        names = [row[0] for row in cur.fetchall()]
+    prefix = f"{parent}_p"
+    return sorted(dt.date(int(n[len(prefix):len(prefix) + 4]), int(n[len(prefix) + 4:]), 1)
+                  for n in names if n.startswith(prefix) and n[len(prefix):].isdigit())
+
+
+def ensure_line_partitions(periods) -> list[dt.date]:
+    """Create the missing month partitions of the statement lines for ``periods`` (first days of months), each in
+    its own transaction; lines of such a month already in the default partition (written before its partition
+    existed) are moved into it. Returns the months created. Nothing to do on SQLite."""
+    if not lines_partitioned():
+        return []
+    from django.db import transaction
+
+    from apps.settlement.periods import next_period
+
+    parent = StatementLine._meta.db_table
+    existing = set(line_partition_months())
+    created = []
+    for period in sorted({p.replace(day=1) for p in periods} - existing):
+        name, upper = _line_partition(period), next_period(period)
+        with transaction.atomic(), connection.cursor() as cur:
+            # the new month's table, filled from the default partition, then attached (its index and primary key
+            # are created by the attachment); the parent is locked for the moment this takes
+            cur.execute(f"CREATE TABLE {name} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+            cur.execute(f"ALTER TABLE {name} ADD CONSTRAINT {name}_month CHECK (period >= %s AND period < %s)",
+                        [period, upper])
+            cur.execute(f"""WITH moved AS (DELETE FROM {parent}_default WHERE period >= %s AND period < %s
+                                          RETURNING dispensing_id, statement_id, period)
+                            INSERT INTO {name} (dispensing_id, statement_id, period) SELECT * FROM moved""",
+                        [period, upper])
+            cur.execute(f"ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)",
+                        [period, upper])
+        created.append(period)
+    return created
+
+
+def default_partition_months() -> list[dt.date]:
+    """Months whose lines sit in the default partition (written before their month's partition was created)."""
+    if not lines_partitioned():
+        return []
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT DISTINCT period FROM {StatementLine._meta.db_table}_default ORDER BY 1")
+        return [row[0] for row in cur.fetchall()]

@@ -128,7 +128,7 @@ def test_r_set_1_one_statement_per_organisation_and_month_by_constraint(month):
         Statement.objects.create(organisation_kind="institution", institution=month["hospital"], period=NOV,
                                  computed_at=existing.computed_at)
     with pytest.raises(IntegrityError), transaction.atomic():  # a dispensing on two statements
-        StatementLine.objects.create(statement=_statement(month["p2"]), dispensing=month["d1"])
+        StatementLine.objects.create(statement=_statement(month["p2"]), dispensing=month["d1"], period=NOV)
 
 
 def test_r_set_1_confirmed_statement_is_locked_and_later_reversal_goes_to_next_month(month):
