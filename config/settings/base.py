@@ -244,6 +244,10 @@ CELERY_TASK_ACKS_LATE = True
 # (a month's settlement takes under a minute) and far shorter than the one-hour default
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=15 * 60)}
+# a prefix on the broker's Redis keys lets several deployments (or test runs with real workers) share one Redis
+BROKER_KEY_PREFIX = env("BROKER_KEY_PREFIX", default="")
+if BROKER_KEY_PREFIX:
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = BROKER_KEY_PREFIX
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # One queue per kind of work (issue 16), so each can get its own workers, on their own machines
 # (docker-compose.yml: worker-imports, worker-settlement, worker-monitoring, worker-default). Exact names first;

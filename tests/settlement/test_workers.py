@@ -6,8 +6,9 @@
 - A run split into groups of organisations (a chord on the ``settlement`` queue) shared by two worker processes
   writes exactly the statements of a one-shot run.
 
-The workers are ``celery -A config worker`` subprocesses on the test database, on a Redis database of their own
-(``TEST_CELERY_REDIS_URL``, default ``redis://localhost:6379/14``, emptied first).
+The workers are ``celery -A config worker`` subprocesses on the test database and the Redis of
+``TEST_CELERY_REDIS_URL`` (default ``redis://localhost:6379/14``), each test's queues under a key prefix of its own
+(``BROKER_KEY_PREFIX``), so parallel test runs sharing the Redis never take each other's tasks.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def redis_broker():
+    """This test's key prefix on the Redis broker; its keys are deleted afterwards."""
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
@@ -50,9 +52,11 @@ def redis_broker():
         client.ping()
     except redis.exceptions.ConnectionError:
         pytest.skip(f"no Redis at {REDIS_URL}")
-    client.flushdb()  # this test's own database: no message of an earlier run is redelivered here
-    yield client
-    client.flushdb()
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    for key in client.scan_iter(match=f"{prefix}*"):
+        client.delete(key)
+    client.close()
 
 
 def _database_url() -> str:
@@ -64,13 +68,13 @@ class Worker:
     """A ``celery -A config worker`` process (solo pool: the task runs in the process we kill) on the test
     database and the test Redis."""
 
-    def __init__(self, name: str, tmp_path: Path, **env):
+    def __init__(self, name: str, tmp_path: Path, prefix: str, **env):
         self.name = f"{name}-{uuid.uuid4().hex[:6]}@localhost"
         self.log = tmp_path / f"{name}.log"
         environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DJANGO_DEBUG": "false",
                        "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": REDIS_URL,
                        "CELERY_RESULT_BACKEND": REDIS_URL, "CELERY_TASK_ALWAYS_EAGER": "false",
-                       "LOG_LEVEL": "INFO", "CONN_MAX_AGE": "0", **env}
+                       "LOG_LEVEL": "INFO", "CONN_MAX_AGE": "0", "BROKER_KEY_PREFIX": prefix, **env}
         environment.pop("TEST_DATABASE_NAME", None)
         self.proc = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "celery"), "-A", "config", "worker", "--pool=solo", "-Q", "settlement",
@@ -102,11 +106,11 @@ class Worker:
 
 
 @pytest.fixture
-def workers(tmp_path):
+def workers(tmp_path, redis_broker):
     started: list[Worker] = []
 
     def start(name: str, **env) -> Worker:
-        worker = Worker(name, tmp_path, **env)
+        worker = Worker(name, tmp_path, redis_broker, **env)
         started.append(worker)
         return worker
 
@@ -115,8 +119,9 @@ def workers(tmp_path):
         worker.stop()
 
 
-def _send(task: str, *args) -> None:
+def _send(prefix: str, task: str, *args) -> None:
     client = Celery("test-client", broker=REDIS_URL, backend=REDIS_URL, set_as_current=False)
+    client.conf.broker_transport_options = {"global_keyprefix": prefix}
     client.send_task(task, args=list(args), queue="settlement")
     client.close()
 
@@ -193,7 +198,7 @@ def test_r_set_1_killed_worker_run_is_detected_dead_and_the_rerun_converges_to_a
         worker.wait_ready()
         run = SettlementRun.objects.create(period=NOV)
         # when: the worker takes the run and is killed while it waits in the last group
-        _send("apps.settlement.tasks.run_settlement", run.pk)
+        _send(redis_broker, "apps.settlement.tasks.run_settlement", run.pk)
         _wait(lambda: SettlementRun.objects.filter(pk=run.pk, steps_done=5).exists() and _lock_waiters(blocker),
               60, "the worker to commit 5 groups and wait in the 6th")
         worker.kill()
@@ -291,7 +296,7 @@ def test_r_set_1_split_run_on_two_workers_equals_a_one_shot_run(zhongwei, redis_
         one.wait_ready()
         two.wait_ready()
         run = SettlementRun.objects.create(period=NOV)
-        _send("apps.settlement.tasks.run_settlement", run.pk)
+        _send(redis_broker, "apps.settlement.tasks.run_settlement", run.pk)
         _wait(lambda: SettlementRun.objects.filter(pk=run.pk, steps_total__gt=1, steps_done=F("steps_total") - 1)
               .exists() and _lock_waiters(blocker), 90, "every group but the first written, the first waiting")
         blocker.rollback()
