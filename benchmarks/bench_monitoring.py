@@ -142,10 +142,11 @@ def _make_it_a_real_month():
 def _floors(nov: dt.date) -> tuple[float, float, dict]:
     """The month's floors: one plain GROUP BY over its lines; the rules' bare finding SELECTs (counted, nothing
     written; R-MON-6..9, which build few findings, as the batch runs them)."""
-    from django.db import connection
+    from django.db import connection, transaction
 
     from apps.core import sql as core_sql
     from apps.monitoring import services
+    from apps.monitoring.rules.base import batch_memory
 
     t = time.perf_counter()
     with connection.cursor() as cur:
@@ -162,7 +163,8 @@ def _floors(nov: dt.date) -> tuple[float, float, dict]:
         t = time.perf_counter()
         query = services._month_query(rule, nov, th)
         if query is not None:
-            with connection.cursor() as cur:
+            with transaction.atomic(), connection.cursor() as cur:
+                batch_memory()  # as the batch runs it
                 cur.execute(f"SELECT count(*) FROM ({query.sql}) AS q", query.params)
                 n = cur.fetchone()[0]
         else:

@@ -20,7 +20,7 @@ from apps.institutions.services import institution_sanction
 from apps.monitoring import selectors
 from apps.monitoring.models import Alert, MonitoringRun, MonitoringSettings, Rule
 from apps.monitoring.rules import codes, organisations, physicians, prescribing, pricing, supply, volume
-from apps.monitoring.rules.base import FINDING_COLUMNS, Finding, FindingQuery, month_bounds
+from apps.monitoring.rules.base import FINDING_COLUMNS, Finding, FindingQuery, batch_memory, month_bounds
 from apps.monitoring.rules.rows import line_rows_for_month
 from apps.pharmacies.services import pharmacy_sanction
 from apps.physicians.models import Physician
@@ -117,9 +117,11 @@ def alerts_insert_from_query(*, query: FindingQuery, source: str, now: dt.dateti
                   IS DISTINCT FROM (excluded.amount_at_risk, excluded.summary, excluded.evidence)
           RETURNING (xmax = 0) AS new)
         SELECT (SELECT count(*) FROM found), (SELECT count(*) FROM written WHERE new)"""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, source, Alert.Status.OPEN.value, now, now])
-        found, new = cursor.fetchone()
+    with transaction.atomic():
+        batch_memory()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, source, Alert.Status.OPEN.value, now, now])
+            found, new = cursor.fetchone()
     return int(found), int(new)
 
 

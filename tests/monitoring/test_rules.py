@@ -248,6 +248,25 @@ def test_r_mon_6_defaults_top_five_without_outliers():
     assert sorted(x.person_id for x in found) == sorted(p.pk for p in people[:5])
 
 
+def test_r_mon_6_patient_top_of_two_cities_pools_is_two_findings_and_two_alerts():
+    """One patient with 600.00 of fund at a Zhongwei pharmacy (city 640500) and 400.00 at a Yinchuan pharmacy (city
+    640100): rank 1 in each city's pool (defaults: top 5) → two findings with their own keys (the city is part of
+    the key), amounts 600.00 and 400.00, each about its pharmacy; the batch writes both."""
+    from apps.monitoring import services
+    from apps.monitoring.models import Alert
+
+    s = b.world()
+    yinchuan = f.PharmacyFactory(region=f.region("640104"))
+    b.dispense(s, day=D(2026, 11, 3), fund=Decimal("600.00"))
+    b.dispense(s, day=D(2026, 11, 20), fund=Decimal("400.00"), pharmacy=yinchuan, days_supply=5)
+    found = b.findings("R-MON-6")
+    assert sorted((x.pharmacy_id, x.amount) for x in found) == sorted(
+        [(s.pharmacy.pk, Decimal("600.00")), (yinchuan.pk, Decimal("400.00"))])
+    assert len({x.key for x in found}) == 2
+    services.monitoring_run_now(period=b.NOV, now=b.NOW)
+    assert Alert.objects.filter(rule="R-MON-6").count() == 2
+
+
 def test_r_mon_7_pharmacy_unable_to_serve_six_months_fires_five_months_does_not():
     """Judged on 2026-11-30: unable to serve since 2026-05-01 (≥ 6 months) → flagged; since 2026-07-01 → not."""
     s = b.world()
