@@ -6,6 +6,7 @@ from celery import chord, group, shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from apps.core.exceptions import ApplicationError
 from apps.settlement import money_services, services
 from apps.settlement.periods import period_of, previous_period
 
@@ -70,7 +71,15 @@ def _last_month():
 @shared_task(name="apps.settlement.tasks.settle_previous_month")
 def settle_previous_month() -> str:
     """R-SET-4: the schedule settles last month on each of the 1st–5th (reruns pick up late data; confirmed
-    statements stay locked)."""
+    statements stay locked). With ``SETTLEMENT_GROUPS`` > 0 the run is queued and split over the settlement
+    workers like an administrator's (a live run of the month is left to finish: "skipped")."""
+    if getattr(settings, "SETTLEMENT_GROUPS", 0) > 0:
+        try:
+            return services.settlement_run_start(period=_last_month(), now=timezone.now()).status
+        except ApplicationError as exc:
+            if exc.code == "run_in_progress":
+                return "skipped"
+            raise
     return services.settlement_run_now(period=_last_month(), clock=timezone.now).status
 
 
