@@ -14,7 +14,8 @@ from tests import factories as f
 from tests.applications.factories import stage_actor
 from tests.applications.factories import patient, setup_hospital, submit, stage_actor
 
-pytestmark = pytest.mark.django_db
+# the pages take "now" from the clock (views are edges); the world (agreements, policies) is dated around 2026-12-01
+pytestmark = [pytest.mark.django_db, pytest.mark.today("2026-12-01")]
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 

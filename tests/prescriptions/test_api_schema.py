@@ -14,7 +14,9 @@ from apps.prescriptions.models import Prescription
 from tests import factories as f
 from tests.prescriptions import factories as rx
 
-pytestmark = pytest.mark.django_db
+# uploads, quotes and dispensings go through the API/pages, which take "now" from the clock; the set-up
+# (policies, agreements, applications to 2027-12-31) is dated around 2026-12-01, so the clock is fixed there
+pytestmark = [pytest.mark.django_db, pytest.mark.today("2026-12-01")]
 
 PREFIXES = ("/api/v1/prescriptions/", "/api/v1/dispensings/", "/api/v1/stock-movements/", "/api/v1/stock/",
             "/api/v1/manual-claims/", "/api/v1/cross-region-filings/")

@@ -6,7 +6,9 @@ from apps.prescriptions.services import upload as rx_upload
 from apps.prescriptions.models import Dispensing
 from tests.prescriptions import factories as rx
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# uploads, quotes and dispensings go through the API/pages, which take "now" from the clock; the set-up
+# (policies, agreements, applications to 2027-12-31) is dated around 2026-12-01, so the clock is fixed there
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.today("2026-12-01")]
 
 
 def test_r_rx_5_pharmacist_quotes_then_dispenses_in_the_browser(login_page, live_server):

@@ -12,7 +12,9 @@ from apps.prescriptions.services import dispensing as rx_dispensing, upload as r
 from apps.prescriptions.models import Dispensing, PatientYearUsage, TraceCode
 from tests.prescriptions import factories as rx
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# uploads, quotes and dispensings go through the API/pages, which take "now" from the clock; the set-up
+# (policies, agreements, applications to 2027-12-31) is dated around 2026-12-01, so the clock is fixed there
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.today("2026-12-01")]
 
 
 def _prescriptions(s, n):

@@ -12,7 +12,9 @@ from apps.applications.models import OtherFundUse
 from tests import factories as f
 from tests.prescriptions import factories as rx
 
-pytestmark = pytest.mark.django_db
+# uploads, quotes and dispensings go through the API/pages, which take "now" from the clock; the set-up
+# (policies, agreements, applications to 2027-12-31) is dated around 2026-12-01, so the clock is fixed there
+pytestmark = [pytest.mark.django_db, pytest.mark.today("2026-12-01")]
 
 
 def _xlsx(rows):

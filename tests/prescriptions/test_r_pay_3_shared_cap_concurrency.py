@@ -15,7 +15,9 @@ from tests import factories as f
 from tests.prescriptions import factories as rx
 from tests.prescriptions.test_concurrency import _prescriptions
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# uploads, quotes and dispensings go through the API/pages, which take "now" from the clock; the set-up
+# (policies, agreements, applications to 2027-12-31) is dated around 2026-12-01, so the clock is fixed there
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.today("2026-12-01")]
 
 
 def test_r_pay_3_parallel_other_fund_use_and_dispensings_never_exceed_the_cap():

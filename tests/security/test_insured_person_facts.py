@@ -16,7 +16,9 @@ from apps.core.models import Event
 from tests import factories as f
 from tests.prescriptions import factories as rx
 
-pytestmark = pytest.mark.django_db
+# uploads, quotes and dispensings go through the API/pages, which take "now" from the clock; the set-up
+# (policies, agreements, applications to 2027-12-31) is dated around 2026-12-01, so the clock is fixed there
+pytestmark = [pytest.mark.django_db, pytest.mark.today("2026-12-01")]
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 TODAY = NOW.date()

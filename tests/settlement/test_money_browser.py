@@ -90,6 +90,7 @@ def test_r_set_5_bureau_confirms_month_sees_sanctions_on_statements_payment_list
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.today("2026-12-03")  # the pages read the clock: the day the tests act (sf.AT), before the 10th and the 5th
 def test_r_set_2_hospital_pays_ward_deliveries_sees_deposit_and_reports_pharmacy_uploads(
         page, login_page, live_server, zhongwei, tmp_path):
     """Ward delivery 2,940.00 owed to the pharmacy: the hospital records 1,000.00 → part paid, 1,940.00 outstanding.

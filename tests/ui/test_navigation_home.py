@@ -45,6 +45,7 @@ def test_bureau_home_shows_each_tile_once_and_says_when_the_chart_is_empty(chang
     assert 'id="trend-empty"' in html and '<canvas id="trend"' not in html
 
 
+@pytest.mark.today("2026-12-01")  # the home view reads the clock; busy_month() is November 2026
 def test_hospital_home_lists_what_needs_doing_and_the_next_steps(zhongwei):
     month = busy_month()
     html = _client(month.hospital).get("/").content.decode()
@@ -53,6 +54,7 @@ def test_hospital_home_lists_what_needs_doing_and_the_next_steps(zhongwei):
     assert 'href="/applications/new/"' in todo and "新建待遇申请" in todo
 
 
+@pytest.mark.today("2026-12-01")  # the home view reads the clock; busy_month() is November 2026
 def test_pharmacy_home_offers_its_next_steps(zhongwei):
     month = busy_month()
     html = _client(month.pharmacist).get("/").content.decode()

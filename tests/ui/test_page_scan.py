@@ -6,7 +6,9 @@ from django.test import Client
 from tests.ui.data import busy_month
 from tests.ui.scan import crawl, findings
 
-pytestmark = pytest.mark.django_db
+# the pages read "now" from the clock (views are edges); busy_month() is November 2026 with a prescription flowed
+# "now", so the clock is fixed on the day after the month
+pytestmark = [pytest.mark.django_db, pytest.mark.today("2026-12-01")]
 
 
 @pytest.fixture
