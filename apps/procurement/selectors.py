@@ -208,6 +208,8 @@ def agreement_filters(*, institution=None, year=None, cycle_year=None, product=N
                 out[name] = int(value)
             except (TypeError, ValueError):
                 raise ValueError(f"{label}“{value}”应为整数") from None
+            if name == "year" and not 1 <= out[name] <= 9999:  # a year a date can hold (was a 500, R-SEC-4)
+                raise ValueError(f"{label}“{value}”应在 1–9999 之间，如 2026")
     return out
 
 

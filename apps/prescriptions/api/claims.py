@@ -158,6 +158,8 @@ class BeyondCapReport(APIView):
             year = int(request.query_params.get("year") or timezone.localdate().year)
         except ValueError:
             raise ApplicationError("invalid", "年度应为数字，如 2026", fields={"year": ["应为数字"]}) from None
+        if not 1 <= year <= 9999:  # a year a date can hold (year -5 or 99999 was a 500 in the year lookup, R-SEC-4)
+            raise ApplicationError("invalid", "年度应在 1–9999 之间，如 2026", fields={"year": ["超出范围"]})
         rows = selectors.beyond_cap_by_patient(user=request.user, year=year)
         return Response({"year": year, "results": [
             {"name": r.person.name, "id_number": mask_id_number(r.person.id_number),
