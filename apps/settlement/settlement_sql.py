@@ -328,6 +328,9 @@ def organisation_ranges(*, spec: KindSpec, groups: int, region_prefix: str | Non
 
 # --------------------------------------------------------------------------- statement lines by month (issue 16)
 
+PARTITION_LOCK_KEY = 73511  # creating a month partition of the statement lines (one at a time)
+
+
 def _line_partition(period: dt.date) -> str:
     return f"{StatementLine._meta.db_table}_p{period:%Y%m}"
 
@@ -372,6 +375,11 @@ def ensure_line_partitions(periods) -> list[dt.date]:
     for period in sorted({p.replace(day=1) for p in periods} - existing):
         name, upper = _line_partition(period), next_period(period)
         with transaction.atomic(), connection.cursor() as cur:
+            # two runs (or a run and the schedule) creating the same month take turns; the second finds it made
+            cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", [PARTITION_LOCK_KEY])
+            cur.execute("SELECT to_regclass(%s)", [name])
+            if cur.fetchone()[0] is not None:
+                continue
             # the new month's table, filled from the default partition, then attached (its index and primary key
             # are created by the attachment); the parent is locked for the moment this takes
             cur.execute(f"CREATE TABLE {name} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
