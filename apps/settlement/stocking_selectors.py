@@ -14,7 +14,7 @@ from django.db.models.functions import Concat, Substr
 from apps.catalogue.models import Drug, TherapeuticArea
 from apps.core.models import DesignationStatus, Region
 from apps.core.scoping import scope_to_user
-from apps.core.selectors import region_q, region_settings_for
+from apps.core.selectors import region_q, region_settings_by_region, region_settings_for
 from apps.institutions.models import Institution, PharmacyCommitteeMeeting
 from apps.pharmacies.models import Pharmacy
 from apps.physicians.models import Physician
@@ -107,7 +107,7 @@ def stocking_metrics(*, on: dt.date, region=None) -> dict:
     for cell in stocked_cells:
         by_institution_cells.setdefault(cell["institution_id"], []).append(cell)
 
-    settings_by_region: dict = {}
+    settings_by_region = region_settings_by_region({i.region_id for i in institutions})  # two queries, not 3 a region
     institution_rows = []
     for inst in institutions:
         specialty = inst.specialty_id if inst.hospital_type == Institution.HospitalType.SPECIALIST else None
