@@ -26,6 +26,7 @@ floor, a rerun with no new dispensing ≤ 1× (it writes nothing), memory flat; 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import time
 from decimal import Decimal
@@ -187,13 +188,27 @@ def _persons():
     with connection.cursor() as cur:
         cur.execute("SELECT id FROM core_region WHERE level = 'county' ORDER BY id")
         county_ids = [r[0] for r in cur.fetchall()]
+        # ID numbers are stored encrypted with their keyed digest (PIPL): computed here, copied in with the rows
+        from apps.core import crypto, sql as hot_sql
+        from apps.core.fields import digest_value
+
+        buffer = io.StringIO()
+        for g in range(1, PERSONS + 1):
+            number = str(g).rjust(18, "0")
+            buffer.write(f"{g}\t{crypto.encrypt(number, kind='id_number')}\t"
+                         f"{digest_value(number, kind='id_number')}\t{digest_value(number, kind='id_number', tail=4)}\n")
+        buffer.seek(0)
+        cur.execute("CREATE TEMP TABLE bench_ids (g integer, id_number text, digest text, tail text)")
+        hot_sql.copy_from(cur, "COPY bench_ids (g, id_number, digest, tail) FROM STDIN", buffer)
         cur.execute("""
-            INSERT INTO applications_insuredperson (created_at, updated_at, id_number, name, sex, birth_date,
-                insurance_type, insured_region_id, phone, card_number, employer)
-            SELECT now(), now(), lpad(g::text, 18, '0'), '参保人' || g, CASE WHEN g %% 2 = 0 THEN 'male' ELSE 'female' END,
+            INSERT INTO applications_insuredperson (created_at, updated_at, id_number, id_number_digest,
+                id_number_tail_digest, name, sex, birth_date, insurance_type, insured_region_id, phone, card_number,
+                employer)
+            SELECT now(), now(), b.id_number, b.digest, b.tail, '参保人' || g, CASE WHEN g %% 2 = 0 THEN 'male' ELSE 'female' END,
                    date '1950-01-01' + (g %% 20000), CASE WHEN g %% 3 = 0 THEN 'resident' ELSE 'employee' END,
                    (%s::bigint[])[1 + g %% %s], '', '', ''
-            FROM generate_series(1, %s) g""", [county_ids, len(county_ids), PERSONS])
+            FROM bench_ids b ORDER BY g""", [county_ids, len(county_ids)])
+        cur.execute("DROP TABLE bench_ids")
 
 
 def orm_loop_settlement(*, period: dt.date, limit: int) -> tuple[float, int]:

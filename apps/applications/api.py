@@ -370,7 +370,7 @@ class OtherFundUseListCreateView(GenericAPIView):
 
     @extend_schema(responses=OtherFundUseSerializer(many=True))
     def get(self, request):
-        qs = selectors.other_fund_uses_visible_to(request.user).order_by("-year", "-month", "person__id_number")
+        qs = selectors.other_fund_uses_visible_to(request.user).order_by("-year", "-month", "person__name", "person_id")
         if request.query_params.get("id_number"):
             qs = qs.filter(person__id_number=request.query_params["id_number"].strip().upper())
         page = self.paginate_queryset(qs)

@@ -3,6 +3,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.fields import DigestField, EncryptedCharField, EncryptedJSONField
 from apps.core.models import TimeStampedModel
 from apps.policies.models import InsuranceType
 
@@ -25,23 +26,28 @@ HOSPITAL_STAGES = frozenset({Stage.PHYSICIAN, Stage.PHARMACY_DEPT, Stage.INSURAN
 
 
 class InsuredPerson(TimeStampedModel):
-    """An insured person (参保人), one per resident ID number (R-APP-2, R-APP-3)."""
+    """An insured person (参保人), one per resident ID number (R-APP-2, R-APP-3). The ID number and phone are stored
+    encrypted (PIPL, ``apps.core.fields``); the ID number is found and kept unique through its keyed digest."""
 
-    id_number = models.CharField(_("身份证号"), max_length=18, unique=True)
+    id_number = EncryptedCharField(_("身份证号"), max_length=18, kind="id_number", digest_field="id_number_digest",
+                                   tail_digest_field="id_number_tail_digest")
+    id_number_digest = DigestField(_("身份证号摘要"), source="id_number", unique=True)
+    id_number_tail_digest = DigestField(_("身份证号后四位摘要"), source="id_number", tail=4, db_index=True,
+                                        help_text=_("按身份证号后四位查找"))
     name = models.CharField(_("姓名"), max_length=64)
     sex = models.CharField(_("性别"), max_length=6, choices=Sex.choices)
     birth_date = models.DateField(_("出生日期"))
     insurance_type = models.CharField(_("参保类型"), max_length=10, choices=InsuranceType.choices)
     insured_region = models.ForeignKey("core.Region", verbose_name=_("参保地"), on_delete=models.PROTECT,
                                        related_name="insured_persons")
-    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    phone = EncryptedCharField(_("联系电话"), max_length=20, blank=True, kind="phone")
     card_number = models.CharField(_("医保卡号"), max_length=32, blank=True)
     employer = models.CharField(_("工作单位"), max_length=128, blank=True)
 
     class Meta:
         verbose_name = _("参保人")
         verbose_name_plural = _("参保人")
-        ordering = ["id_number"]
+        ordering = ["name", "id"]  # the ID number column is ciphertext: no meaningful order
 
     def __str__(self):
         return f"{self.name}（{self.id_number[-4:]}）"
@@ -97,7 +103,7 @@ class Application(TimeStampedModel):
     first_use_on = models.DateField(_("首次用药日期"), null=True, blank=True,
                                     help_text=_("R-APP-10：允许先用药后备案的地区，备案前已用药的日期"))
     # insured person's details as entered on the form (the person record holds the current ones)
-    patient_phone = models.CharField(_("申请时联系电话"), max_length=20, blank=True)
+    patient_phone = EncryptedCharField(_("申请时联系电话"), max_length=20, blank=True, kind="phone")
     status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.SUBMITTED,
                               db_index=True)
     review_stages = models.JSONField(_("审核环节"), default=list,
@@ -298,8 +304,9 @@ class InsuredPersonChange(models.Model):
                                related_name="changes")
     institution = models.ForeignKey("institutions.Institution", verbose_name=_("提出机构"), null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
-    before = models.JSONField(_("修改前"), default=dict)
-    after = models.JSONField(_("修改后"), default=dict)
+    # the facts (the phone among them) encrypted at rest like the person's own (PIPL)
+    before = EncryptedJSONField(_("修改前"), default=dict, kind="person_facts")
+    after = EncryptedJSONField(_("修改后"), default=dict, kind="person_facts")
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING,
                               db_index=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("提出人"), null=True, blank=True,

@@ -9,6 +9,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.fields import EncryptedCharField
+
 
 class TimeStampedModel(models.Model):
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
@@ -326,7 +328,7 @@ class DesignatedOrganisation(TimeStampedModel):
     region = models.ForeignKey(Region, verbose_name=_("所在县区"), on_delete=models.PROTECT, related_name="+")
     address = models.CharField(_("地址"), max_length=255, blank=True)
     contact_name = models.CharField(_("联系人"), max_length=64, blank=True)
-    contact_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    contact_phone = EncryptedCharField(_("联系电话"), max_length=20, blank=True, kind="phone")  # encrypted (PIPL)
     status = models.CharField(_("状态"), max_length=12, choices=DesignationStatus.choices,
                               default=DesignationStatus.APPLIED, db_index=True)
     status_changed_at = models.DateTimeField(_("状态变更时间"), null=True, blank=True)

@@ -15,8 +15,8 @@ class InstitutionsConfig(AppConfig):
         # R-SEC-1: an administrator assigns accounts only to the organisations they see
         accounts_hooks.institutions_visible_to.register(institutions_visible_to)
 
-        # R-SEC-3: field-level before/after of every change
-        auditlog.register(self.get_model("Institution"))
+        # R-SEC-3: field-level before/after of every change; the contact phone (encrypted at rest) masked (R-SEC-2)
+        auditlog.register(self.get_model("Institution"), mask_fields=["contact_phone"])
 
         # R-CAT-2: the institution registry's Excel kind (apps.core.excel)
         from apps.core.excel import registry as excel_kinds

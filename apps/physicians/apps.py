@@ -9,7 +9,8 @@ class PhysiciansConfig(AppConfig):
         from auditlog.registry import auditlog
 
         # R-SEC-3: field-level before/after of every change
-        auditlog.register(self.get_model("Physician"), m2m_fields={"therapeutic_areas"})
+        auditlog.register(self.get_model("Physician"), m2m_fields={"therapeutic_areas"},
+                          mask_fields=["phone"])  # encrypted at rest: masked in the audit rows too (R-SEC-2)
 
         # R-CAT-2: the physician registry's Excel kind (apps.core.excel)
         from apps.core.excel import registry as excel_kinds

@@ -2,6 +2,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.fields import EncryptedCharField
 from apps.core.models import TimeStampedModel
 
 
@@ -30,7 +31,7 @@ class Physician(TimeStampedModel):
     is_treating = models.BooleanField(_("诊治医师"), default=True)
     therapeutic_areas = models.ManyToManyField("catalogue.TherapeuticArea", verbose_name=_("治疗领域"),
                                                related_name="physicians")
-    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    phone = EncryptedCharField(_("联系电话"), max_length=20, blank=True, kind="phone")  # encrypted at rest (PIPL)
     practice_licence_no = models.CharField(_("执业证书编号"), max_length=64, blank=True)
     # R-DOC-1 eligibility
     no_insurance_sanction_3y = models.BooleanField(_("近三年无医保处理"), default=True)

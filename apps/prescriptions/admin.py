@@ -43,7 +43,7 @@ class TraceCodeAdmin(ReadOnlyScopedAdmin):
 class PatientYearUsageAdmin(ReadOnlyScopedAdmin):
     scope_fields = {"region_fields": ("person__insured_region",), "institution_field": None, "pharmacy_field": None}
     list_display = ["person", "year", "deductible_met", "fund_paid", "dispensing_count"]
-    search_fields = ["person__name", "person__id_number"]
+    search_fields = ["person__name", "=person__id_number"]  # a whole ID number, through its digest (PIPL)
 
 
 @admin.register(StockMovement)

@@ -56,7 +56,11 @@ def prescription_list(*, user, filters: PrescriptionFilters | None = None) -> Qu
         qs = qs.filter(issued_at__date__lte=f.date_to)
     if f.patient:
         term = f.patient.strip()
-        qs = qs.filter(Q(person__name__icontains=term) | Q(person__id_number__endswith=term))
+        # the ID number is encrypted at rest (PIPL): a whole one, or its last four characters, through keyed digests
+        match = Q(person__name__icontains=term) | Q(person__id_number=term)
+        if len(term) == 4:
+            match |= Q(person__id_number__endswith=term)
+        qs = qs.filter(match)
     if f.serial_no:
         qs = qs.filter(serial_no__icontains=f.serial_no.strip())
     return qs.order_by("-issued_at", "-id")

@@ -14,6 +14,14 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or any(p in SECRET_KEY.lower
     raise ImproperlyConfigured(
         "DJANGO_SECRET_KEY must be a real secret of at least 50 random characters (e.g. "
         "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`), not a placeholder")
+FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default="")
+if (len(FIELD_ENCRYPTION_KEY) < 32 or len(set(FIELD_ENCRYPTION_KEY)) < 5 or FIELD_ENCRYPTION_KEY == SECRET_KEY
+        or FIELD_ENCRYPTION_KEY.startswith("dev-field-key-")
+        or any(p in FIELD_ENCRYPTION_KEY.lower() for p in _PLACEHOLDERS)):
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEY must be a real secret of at least 32 random characters, other than DJANGO_SECRET_KEY "
+        "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`): ID numbers and phones are "
+        "encrypted with it (PIPL)")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 if env("DATABASE_REPLICA_URL", default=""):  # reports and exports read there (config/db_router.py)

@@ -13,9 +13,12 @@ from tests import factories as f
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run_production(*args, secret="k" * 10 + "Qw3rTy-uIoP_aSdFgHjKl-ZxCvBnM_0987654321-poIUytrEW-qaz"):
+def _run_production(*args, secret="k" * 10 + "Qw3rTy-uIoP_aSdFgHjKl-ZxCvBnM_0987654321-poIUytrEW-qaz",
+                    field_key="Fx7-pQ2_wZ9rT4yU1iO8aS5dG3hJ6kL0zXcVbNm"):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env = {k: v for k, v in env.items() if not k.startswith("FIELD_ENCRYPTION_")}
     env.update(DJANGO_SETTINGS_MODULE="config.settings.production", DJANGO_SECRET_KEY=secret,
+               FIELD_ENCRYPTION_KEY=field_key,
                DATABASE_URL=os.environ.get("DATABASE_URL", f"sqlite:///{ROOT / 'db.sqlite3'}"))
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)

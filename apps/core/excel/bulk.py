@@ -13,6 +13,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
 
 from apps.core import sql as hot_sql
+from apps.core.fields import DigestField, EncryptedCharField
 
 BATCH_SIZE = 2000
 COPY_CHUNK = 10000
@@ -26,6 +27,8 @@ def _escape(s: str) -> str:
 
 
 def _converter(field: models.Field):
+    if isinstance(field, EncryptedCharField):  # personal numbers: the ciphertext, as save() would write (PIPL)
+        return lambda v: r"\N" if v is None else _escape(field.get_db_prep_save(v, connection) or "")
     if isinstance(field, models.JSONField):
         return lambda v: r"\N" if v is None else json.dumps(v, cls=DjangoJSONEncoder,
                                                            ensure_ascii=False).replace("\\", "\\\\")
@@ -60,6 +63,9 @@ def insert_values(model: type[models.Model], rows: list[dict], *, now) -> list[i
         objs = [model(**{**{name: now for name in auto_fields}, **row}) for row in rows]
         model.objects.bulk_create(objs, batch_size=BATCH_SIZE)
         return [o.pk for o in objs]
+    digest_fields = [f for f in fields if isinstance(f, DigestField)]
+    if digest_fields:  # keyed lookup digests of encrypted fields, as pre_save() would compute them (PIPL)
+        rows = [{**row, **{f.attname: f.digest_of_row(row) for f in digest_fields}} for row in rows]
     pk = meta.pk
     table = meta.db_table
     ids = hot_sql.next_ids(table, pk.column, len(rows))
