@@ -17,6 +17,7 @@ from apps.applications import services
 from apps.applications.models import Application, Stage
 from apps.institutions.models import HospitalDuty
 from apps.core.idnumber import make_id_number
+from apps.demo.window import demo_start
 
 # key, hospital user, physician, pharmacy, insured region, patient region, birth, female, name, generic,
 # ICD-10, diagnosis, usage, course, days ago submitted, steps
@@ -139,7 +140,7 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
         if stdout:
             stdout.write("  applications: demo users missing, skipped")
         return
-    earliest = dt.date(today.year, 1, 2)  # the demo catalogue is listed from 1 January
+    earliest = demo_start(today) + dt.timedelta(days=1)  # the demo catalogue is listed from the window's start
     created = 0
     pdf, png = _minimal_pdf("Medical record"), _minimal_png()
     for (key, hospital, physician, pharmacy, insured, home, birth, female, name, generic, icd, diagnosis, usage,

@@ -3,6 +3,7 @@ import datetime as dt
 from decimal import Decimal
 
 from apps.catalogue.models import Drug, PaymentStandard, TherapeuticArea
+from apps.demo.window import demo_start
 
 # generic, dosage form, specification, manufacturer, area, route, cold chain, standard, first self-pay %, category
 DRUGS = [
@@ -71,9 +72,12 @@ def _mid_year(start: dt.date, today: dt.date) -> dt.date | None:
 
 def load(*, today: dt.date, now: dt.datetime, stdout=None):
     areas = {a.code: a for a in TherapeuticArea.objects.all()}
-    start = dt.date(today.year, 1, 1)
+    window = demo_start(today)  # the demo year: twelve months back (apps/demo/window.py)
     for i, (generic, form, spec, maker, area, route, cold, standard, ratio, category) in enumerate(DRUGS, start=1):
-        end = dt.date(start.year + 1, 12, 31) if category == "negotiated" else dt.date(start.year, 12, 31)
+        # negotiated drugs are listed over the whole demo year; a regular drug's listing runs one year (R-CAT-4),
+        # so it starts on 1 January and is still listed today
+        start = window if category == "negotiated" else dt.date(today.year, 1, 1)
+        end = dt.date(today.year + 1, 12, 31) if category == "negotiated" else dt.date(today.year, 12, 31)
         drug, created = Drug.objects.get_or_create(code=drug_code(i, area), defaults=dict(
             generic_name=generic, dosage_form=form, specification=spec, manufacturer=maker,
             category=category, therapeutic_area=areas[area], route=route, cold_chain=cold,
@@ -93,7 +97,7 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
                                            valid_until=mid - dt.timedelta(days=1), source="演示数据（续约前）")
             PaymentStandard.objects.create(drug=drug, amount=drug.payment_standard, valid_from=mid,
                                            source="演示数据（续约降价）")
-    _load_withdrawn(areas=areas, start=start, today=today)
+    _load_withdrawn(areas=areas, start=window, today=today)
     if stdout:
         stdout.write(f"  catalogue: {Drug.objects.count()} drugs")
 
@@ -110,7 +114,7 @@ def _load_withdrawn(*, areas, start: dt.date, today: dt.date) -> None:
         code=code, generic_name=generic, dosage_form=form, specification=spec, manufacturer=maker,
         category=category, therapeutic_area=areas[area], route=route, cold_chain=cold,
         payment_standard=Decimal(standard), first_self_pay_ratio=Decimal(ratio) / 100,
-        agreement_start=start, agreement_end=dt.date(start.year + 1, 12, 31),
+        agreement_start=start, agreement_end=dt.date(today.year + 1, 12, 31),
         withdrawn_on=withdrawn_on, withdrawal_reason=Drug.WithdrawalReason.ZERO_USE,
         withdrawal_note="上年度统筹区内使用量为零（演示）",
     )

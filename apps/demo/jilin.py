@@ -17,7 +17,8 @@ from apps.core.idnumber import make_id_number
 from apps.core.models import Region
 from apps.core.roles import Role
 from apps.core.services import region_create, region_settings_apply_preset
-from apps.demo.regions import DEMO_PASSWORD
+from apps.demo.regions import demo_password_hash
+from apps.demo.window import demo_start
 from apps.institutions.models import HospitalDuty, Institution
 from apps.institutions.services import hospital_duty_grant, institution_admit, institution_create
 from apps.pharmacies.models import Pharmacy
@@ -58,7 +59,7 @@ def _user(username, name, role, region=None, institution=None):
     if user is None:
         user = User(username=username, first_name=name, role=role, region=region, institution=institution,
                     is_staff=role == Role.BUREAU_ADMIN)
-        user.set_password(DEMO_PASSWORD)
+        user.password = demo_password_hash()
         user.save()
     return user
 
@@ -74,12 +75,12 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
         # Decision: the sources give no Jilin payment figures; the demo starts from the Hunan parameters (no
         # deductible, 70 % / 60 %) and names itself as a demo policy for the administrator to set.
         values = {k: v for k, v in PRESETS["hunan-2026"].items() if k not in ("name", "source")}
-        policy_create(actor=None, region=city, valid_from=dt.date(today.year, 1, 1),
+        policy_create(actor=None, region=city, valid_from=demo_start(today),
                       name="长春市双通道药品支付政策（演示，参数待管理员设定）", **values)
 
     areas = {a.code: a for a in TherapeuticArea.objects.all()}
-    start = dt.date(today.year, 1, 1)
-    agreement = {"agreement_start": start, "agreement_end": dt.date(start.year + 1, 12, 31)}
+    start = demo_start(today)
+    agreement = {"agreement_start": start, "agreement_end": dt.date(today.year + 1, 12, 31)}
     for code, name, county, level, kind in INSTITUTIONS:
         if Institution.objects.filter(code=code).exists():
             continue

@@ -18,6 +18,7 @@ from apps.catalogue.models import Drug
 from apps.core.exceptions import ApplicationError
 from apps.core.idnumber import make_id_number
 from apps.demo import year
+from apps.demo.window import demo_start
 from apps.demo.applications import stage_actor
 from apps.prescriptions.services import dispensing as rx_dispensing, upload as rx_upload
 from apps.prescriptions.models import Dispensing, Prescription, StockMovement
@@ -76,7 +77,7 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
             continue
         price = (drug.payment_standard * Decimal("0.98")).quantize(Decimal("0.01"))
         quantity = 1 if drug.payment_standard > Decimal("5000") else 2
-        first = max(application.valid_from, start, dt.date(today.year, 1, 2))
+        first = max(application.valid_from, start, demo_start(today) + dt.timedelta(days=1))
         # monthly dispensings from the first covered month up to last week
         day, n = first, 0
         while day <= today - dt.timedelta(days=7):
@@ -156,7 +157,7 @@ def _ensure_applications(*, today: dt.date, now: dt.datetime) -> None:
     reviewer = User.objects.filter(username="reviewer").first()
     if hospital is None or reviewer is None:
         return
-    submitted = max(dt.date(today.year, 1, 2), today - dt.timedelta(days=150))
+    submitted = max(demo_start(today) + dt.timedelta(days=1), today - dt.timedelta(days=150))
     for seq, (name, birth, female, generic, physician, icd, diagnosis, insurance) in enumerate(PATIENTS, start=61):
         id_number = make_id_number("640502", dt.date(*birth), seq, female=female)
         if Application.objects.filter(person__id_number=id_number, generic_name=generic).exists():

@@ -1,15 +1,18 @@
 """Foundation demo data: regions, region settings, payment policies, registries and the demo users."""
 import datetime as dt
+import functools
 import json
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 
 from apps.core.roles import Role
 from apps.catalogue.models import TherapeuticArea
 from apps.core.models import DesignationStatus, Region, RegionSettings
 from apps.core.region_presets import REGION_SETTINGS_PRESETS
+from apps.demo.window import demo_start
 from apps.institutions.models import Institution
 from apps.institutions.models import HospitalDuty
 from apps.institutions.services import hospital_duty_grant, institution_admit, institution_create
@@ -17,9 +20,18 @@ from apps.pharmacies.models import Pharmacy
 from apps.pharmacies.services import pharmacy_admit, pharmacy_create
 from apps.physicians.models import Physician
 from apps.physicians.services import physician_account_link, physician_file, physician_propose, physician_revoke
-from apps.policies.services import policy_create_from_preset
+from apps.policies.models import PaymentPolicy
+from apps.policies.presets import PRESETS
+from apps.policies.services import policy_create, policy_create_from_preset
 
 DEMO_PASSWORD = "demo-pass-2026"
+
+
+@functools.cache
+def demo_password_hash() -> str:
+    """The demo password hashed once per load (the hasher's full work factor; one salt for all demo accounts,
+    which share the password anyway): hashing it per user made the demo's users take seconds each."""
+    return make_password(DEMO_PASSWORD)
 
 INSTITUTIONS = [
     # code, name, county, level, type, specialty, kind, status
@@ -98,10 +110,11 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
         "deposit_rate": REGION_SETTINGS_PRESETS["hunan-2026"]["deposit_rate"]})  # R-SET-1: no deposit in Hunan
     policy_create_from_preset(region=regions["640500"], preset="zhongwei-2021", valid_from=dt.date(2021, 1, 1))
     policy_create_from_preset(region=regions["430100"], preset="hunan-2026", valid_from=dt.date(2026, 1, 1))
+    _load_earlier_policy(regions["430100"], start=demo_start(today))
 
     areas = {a.code: a for a in TherapeuticArea.objects.all()}
-    start = dt.date(today.year, 1, 1)
-    agreement = {"agreement_start": start, "agreement_end": dt.date(start.year + 1, 12, 31)}
+    start = demo_start(today)  # agreements and filings cover the demo year (apps/demo/window.py)
+    agreement = {"agreement_start": start, "agreement_end": dt.date(today.year + 1, 12, 31)}
     # Registries are built through the services, so the demo's status history (events) is real (R-INS-3).
     existing = set(Institution.objects.values_list("code", flat=True))
     for code, name, county, level, htype, specialty, kind, status in INSTITUTIONS:
@@ -157,12 +170,25 @@ def load(*, today: dt.date, now: dt.datetime, stdout=None):
         user = User(username=username, first_name=name, role=role, region=regions.get(region_code),
                     institution=institutions.get(inst), pharmacy=pharmacies.get(pharm),
                     is_superuser=superuser, is_staff=role == Role.BUREAU_ADMIN)
-        user.set_password(DEMO_PASSWORD)
+        user.password = demo_password_hash()
         user.save()
     _load_duty_holders(now=now)
     if stdout:
         stdout.write(f"  registries: {Institution.objects.count()} institutions, {Physician.objects.count()} "
                      f"physicians, {Pharmacy.objects.count()} pharmacies, {User.objects.count()} users")
+
+
+def _load_earlier_policy(region: Region, *, start: dt.date) -> None:
+    """The demo year may open before the region's first policy (Changsha's begins 2026-01-01, a migration seeds
+    it): the months before are covered by a demo period with the same figures, so each of them can be dispensed
+    and settled (R-PAY-1). Decision: a demo assumption, named as such."""
+    first = PaymentPolicy.objects.filter(region=region).order_by("valid_from").first()
+    if first is None or first.valid_from <= start:
+        return
+    values = {k: v for k, v in PRESETS[first.preset or "hunan-2026"].items() if k not in ("name", "source")}
+    policy_create(actor=None, region=region, valid_from=start, valid_until=first.valid_from - dt.timedelta(days=1),
+                  name=f"{region.name}双通道药品支付政策（{start.year}，演示：沿用次年参数）",
+                  source="演示数据：演示年度早于本地区首个政策，沿用其参数", **values)
 
 
 #: R-APP-4 pharmacy-department reviewers: (username, name, institution); the hospital users above are the
@@ -199,6 +225,6 @@ def _demo_user(username: str, name: str, institution: Institution):
     user = User.objects.filter(username=username).first()
     if user is None:
         user = User(username=username, first_name=name, role=Role.HOSPITAL, institution=institution)
-        user.set_password(DEMO_PASSWORD)
+        user.password = demo_password_hash()
         user.save()
     return user
