@@ -50,7 +50,7 @@ class DrugAdmin(FiguresAdminMixin, BureauAdminAccess, ServiceModelAdmin):
     ]
     actions = [transition_action(
         "调出目录", WithdrawActionForm, name="withdraw",
-        call=lambda o, u, **d: services.drug_withdraw(drug=o, actor=u, **d))]
+        call=lambda o, u, **d: services.drug_withdraw(drug=o, actor=u, now=timezone.now(), **d))]
 
     def get_readonly_fields(self, request, obj=None):
         return [*WITHDRAWAL_FIELDS, "code"] if obj else WITHDRAWAL_FIELDS

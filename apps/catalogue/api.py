@@ -177,7 +177,7 @@ class ImportRunSerializer(serializers.ModelSerializer):
 # --- helpers ----------------------------------------------------------------------------------------------------
 
 def _drug_for(user, ref: str) -> Drug:
-    qs = with_current_standard(selectors.drugs_visible_to(user))
+    qs = with_current_standard(selectors.drugs_visible_to(user), today=timezone.localdate())
     # an id is ASCII digits that fit a bigint; "²" or "١٢٣" is a code that matches nothing (R-SEC-4: was 500)
     by_id = ref.isascii() and ref.isdigit() and len(ref) <= 18
     drug = qs.filter(pk=int(ref)).first() if by_id else qs.filter(code=ref.upper()).first()
@@ -223,7 +223,9 @@ class DrugListView(ListAPIView):
     def get_queryset(self):
         filters = DrugFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return with_current_standard(selectors.drug_list(user=self.request.user, filters=filters.validated_data))
+        today = timezone.localdate()
+        return with_current_standard(selectors.drug_list(user=self.request.user, today=today,
+                                                         filters=filters.validated_data), today=today)
 
     @extend_schema(request=DrugInputSerializer, responses={201: DrugDetailSerializer})
     def post(self, request):
@@ -248,7 +250,7 @@ class DrugDetailView(APIView):
         data.is_valid(raise_exception=True)
         changes = dict(data.validated_data)
         effective = changes.pop("effective_date", None)
-        services.drug_update(drug=drug, actor=request.user, effective_date=effective, **changes)
+        services.drug_update(drug=drug, actor=request.user, effective_date=effective or timezone.localdate(), **changes)
         return Response(DrugDetailSerializer(_drug_for(request.user, ref)).data)
 
     put = patch
@@ -262,7 +264,7 @@ class DrugWithdrawView(APIView):
         drug = _drug_for(request.user, ref)
         data = WithdrawSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.drug_withdraw(drug=drug, actor=request.user, **data.validated_data)
+        services.drug_withdraw(drug=drug, actor=request.user, now=timezone.now(), **data.validated_data)
         return Response(DrugDetailSerializer(_drug_for(request.user, ref)).data)
 
 

@@ -46,12 +46,11 @@ def drugs_listed_on(qs: QuerySet[Drug], day: dt.date) -> QuerySet[Drug]:
     return qs.filter(listed_on_q(day))
 
 
-def drug_list(*, user, filters: dict | None = None) -> QuerySet[Drug]:
+def drug_list(*, user, today: dt.date, filters: dict | None = None) -> QuerySet[Drug]:
     """The catalogue as seen by ``user``, filtered by the browser/API filters:
     ``q`` (generic name, code or manufacturer), ``code``, ``generic_name``, ``category``, ``therapeutic_area``
-    (code or name), ``dosage_form``, ``route``, ``listed_on`` (a date), ``active`` (listed today)."""
-    from django.utils import timezone
-
+    (code or name), ``dosage_form``, ``route``, ``listed_on`` (a date), ``active`` (listed on ``today``, given by the
+    view)."""
     qs = drugs_visible_to(user)
     f = filters or {}
     if f.get("q"):
@@ -75,7 +74,6 @@ def drug_list(*, user, filters: dict | None = None) -> QuerySet[Drug]:
     if f.get("listed_on"):
         qs = drugs_listed_on(qs, f["listed_on"])
     if f.get("active") is not None and f.get("active") != "":
-        today = timezone.localdate()
         qs = qs.filter(listed_on_q(today)) if f["active"] else qs.exclude(listed_on_q(today))
     return qs
 
@@ -191,11 +189,8 @@ def _audit_display(kind: str):
     return show
 
 
-def with_current_standard(qs: QuerySet[Drug]) -> QuerySet[Drug]:
-    """Annotate ``current_standard``: the payment standard in force today (R-CAT-3), NULL when none is."""
-    from django.utils import timezone
-
-    today = timezone.localdate()
+def with_current_standard(qs: QuerySet[Drug], *, today: dt.date) -> QuerySet[Drug]:
+    """Annotate ``current_standard``: the payment standard in force on ``today`` (R-CAT-3), NULL when none is."""
     current = PaymentStandard.objects.filter(drug=OuterRef("pk"), valid_from__lte=today).filter(
         Q(valid_until__isnull=True) | Q(valid_until__gte=today)).order_by("-valid_from").values("amount")[:1]
     return qs.annotate(current_standard=Subquery(current))

@@ -79,8 +79,8 @@ def _user_or_none(actor):
 @transaction.atomic
 def drug_update(*, drug: Drug, actor, effective_date: dt.date | None = None, **changes) -> Drug:
     """Change catalogue fields. A new ``payment_standard`` closes the version in force the day before
-    ``effective_date`` (default today) and opens a new one from it (R-CAT-3); the code never changes. Shared
-    reference data: a system-wide role only (R-SEC-1)."""
+    ``effective_date`` and opens a new one from it (R-CAT-3); the caller gives the date (the API and pages default it
+    to today). The code never changes. Shared reference data: a system-wide role only (R-SEC-1)."""
     require_system_wide(actor)
     unknown = set(changes) - set(DRUG_FIELDS) - {"code"}
     if unknown:
@@ -102,8 +102,11 @@ def drug_update(*, drug: Drug, actor, effective_date: dt.date | None = None, **c
     if not changed:
         return drug
     if standard_changed:
-        payment_standard_change(drug=drug, amount=Decimal(new_standard),
-                                effective_date=effective_date or timezone.localdate(), actor=actor, source="手工修改")
+        if effective_date is None:
+            raise ApplicationError("invalid", "修改支付标准须填写生效日期",
+                                   fields={"effective_date": ["修改支付标准须填写生效日期"]})
+        payment_standard_change(drug=drug, amount=Decimal(new_standard), effective_date=effective_date, actor=actor,
+                                source="手工修改")
     drug.save()
     record_event(subject=drug, action=EventAction.DRUG_UPDATED, actor=actor, data={"changes": changed})
     return drug
@@ -133,7 +136,7 @@ def payment_standard_change(*, drug: Drug, amount: Decimal, effective_date: dt.d
 
 
 @transaction.atomic
-def drug_withdraw(*, drug: Drug, withdrawn_on: dt.date, reason: str, note: str = "", actor) -> Drug:
+def drug_withdraw(*, drug: Drug, withdrawn_on: dt.date, reason: str, note: str = "", actor, now: dt.datetime) -> Drug:
     """R-CAT-5 (001 第十七、十八条): record the withdrawal ground and date. From ``withdrawn_on`` the drug is not
     listed (``Drug.is_listed_on``), so prescriptions are refused (``drug_not_listed``), and every active
     treatment application for it ends on that date (001 第二十三条). A withdrawal ends applications in every
@@ -151,12 +154,13 @@ def drug_withdraw(*, drug: Drug, withdrawn_on: dt.date, reason: str, note: str =
     drug.withdrawal_reason = reason
     drug.withdrawal_note = note or ""
     drug.withdrawn_by = _user_or_none(actor)
-    drug.withdrawal_recorded_at = timezone.now()
+    drug.withdrawal_recorded_at = now
     drug.save(update_fields=["withdrawn_on", "withdrawal_reason", "withdrawal_note", "withdrawn_by",
                              "withdrawal_recorded_at", "updated_at"])
     reason_text = str(Drug.WithdrawalReason(reason).label)
     record_event(subject=drug, action=EventAction.DRUG_WITHDRAWN, actor=actor, to_status="withdrawn",
-                 reason=f"{reason_text}{'；' + note if note else ''}", data={"withdrawn_on": str(withdrawn_on)})
+                 reason=f"{reason_text}{'；' + note if note else ''}", data={"withdrawn_on": str(withdrawn_on)},
+                 now=now)
     hooks.drug_withdrawn.send(drug=drug, withdrawn_on=withdrawn_on, reason=f"药品调出目录：{reason_text}", actor=actor)
     return drug
 

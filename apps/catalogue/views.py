@@ -44,7 +44,8 @@ def drug_list(request):
             messages.error(request, "“有效日期”不是有效的日期")
             filters.pop("listed_on")
     today = timezone.localdate()
-    page = paginate(request, selectors.with_current_standard(selectors.drug_list(user=request.user, filters=filters)))
+    page = paginate(request, selectors.with_current_standard(
+        selectors.drug_list(user=request.user, today=today, filters=filters), today=today))
     return render(request, "catalogue/drug_list.html", {
         "page_obj": page, "params": params, "today": today,
         "categories": Drug.Category.choices, "routes": Drug.Route.choices,
@@ -95,7 +96,8 @@ def drug_edit(request, pk):
         data.pop("code", None)
         effective = data.pop("effective_date", None)
         try:
-            services.drug_update(drug=drug, actor=request.user, effective_date=effective, **data)
+            services.drug_update(drug=drug, actor=request.user, effective_date=effective or timezone.localdate(),
+                                 **data)
         except ApplicationError as exc:
             apply_error_to_form(form, exc)
         else:
@@ -113,7 +115,7 @@ def drug_withdraw(request, pk):
     if not form.is_valid():
         form_errors_message(request, form)
     else:
-        run_service(request, lambda: services.drug_withdraw(drug=drug, actor=request.user,
+        run_service(request, lambda: services.drug_withdraw(drug=drug, actor=request.user, now=timezone.now(),
                                                             withdrawn_on=form.cleaned_data["withdrawn_on"],
                                                             reason=form.cleaned_data["reason"],
                                                             note=form.cleaned_data["note"]),

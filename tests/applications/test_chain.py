@@ -160,7 +160,7 @@ def test_r_cat_5_through_catalogue_withdrawal(world):
     app = approve_through(submit(world["hospital"], world["physician"]), world["hospital"], world["reviewer"])
     drug = f.DrugFactory._meta.model.objects.get(generic_name="奥希替尼")
     drug_withdraw(drug=drug, withdrawn_on=dt.date(2027, 3, 1), reason="17.1", note="批准证明文件被注销",
-                  actor=f.system_admin())
+                  actor=f.system_admin(), now=NOW)
     app.refresh_from_db()
     assert app.status == Application.Status.TERMINATED and app.terminated_on == dt.date(2027, 3, 1)
     assert "药品调出目录" in app.termination_reason

@@ -182,7 +182,7 @@ def test_r_cat_5_catalogue_withdrawal_reaches_the_applications_rule_through_its_
     assert services.application_terminate_for_drug_withdrawal in hooks.drug_withdrawn.handlers
     pending = submit(world["hospital"], world["physician"], seq=7)
     catalogue_services.drug_withdraw(drug=world["drug"], withdrawn_on=dt.date(2026, 12, 1),
-                                     reason=Drug.WithdrawalReason.FRAUD, actor=f.system_admin())
+                                     reason=Drug.WithdrawalReason.FRAUD, actor=f.system_admin(), now=NOW)
     pending.refresh_from_db()
     assert pending.status == Application.Status.TERMINATED and pending.terminated_on == dt.date(2026, 12, 1)
     assert "第十七条（三）" in pending.termination_reason

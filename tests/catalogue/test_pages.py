@@ -39,7 +39,8 @@ def test_r_cat_3_r_cat_5_drug_page_shows_history_and_withdrawal(admin_client):
     drug = f.DrugFactory(payment_standard=Decimal("1000.00"))
     drug_update(drug=drug, actor=admin_client.user, payment_standard=Decimal("950.00"),
                 effective_date=dt.date(2026, 7, 1))
-    drug_withdraw(drug=drug, withdrawn_on=dt.date(2026, 10, 1), reason="18.4", note="零使用", actor=admin_client.user)
+    drug_withdraw(drug=drug, withdrawn_on=dt.date(2026, 10, 1), reason="18.4", note="零使用", actor=admin_client.user,
+                  now=dt.datetime(2026, 10, 1, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))))
     page = admin_client.get(reverse("catalogue:drug_detail", args=[drug.pk])).content.decode()
     assert "950.00" in page and "1,000.00" in page and "2026-06-30" in page
     assert "第十八条（四）" in page and "零使用" in page and "已调出" in page
