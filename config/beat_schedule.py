@@ -5,6 +5,18 @@ Task modules add nothing here by themselves: a new periodic job is added to this
 from celery.schedules import crontab
 
 CELERY_BEAT_SCHEDULE = {
+    # R-SEC-4: an import run "running" with no heartbeat for IMPORT_STALE_AFTER_MINUTES was left by a dead worker:
+    # marked failed, so it never stays "running".
+    "import-runs-fail-stale": {
+        "task": "catalogue.import_runs_fail_stale",
+        "schedule": crontab(minute="*/5"),
+    },
+    # R-SEC-4: kept files of failed (refused) imports are deleted after IMPORT_FAILED_FILE_RETENTION_DAYS; the run's
+    # record stays.
+    "import-files-purge": {
+        "task": "catalogue.import_files_purge",
+        "schedule": crontab(minute=40, hour=2),
+    },
     # R-RX-4: prescriptions expire after the configured validity without a human doing anything.
     "expire-prescriptions": {
         "task": "apps.prescriptions.tasks.expire_prescriptions",

@@ -298,6 +298,11 @@ CACHES = {
 PRESCRIPTION_VALIDITY_DAYS = env.int("PRESCRIPTION_VALIDITY_DAYS", default=3)  # R-RX-4
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)  # R-SEC-4
 IMPORT_ASYNC_ROW_THRESHOLD = env.int("IMPORT_ASYNC_ROW_THRESHOLD", default=3000)  # R-CAT-2: larger files run as a Celery task
+# R-SEC-4: a run "running" with no heartbeat for this long is failed by the beat sweep (longer than the longest write
+# transaction of an import, in which no heartbeat can be seen); the kept file of a failed run is deleted after the
+# retention (the run's record stays)
+IMPORT_STALE_AFTER_MINUTES = env.int("IMPORT_STALE_AFTER_MINUTES", default=15)
+IMPORT_FAILED_FILE_RETENTION_DAYS = env.int("IMPORT_FAILED_FILE_RETENTION_DAYS", default=30)
 
 AUDITLOG_INCLUDE_ALL_MODELS = False
 

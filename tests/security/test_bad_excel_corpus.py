@@ -139,6 +139,12 @@ CORPUS = {
     "code formula": lambda: _good(code="=1+1"),
     "duplicate code rows": lambda: workbook_bytes([_row(), _row()], list(IH.values())),
     "hidden first sheet": _hidden_first_sheet,
+    # a valid Excel address, but calamine would hold the whole rectangle A1:XFD1048576 (17 billion cells)
+    "cell at XFD1048576": lambda: _sheet(_good(), lambda d: d.replace(
+        b"</sheetData>", b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData>')),
+    # 4.1 million cells without a reference in one row (16 MB of XML, 40 KB zipped): one column each
+    "cells without references": lambda: _sheet(_good(), lambda d: d.replace(
+        b"</sheetData>", b'<row r="3">' + b"<c/>" * 4_100_000 + b"</row></sheetData>")),
     "duplicate header": _duplicate_header,
 }
 
@@ -193,6 +199,18 @@ def test_r_sec_4_a_duplicate_header_is_refused_naming_the_header_and_its_columns
     letters = f"B 列、{chr(64 + len(IH) + 1)} 列"
     assert f"列标题“{IH['name']}”出现了 2 次（{letters}）" in error["message"], error["message"]
     assert Institution.objects.count() == 0
+
+
+@pytest.mark.parametrize("kind, message", [("cell at XFD1048576", "1048576 行 × 16384 列"),
+                                           ("cells without references", "列），超过导入上限 8,000,000 个单元格"),
+                                           ("column ZZZZZZ", "“ZZZZZZ”超出 Excel 的最大列 XFD")])
+def test_r_sec_4_a_sheet_too_large_to_hold_is_refused_before_it_is_read(client, kind, message):
+    """The reader holds a sheet as one rectangle: its size is measured on the raw XML and refused with what to do,
+    before any memory is spent on it."""
+    resp = _post(client, CORPUS[kind]())
+    assert resp.status_code == 400
+    [error] = resp.json()["errors"]
+    assert message in error["message"] and "后重新上传" in error["message"], error["message"]
 
 
 def test_r_sec_4_an_upload_over_the_size_limit_is_refused_before_it_is_kept(client, settings):

@@ -26,6 +26,17 @@ MAX_SHEET_BYTES = 256 * 1024 * 1024
 MAX_SHARED_BYTES = 64 * 1024 * 1024
 _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
 _ROW_TAG = re.compile(rb"<(?:\w+:)?row[ >]")
+#: calamine holds a sheet as one dense rectangle (rows × columns, ~32 bytes a cell) before a row is read: a cell at
+#: ZZZZZZ2 or XFD1048576 in a 200 KB file asked for gigabytes. The rectangle is measured on the raw XML first.
+MAX_CELLS = 8_000_000
+# a reference of digits only is a row's (a cell's starts with letters); cells in column AA and beyond are rare and
+# read one by one. Attributes are separated by a space in every writer seen; a part with another separator is read
+# with the slower whitespace forms.
+_ROW_NUMBER = re.compile(rb' r="(\d{1,12})"')
+_WIDE_REF = re.compile(rb' r="([A-Z]{2,})\d')
+_ROW_NUMBER_ANY = re.compile(rb'\sr="(\d{1,12})"')
+_WIDE_REF_ANY = re.compile(rb'\sr="([A-Z]{2,})\d')
+_ANY_REFERENCE = re.compile(rb'\sr="')
 
 
 class WorkbookError(Exception):
@@ -51,7 +62,50 @@ def _check_package(fileobj: IO[bytes]) -> None:
                     head = part.read(1 << 16)
                 if _DTD.search(head):
                     raise WorkbookError(f"工作簿部件 {name} 含有 DTD 或实体声明")
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                with package.open(info) as part:
+                    _check_extent(part)
     fileobj.seek(0)
+
+
+def column_number(letters: bytes) -> int:
+    """``b"A"`` → 1, ``b"XFD"`` → 16384."""
+    number = 0
+    for byte in letters:
+        number = number * 26 + byte - 64
+    return number
+
+
+def _check_extent(part: IO[bytes]) -> None:
+    """R-SEC-4: the rectangle calamine would allocate for a worksheet part — its last row (or its number of rows) by
+    its last column (or its number of cells without a reference) — read from the raw XML in streamed chunks, and
+    refused beyond Excel's columns or ``MAX_CELLS``."""
+    last_row = row_tags = cells = references = 0
+    last_column = 26
+    tail = b""
+    while chunk := part.read(1 << 20):
+        data = tail + chunk
+        cut = data.rfind(b">") + 1  # whole tags only; the rest waits for the next chunk
+        data, tail = data[:cut], data[cut:]
+        spaced = data.count(b' r="')
+        odd = data.count(b'r="') != spaced  # another separator (or header="…" of the page margins): exact forms
+        rows = (_ROW_NUMBER_ANY if odd else _ROW_NUMBER).findall(data)
+        if rows:
+            last_row = max(last_row, max(map(int, rows)))
+        row_tags += data.count(b"<row")  # (and a <rowBreaks: only ever more)
+        cells += data.count(b"<c")  # (and <col, <cfRule…: only ever more)
+        references += (len(_ANY_REFERENCE.findall(data)) if odd else spaced) - len(rows)
+        for letters in (_WIDE_REF_ANY if odd else _WIDE_REF).findall(data):
+            if len(letters) > 3 or column_number(letters) > MAX_COLUMNS:
+                raise WorkbookRefused(f"单元格列“{letters.decode()}”超出 Excel 的最大列 XFD，"
+                                      f"请删除数据区域以外的列后重新上传")
+            last_column = max(last_column, column_number(letters))
+    unreferenced = max(0, cells - references)  # cells placed one after the other (each may open a column)
+    rows = max(last_row, row_tags)
+    columns = max(last_column, unreferenced)
+    if rows * columns > MAX_CELLS:
+        raise WorkbookRefused(f"工作表的数据区域过大（{rows} 行 × {columns} 列），超过导入上限 {MAX_CELLS:,} 个单元格："
+                              f"请删除数据区域以外的行和列（选中多余的行或列后删除，而不只是清除内容）后重新上传")
 
 
 class SheetReader:
