@@ -28,12 +28,12 @@ class ApplicationCreateForm(forms.Form):
     diagnosis_name = forms.CharField(label=_("疾病诊断名称"), max_length=128)
     generic_name = forms.CharField(label=_("申请使用药品（通用名）"), max_length=128)
     dosage_form = forms.CharField(label=_("剂型"), max_length=32, required=False,
-                                  help_text=_("同一通用名有多个剂型时必填：一个申请只覆盖一个剂型（R-APP-7、R-CAT-6）"))
+                                  help_text=_("同一通用名有多个剂型时必填：一个申请只覆盖一个剂型"))
     physician_code = forms.ChoiceField(label=_("责任医师"))
     usage = forms.CharField(label=_("药品用法"), max_length=128)
     course_days = forms.IntegerField(label=_("疗程（天）"), min_value=1, max_value=3650)
     first_use_on = forms.DateField(label=_("首次用药日期"), required=False, widget=DATE,
-                                   help_text=_("仅参保地允许先用药后备案时填写（R-APP-10）"))
+                                   help_text=_("仅参保地允许先用药后备案时填写"))
 
     # The two sections of the printed 申请表, by exact field name (never a substring test: "name" is inside
     # "diagnosis_name" and "age" inside "usage").
@@ -77,7 +77,7 @@ class DecisionForm(forms.Form):
                               widget=forms.Textarea(attrs={"rows": 4}),
                               help_text=_("不同意或退回时必须填写理由"))
     valid_until = forms.DateField(label=_("核定有效期止"), required=False, widget=DATE,
-                                  help_text=_("留空则至申请次年12月31日（R-APP-6）"))
+                                  help_text=_("留空则至申请次年12月31日"))
 
 
 class ResubmitForm(forms.Form):

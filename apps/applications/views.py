@@ -98,7 +98,7 @@ def _detail_context(request, application: Application, *, decision_form=None, re
                                 or selectors.user_holds_stage_duty(user, application)),
         "duty_missing": ("" if not owns or application.current_stage not in HOSPITAL_STAGES
                          or selectors.user_holds_stage_duty(user, application)
-                         else f"“{application.get_current_stage_display()}”环节由持有该职责的人员审核（R-APP-4）"),
+                         else f"“{application.get_current_stage_display()}”环节由持有该职责的人员审核"),
         "can_extend": (application.status == Application.Status.APPROVED and application.valid_until is not None
                        and selectors.user_holds_stage_duty(user, application, Stage.PHYSICIAN)
                        and application.valid_until - dt.timedelta(days=services.EXTENSION_WINDOW_DAYS - 1)

@@ -29,7 +29,7 @@ class DrugForm(forms.Form):
     agreement_start = forms.DateField(label=_("协议期开始"), widget=DATE)
     agreement_end = forms.DateField(label=_("协议期结束"), required=False, widget=DATE)
     effective_date = forms.DateField(label=_("支付标准生效日期"), required=False, widget=DATE,
-                                     help_text=_("修改支付标准时填写（R-CAT-3），默认今日；原标准至前一日止"))
+                                     help_text=_("修改支付标准时填写，默认今日；原标准至前一日止"))
 
     def __init__(self, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -56,7 +56,7 @@ class ImportForm(forms.Form):
     file = forms.FileField(label=_("Excel 文件（.xlsx）"),
                            widget=forms.ClearableFileInput(attrs={"accept": ".xlsx"}))
     effective_date = forms.DateField(label=_("支付标准生效日期"), required=False, widget=DATE,
-                                     help_text=_("仅药品目录：本次变更的支付标准自该日起执行，默认今日（R-CAT-3）"))
+                                     help_text=_("仅药品目录：本次变更的支付标准自该日起执行，默认今日"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

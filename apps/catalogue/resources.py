@@ -159,11 +159,11 @@ class DrugImportSpec(imp.ImportSpec):
                 if effective is row.values.get("standard_effective"):  # the row's own date
                     yield H["standard_effective"], (
                         f"{change}。请把本行“{H['standard_effective']}”改为 {earliest} 或之后的日期，"
-                        f"或清空该格以使用本次导入的生效日期（R-CAT-3）")
+                        f"或清空该格以使用本次导入的生效日期")
                 else:  # the run's date
                     yield H["payment_standard"], (
                         f"{change}。请把上传时的“支付标准生效日期”改为 {earliest} 或之后，"
-                        f"或在本行“{H['standard_effective']}”填写该日期（R-CAT-3）")
+                        f"或在本行“{H['standard_effective']}”填写该日期")
 
     def show(self, attr, value):
         if attr == "therapeutic_area_id":

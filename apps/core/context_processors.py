@@ -14,5 +14,5 @@ def calendar_warning(request):
     year = missing_next_year_arrangement(timezone.localdate())
     if year is None:
         return {}
-    return {"calendar_warning": _("%(year)s 年的正式节假日安排尚未导入：涉及该年的办结时限按法定节假日暂定计算，导入后自动重算（R-APP-5）")
+    return {"calendar_warning": _("%(year)s 年的正式节假日安排尚未导入：涉及该年的办结时限按法定节假日暂定计算，导入后自动重算")
             % {"year": year}}

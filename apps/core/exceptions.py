@@ -15,6 +15,8 @@ from rest_framework import exceptions as drf_exceptions, status as http
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_default_handler, set_rollback
 
+from apps.core.formatting import without_rule_ids
+
 logger = logging.getLogger("apps.api")
 
 
@@ -25,10 +27,13 @@ class ApplicationError(Exception):
 
     def __init__(self, code: str, message: str, *, fields: dict | None = None, status: int | None = None,
                  data: dict | None = None):
+        # the message is for a person: rule ids (R-APP-6) stay in the code and the tests (issue 15 item 7)
+        message = without_rule_ids(message)
         super().__init__(message)
         self.code = code
         self.message = message
-        self.fields = fields or {}
+        self.fields = {key: [without_rule_ids(m) if isinstance(m, str) else m for m in value]
+                       if isinstance(value, (list, tuple)) else value for key, value in (fields or {}).items()}
         self.status = status or self.default_status
         self.data = data or {}
 

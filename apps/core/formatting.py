@@ -58,15 +58,29 @@ def count(value) -> str:
     return f"{number.to_integral_value(rounding=ROUND_HALF_UP):,f}"
 
 
-RULE_ID = r"R-[A-Z]{2,5}-\d+[a-z]?"
-_RULE_IDS_IN_BRACKETS = re.compile(
-    r"\s*[（(]\s*(?:见|依据|see )?" + RULE_ID + r"(?:\s*[、,，/及和]\s*" + RULE_ID + r")*\s*[）)]")
-_BARE_RULE_ID = re.compile(r"\s*[（(]?\b" + RULE_ID + r"\b[）)]?")
+RULE_ID = r"R-[A-Z]{2,5}-\d+(?:/\d+)?[a-z]?"
+_IDS = rf"{RULE_ID}(?:\s*(?:[、,，/及和]|\s)\s*{RULE_ID})*"
+_RULE_ID_EDITS = [
+    (re.compile(rf"[（(]\s*(?:见|依据|see )?\s*{_IDS}\s*[）)]"), ""),          # （R-RX-6）
+    (re.compile(rf"([（(])\s*{_IDS}\s*[：:；;，,]\s*"), r"\1"),               # （R-APP-6：最长至…）
+    (re.compile(rf"\s*[，,；;、]\s*{_IDS}\s*(?=[）)])"), ""),                 # （…，R-CAT-6）
+    (re.compile(rf"^(\s*){_IDS}\s*[：:]\s*"), r"\1"),                         # R-APP-5：按工作日计算
+    (re.compile(rf"^(\s*){_IDS}\s+"), r"\1"),                                 # R-STK-2 配备率…
+    (re.compile(rf"\s*[，,；;]\s*{_IDS}\s*$"), ""),                           # …，R-CAT-3
+    (re.compile(rf"\s?{_IDS}\s*[：:]\s*"), ""),                               # …；R-STK-2：…
+    (re.compile(rf"\s?{_IDS}"), ""),                                           # anything left
+]
 
 
 def without_rule_ids(text: str) -> str:
-    """The text a person reads: rule ids (``R-APP-6``) are for code, logs and tests, not for the staff's pages.
-    ``"只能冲正一次（R-RX-6）"`` → ``"只能冲正一次"``."""
+    """The text a person reads: rule ids (``R-APP-6``) are for code, logs and tests, not for the staff's pages;
+    the words around them stay. ``"只能冲正一次（R-RX-6）"`` → ``"只能冲正一次"``, ``"有效期止应在 a 至 b 之间
+    （R-APP-6：最长至申请次年12月31日）"`` → ``"…之间（最长至申请次年12月31日）"``."""
     if not text:
         return text
-    return _BARE_RULE_ID.sub("", _RULE_IDS_IN_BRACKETS.sub("", str(text)))
+    text, previous = str(text), None
+    while previous != text:
+        previous = text
+        for pattern, replacement in _RULE_ID_EDITS:
+            text = pattern.sub(replacement, text)
+    return text

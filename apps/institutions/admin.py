@@ -18,9 +18,9 @@ class InstitutionAdmin(DesignationAdmin):
     fieldsets = [
         (None, {"fields": ["code", "name", "region", "address", "contact_name", "contact_phone"]}),
         ("类别", {"fields": ["level", "hospital_type", "specialty", "kind", "is_public", "grade_a", "is_key_hospital"]}),
-        ("纳入条件（R-INS-1）", {"fields": ["has_clinical_department", "sells_at_negotiated_price",
+        ("纳入条件", {"fields": ["has_clinical_department", "sells_at_negotiated_price",
                                         "info_system_capable", "no_penalty_past_year"]}),
-        ("退出情形（R-INS-4）", {"fields": ["registration_changed_on", "unable_to_serve_since"]}),
+        ("退出情形", {"fields": ["registration_changed_on", "unable_to_serve_since"]}),
         ("状态与补充协议（通过列表页操作变更）", {"fields": list(DesignationAdmin.status_fields)}),
     ]
     actions = designation_actions(services.LIFECYCLE)

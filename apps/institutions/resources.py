@@ -43,7 +43,7 @@ class InstitutionImportSpec(imp.RegistrySpec):
                   "specialty_id", "kind", "has_clinical_department", "sells_at_negotiated_price",
                   "info_system_capable", "no_penalty_past_year")
     lifecycle_attrs = ("agreement_no", "agreement_start", "agreement_end")
-    lifecycle_message = "在纳入时随补充协议登记，不能通过导入填写或修改（R-INS-3）"
+    lifecycle_message = "在纳入时随补充协议登记，不能通过导入填写或修改"
     columns = [
         imp.Column(H["code"], "code", imp.text(20)),
         imp.Column(H["name"], "name", imp.text(128)),

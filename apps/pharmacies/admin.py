@@ -24,10 +24,10 @@ class PharmacyAdmin(DesignationAdmin):
     autocomplete_fields = ["region"]
     fieldsets = [
         (None, {"fields": ["code", "name", "region", "address", "contact_name", "contact_phone", "licence_no"]}),
-        ("纳入条件（R-PHA-1）", {"fields": ["has_business_licence", "has_dedicated_storage", "stocks_cold_chain",
+        ("纳入条件", {"fields": ["has_business_licence", "has_dedicated_storage", "stocks_cold_chain",
                                         "has_cold_storage", "sells_at_or_below_price", "has_licensed_pharmacist",
                                         "traceability_capable", "delivery_capable", "no_penalty_past_year"]}),
-        ("退出情形（R-INS-4）", {"fields": ["registration_changed_on", "unable_to_serve_since"]}),
+        ("退出情形", {"fields": ["registration_changed_on", "unable_to_serve_since"]}),
         ("状态与补充协议（通过列表页操作变更）", {"fields": list(status_fields)}),
     ]
     actions = [

@@ -48,7 +48,7 @@ class PharmacyImportSpec(imp.RegistrySpec):
     columns = [_column(attr) for attr in H]
     #: signed on admission (R-PHA-1); the licence is revoked only by ``pharmacy_revoke_licence`` (R-PHA-2)
     lifecycle_attrs = LIFECYCLE
-    lifecycle_message = "只能通过纳入或吊销许可操作变更，不能通过导入填写或修改（R-PHA-1、R-PHA-2）"
+    lifecycle_message = "只能通过纳入或吊销许可操作变更，不能通过导入填写或修改"
     copy_attrs = tuple("region_id" if attr == "region" else attr for attr in H if attr not in LIFECYCLE)
 
     def export_queryset(self, user):

@@ -30,8 +30,8 @@ class PhysicianAdmin(LifecycleAdmin):
     filter_horizontal = ["therapeutic_areas"]
     fieldsets = [
         (None, {"fields": ["code", "name", "institution", "department", "title", "phone", "practice_licence_no"]}),
-        ("角色与领域（R-DOC-2）", {"fields": ["is_certifying", "is_treating", "therapeutic_areas"]}),
-        ("资格（R-DOC-1）", {"fields": ["no_insurance_sanction_3y", "no_pharmacy_incident_3y"]}),
+        ("角色与领域", {"fields": ["is_certifying", "is_treating", "therapeutic_areas"]}),
+        ("资格", {"fields": ["no_insurance_sanction_3y", "no_pharmacy_incident_3y"]}),
         ("备案（通过列表页操作变更）", {"fields": [*STATUS_FIELDS, "filing_valid_until"]}),
     ]
     actions = [

@@ -12,7 +12,7 @@ class ProposeForm(forms.Form):
     name = forms.CharField(label=_("姓名"), max_length=64)
     department = forms.CharField(label=_("科室"), max_length=64)
     title = forms.ChoiceField(label=_("职称"), choices=Physician.Title.choices)
-    is_certifying = forms.BooleanField(label=_("认定医师"), required=False, help_text=_("须在认定类机构（R-DOC-2）"))
+    is_certifying = forms.BooleanField(label=_("认定医师"), required=False, help_text=_("须在认定类机构"))
     is_treating = forms.BooleanField(label=_("诊治医师"), required=False, initial=True)
     therapeutic_areas = forms.ModelMultipleChoiceField(label=_("治疗领域"), queryset=TherapeuticArea.objects.all(),
                                                        widget=forms.CheckboxSelectMultiple)

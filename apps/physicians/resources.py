@@ -98,7 +98,7 @@ class PhysicianImportSpec(imp.RegistrySpec):
 
     def check_row(self, values, ctx):
         if not values.get("is_certifying") and not values.get("is_treating"):
-            yield H["is_treating"], "认定医师与诊治医师至少选择一项（R-DOC-2）"
+            yield H["is_treating"], "认定医师与诊治医师至少选择一项"
 
     def check_change(self, row, ctx):
         if "institution_id" in row.changed:  # a move between institutions is a new proposal (R-DOC-3)
