@@ -306,8 +306,12 @@ def import_runs_fail_stale(*, now: dt.datetime, stale_after: dt.timedelta) -> in
     stale = ImportRun.objects.filter(status=ImportRun.Status.RUNNING).filter(
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
     with transaction.atomic():
-        return stale.update(status=ImportRun.Status.FAILED, phase="", finished_at=now, message=message,
-                            error_count=1, errors=[{"row": None, "column": None, "message": message}])
+        # a run whose row is locked is inside its write transaction, i.e. alive: skipped, never waited for (the
+        # sweep shares the default queue with the settlement's dead-run check)
+        ids = list(stale.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        return ImportRun.objects.filter(pk__in=ids).update(
+            status=ImportRun.Status.FAILED, phase="", finished_at=now, message=message, error_count=1,
+            errors=[{"row": None, "column": None, "message": message}])
 
 
 def import_files_purge(*, now: dt.datetime, retention: dt.timedelta) -> int:

@@ -197,3 +197,41 @@ def test_r_sec_4_the_purge_task_reads_its_retention(admin, settings, time_machin
     assert tasks.import_files_purge_task() == 1
     week_old.refresh_from_db()
     assert week_old.file_purged_at == timezone.now()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_r_sec_4_the_sweep_skips_a_run_inside_its_write_transaction_without_waiting(admin):
+    """A run whose row is locked by its own write transaction is alive (its heartbeat is just not visible yet): the
+    sweep skips it at once instead of waiting for the write (it shares the default queue with other checks)."""
+    import threading
+    import time
+
+    from django.db import transaction
+
+    writing = _run(admin, ImportRun.Status.RUNNING, heartbeat_minutes_ago=20, created_minutes_ago=60)
+    dead = _run(admin, ImportRun.Status.RUNNING, heartbeat_minutes_ago=20, created_minutes_ago=60)
+    locked, release = threading.Event(), threading.Event()
+
+    def write_transaction():
+        try:
+            with transaction.atomic():
+                ImportRun.objects.select_for_update().get(pk=writing.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            from django.db import connection
+
+            connection.close()
+
+    thread = threading.Thread(target=write_transaction)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        assert services.import_runs_fail_stale(now=NOW, stale_after=dt.timedelta(minutes=15)) == 1
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        thread.join()
+    assert dict(ImportRun.objects.values_list("pk", "status")) == {writing.pk: "running", dead.pk: "failed"}
