@@ -60,18 +60,6 @@ def fetch_dicts(sql: str, params) -> list[dict]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def fetch_iter(sql: str, params, *, chunk: int = 2000):
-    """The rows as dicts, streamed (a server-side cursor on PostgreSQL): memory stays flat whatever the count."""
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchmany(chunk)  # a server-side cursor describes its columns after the first fetch
-        names = [c[0] for c in cursor.description]
-        while rows:
-            for row in rows:
-                yield dict(zip(names, row))
-            rows = cursor.fetchmany(chunk)
-
-
 LOCAL_TZ = "Asia/Shanghai"
 
 #: sort and hash memory of one batch rule's statement (PostgreSQL's default, 4 MB, and even 64 MB spill the
