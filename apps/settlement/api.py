@@ -23,7 +23,7 @@ from apps.settlement import excel, money_selectors, services, stocking_selectors
 from apps.settlement.models import ReconciliationDifference, SettlementRun, Statement, StockingReport
 from apps.settlement.periods import label, parse_period
 from apps.settlement.selectors import (
-    differences_visible_to, monthly_report, organisation_of, reported_comparison, runs_visible_to, scope_region,
+    differences_visible_to, monthly_report_for, organisation_of, reported_comparison, runs_visible_to, scope_region,
     statement_get_for, statements_visible_to, ward_delivery_statements,
 )
 from config.db_router import replica_reads
@@ -70,7 +70,8 @@ class StatementSerializer(serializers.ModelSerializer):
 
     def get_held(self, obj) -> str:
         """R-SET-5: what of the payable a payment deferral still holds."""
-        return f"{money_selectors.statement_held(obj):.2f}"
+        held = getattr(obj, "held_now", None)  # annotated for lists (money_selectors.with_held_and_adjustments)
+        return f"{money_selectors.statement_held(obj) if held is None else held:.2f}"
 
     def get_adjustments(self, obj) -> list[dict]:
         """R-SET-5: the money sanctions' lines (kind, amount, sanction, who decided)."""
@@ -78,7 +79,8 @@ class StatementSerializer(serializers.ModelSerializer):
                  "reason": a.sanction.reason, "outstanding": f"{a.outstanding:.2f}", "amount": f"{a.amount:.2f}",
                  "carried_forward": f"{a.carried_forward:.2f}",
                  "decided_by": a.decided_by.username if a.decided_by_id else None, "released": a.released}
-                for a in money_selectors.statement_adjustments(obj)]
+                for a in (obj.adjustment_list if hasattr(obj, "adjustment_list")
+                          else money_selectors.statement_adjustments(obj))]
 
     def get_period(self, obj) -> str:
         return label(obj.period)
@@ -108,7 +110,7 @@ class StatementListView(ListAPIView):
             qs = qs.filter(period=_period_param(self.request))
         if self.request.query_params.get("status"):
             qs = qs.filter(status=self.request.query_params["status"])
-        return qs.order_by("-period", "organisation_kind", "id")
+        return money_selectors.with_held_and_adjustments(qs.order_by("-period", "organisation_kind", "id"))
 
 
 class StatementDetailView(APIView):
@@ -191,7 +193,7 @@ class MonthlyReportView(APIView):
     def get(self, request):
         period = _period_param(request)
         with replica_reads():  # a report: may read the replica (issue 16)
-            report = monthly_report(period=period, region=scope_region(request.user))
+            report = monthly_report_for(period=period, region=scope_region(request.user))
         if request.accepted_renderer.format == "xlsx":
             return xlsx_response(excel.monthly_report_workbook(report), f"monthly-report-{label(period)}.xlsx")
         return Response(report)

@@ -84,6 +84,17 @@ def statement_adjustments(statement: Statement) -> list[StatementAdjustment]:
     return lines
 
 
+def with_held_and_adjustments(qs: QuerySet[Statement]) -> QuerySet[Statement]:
+    """A list of statements with what deferrals hold (``held_now``) and their money lines (``adjustment_list``, as
+    ``statement_adjustments`` gives them) in two queries for the page, not two per statement (issue 16)."""
+    from django.db.models import Prefetch
+
+    lines = (StatementAdjustment.objects.select_related("sanction", "decided_by", "sanction__deferral_release")
+             .annotate(released=Exists(DeferralRelease.objects.filter(sanction=OuterRef("sanction")))).order_by("id"))
+    return qs.annotate(held_now=_held_subquery()).prefetch_related(
+        Prefetch("adjustments", queryset=lines, to_attr="adjustment_list"))
+
+
 def statement_held(statement: Statement) -> Decimal:
     """What of the payable is held now: deferral lines whose deferral is not released."""
     return (statement.adjustments.filter(kind=StatementAdjustment.Kind.DEFERRAL)

@@ -17,12 +17,14 @@ from django.utils import timezone
 from apps.catalogue.models import Drug, PaymentStandard
 from apps.core.roles import Role
 from apps.core.scoping import scope_to_user
+from apps.core.models import Region
 from apps.core.selectors import region_q
 from apps.institutions.models import Institution
 from apps.pharmacies.models import Pharmacy
 from apps.prescriptions.models import Delivery, Dispensing, DispensingLine, Prescription, PrescriptionItem, StockMovement
 from apps.settlement.models import (
-    OrganisationKind, ReconciliationDifference, ReportedTotal, SettlementRun, Statement, WardPayment,
+    MonthlyReportSnapshot, OrganisationKind, ReconciliationDifference, ReportedTotal, SettlementRun, Statement,
+    WardPayment,
 )
 from apps.settlement.periods import label, next_period, ward_payment_due
 
@@ -156,6 +158,24 @@ def dispensings_in_scope(*, period: dt.date, region=None) -> QuerySet[Dispensing
 def _add(into: dict, values: dict):
     for key in ("visits", "total", "fund", "personal"):
         into[key] = (into.get(key) or 0) + (values.get(key) or 0)
+
+
+def monthly_report_for(*, period: dt.date, region=None) -> dict:
+    """R-SET-3 for the report page and API (issue 16: a view must not recompute a month of a million dispensings):
+    the month's saved snapshot (``monthly_report_compile``, province-wide) when it covers the asker's scope — no
+    region, or the one region at the top of the tree — and was compiled after the month's last settlement run (a
+    rerun after late reversals makes it stale until it is compiled again); otherwise computed (``monthly_report``).
+    The snapshot is the computed report stored as JSON, so both answers have the same shape and figures."""
+    whole_tree = region is None or (region.parent_id is None and not Region.objects.filter(
+        parent__isnull=True).exclude(pk=region.pk).exists())
+    if whole_tree:
+        snapshot = MonthlyReportSnapshot.objects.filter(period=period).only("data", "compiled_at").first()
+        if snapshot is not None:
+            last_run = (SettlementRun.objects.filter(period=period, status=SettlementRun.Status.SUCCEEDED)
+                        .order_by("-finished_at").values_list("finished_at", flat=True).first())
+            if last_run is None or snapshot.compiled_at >= last_run:
+                return snapshot.data
+    return monthly_report(period=period, region=region)
 
 
 def monthly_report(*, period: dt.date, region=None) -> dict:

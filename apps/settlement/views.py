@@ -31,7 +31,7 @@ from apps.settlement.api import xlsx_response
 from apps.settlement.models import ReconciliationDifference, StockingReport
 from apps.settlement.periods import label, parse_period, period_of, previous_period
 from apps.settlement.selectors import (
-    differences_visible_to, month_figures, monthly_report, organisation_of, reported_comparison, runs_visible_to,
+    differences_visible_to, month_figures, monthly_report_for, organisation_of, reported_comparison, runs_visible_to,
     scope_region, statement_get_for, statement_line_sums, statement_totals, statements_visible_to, ward_delivery_statements,
 )
 from config.db_router import replica_reads
@@ -163,7 +163,7 @@ def monthly(request):
     if error:
         messages.error(request, error)
     with replica_reads():  # a report: may read the replica (issue 16)
-        report = monthly_report(period=period, region=scope_region(request.user))
+        report = monthly_report_for(period=period, region=scope_region(request.user))
     if request.GET.get("format") == "xlsx":
         return xlsx_response(excel.monthly_report_workbook(report), f"monthly-report-{label(period)}.xlsx")
     top_drugs = sorted(report["by_drug"], key=lambda r: -float(r["fund_payment"]))[:10]
