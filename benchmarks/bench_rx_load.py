@@ -31,6 +31,9 @@ from pathlib import Path
 from benchmarks.setup import django_on_fresh_database, peak_rss_mib
 
 ROOT = Path(__file__).resolve().parent.parent
+# one field-encryption key for the set-up (this process) and gunicorn (production settings refuse a development
+# key): the patients written here are read there (PIPL, apps/core/crypto.py)
+os.environ.setdefault("FIELD_ENCRYPTION_KEY", secrets.token_urlsafe(32))
 
 
 def _options(argv: list[str]) -> dict:
@@ -126,6 +129,7 @@ def start_gunicorn(*, port: int, workers: int, threads: int, database_url: str,
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "config.settings.production",
            "MONITORING_FLAGS_ON_DISPENSING": "true" if monitoring else "false",
            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", secrets.token_urlsafe(50)),
+           "FIELD_ENCRYPTION_KEY": os.environ["FIELD_ENCRYPTION_KEY"],
            "DJANGO_SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback
            "DJANGO_DEBUG": "false", "CONN_MAX_AGE": "600", "LOG_LEVEL": "WARNING",
            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"}
