@@ -297,6 +297,10 @@ def months_mode(opts: dict) -> None:
         for k, period in enumerate(months):
             _generate(period=period, rows=opts["rows"], offset=k * opts["rows"], policy_id=policy.pk)
             print(f"  generated {period:%Y-%m}: {time.perf_counter() - t:.0f} s", flush=True)
+    if opts["reuse"]:  # the months are settled from nothing again (in SQL: no per-row audit of a bulk reset)
+        with connection.cursor() as cur:
+            cur.execute("DELETE FROM settlement_statementline WHERE period = ANY(%s)", [months])
+            cur.execute("DELETE FROM settlement_statement WHERE period = ANY(%s)", [months])
     created = settlement_sql.ensure_line_partitions([*months, next_period(last)])
     print(f"{len(months)} months of {opts['rows']:,} dispensings ready in {time.perf_counter() - t:.1f} s; "
           f"{len(created)} month partitions of the statement lines created "

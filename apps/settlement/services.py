@@ -225,7 +225,8 @@ def settlement_run_execute(*, run_id: int, clock: Callable[[], dt.datetime], wor
             for done, (spec, lo, hi) in enumerate(plan, start=1):
                 with transaction.atomic():
                     written, covered = settlement_sql.settle_chunk(spec=spec, period=run.period, lo=lo, hi=hi,
-                                                                   run_id=run.pk, now=clock())
+                                                                   run_id=run.pk, now=clock(),
+                                                                   analyze_statements=statements == 0)
                 statements += written
                 lines += covered
                 _beat(run.pk, worker, clock(), steps_done=done, progress=done * 100 // len(plan),

@@ -136,14 +136,18 @@ def month_snapshot(period: dt.date, *, spec: KindSpec | None = None, lo: int | N
 
 
 def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: int | None, now,
-                 shared_month_lock: bool = False) -> tuple[int, int]:
+                 shared_month_lock: bool = False, analyze_statements: bool = True) -> tuple[int, int]:
     """Recompute the draft statements of organisations with ``lo <= id <= hi`` of one kind for ``period`` from the
     month snapshot. Must run inside a transaction: the caller commits the chunk as a whole (nothing half-written).
     Returns (statements written, lines written).
 
     ``shared_month_lock``: the groups of one split run (disjoint ranges, on several workers) write side by side
     and take the month's lock shared; a whole-month run and a confirmation take it exclusive, so they still take
-    turns with every group (one live run per month is enforced by ``services.settlement_run_start``)."""
+    turns with every group (one live run per month is enforced by ``services.settlement_run_start``).
+
+    ``analyze_statements``: refresh the statement table's statistics once the chunk's statements are written (the
+    caller asks for it until one chunk has written some: once a run, since the table holds every month online and
+    analysing it after every chunk grew with the years — issue 16, ``--months``)."""
     _, stmt, line = _tables()
     adj = StatementAdjustment._meta.db_table
     col = spec.column
@@ -211,8 +215,10 @@ def settle_chunk(*, spec: KindSpec, period: dt.date, lo: int, hi: int, run_id: i
             params,
         )
         statements = cur.rowcount
-        # fresh statistics for the (small) statement table, or the planner may scan it once per line below
-        hot_sql.analyze(cur, stmt)
+        # fresh statistics for the statement table once a run has written some of the month's statements, or the
+        # planner, seeing none of them, may scan it once per line below
+        if analyze_statements and statements:
+            hot_sql.analyze(cur, stmt)
         # 3. drafts whose organisation has nothing left this month (e.g. every dispensing moved) disappear
         cur.execute(
             f"""DELETE FROM {stmt} WHERE period = %(period)s AND organisation_kind = %(kind)s AND status = 'draft'
