@@ -1,0 +1,111 @@
+"""Issue 16: no page's query count grows with the rows it lists. For each role, the home page, every page of its
+navigation and every list API is requested with N rows of everything (institutions, pharmacies, physicians,
+drugs, applications, prescriptions, dispensings and their statements), then again with 3N; the second count must be
+within ``django_assert_max_num_queries`` of the first (it may not grow)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from apps.core.navigation import navigation
+from apps.settlement import services as settlement_services
+from tests import factories as f
+from tests.prescriptions.factories import approved_application
+from tests.settlement import factories as sf
+
+pytestmark = pytest.mark.django_db
+
+N = 2
+LIST_APIS = [
+    "/api/v1/institutions/", "/api/v1/pharmacies/", "/api/v1/physicians/", "/api/v1/policies/", "/api/v1/regions/",
+    "/api/v1/users/", "/api/v1/alerts/", "/api/v1/applications/", "/api/v1/cross-region-filings/",
+    "/api/v1/dispensings/", "/api/v1/drugs/", "/api/v1/drugs/imports/runs/", "/api/v1/manual-claims/",
+    "/api/v1/monthly-reports/", "/api/v1/other-fund-uses/", "/api/v1/prescriptions/",
+    "/api/v1/reconciliation/differences/", "/api/v1/reconciliation/runs/", "/api/v1/reports/monthly/?period=2026-11",
+    "/api/v1/settlements/", "/api/v1/settlements/?period=2026-11", "/api/v1/settlements/runs/",
+    "/api/v1/stock-movements/", "/api/v1/stock/", "/api/v1/stocking-reports/",
+]
+EXTRA_PAGES = ["/settlement/statements/?period=2026-11", "/settlement/monthly/?period=2026-11"]
+
+
+class World:
+    """A city (中卫市 640500) with one account per role and rows added ``grow(n)`` at a time, each new institution
+    and pharmacy in a county of its own (so a per-region look-up would show as a growing count)."""
+
+    def __init__(self):
+        self.added = 0
+        self.institution = f.InstitutionFactory(region=f.region("640502"))
+        self.pharmacy = f.PharmacyFactory(region=f.region("640502"))
+        self.users = {
+            "bureau_admin": f.bureau_admin("640500"),
+            "bureau_reviewer": f.reviewer("640500"),
+            "hospital": f.hospital_user(self.institution),
+            "pharmacy": f.pharmacy_user(self.pharmacy),
+        }
+
+    def grow(self, n: int) -> None:
+        """``n`` more of everything: institutions and pharmacies (each with a November dispensing, so a statement),
+        drugs, physicians with approved applications, and dispensings at the signed-in organisations."""
+        for _ in range(n):
+            self.added += 1
+            county = f.region(f"6405{50 + self.added:02d}")  # a new county each time: per-region look-ups show
+            institution = f.InstitutionFactory(region=county, level=3)
+            pharmacy = f.PharmacyFactory(region=county)
+            drug = f.DrugFactory()
+            physician = f.PhysicianFactory(institution=self.institution)
+            approved_application(person=sf.person(), physician=physician, drug=drug, pharmacy=self.pharmacy)
+            sf.dispensing(pharmacy=pharmacy, institution=institution, drug=drug)
+            sf.dispensing(pharmacy=self.pharmacy, institution=self.institution, drug=drug)
+        run = settlement_services.settlement_run_now(period=dt.date(2026, 11, 1), clock=sf.clock)
+        assert run.status == "succeeded", run.error
+        settlement_services.monthly_report_compile(period=dt.date(2026, 11, 1), now=sf.clock())
+
+
+def urls_for(user) -> list[str]:
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user = user
+    urls = ["/"] + [item["url"] for item in navigation(request)["nav_items"] if not item["url"].startswith("/admin/")]
+    return list(dict.fromkeys(urls + EXTRA_PAGES + LIST_APIS))
+
+
+def count_queries(client, url: str) -> tuple[int, int]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, follow=True)
+    return response.status_code, len(queries)
+
+
+@pytest.mark.parametrize("role", ["bureau_admin", "bureau_reviewer", "hospital", "pharmacy"])
+def test_issue16_no_page_or_list_api_runs_more_queries_with_3n_rows(role, django_assert_max_num_queries):
+    """Hand check: with N = 2 the bureau dashboard lists 2 + 1 institutions; with 3N = 6 it lists 6 + 1 — the
+    count of queries must be the same (each list is one query for the page plus fixed look-ups)."""
+    world = World()
+    world.grow(N)
+    user = world.users[role]
+    client = Client()
+    client.force_login(user)
+    urls = urls_for(user)
+    first = {}
+    for url in urls:
+        client.get(url, follow=True)  # warm caches (content types, settings) so both counts are steady-state
+        first[url] = count_queries(client, url)
+    world.grow(2 * N)
+    grown = []
+    for url in urls:
+        status, before = first[url]
+        if status != 200:
+            continue
+        client.get(url, follow=True)  # warm again: the new rows' first view may fill a cache once
+        try:
+            with django_assert_max_num_queries(before):
+                after_status, after = count_queries(client, url)
+        except pytest.fail.Exception:
+            grown.append(f"{url}: {before} → {count_queries(client, url)[1]} queries")
+            continue
+        assert after_status == 200, url
+    assert not grown, f"{role}: query counts grew with the rows (N={N} → 3N):\n" + "\n".join(grown)
