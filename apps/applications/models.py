@@ -76,7 +76,7 @@ class Application(TimeStampedModel):
                                related_name="applications")
     insured_region = models.ForeignKey(
         "core.Region", verbose_name=_("参保地"), on_delete=models.PROTECT, related_name="+",
-        help_text=_("提交时参保人的参保地；经办机构审核由该地审核员负责（R-APP-4）"),
+        help_text=_("提交时参保人的参保地；经办机构审核由该地审核员负责"),
     )
     institution = models.ForeignKey("institutions.Institution", verbose_name=_("选择的医疗机构"),
                                     on_delete=models.PROTECT, related_name="applications")
@@ -86,36 +86,36 @@ class Application(TimeStampedModel):
                                   related_name="applications")
     generic_name = models.CharField(_("药品通用名"), max_length=128, db_index=True)
     dosage_form = models.CharField(_("剂型"), max_length=32, blank=True,
-                                   help_text=_("R-CAT-6、R-APP-7：一个申请覆盖一个通用名的一个剂型"))
+                                   help_text=_("一个申请覆盖一个通用名的一个剂型"))
     manufacturer = models.CharField(_("生产企业"), max_length=128, blank=True,
-                                    help_text=_("R-CAT-6：当前使用的生产企业；更换须责任医师确定、医疗机构确认"))
+                                    help_text=_("当前使用的生产企业；更换须责任医师确定、医疗机构确认"))
     kind = models.CharField(_("申请类别"), max_length=10, choices=[("initial", _("首次申请")), ("extension", _("延期申请"))],
-                            default="initial", help_text=_("R-APP-11：延期申请按简化程序办理"))
+                            default="initial", help_text=_("延期申请按简化程序办理"))
     extends = models.ForeignKey("self", verbose_name=_("延期的原申请"), null=True, blank=True,
                                 on_delete=models.PROTECT, related_name="extensions")
     therapeutic_area = models.ForeignKey("catalogue.TherapeuticArea", verbose_name=_("治疗领域"),
                                          on_delete=models.PROTECT, related_name="applications",
-                                         help_text=_("R-APP-8：处方医师须属于同一治疗领域"))
+                                         help_text=_("处方医师须属于同一治疗领域"))
     diagnosis_code = models.CharField(_("诊断编码（ICD-10）"), max_length=16)
     diagnosis_name = models.CharField(_("诊断名称"), max_length=128)
     usage = models.CharField(_("用法用量"), max_length=128)
     course_days = models.PositiveIntegerField(_("疗程（天）"))
     first_use_on = models.DateField(_("首次用药日期"), null=True, blank=True,
-                                    help_text=_("R-APP-10：允许先用药后备案的地区，备案前已用药的日期"))
+                                    help_text=_("允许先用药后备案的地区，备案前已用药的日期"))
     # insured person's details as entered on the form (the person record holds the current ones)
     patient_phone = EncryptedCharField(_("申请时联系电话"), max_length=20, blank=True, kind="phone")
     status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.SUBMITTED,
                               db_index=True)
     review_stages = models.JSONField(_("审核环节"), default=list,
-                                     help_text=_("提交时参保地设置的审核环节（R-APP-4）"))
+                                     help_text=_("提交时参保地设置的审核环节"))
     current_stage = models.CharField(_("当前环节"), max_length=20, choices=Stage.choices, blank=True,
                                      db_index=True)
     stage_received_on = models.DateField(_("本环节收件日期"), null=True, blank=True)
     stage_due_date = models.DateField(_("本环节办结时限"), null=True, blank=True, db_index=True,
-                                      help_text=_("R-APP-5：按工作日计算"))
+                                      help_text=_("按工作日计算"))
     stage_due_provisional = models.BooleanField(
         _("时限为暂定"), default=False,
-        help_text=_("R-APP-5：计算时该年度正式节假日安排尚未导入，导入后自动重算"))
+        help_text=_("计算时该年度正式节假日安排尚未导入，导入后自动重算"))
     submitted_at = models.DateTimeField(_("提交时间"))
     applied_on = models.DateField(_("申请日期"))
     decided_at = models.DateTimeField(_("办结时间"), null=True, blank=True)

@@ -75,7 +75,7 @@ class Drug(TimeStampedModel):
     cold_chain = models.BooleanField(_("冷链"), default=False)
     payment_standard = models.DecimalField(
         _("支付标准（元）"), max_digits=14, decimal_places=2,
-        help_text=_("当前有效值；历史见支付标准版本（R-CAT-3），结算用 payment_standard_on()"),
+        help_text=_("当前有效值；历史见支付标准版本，结算用 payment_standard_on()"),
     )
     first_self_pay_ratio = models.DecimalField(
         _("先行自付比例"), max_digits=5, decimal_places=4, default=0,
@@ -203,7 +203,7 @@ class ImportRun(models.Model):
     status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.PENDING,
                               db_index=True)
     phase = models.CharField(_("阶段"), max_length=32, blank=True)
-    effective_date = models.DateField(_("支付标准生效日期"), help_text=_("R-CAT-3：本次导入变更的支付标准自该日起执行"))
+    effective_date = models.DateField(_("支付标准生效日期"), help_text=_("本次导入变更的支付标准自该日起执行"))
     total_rows = models.PositiveIntegerField(_("总行数"), default=0)
     processed_rows = models.PositiveIntegerField(_("已处理行数"), default=0)
     created_count = models.PositiveIntegerField(_("新增"), default=0)
@@ -216,10 +216,10 @@ class ImportRun(models.Model):
     message = models.TextField(_("说明"), blank=True)
     heartbeat_at = models.DateTimeField(
         _("最近心跳"), null=True, blank=True,
-        help_text=_("处理中的导入定期更新；长时间没有心跳的视为已中断并标记为失败（R-SEC-4）"))
+        help_text=_("处理中的导入定期更新；长时间没有心跳的视为已中断并标记为失败"))
     file_purged_at = models.DateTimeField(
         _("原文件删除时间"), null=True, blank=True,
-        help_text=_("失败的导入文件保留期满后删除，导入记录保留（R-SEC-4）"))
+        help_text=_("失败的导入文件保留期满后删除，导入记录保留"))
 
     class Meta:
         verbose_name = _("导入记录")

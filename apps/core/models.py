@@ -113,37 +113,37 @@ class RegionSettings(models.Model):
 
     region = models.OneToOneField(Region, verbose_name=_("统筹区"), on_delete=models.CASCADE, related_name="settings")
     attending_physician_allowed = models.BooleanField(
-        _("允许主治医师担任责任医师"), default=False, help_text=_("R-DOC-1：000、001 的放宽规定")
+        _("允许主治医师担任责任医师"), default=False, help_text=_("000、001 的放宽规定")
     )
     review_stages = models.JSONField(
         _("审核环节"), default=default_review_stages,
-        help_text=_("R-APP-4：physician, pharmacy_dept, insurance_office, bureau 中启用的环节，按顺序"),
+        help_text=_("physician, pharmacy_dept, insurance_office, bureau 中启用的环节，按顺序"),
     )
-    filing_after_first_use = models.BooleanField(_("允许先用药后备案"), default=False, help_text=_("R-APP-10"))
+    filing_after_first_use = models.BooleanField(_("允许先用药后备案"), default=False, help_text=_("开启后，参保人在备案前已用药的，可补办待遇申请"))  # R-APP-10
     deposit_rate = models.DecimalField(
         _("质量保证金比例"), max_digits=5, decimal_places=4, default=Decimal("0.0500"),
-        help_text=_("R-SET-1：按月从统筹基金支付中预留的比例（中卫 000 附件2 第二条为 5%，湖南不设）"),
+        help_text=_("按月从统筹基金支付中预留的比例（中卫 000 附件2 第二条为 5%，湖南不设）"),
     )
     role_split = models.BooleanField(
         _("区分认定医师与诊治医师"), default=False,
-        help_text=_("R-INS-2、R-DOC-2：启用后只有认定类机构的认定医师可签署申请初审，只有诊治医师可开具处方（吉林做法）"),
+        help_text=_("启用后只有认定类机构的认定医师可签署申请初审，只有诊治医师可开具处方（吉林做法）"),
     )
-    prescription_validity_days = models.PositiveSmallIntegerField(_("处方有效天数"), default=3, help_text=_("R-RX-4"))
+    prescription_validity_days = models.PositiveSmallIntegerField(_("处方有效天数"), default=3, help_text=_("超过有效天数未配药的处方自动失效"))  # R-RX-4
     insurance_office_review_days = models.PositiveSmallIntegerField(_("医院医保办审核时限（工作日）"), default=1)
     bureau_review_days = models.PositiveSmallIntegerField(_("经办机构审核时限（工作日）"), default=15)
     pharmacy_committee_deadline_months = models.PositiveSmallIntegerField(
-        _("药事会召开时限（月）"), default=3, help_text=_("R-STK-4：1–3 个月")
+        _("药事会召开时限（月）"), default=3, help_text=_("1–3 个月")
     )
     target_tertiary_general = models.DecimalField(_("三级综合医院配备率目标"), max_digits=5, decimal_places=4, default=Decimal("0.3000"))
     target_tertiary_specialist = models.DecimalField(_("三级专科医院配备率目标"), max_digits=5, decimal_places=4, default=Decimal("0.6000"))
     target_designated = models.DecimalField(_("指定医院配备率目标"), max_digits=5, decimal_places=4,
                                             default=Decimal("0.5000"),
-                                            help_text=_("R-STK-3：统筹区指定的重点医院（昆明做法）"))
+                                            help_text=_("统筹区指定的重点医院（昆明做法）"))
     target_other = models.DecimalField(_("其他医院配备率目标"), max_digits=5, decimal_places=4, null=True, blank=True,
-                                       help_text=_("R-STK-3：其他医院默认无目标，统筹区可设定"))
+                                       help_text=_("其他医院默认无目标，统筹区可设定"))
     tertiary_hospital_count = models.PositiveIntegerField(
         _("辖区三级医院总数"), null=True, blank=True,
-        help_text=_("R-STK-2：三级医院配备占比的分母（含非定点三级医院），由管理员维护"))
+        help_text=_("三级医院配备占比的分母（含非定点三级医院），由管理员维护"))
 
     class Meta:
         verbose_name = _("统筹区设置")
@@ -338,10 +338,10 @@ class DesignatedOrganisation(TimeStampedModel):
     no_penalty_past_year = models.BooleanField(_("近一年无医保或卫健处罚"), default=True)
     registration_changed_on = models.DateField(
         _("名称/地址变更日期（未更新）"), null=True, blank=True,
-        help_text=_("R-INS-4：他处已变更名称或地址但尚未在本系统更新的日期"),
+        help_text=_("他处已变更名称或地址但尚未在本系统更新的日期"),
     )
     unable_to_serve_since = models.DateField(_("无法提供服务起始日"), null=True, blank=True,
-                                             help_text=_("R-INS-4：连续6个月以上无法服务即触发退出"))
+                                             help_text=_("连续6个月以上无法服务即触发退出"))
     bank_name = models.CharField(_("开户银行"), max_length=128, blank=True, help_text=_("拨付清单用"))
     bank_account_name = models.CharField(_("账户名称"), max_length=128, blank=True)
     bank_account_no = models.CharField(_("银行账号"), max_length=40, blank=True)

@@ -24,7 +24,7 @@ class Institution(DesignatedOrganisation):
                                      default=HospitalType.GENERAL)
     specialty = models.ForeignKey(
         "catalogue.TherapeuticArea", verbose_name=_("专科领域"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+", help_text=_("专科医院填写；R-STK-2 配备率按专科计算"),
+        related_name="+", help_text=_("专科医院填写；配备率按专科计算"),
     )
     kind = models.CharField(_("机构类别"), max_length=12, choices=Kind.choices, default=Kind.TREATING)
     # R-INS-1 admission criteria (level two or above is read from ``level``)
@@ -33,12 +33,12 @@ class Institution(DesignatedOrganisation):
     info_system_capable = models.BooleanField(_("信息系统可审核、流转、追溯处方"), default=False)
     # R-STK-3 targets
     is_public = models.BooleanField(_("公立医院"), default=True)
-    grade_a = models.BooleanField(_("甲等"), default=False, help_text=_("R-STK-3：三甲公立综合医院目标 30%"))
+    grade_a = models.BooleanField(_("甲等"), default=False, help_text=_("三甲公立综合医院目标 30%"))
     is_key_hospital = models.BooleanField(_("统筹区指定医院"), default=False,
-                                          help_text=_("R-STK-3：统筹区指定的重点医院目标 50%（昆明做法）"))
+                                          help_text=_("统筹区指定的重点医院目标 50%（昆明做法）"))
     # R-INS-6 annual re-check
     last_rechecked_on = models.DateField(_("最近复查日期"), null=True, blank=True,
-                                         help_text=_("R-INS-6：经办机构每年至少复查一次备案结果"))
+                                         help_text=_("经办机构每年至少复查一次备案结果"))
 
     class Meta(DesignatedOrganisation.Meta):
         verbose_name = _("定点医疗机构")

@@ -38,20 +38,20 @@ class MonitoringSettings(models.Model):
     region = models.OneToOneField("core.Region", verbose_name=_("统筹区"), on_delete=models.CASCADE,
                                   related_name="monitoring_settings")
     supply_margin_days = models.PositiveSmallIntegerField(
-        _("超量配药容差（天）"), default=7, help_text=_("R-MON-5：已配天数超过经过天数多于此天数即预警（默认7天）"))
+        _("超量配药容差（天）"), default=7, help_text=_("已配天数超过经过天数多于此天数即预警（默认7天）"))
     high_cost_top_n = models.PositiveSmallIntegerField(
-        _("高值药品每品种监控前N名患者"), default=5, help_text=_("R-MON-6：每个品种每月基金支付最高的患者人数"))
+        _("高值药品每品种监控前N名患者"), default=5, help_text=_("每个品种每月基金支付最高的患者人数"))
     high_cost_median_multiple = models.DecimalField(
         _("高值药品中位数倍数"), max_digits=6, decimal_places=2, default=Decimal("3.00"),
-        help_text=_("R-MON-6：患者当月该品种基金支付超过中位数的倍数即预警"))
+        help_text=_("患者当月该品种基金支付超过中位数的倍数即预警"))
     outlier_percentile = models.DecimalField(
         _("医师异常分位数"), max_digits=5, decimal_places=4, default=Decimal("0.9500"),
-        help_text=_("R-MON-9：高于同行该分位数（默认第95百分位）"))
+        help_text=_("高于同行该分位数（默认第95百分位）"))
     outlier_median_multiple = models.DecimalField(
         _("医师异常中位数倍数"), max_digits=6, decimal_places=2, default=Decimal("2.00"),
-        help_text=_("R-MON-9：且至少为同行中位数的倍数（默认2倍）"))
+        help_text=_("且至少为同行中位数的倍数（默认2倍）"))
     outlier_min_peers = models.PositiveSmallIntegerField(
-        _("医师比较最少同行人数"), default=5, help_text=_("R-MON-9：同行少于此人数不作比较"))
+        _("医师比较最少同行人数"), default=5, help_text=_("同行少于此人数不作比较"))
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     class Meta:

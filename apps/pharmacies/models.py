@@ -17,7 +17,7 @@ class Pharmacy(DesignatedOrganisation):
     traceability_capable = models.BooleanField(_("可进行数据交换和电子追溯"), default=False)
     delivery_capable = models.BooleanField(_("具备配送能力"), default=False)
     trading_licence_valid = models.BooleanField(_("药品经营许可有效"), default=True,
-                                                help_text=_("R-PHA-2：许可被吊销即退出"))
+                                                help_text=_("许可被吊销即退出"))
 
     class Meta(DesignatedOrganisation.Meta):
         verbose_name = _("定点零售药店")

@@ -27,7 +27,7 @@ class Physician(TimeStampedModel):
                                     on_delete=models.PROTECT, related_name="physicians")
     department = models.CharField(_("科室"), max_length=64)
     title = models.CharField(_("职称"), max_length=20, choices=Title.choices)
-    is_certifying = models.BooleanField(_("认定医师"), default=False, help_text=_("R-DOC-2：须在认定类机构"))
+    is_certifying = models.BooleanField(_("认定医师"), default=False, help_text=_("须在认定类机构"))
     is_treating = models.BooleanField(_("诊治医师"), default=True)
     therapeutic_areas = models.ManyToManyField("catalogue.TherapeuticArea", verbose_name=_("治疗领域"),
                                                related_name="physicians")
@@ -46,10 +46,10 @@ class Physician(TimeStampedModel):
                                     on_delete=models.PROTECT, related_name="+")
     user = models.OneToOneField(
         "accounts.User", verbose_name=_("医师本人账号"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="physician", help_text=_("R-APP-4：责任医师初审由医师本人账号作出"),
+        related_name="physician", help_text=_("责任医师初审由医师本人账号作出"),
     )
     last_rechecked_on = models.DateField(_("最近复查日期"), null=True, blank=True,
-                                         help_text=_("R-INS-6：经办机构每年至少复查一次备案结果"))
+                                         help_text=_("经办机构每年至少复查一次备案结果"))
 
     class Meta:
         verbose_name = _("责任医师")

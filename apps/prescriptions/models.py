@@ -83,7 +83,7 @@ class Prescription(models.Model):
     expires_at = models.DateTimeField(_("失效时间"))
     downloaded_at = models.DateTimeField(_("药店下载时间"), null=True, blank=True)
     status_changed_at = models.DateTimeField(_("状态变更时间"), null=True, blank=True)
-    content_hash = models.CharField(_("内容摘要"), max_length=64, help_text=_("R-RX-3：重复上传比对"))
+    content_hash = models.CharField(_("内容摘要"), max_length=64, help_text=_("重复上传比对"))
     cancel_reason = models.TextField(_("撤销原因"), blank=True)
     decline_reason = models.CharField(_("拒配原因"), max_length=24, choices=DeclineReason.choices, blank=True)
     decline_note = models.CharField(_("拒配说明"), max_length=255, blank=True)
@@ -161,7 +161,7 @@ class Dispensing(SettlementFigures):
     settlement = models.CharField(_("结算方式"), max_length=10, choices=Settlement.choices, default=Settlement.DIRECT)
     dispensed_at = models.DateTimeField(_("配药时间"))
     period = models.DateField(_("结算月份"), db_index=True,
-                              help_text=_("所计入结算月的第一天；冲正计入原月份，原月份已确认时计入下月（R-SET-1）"))
+                              help_text=_("所计入结算月的第一天；冲正计入原月份，原月份已确认时计入下月"))
     kind = models.CharField(_("类型"), max_length=10, choices=Kind.choices, default=Kind.NORMAL)
     reverses = models.ForeignKey("self", verbose_name=_("被冲正的配药"), null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="reversals")

@@ -30,15 +30,15 @@ class ProcurementSettings(models.Model):
                                   related_name="procurement_settings")
     pace_margin = models.DecimalField(
         _("均衡采购容差"), max_digits=5, decimal_places=4, default=Decimal("0.1000"),
-        help_text=_("R-VBP-3：完成率落后于按月均衡进度超过该百分点即预警（决定：10 个百分点，填 0.1）"),
+        help_text=_("完成率落后于按月均衡进度超过该百分点即预警（决定：10 个百分点，填 0.1）"),
     )
     low_use_threshold = models.DecimalField(
         _("中选药品使用比例下限"), max_digits=5, decimal_places=4, default=Decimal("0.5000"),
-        help_text=_("R-VBP-3：中选药品占该品种用量的比例低于该值即标记使用量低（填 0.5 表示 50%）"),
+        help_text=_("中选药品占该品种用量的比例低于该值即标记使用量低（填 0.5 表示 50%）"),
     )
-    repayment_days = models.PositiveSmallIntegerField(_("回款期限（天）"), default=30, help_text=_("R-VBP-5"))
+    repayment_days = models.PositiveSmallIntegerField(_("回款期限（天）"), default=30, help_text=_("医疗机构自发票日期起应在此天数内回款"))  # R-VBP-5
     repeat_overdue_count = models.PositiveSmallIntegerField(
-        _("年度逾期次数（通报/约谈）"), default=2, help_text=_("R-VBP-5：一年内逾期回款达到该次数即标记通报、约谈"),
+        _("年度逾期次数（通报/约谈）"), default=2, help_text=_("一年内逾期回款达到该次数即标记通报、约谈"),
     )
 
     class Meta:
@@ -84,13 +84,13 @@ class WinningProduct(models.Model):
     firm_count = models.PositiveSmallIntegerField(_("中选企业数"))
     winning_price = models.DecimalField(_("中选价格（元）"), max_digits=14, decimal_places=2)
     execution_date = models.DateField(_("执行日期"))
-    cycle_years = models.PositiveSmallIntegerField(_("采购周期（年）"), help_text=_("R-VBP-1：1–2 家中选 1 年，3 家 2 年"))
+    cycle_years = models.PositiveSmallIntegerField(_("采购周期（年）"), help_text=_("1–2 家中选 1 年，3 家 2 年"))
     extended = models.BooleanField(_("已延长一年"), default=False)
     extension_decision = models.TextField(_("延长决定"), blank=True)
     extension_decided_on = models.DateField(_("延长决定日期"), null=True, blank=True)
     extension_decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("延长决定登记人"), null=True,
                                              blank=True, on_delete=models.PROTECT, related_name="+")
-    standard_linked_at = models.DateTimeField(_("支付标准联动时间"), null=True, blank=True, help_text=_("R-VBP-6"))
+    standard_linked_at = models.DateTimeField(_("支付标准联动时间"), null=True, blank=True, help_text=_("中选价格联动调整支付标准的时间"))  # R-VBP-6
     standard_linked_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("支付标准联动操作人"), null=True,
                                            blank=True, on_delete=models.PROTECT, related_name="+")
 
@@ -224,7 +224,7 @@ class Purchase(models.Model):
     invoice_no = models.CharField(_("发票号"), max_length=64, unique=True)
     invoice_date = models.DateField(_("发票日期"), db_index=True)
     due_on = models.DateField(_("回款截止日"), db_index=True,
-                              help_text=_("R-VBP-5：发票日期后第 30 天（当天回款仍为按时）"))
+                              help_text=_("发票日期后第 30 天（当天回款仍为按时）"))
     imported_by = models.ForeignKey("ProcurementImport", verbose_name=_("导入记录"), null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("导入时间"), auto_now_add=True)

@@ -122,10 +122,10 @@ class Statement(models.Model):
     fund_payment = models.DecimalField(_("统筹基金支付"), max_digits=14, decimal_places=2, default=0)
     personal_payment = models.DecimalField(_("个人支付"), max_digits=14, decimal_places=2, default=0)
     deposit_rate = models.DecimalField(_("质量保证金比例"), max_digits=5, decimal_places=4, default=0,
-                                       help_text=_("R-SET-1：统筹区设置，计算时取定"))
+                                       help_text=_("统筹区设置，计算时取定"))
     deposit = models.DecimalField(_("质量保证金"), max_digits=14, decimal_places=2, default=0)
     deductions = models.DecimalField(_("扣除/追回"), max_digits=14, decimal_places=2, default=0,
-                                     help_text=_("R-SET-5：本单协议处理扣款合计（见扣款明细）"))
+                                     help_text=_("本单协议处理扣款合计（见扣款明细）"))
     payable = models.DecimalField(_("应拨付金额"), max_digits=14, decimal_places=2, default=0)
     # Written with the lines by the run (``settlement_sql``): how many lines the statement has (lists show it
     # without counting a million lines) and the sum of their dispensing ids — with the figures above, the
