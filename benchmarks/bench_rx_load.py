@@ -222,9 +222,6 @@ def _dispense_requests(data: dict, ids: list[int], code_base: int) -> list[tuple
 
 def main(argv: list[str]) -> None:
     opts = _options(argv)
-    # one key for the seeding process and gunicorn (personal numbers are encrypted at rest; production settings
-    # refuse to start without a real key)
-    os.environ.setdefault("FIELD_ENCRYPTION_KEY", secrets.token_urlsafe(32))
     url = django_on_fresh_database("bench_rx_load")
     from benchmarks.rx_loadgen import run_phase
 
