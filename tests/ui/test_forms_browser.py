@@ -8,7 +8,8 @@ from apps.applications.models import Application
 from tests import factories as f
 from tests.applications.factories import setup_hospital
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# the pages read "now" from the clock; the set-up (agreements, policies, applications) is dated around 2026-12-01
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.today("2026-12-01")]
 
 
 def test_r_app_2_hospital_fills_new_application_and_the_patient_name_is_saved(login_page, live_server):
