@@ -732,8 +732,9 @@ class _Stamp:
         self.event = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         self.audit = LogEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
-    def __call__(self, moment: dt.datetime) -> None:
-        Event.objects.filter(pk__gt=self.event).update(at=moment)
+    def __call__(self, moment: dt.datetime, *, events: bool = True) -> None:
+        if events:  # services given now= date their events themselves (record_event(now=…)); others are restamped
+            Event.objects.filter(pk__gt=self.event).update(at=moment)
         LogEntry.objects.filter(pk__gt=self.audit).update(timestamp=moment)
         self.__init__()
 
@@ -813,7 +814,7 @@ def settle_past_months(*, start: dt.date, today: dt.date, admins: dict, actions=
         while pending and pending[0][0] < moment:
             at, call = pending.pop(0)
             call(at)
-            stamp(at)
+            stamp(at, events=False)  # the actions pass their moments to the services (a ward dispensing: +2 h)
 
     period = period_of(start)
     while next_period(period) <= today:
