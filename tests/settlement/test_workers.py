@@ -121,6 +121,9 @@ def workers(tmp_path, redis_broker):
 
 def _send(prefix: str, task: str, *args) -> None:
     client = Celery("test-client", broker=REDIS_URL, backend=REDIS_URL, set_as_current=False)
+    # Celery's ``broker_url`` prefers the environment's CELERY_BROKER_URL (CI exports the app's broker, another
+    # Redis database) over the argument; the write URL names the workers' broker explicitly
+    client.conf.broker_write_url = REDIS_URL
     client.conf.broker_transport_options = {"global_keyprefix": prefix}
     client.send_task(task, args=list(args), queue="settlement")
     client.close()
