@@ -108,6 +108,7 @@ def main(argv: list[str]) -> None:
     from auditlog.models import LogEntry
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import connection
+    from django.utils import timezone
     from import_export.formats.base_formats import XLSX
 
     from apps.accounts.models import Role, User
@@ -153,17 +154,17 @@ def main(argv: list[str]) -> None:
         nonlocal profile
         started, cpu_started = time.perf_counter(), time.process_time()
         run = import_run_create(kind="drugs", upload=SimpleUploadedFile("catalogue.xlsx", content), actor=admin,
-                                dry_run=dry_run, effective_date=dt.date(2026, 6, 1))
+                                now=timezone.now(), dry_run=dry_run, effective_date=dt.date(2026, 6, 1))
         if profile:  # the first import only
             import cProfile
             import pstats
 
             profiler = cProfile.Profile()
-            profiler.runcall(import_run_execute, run_id=run.pk)
+            profiler.runcall(import_run_execute, run_id=run.pk, clock=timezone.now)
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
             profile = False
         else:
-            import_run_execute(run_id=run.pk)  # synchronously, as the Celery task would
+            import_run_execute(run_id=run.pk, clock=timezone.now)  # synchronously, as the Celery task would
         run.refresh_from_db()
         cpu["last"] = time.process_time() - cpu_started
         return time.perf_counter() - started, run

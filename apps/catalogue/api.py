@@ -283,9 +283,10 @@ class ImportCreateView(APIView):
         data = ImportUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         run = services.import_run_create(kind=kind or self.kind, upload=data.validated_data["file"],
-                                         actor=request.user, dry_run=data.validated_data["dry_run"],
+                                         actor=request.user, now=timezone.now(),
+                                         dry_run=data.validated_data["dry_run"],
                                          effective_date=data.validated_data.get("effective_date"))
-        run = services.import_run_start(run=run)
+        run = services.import_run_start(run=run, clock=timezone.now)
         return run_response(run, created_status=status.HTTP_200_OK if run.dry_run else status.HTTP_201_CREATED)
 
 
@@ -319,7 +320,7 @@ class ImportConfirmView(APIView):
     def post(self, request, pk: int):
         run = selectors.import_run_get(user=request.user, pk=pk)
         run = services.import_run_confirm(run=run, actor=request.user)
-        run = services.import_run_start(run=run)
+        run = services.import_run_start(run=run, clock=timezone.now)
         return run_response(run, created_status=status.HTTP_201_CREATED)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
@@ -180,7 +181,7 @@ def _row_estimate(upload) -> int:
 
 
 @transaction.atomic
-def import_run_create(*, kind: str, upload: UploadedFile, actor, dry_run: bool = True,
+def import_run_create(*, kind: str, upload: UploadedFile, actor, now: dt.datetime, dry_run: bool = True,
                       effective_date: dt.date | None = None) -> ImportRun:
     """Log the upload and keep its file (R-CAT-2, R-SEC-3). Runs it at once, or queues it as a Celery task when it is
     larger than ``IMPORT_ASYNC_ROW_THRESHOLD`` rows (R-CAT-2). Bad files are reported on the run, never
@@ -201,29 +202,30 @@ def import_run_create(*, kind: str, upload: UploadedFile, actor, dry_run: bool =
     run = ImportRun(
         kind=kind, file_name=name.rsplit("/", 1)[-1][:255], file_sha256=_sha256(upload), created_by=actor,
         region=actor.region, dry_run=dry_run,
-        effective_date=effective_date or timezone.localdate(), total_rows=_row_estimate(upload),
+        effective_date=effective_date or timezone.localdate(now), total_rows=_row_estimate(upload),
     )
     run.file.save(run.file_name, upload, save=False)
     run.asynchronous = run.total_rows > settings.IMPORT_ASYNC_ROW_THRESHOLD
     run.save()
-    record_event(subject=run, action=EventAction.IMPORT_UPLOADED, actor=actor,
+    record_event(subject=run, action=EventAction.IMPORT_UPLOADED, actor=actor, now=now,
                  data={"kind": kind, "file_name": run.file_name, "dry_run": dry_run})
     return run
 
 
-def import_run_start(*, run: ImportRun) -> ImportRun:
-    """Run now (small files) or queue the Celery task after commit (large files)."""
+def import_run_start(*, run: ImportRun, clock: Callable[[], dt.datetime]) -> ImportRun:
+    """Run now (small files) or queue the Celery task after commit (large files). ``clock`` is the edge's clock
+    (the request's view or the task): a run's heartbeats and stamps are read from it while the run works."""
     if run.asynchronous:
         from apps.catalogue.tasks import import_run_execute_task  # tasks import these services: a true start-up cycle
 
         transaction.on_commit(lambda: import_run_execute_task.delay(run.pk))
         return run
-    import_run_execute(run_id=run.pk)
+    import_run_execute(run_id=run.pk, clock=clock)
     run.refresh_from_db()
     return run
 
 
-def import_run_execute(*, run_id: int) -> None:
+def import_run_execute(*, run_id: int, clock: Callable[[], dt.datetime]) -> None:
     """Plan (and, unless a dry run, write) one ``ImportRun`` with the engine (``apps.core.excel.engine.run_import``)
     and store the outcome on the run. Idempotent: only a pending run is executed.
 
@@ -232,48 +234,49 @@ def import_run_execute(*, run_id: int) -> None:
     (``import_run_fail``), and the error is raised again (the request answers the JSON 500, the task fails). A worker
     that dies without a word is caught by the heartbeat sweep (``import_runs_fail_stale``)."""
     claimed = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.PENDING).update(
-        status=ImportRun.Status.RUNNING, phase="validating", processed_rows=0, heartbeat_at=timezone.now())
+        status=ImportRun.Status.RUNNING, phase="validating", processed_rows=0, heartbeat_at=clock())
     if not claimed:
         return
     try:
-        _import_run_work(run_id)
+        _import_run_work(run_id, clock)
     except Exception as exc:
-        import_run_fail(run_id=run_id, now=timezone.now(),
+        import_run_fail(run_id=run_id, now=clock(),
                         message=f"导入时发生内部错误（{type(exc).__name__}），未写入任何数据。请稍后重试；"
                                 f"如仍失败，请联系系统管理员并告知导入记录编号 {run_id}")
         raise
 
 
-def _import_run_work(run_id: int) -> None:
+def _import_run_work(run_id: int, clock: Callable[[], dt.datetime]) -> None:
     run = ImportRun.objects.select_related("created_by", "region").get(pk=run_id)
     spec = excel_kinds.get(run.kind)
     ctx = spec.context(run=run)
 
     def progress(done: int, _total: int):
-        ImportRun.objects.filter(pk=run_id).update(processed_rows=done, heartbeat_at=timezone.now())
+        ImportRun.objects.filter(pk=run_id).update(processed_rows=done, heartbeat_at=clock())
 
     def applied(plan, outcome):  # inside the write transaction
         counts = outcome.counts
-        record_event(subject=run, action="import_applied", actor=run.created_by,
+        applied_at = clock()
+        record_event(subject=run, action="import_applied", actor=run.created_by, now=applied_at,
                      data={"kind": run.kind, "created": counts["created_count"], "updated": counts["updated_count"],
                            "unchanged": counts["unchanged_count"]})
         if outcome.change_log:  # R-SEC-3: the run's one audit record (file, digest, every row's change)
             ImportAudit.objects.create(
                 run=run, kind=run.kind, file_name=run.file_name, file_sha256=run.file_sha256, actor=run.created_by,
-                applied_at=timezone.now(), created_count=counts["created_count"],
+                applied_at=applied_at, created_count=counts["created_count"],
                 updated_count=counts["updated_count"], change_log=outcome.change_log)
         ImportRun.objects.filter(pk=run_id).update(
-            status=ImportRun.Status.SUCCEEDED, applied_at=timezone.now(), finished_at=timezone.now(), phase="",
+            status=ImportRun.Status.SUCCEEDED, applied_at=applied_at, finished_at=applied_at, phase="",
             plan_digest=outcome.digest, changes=outcome.changes, errors=[], error_count=0, **outcome.counts)
 
     with run.file.open("rb") as fh:
         outcome = run_import(spec, fh, ctx, dry_run=run.dry_run, expected_digest=run.plan_digest, progress=progress,
                              before_write=lambda: ImportRun.objects.filter(pk=run_id).update(
-                                 phase="writing", heartbeat_at=timezone.now()),
+                                 phase="writing", heartbeat_at=clock()),
                              on_applied=applied)
     if outcome.status == Outcome.APPLIED:
         return
-    fields = dict(finished_at=timezone.now(), phase="", errors=outcome.errors, error_count=outcome.error_count,
+    fields = dict(finished_at=clock(), phase="", errors=outcome.errors, error_count=outcome.error_count,
                   **outcome.counts)
     if outcome.status == Outcome.PREVIEWED:
         fields.update(status=ImportRun.Status.PREVIEWED, plan_digest=outcome.digest, changes=outcome.changes)

@@ -11,7 +11,7 @@ from apps.catalogue.services import import_files_purge, import_run_execute, impo
 @shared_task(name="catalogue.import_run_execute", acks_late=True)
 def import_run_execute_task(run_id: int) -> None:
     """Plan/apply one import run; idempotent (only a pending run is executed)."""
-    import_run_execute(run_id=run_id)
+    import_run_execute(run_id=run_id, clock=timezone.now)
 
 
 @shared_task(name="catalogue.import_runs_fail_stale")

@@ -136,9 +136,9 @@ def import_list(request):
         if form.is_valid():
             try:
                 run = services.import_run_create(kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"],
-                                                 actor=request.user, dry_run=True,
+                                                 actor=request.user, now=timezone.now(), dry_run=True,
                                                  effective_date=form.cleaned_data.get("effective_date"))
-                services.import_run_start(run=run)
+                services.import_run_start(run=run, clock=timezone.now)
             except ApplicationError as exc:
                 apply_error_to_form(form, exc)
             else:
@@ -186,7 +186,7 @@ def import_confirm(request, pk):
 
     def confirm():
         confirmed = services.import_run_confirm(run=run, actor=request.user)
-        services.import_run_start(run=confirmed)
+        services.import_run_start(run=confirmed, clock=timezone.now)
 
     run_service(request, confirm, success="已确认导入")
     return redirect("catalogue:import_detail", pk=run.pk)

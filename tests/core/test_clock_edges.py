@@ -28,8 +28,6 @@ ALLOWED = {
                             "request being served (admin, test client); it gives the login service the attempt's time",
     "accounts/forms.py": "the admin's login form: Django's LoginView calls its clean() for the request being served",
     "catalogue/models.py": "``upload_to`` path of an uploaded file: Django calls it while saving, no caller to pass a date",
-    # not yet given the time by their callers (issue 9 §1 remainder; listed in the report, to be removed one by one)
-    "catalogue/services.py": "pending: the import runs' default effective date, timestamps and heartbeats",
 }
 
 _NO_ARG = {("timezone", "now"), ("timezone", "localdate"), ("timezone", "localtime"), ("date", "today"),
