@@ -45,8 +45,8 @@ class DrugAdmin(FiguresAdminMixin, BureauAdminAccess, ServiceModelAdmin):
         (None, {"fields": ["code", "generic_name", "dosage_form", "specification", "manufacturer"]}),
         ("目录属性", {"fields": ["category", "therapeutic_area", "route", "cold_chain", "restricted_scope",
                               "agreement_start", "agreement_end"]}),
-        ("支付（修改支付标准自今日生效，原标准至昨日止，R-CAT-3）", {"fields": ["payment_standard", "first_self_pay_ratio"]}),
-        ("调出（通过“调出目录”操作登记，R-CAT-5）", {"fields": WITHDRAWAL_FIELDS}),
+        ("支付（修改支付标准自今日生效，原标准至昨日止）", {"fields": ["payment_standard", "first_self_pay_ratio"]}),
+        ("调出（通过“调出目录”操作登记）", {"fields": WITHDRAWAL_FIELDS}),
     ]
     actions = [transition_action(
         "调出目录", WithdrawActionForm, name="withdraw",

@@ -59,3 +59,33 @@ def test_issue_15_refusal_messages_read_without_rule_ids():
     assert without_rule_ids("参保地不允许先用药后备案（R-APP-10），请先申请后用药") == "参保地不允许先用药后备案，请先申请后用药"
     assert without_rule_ids("R-APP-5：按工作日计算") == "按工作日计算"
     assert without_rule_ids("待遇申请（R-APP-1；不同剂型是不同药品，R-CAT-6）") == "待遇申请（不同剂型是不同药品）"
+
+
+def _template_text_outside_comments(source: str) -> str:
+    """What a template can show: its text without ``{# … #}`` and ``{% comment %}`` blocks."""
+    source = re.sub(r"\{#.*?#\}", "", source, flags=re.S)
+    return re.sub(r"\{%\s*comment\s*%\}.*?\{%\s*endcomment\s*%\}", "", source, flags=re.S)
+
+
+def test_issue_15_no_rule_id_in_template_text():
+    """Headings, notes and tooltips in the templates (e.g. "申请待遇延期（简化程序，R-APP-11）") read without rule ids."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for path in sorted([*root.glob("apps/*/templates/**/*.html"), *root.glob("templates/**/*.html")]):
+        for number, line in enumerate(_template_text_outside_comments(path.read_text(encoding="utf-8")).splitlines(), 1):
+            if RULE_ID.search(line):
+                found.append(f"{path.relative_to(root)}: {line.strip()[:120]}")
+    assert not found, found
+
+
+def test_issue_15_no_rule_id_in_admin_section_titles():
+    from django.contrib import admin
+
+    found = []
+    for model, model_admin in admin.site._registry.items():
+        for title, _options in getattr(model_admin, "fieldsets", None) or []:
+            if RULE_ID.search(str(title or "")):
+                found.append((model._meta.label, str(title)))
+    assert not found, found
