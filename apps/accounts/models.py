@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.fields import EncryptedCharField
 from apps.core.roles import BUREAU_ROLES, Role
 
 
@@ -21,7 +22,7 @@ class User(AbstractUser):
         "pharmacies.Pharmacy", verbose_name=_("所属药店"), null=True, blank=True, on_delete=models.PROTECT,
         related_name="users",
     )
-    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    phone = EncryptedCharField(_("联系电话"), kind="phone", max_length=20, blank=True)  # PIPL: encrypted at rest
     failed_login_count = models.PositiveSmallIntegerField(_("连续登录失败次数"), default=0)
     locked_until = models.DateTimeField(_("锁定至"), null=True, blank=True)
 

@@ -58,6 +58,7 @@ def test_r_sec_2_raw_columns_hold_no_plain_id_number_or_phone():
     physician = f.PhysicianFactory(phone="13800001111")
     institution = f.InstitutionFactory(contact_phone="0955-7012345")
     pharmacy = f.PharmacyFactory(contact_phone="0955-7098765")
+    staff = f.UserFactory(phone="13655554444")
     change = InsuredPersonChange.objects.create(person=person, before={"phone": "13912345678"},
                                                 after={"phone": "13700002222"},
                                                 requested_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
@@ -66,6 +67,7 @@ def test_r_sec_2_raw_columns_hold_no_plain_id_number_or_phone():
              (Physician, "phone", physician.pk, "13800001111"),
              (Institution, "contact_phone", institution.pk, "0955-7012345"),
              (Pharmacy, "contact_phone", pharmacy.pk, "0955-7098765"),
+             (type(staff), "phone", staff.pk, "13655554444"),
              (InsuredPersonChange, "before", change.pk, "13912345678"),
              (InsuredPersonChange, "after", change.pk, "13700002222")]
     for model, column, pk, plain in cases:
@@ -80,6 +82,7 @@ def test_r_sec_2_raw_columns_hold_no_plain_id_number_or_phone():
     person = InsuredPerson.objects.get(pk=person.pk)
     assert (person.id_number, person.phone) == (number, "13912345678")
     assert Physician.objects.get(pk=physician.pk).phone == "13800001111"
+    assert type(staff).objects.get(pk=staff.pk).phone == "13655554444"
     assert InsuredPersonChange.objects.get(pk=change.pk).after == {"phone": "13700002222"}
 
 
