@@ -9,7 +9,7 @@ class ApplicationsConfig(AppConfig):
         from auditlog.registry import auditlog
 
         # models are loaded only now: the services module cannot be imported when this module is (start-up order)
-        from apps.applications.selectors import dual_channel_patient_count
+        from apps.applications.selectors import dual_channel_patient_counts
         from apps.applications.services import (
             application_terminate_for_drug_withdrawal,
             deadlines_recompute_provisional,
@@ -23,7 +23,7 @@ class ApplicationsConfig(AppConfig):
         # R-APP-5: importing a year's official holiday arrangement recomputes provisional due dates
         core_hooks.calendar_arrangement_imported.register(deadlines_recompute_provisional)
         # R-INS-4: the registries' exit flags count the dual-channel patients of an organisation
-        registries_hooks.dual_channel_patient_count.register(dual_channel_patient_count)
+        registries_hooks.dual_channel_patient_counts.register(dual_channel_patient_counts)
 
         # R-PAY-3 step 4: the core system's monthly export of other fund use, through the kernel's Excel engine
         from apps.applications.resources import OTHER_FUND_USE

@@ -241,13 +241,16 @@ def filing_after_first_use_allowed(person: InsuredPerson) -> bool:
     return bool(region_settings_for(person.insured_region).filing_after_first_use)
 
 
-def dual_channel_patient_count(*, field: str, org, start: dt.date, end: dt.date) -> int:
-    """R-INS-4: distinct patients with an approved dual-channel application at ``org`` (``field`` is the FK to it,
-    "institution" or "pharmacy") whose validity overlaps [start, end]; terminated and expired ones count too.
-    Registered on ``apps.registries.hooks.dual_channel_patient_count``."""
+def dual_channel_patient_counts(*, field: str, org_ids, start: dt.date, end: dt.date) -> dict[int, int]:
+    """R-INS-4: per organisation (``field`` is the FK to it, "institution" or "pharmacy"), the distinct patients with
+    an approved dual-channel application there whose validity overlaps [start, end]; terminated and expired ones
+    count too. One grouped query for all ``org_ids``. Registered on
+    ``apps.registries.hooks.dual_channel_patient_counts``."""
     counted = (Application.Status.APPROVED, Application.Status.TERMINATED, Application.Status.EXPIRED)
-    return (Application.objects.filter(**{field: org}, status__in=counted, valid_from__lte=end, valid_until__gte=start)
-            .values("person_id").distinct().count())
+    rows = (Application.objects.filter(**{f"{field}_id__in": list(org_ids)}, status__in=counted,
+                                       valid_from__lte=end, valid_until__gte=start)
+            .values(f"{field}_id").annotate(patients=Count("person_id", distinct=True)).order_by())
+    return {row[f"{field}_id"]: row["patients"] for row in rows}
 
 
 def other_fund_uses_visible_to(user):

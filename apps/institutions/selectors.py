@@ -11,7 +11,7 @@ from apps.core.scoping import scope_to_user
 from apps.core.selectors import region_q, regions_under
 from apps.institutions.models import Institution
 from apps.pharmacies.models import Pharmacy
-from apps.registries.designation import Criterion, exit_flags, filter_organisations
+from apps.registries.designation import Criterion, exit_flags, filter_organisations, previous_year_patient_counts
 from apps.registries.recheck import recheck_due
 
 
@@ -63,8 +63,10 @@ def institutions_flagged_for_exit(*, user=None, region: Region | None = None, to
     if region is not None:
         qs = qs.filter(region_q(region))
     flags = []
-    for institution in qs.filter(status__in=(DesignationStatus.ADMITTED, DesignationStatus.SUSPENDED)):
-        reasons = exit_flags(institution, criteria=institution_criteria(institution), patient_field="institution",
+    candidates = list(qs.filter(status__in=(DesignationStatus.ADMITTED, DesignationStatus.SUSPENDED)))
+    patients = previous_year_patient_counts(candidates, patient_field="institution", today=today)
+    for institution in candidates:
+        reasons = exit_flags(institution, criteria=institution_criteria(institution), patient_counts=patients,
                              today=today)
         if reasons:
             flags.append(ExitFlag(institution, reasons))

@@ -10,7 +10,7 @@ from apps.core.scoping import scope_to_user
 from apps.core.selectors import region_q
 from apps.institutions.selectors import ExitFlag
 from apps.pharmacies.models import Pharmacy
-from apps.registries.designation import Criterion, exit_flags, filter_organisations
+from apps.registries.designation import Criterion, exit_flags, filter_organisations, previous_year_patient_counts
 
 
 def pharmacies_visible_to(user) -> QuerySet[Pharmacy]:
@@ -60,8 +60,10 @@ def pharmacies_flagged_for_exit(*, user=None, region: Region | None = None, toda
     if region is not None:
         qs = qs.filter(region_q(region))
     flags = []
-    for pharmacy in qs.filter(status__in=(DesignationStatus.ADMITTED, DesignationStatus.SUSPENDED)):
-        reasons = exit_flags(pharmacy, criteria=pharmacy_criteria(pharmacy), patient_field="pharmacy", today=today)
+    candidates = list(qs.filter(status__in=(DesignationStatus.ADMITTED, DesignationStatus.SUSPENDED)))
+    patients = previous_year_patient_counts(candidates, patient_field="pharmacy", today=today)
+    for pharmacy in candidates:
+        reasons = exit_flags(pharmacy, criteria=pharmacy_criteria(pharmacy), patient_counts=patients, today=today)
         if reasons:
             flags.append(ExitFlag(pharmacy, reasons))
     return flags

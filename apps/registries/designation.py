@@ -286,9 +286,21 @@ def add_months(day: dt.date, months: int) -> dt.date:
     raise ValueError(day)
 
 
-def exit_flags(org: DesignatedOrganisation, *, criteria: list[Criterion], patient_field: str,
+def previous_year_patient_counts(orgs, *, patient_field: str, today: dt.date) -> dict[int, int]:
+    """R-INS-4: the dual-channel patients of each organisation in ``orgs`` over the previous calendar year, in one
+    query (the exit flags of a whole registry must not run one count per organisation)."""
+    ids = [org.pk for org in orgs]
+    if not ids:
+        return {}
+    return hooks.dual_channel_patient_counts.call(field=patient_field, org_ids=ids,
+                                                  start=dt.date(today.year - 1, 1, 1),
+                                                  end=dt.date(today.year - 1, 12, 31))
+
+
+def exit_flags(org: DesignatedOrganisation, *, criteria: list[Criterion], patient_counts: dict[int, int],
                today: dt.date) -> list[str]:
-    """R-INS-4 (000 附件2 第六条): the reasons this organisation should be considered for exit."""
+    """R-INS-4 (000 附件2 第六条): the reasons this organisation should be considered for exit.
+    ``patient_counts``: ``previous_year_patient_counts`` of the organisations being checked."""
     reasons: list[str] = []
     if org.registration_changed_on is not None:
         late = working_days_between(org.registration_changed_on, today)
@@ -300,10 +312,9 @@ def exit_flags(org: DesignatedOrganisation, *, criteria: list[Criterion], patien
         reasons.append(f"自 {org.unable_to_serve_since} 起无法提供服务已满{UNABLE_TO_SERVE_MONTHS}个月")
     # R-INS-4 (revision 2): the previous calendar year (上年度, checked at the annual assessment); only an
     # organisation designated for the whole of that year can be judged on it
-    year_start, year_end = dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31)
+    year_start = dt.date(today.year - 1, 1, 1)
     if org.agreement_start is not None and org.agreement_start <= year_start:
-        patients = hooks.dual_channel_patient_count.call(field=patient_field, org=org, start=year_start,
-                                                         end=year_end)
+        patients = patient_counts.get(org.pk, 0)
         if patients < MIN_PATIENTS_PER_YEAR:
             reasons.append(f"上年度（{today.year - 1} 年）双通道患者 {patients} 人（少于{MIN_PATIENTS_PER_YEAR}人）")
     return reasons
