@@ -272,11 +272,18 @@ def organisation_id_chunks(*, spec: KindSpec, period: dt.date, chunks: int,
     wanted = set(ids) & inside
     if not wanted:
         return []
-    size = max(1, -(-len(wanted) // max(1, chunks)))
+    return _ranges(every=[pk for pk, _code in every], inside=inside, wanted=wanted,
+                   size=max(1, -(-len(wanted) // max(1, chunks))))
+
+
+def _ranges(*, every: list[int], inside: set[int], wanted: set[int], size: int) -> list[tuple[int, int]]:
+    """Id ranges (lo, hi) over ``every`` organisation id in order, holding the ``wanted`` ones: a range is cut at
+    every organisation not ``inside`` the region (so no range spans another region's organisation) and after every
+    ``size`` wanted ones."""
     ranges: list[tuple[int, int]] = []
     lo = hi = None
     count = 0
-    for pk, _code in every:  # cut at every organisation outside the region, and every ``size`` wanted ones
+    for pk in every:
         if pk not in inside:
             if lo is not None:
                 ranges.append((lo, hi))
@@ -284,8 +291,7 @@ def organisation_id_chunks(*, spec: KindSpec, period: dt.date, chunks: int,
             count = 0
             continue
         if pk in wanted:
-            if lo is None:
-                lo = pk
+            lo = pk if lo is None else lo
             hi = pk
             count += 1
             if count == size:
@@ -308,28 +314,9 @@ def organisation_ranges(*, spec: KindSpec, groups: int, region_prefix: str | Non
     inside = [pk for pk, code in every if region_prefix is None or code.startswith(region_prefix)]
     if not inside:
         return []
-    size = max(1, -(-len(inside) // max(1, groups)))
     inside_set = set(inside)
-    ranges: list[tuple[int, int]] = []
-    lo = hi = None
-    count = 0
-    for pk, _code in every:
-        if pk not in inside_set:
-            if lo is not None:
-                ranges.append((lo, hi))
-            lo = hi = None
-            count = 0
-            continue
-        lo = pk if lo is None else lo
-        hi = pk
-        count += 1
-        if count == size:
-            ranges.append((lo, hi))
-            lo = hi = None
-            count = 0
-    if lo is not None:
-        ranges.append((lo, hi))
-    return ranges
+    return _ranges(every=[pk for pk, _code in every], inside=inside_set, wanted=inside_set,
+                   size=max(1, -(-len(inside) // max(1, groups))))
 
 
 # --------------------------------------------------------------------------- statement lines by month (issue 16)
