@@ -45,7 +45,8 @@ RUN_DEAD_AFTER = dt.timedelta(seconds=60)
 #: a queued run whose task never started: the broker redelivers an unacknowledged task after its visibility
 #: timeout (15 minutes), so a run still queued twice as long was lost with its message
 QUEUED_RUN_LOST_AFTER = dt.timedelta(minutes=30)
-DEAD_RUN_ERROR = "运行中断：执行进程失联（心跳超过 60 秒未更新），已标记失败；重新结算即可得到完整结果"
+DEAD_RUN_ERROR = (f"运行中断：执行进程失联（心跳超过 {RUN_DEAD_AFTER.seconds} 秒未更新），已标记失败；"
+                  "重新结算即可得到完整结果")
 
 
 class RunTakenOver(Exception):
@@ -304,14 +305,7 @@ def settlement_run_finish(*, run_id: int, now: dt.datetime, workers: list[str] |
     run = SettlementRun.objects.get(pk=run_id)
     if run.status != SettlementRun.Status.RUNNING:
         return run
-    run = _run_succeeded(run, now, None)
-    if workers and run.status == SettlementRun.Status.SUCCEEDED:
-        from apps.core.models import Event
-
-        Event.objects.filter(object_id=str(run.pk), action=EventAction.SETTLEMENT_RUN_SUCCEEDED).update(
-            data={"period": label(run.period), "statements": run.statements_written, "lines": run.lines_written,
-                  "workers": sorted(set(workers))})
-    return run
+    return _run_succeeded(run, now, None, workers)
 
 
 def settlement_run_fail(*, run_id: int, now: dt.datetime, error: str) -> SettlementRun:
@@ -331,7 +325,9 @@ def _run_failed(run: SettlementRun, now: dt.datetime, exc: BaseException) -> Set
     return run
 
 
-def _run_succeeded(run: SettlementRun, now: dt.datetime, worker: str | None) -> SettlementRun:
+def _run_succeeded(run: SettlementRun, now: dt.datetime, worker: str | None,
+                   workers: list[str] | None = None) -> SettlementRun:
+    """``workers``: the processes that wrote a split run's groups, kept in the success event."""
     with transaction.atomic():
         held = SettlementRun.objects.filter(pk=run.pk, status=SettlementRun.Status.RUNNING)
         if worker is not None:
@@ -341,7 +337,8 @@ def _run_succeeded(run: SettlementRun, now: dt.datetime, worker: str | None) -> 
         run.refresh_from_db()
         record_event(subject=run, action=EventAction.SETTLEMENT_RUN_SUCCEEDED, from_status="running", to_status=run.status,
                      data={"period": label(run.period), "statements": run.statements_written,
-                           "lines": run.lines_written}, now=now)
+                           "lines": run.lines_written, **({"workers": sorted(set(workers))} if workers else {})},
+                     now=now)
     return run
 
 
