@@ -19,7 +19,7 @@ from apps.institutions.models import Institution
 from apps.institutions.services import institution_sanction
 from apps.monitoring import selectors
 from apps.monitoring.models import Alert, MonitoringRun, MonitoringSettings, Rule
-from apps.monitoring.rules import codes, organisations, physicians, prescribing, pricing, supply, volume
+from apps.monitoring.rules import codes, month, organisations, physicians, prescribing, pricing, supply, volume
 from apps.monitoring.rules.base import FINDING_COLUMNS, Finding, FindingQuery, batch_memory, month_bounds
 from apps.monitoring.rules.rows import line_rows_for_month
 from apps.pharmacies.services import pharmacy_sanction
@@ -27,6 +27,9 @@ from apps.physicians.models import Physician
 from apps.settlement.money_services import MONEY_KINDS, sanction_money_record
 
 CHUNK = 500
+#: the rules whose batch form reads the month table of live lines (``rules.month``)
+LINE_RULES = (Rule.PRICE_ABOVE_STANDARD, Rule.PHYSICIAN_NOT_ELIGIBLE, Rule.NO_APPLICATION, Rule.SUPPLY_BEYOND_NEED,
+              Rule.HIGH_COST_HIGH_VOLUME, Rule.PHYSICIAN_OUTLIER)
 UNDECIDED = (Alert.Status.OPEN, Alert.Status.ASSIGNED)
 #: sanctions a confirmed alert may propose: the money ones (R-SET-5, on the next statement) and two without money
 PROPOSABLE = (Sanction.Kind.DEDUCTION, Sanction.Kind.DEPOSIT_DEDUCTION, Sanction.Kind.PAYMENT_DEFERRAL,
@@ -275,43 +278,47 @@ def monitoring_settings_save(*, region: Region, actor, values: dict) -> Monitori
 
 # --------------------------------------------------------------------------- the monthly batch
 
-def _month_query(rule: str, period: dt.date, th: dict) -> FindingQuery | None:
-    """The rule's set-based finding query for ``period`` (PostgreSQL), or None for a rule whose findings are
-    built in Python and written ``CHUNK`` at a time: R-MON-7 (the registries' exit flags, at most one per
-    organisation and year) and R-MON-9 (its evidence carries each pool's peer distribution; at most one per
-    physician and variety)."""
+def _month_query(rule: str, period: dt.date, th: dict, lines: str) -> FindingQuery | None:
+    """The rule's set-based finding query for ``period`` (PostgreSQL), the line rules reading the month table
+    ``lines`` (``month.month_table``), or None for a rule whose findings are built in Python and written
+    ``CHUNK`` at a time: R-MON-7 (the registries' exit flags, at most one per organisation and year) and R-MON-9
+    (its evidence carries each pool's peer distribution; at most one per physician and variety)."""
     start, _ = month_bounds(period)
     by_region = th["by_region"]
     cities = th["cities"]
     if rule == Rule.PRICE_ABOVE_STANDARD:
-        return pricing.query(period=start)
+        return pricing.query(period=start, lines=lines)
     if rule == Rule.PHYSICIAN_NOT_ELIGIBLE:
-        return prescribing.physician_query(period=start)
+        return prescribing.physician_query(period=start, lines=lines)
     if rule == Rule.NO_APPLICATION:
-        return prescribing.application_query(period=start)
+        return prescribing.application_query(period=start, lines=lines)
     if rule == Rule.TRACE_CODE_REUSED:
         return codes.query(period=start)
     if rule == Rule.SUPPLY_BEYOND_NEED:
-        return supply.query(period=start, margins={r: t.supply_margin_days for r, t in by_region.items()
+        return supply.query(period=start, lines=lines, margins={r: t.supply_margin_days for r, t in by_region.items()
                                                    if t is not selectors.DEFAULT_THRESHOLDS},
                             default_margin=selectors.DEFAULT_THRESHOLDS.supply_margin_days)
     if rule == Rule.HIGH_COST_HIGH_VOLUME:
-        return volume.query(period=start, thresholds={c: by_region[rid].high_cost for c, rid in cities.items()},
+        return volume.query(period=start, lines=lines, thresholds={c: by_region[rid].high_cost for c, rid in cities.items()},
                             default=selectors.DEFAULT_THRESHOLDS.high_cost)
     if rule == Rule.SALES_EXCEED_PURCHASES:
         return organisations.stock_query(period=start)
     return None
 
 
-def _month_findings(rule: str, period: dt.date, th: dict) -> list[Finding]:
-    """The findings of ``rule`` for ``period``: set-based on PostgreSQL; on other databases (the SQLite
-    development set-up) the same pure rule over the month's rows."""
+def _month_findings(rule: str, period: dt.date, th: dict, lines: str | None = None) -> list[Finding]:
+    """The findings of ``rule`` for ``period``: set-based on PostgreSQL (over the month table ``lines``, built
+    here for this rule alone when not given); on other databases (the SQLite development set-up) the same pure
+    rule over the month's rows."""
     start, _ = month_bounds(period)
     by_region = th["by_region"]
     cities = th["cities"]
     pg = is_postgresql()
+    if pg and lines is None and rule in LINE_RULES:
+        with month.month_table(start) as table:
+            return _month_findings(rule, start, th, table)
     if pg:
-        query = _month_query(rule, start, th)
+        query = _month_query(rule, start, th, lines)
         if query is not None:
             return query.findings()
     if rule == Rule.PRICE_ABOVE_STANDARD:
@@ -334,7 +341,7 @@ def _month_findings(rule: str, period: dt.date, th: dict) -> list[Finding]:
                            region_of_city=lambda c: cities.get(c), thresholds_for=th["high_cost_for"])
     if rule == Rule.PHYSICIAN_OUTLIER:
         if pg:
-            return physicians.find_sql(period=start, thresholds={c: by_region[rid].outlier for c, rid in cities.items()},
+            return physicians.find_sql(period=start, lines=lines, thresholds={c: by_region[rid].outlier for c, rid in cities.items()},
                                        default=selectors.DEFAULT_THRESHOLDS.outlier)
         return physicians_find_rows(line_rows_for_month(period=start), th)
     if rule == Rule.EXIT_CRITERIA:
@@ -412,24 +419,32 @@ def _region_filter(findings: Iterable[Finding], region: Region | None) -> Iterab
     return (f for f in findings if codes_.get(f.region_id, "").startswith(prefix))
 
 
+def _rule_write(rule: str, run: MonitoringRun, th: dict, lines: str | None, now: dt.datetime) -> tuple[int, int]:
+    """One rule over the run's month, in one transaction: (findings, new alerts)."""
+    query = _month_query(rule, run.period, th, lines) if lines is not None else None
+    with transaction.atomic():
+        if query is not None:  # set-based: the rule's rows go straight into the alerts
+            return alerts_insert_from_query(query=query, source=Alert.Source.BATCH, now=now, region=run.region)
+        counted = _Counted(_region_filter(_month_findings(rule, run.period, th, lines), run.region))
+        raised = alerts_raise(findings=counted, source=Alert.Source.BATCH, now=now, refresh=True)
+        return counted.n, raised
+
+
 def monitoring_run_execute(*, run_id: int, now: dt.datetime) -> MonitoringRun:
-    """Run every rule over the run's month, one rule per transaction, the progress saved after each."""
+    """Run every rule over the run's month, one rule per transaction, the progress saved after each. On
+    PostgreSQL the month's live lines are read once into the run's month table (``rules.month``), which the line
+    rules read, and dropped at the end; on SQLite each rule reads its rows through the ORM."""
     run = MonitoringRun.objects.select_related("region").get(pk=run_id)
     MonitoringRun.objects.filter(pk=run.pk).update(status=MonitoringRun.Status.RUNNING, rules_done=0)
     th = thresholds_context()
     findings_total = raised_total = 0
+    lines = None
     try:
-        pg = is_postgresql()
+        if is_postgresql():
+            lines = month.month_table_name(run.pk)
+            month.month_table_build(lines, run.period)
         for done, rule in enumerate(Rule, start=1):
-            query = _month_query(rule, run.period, th) if pg else None
-            with transaction.atomic():
-                if query is not None:  # set-based: the rule's rows go straight into the alerts
-                    found, raised = alerts_insert_from_query(query=query, source=Alert.Source.BATCH, now=now,
-                                                             region=run.region)
-                else:
-                    counted = _Counted(_region_filter(_month_findings(rule, run.period, th), run.region))
-                    raised = alerts_raise(findings=counted, source=Alert.Source.BATCH, now=now, refresh=True)
-                    found = counted.n
+            found, raised = _rule_write(rule, run, th, lines, now)
             findings_total += found
             raised_total += raised
             MonitoringRun.objects.filter(pk=run.pk).update(rules_done=done, findings=findings_total,
@@ -438,6 +453,9 @@ def monitoring_run_execute(*, run_id: int, now: dt.datetime) -> MonitoringRun:
         MonitoringRun.objects.filter(pk=run.pk).update(status=MonitoringRun.Status.FAILED, error=str(exc)[:2000],
                                                        finished_at=now)
         raise
+    finally:
+        if lines is not None:
+            month.month_table_drop(lines)
     with transaction.atomic():
         MonitoringRun.objects.filter(pk=run.pk).update(status=MonitoringRun.Status.SUCCEEDED, finished_at=now)
         run.refresh_from_db()

@@ -102,24 +102,22 @@ def _finding(*, physician, institution, region_id, variety, period, s, over, fig
                                        "values": f["peers"]} for m, f in figures.items()}})
 
 
-def find_sql(*, period: dt.date, thresholds: dict[str, OutlierThresholds], default: OutlierThresholds) -> list[Finding]:
+def find_sql(*, period: dt.date, lines: str, thresholds: dict[str, OutlierThresholds],
+             default: OutlierThresholds) -> list[Finding]:
+    """The same in PostgreSQL over the month table ``lines``: each physician's figures per pool in one GROUP BY
+    (patients and prescriptions counted distinct), the pools' percentiles and medians by ``percentile_cont``."""
     start, _ = month_bounds(period)
     values = ", ".join(f"('{c}', {float(t.percentile)}, {float(t.median_multiple)}, {int(t.min_peers)})"
                        for c, t in thresholds.items()) or "('', 0.0, 0.0, 0)"
     rows = fetch_dicts(f"""
         WITH acc AS MATERIALIZED (
-          SELECT substr(rg.code, 1, 4) || '00' AS city, dr.generic_name, dr.dosage_form, p.physician_id,
-                 count(DISTINCT d.person_id) AS patients, count(DISTINCT d.prescription_id) AS prescriptions,
-                 sum(l.fund_payment) AS fund
-          FROM prescriptions_dispensing d
-          JOIN prescriptions_prescription p ON p.id = d.prescription_id
-          JOIN prescriptions_dispensingline l ON l.dispensing_id = d.id
-          JOIN catalogue_drug dr ON dr.id = l.drug_id
-          JOIN institutions_institution i ON i.id = d.institution_id
-          JOIN core_region rg ON rg.id = i.region_id
-          WHERE d.period = %s AND d.kind = 'normal'
-            AND NOT EXISTS (SELECT 1 FROM prescriptions_dispensing r WHERE r.reverses_id = d.id)
-          GROUP BY 1, 2, 3, 4),
+          SELECT x.city, dr.generic_name, dr.dosage_form, x.physician_id, x.patients, x.prescriptions, x.fund
+          FROM (SELECT m.institution_city AS city, m.variety_id, m.physician_id,
+                       count(DISTINCT m.person_id) AS patients, count(DISTINCT m.prescription_id) AS prescriptions,
+                       sum(m.fund) AS fund
+                FROM {lines} m WHERE m.in_month AND m.institution_id IS NOT NULL
+                GROUP BY 1, 2, 3) AS x
+          JOIN catalogue_drug dr ON dr.id = x.variety_id),
         m AS (
           SELECT a.*, a.prescriptions::float8 / a.patients AS rx_per_patient,
                  a.fund::float8 / a.patients AS fund_per_patient,
@@ -143,7 +141,7 @@ def find_sql(*, period: dt.date, thresholds: dict[str, OutlierThresholds], defau
           AND ((m.rx_per_patient > pools.rx_p AND m.rx_per_patient >= m.multiple * pools.rx_median)
                OR (m.fund_per_patient > pools.fund_p AND m.fund_per_patient >= m.multiple * pools.fund_median))
         ORDER BY m.city, m.generic_name, m.dosage_form, m.physician_id""",
-                       [start, default.percentile, default.median_multiple, default.min_peers])
+                       [default.percentile, default.median_multiple, default.min_peers])
     findings = []
     for r in rows:
         figures = {"rx_per_patient": {"percentile": r["rx_p"], "median": r["rx_median"],

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from apps.applications.models import Application
 from apps.monitoring.models import Rule
-from apps.monitoring.rules.base import Finding, FindingQuery, local_day_sql, month_bounds, q2
+from apps.monitoring.rules.base import Finding, FindingQuery, q2
 from apps.monitoring.rules.rows import LineRow
 from apps.physicians.models import Physician
 
@@ -78,38 +78,33 @@ def find_physician(rows: Iterable[LineRow], physicians: Mapping[int, PhysicianRo
     return findings
 
 
-def physician_query(*, period: dt.date) -> FindingQuery:
-    """R-MON-2 set-based (one finding query): per line, was the physician filed on the issue date (R-DOC-3, as
-    ``Physician.is_active_on``), is the drug's area one of theirs (a hash join on the areas); only the dispensings
-    with a finding are grouped."""
-    start, _ = month_bounds(period)
-    issued = local_day_sql("p.issued_at")
+def physician_query(*, period: dt.date, lines: str) -> FindingQuery:
+    """R-MON-2 set-based (one finding query) over the month table ``lines``: per line, was the physician filed on
+    the issue date (R-DOC-3, as ``Physician.is_active_on``), is the drug's area one of theirs (a hash join on the
+    areas); only the dispensings with a finding are grouped."""
+    issued = "m.issued_on"
     sql = f"""
         WITH x AS NOT MATERIALIZED (
-          SELECT d.id AS dispensing_id, d.prescription_id, d.period, d.institution_id, i.region_id, d.pharmacy_id,
-                 d.person_id, doc.id AS physician_id, doc.name AS physician_name, doc.status AS physician_status,
-                 {issued} AS issued_on,
+          SELECT m.dispensing_id, m.prescription_id, m.period, m.institution_id, m.institution_region_id AS region_id,
+                 m.pharmacy_id, m.person_id, doc.id AS physician_id, doc.name AS physician_name,
+                 doc.status AS physician_status, {issued} AS issued_on,
                  (doc.status NOT IN ('proposed', 'rejected') AND doc.filed_on IS NOT NULL AND {issued} >= doc.filed_on
                   AND (doc.filing_valid_until IS NULL OR {issued} <= doc.filing_valid_until)
                   AND (doc.status NOT IN ('suspended', 'revoked')
                        OR (doc.revoked_on IS NOT NULL AND {issued} < doc.revoked_on))) AS active,
-                 pa.physician_id IS NULL AS outside, dr.generic_name, l.fund_payment
-          FROM prescriptions_dispensing d
-          JOIN prescriptions_prescription p ON p.id = d.prescription_id
-          JOIN physicians_physician doc ON doc.id = p.physician_id
-          JOIN institutions_institution i ON i.id = d.institution_id
-          JOIN prescriptions_dispensingline l ON l.dispensing_id = d.id
-          JOIN catalogue_drug dr ON dr.id = l.drug_id
+                 pa.physician_id IS NULL AS outside, m.drug_id, m.fund AS fund_payment
+          FROM {lines} m
+          JOIN physicians_physician doc ON doc.id = m.physician_id
           LEFT JOIN physicians_physician_therapeutic_areas pa
-                 ON pa.physician_id = doc.id AND pa.therapeuticarea_id = dr.therapeutic_area_id
-          WHERE d.period = %s AND d.kind = 'normal'
-            AND NOT EXISTS (SELECT 1 FROM prescriptions_dispensing r WHERE r.reverses_id = d.id)),
+                 ON pa.physician_id = doc.id AND pa.therapeuticarea_id = m.therapeutic_area_id
+          WHERE m.in_month AND m.institution_id IS NOT NULL),
         flagged AS (SELECT DISTINCT dispensing_id FROM x WHERE NOT active OR outside),
         grouped AS (
           SELECT dispensing_id, prescription_id, period, institution_id, region_id, pharmacy_id, person_id,
                  physician_id, physician_name, physician_status, issued_on, active, sum(fund_payment) AS fund,
-                 array_agg(DISTINCT generic_name ORDER BY generic_name) FILTER (WHERE outside) AS outside
-          FROM x WHERE dispensing_id IN (SELECT dispensing_id FROM flagged)
+                 array_agg(DISTINCT dr.generic_name ORDER BY dr.generic_name) FILTER (WHERE outside) AS outside
+          FROM x JOIN catalogue_drug dr ON dr.id = x.drug_id
+          WHERE dispensing_id IN (SELECT dispensing_id FROM flagged)
           GROUP BY dispensing_id, prescription_id, period, institution_id, region_id, pharmacy_id, person_id,
                    physician_id, physician_name, physician_status, issued_on, active)
         SELECT 'R-MON-2' AS rule, 'R-MON-2:dispensing:' || dispensing_id AS finding_key, period, region_id,
@@ -123,7 +118,7 @@ def physician_query(*, period: dt.date) -> FindingQuery:
                                   'issued_on', issued_on::text, 'physician_active', active,
                                   'outside_area', coalesce(to_jsonb(outside), '[]'::jsonb)) AS evidence
         FROM grouped"""
-    return FindingQuery(sql, (start,))
+    return FindingQuery(sql)
 
 
 # --------------------------------------------------------------------------- R-MON-3
@@ -185,28 +180,24 @@ def find_application(rows: Iterable[LineRow], applications: Iterable[Application
     return findings
 
 
-def application_query(*, period: dt.date) -> FindingQuery:
-    """R-MON-3 set-based (one finding query): the month's outpatient live lines with no covering application."""
-    start, _ = month_bounds(period)
-    day = local_day_sql("d.dispensed_at")
+def application_query(*, period: dt.date, lines: str) -> FindingQuery:
+    """R-MON-3 set-based (one finding query): the month's outpatient live lines (from the month table ``lines``)
+    with no covering application."""
     sql = f"""
-        SELECT 'R-MON-3' AS rule, 'R-MON-3:line:' || l.id AS finding_key, d.period, ph.region_id, d.institution_id,
-               d.pharmacy_id, d.person_id, p.physician_id, l.fund_payment AS amount,
-               dr.generic_name || '（' || dr.dosage_form || '）' || {day} || ' 配药时无有效待遇申请' AS summary,
-               jsonb_build_object('dispensings', jsonb_build_array(d.id),
-                                  'prescriptions', jsonb_build_array(d.prescription_id),
-                                  'lines', jsonb_build_array(l.id), 'day', ({day})::text) AS evidence
-        FROM prescriptions_dispensingline l
-        JOIN prescriptions_dispensing d ON d.id = l.dispensing_id
-        JOIN prescriptions_prescription p ON p.id = d.prescription_id
-        JOIN pharmacies_pharmacy ph ON ph.id = d.pharmacy_id
-        JOIN catalogue_drug dr ON dr.id = l.drug_id
-        WHERE d.period = %s AND d.kind = 'normal' AND d.care_setting <> 'inpatient'
-          AND NOT EXISTS (SELECT 1 FROM prescriptions_dispensing r WHERE r.reverses_id = d.id)
+        SELECT 'R-MON-3' AS rule, 'R-MON-3:line:' || m.line_id AS finding_key, m.period,
+               m.pharmacy_region_id AS region_id, m.institution_id, m.pharmacy_id, m.person_id, m.physician_id,
+               m.fund AS amount,
+               dr.generic_name || '（' || dr.dosage_form || '）' || m.day || ' 配药时无有效待遇申请' AS summary,
+               jsonb_build_object('dispensings', jsonb_build_array(m.dispensing_id),
+                                  'prescriptions', jsonb_build_array(m.prescription_id),
+                                  'lines', jsonb_build_array(m.line_id), 'day', m.day::text) AS evidence
+        FROM {lines} m
+        JOIN catalogue_drug dr ON dr.id = m.drug_id
+        WHERE m.in_month AND m.care_setting <> 'inpatient'
           AND NOT EXISTS (
             SELECT 1 FROM applications_application a
-            WHERE a.person_id = d.person_id AND a.generic_name = btrim(dr.generic_name)
+            WHERE a.person_id = m.person_id AND a.generic_name = btrim(dr.generic_name)
               AND a.dosage_form IN ('', dr.dosage_form) AND a.status IN ('approved', 'terminated', 'expired')
-              AND a.valid_from <= {day} AND a.valid_until >= {day}
-              AND (a.terminated_on IS NULL OR a.terminated_on > {day}))"""
-    return FindingQuery(sql, (start,))
+              AND a.valid_from <= m.day AND a.valid_until >= m.day
+              AND (a.terminated_on IS NULL OR a.terminated_on > m.day))"""
+    return FindingQuery(sql)

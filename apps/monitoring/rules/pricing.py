@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from apps.catalogue.models import Drug
 from apps.catalogue.selectors import payment_standard_version_on
 from apps.monitoring.models import Rule
-from apps.monitoring.rules.base import Finding, FindingQuery, local_day_sql, month_bounds, q2
+from apps.monitoring.rules.base import Finding, FindingQuery, month_bounds, q2
 from apps.monitoring.rules.rows import LineRow
 from apps.prescriptions.models import ManualClaim
 
@@ -120,22 +120,20 @@ def find_claims(rows: Iterable[ClaimLineRow]) -> list[Finding]:
 
 # --------------------------------------------------------------------------- set-based (the batch)
 
-def query(*, period: dt.date) -> FindingQuery:
-    """Both parts in PostgreSQL, as one finding query. Dispensing lines: only lines above the drug's lowest
-    standard ever can be above the one in force, so the exact check (a lookup per drug and day) runs on those
-    few. Claim lines: the month's claims by invoice date (an index), their lines unnested."""
+def query(*, period: dt.date, lines: str) -> FindingQuery:
+    """Both parts in PostgreSQL, as one finding query. Dispensing lines, read from the month table ``lines``
+    (``month.month_table_build``): only lines above the drug's lowest standard ever can be above the one in force,
+    so the exact check (a lookup per drug and day) runs on those few. Claim lines: the month's claims by invoice
+    date (an index), their lines unnested."""
     start, end = month_bounds(period)
-    day = local_day_sql("d.dispensed_at")
     sql = f"""
         WITH lowest AS (SELECT drug_id, min(amount) AS amount FROM catalogue_paymentstandard GROUP BY drug_id),
         candidates AS MATERIALIZED (
-          SELECT l.id AS line_id, d.id AS dispensing_id, d.prescription_id, d.period, d.pharmacy_id, d.institution_id,
-                 d.person_id, l.drug_id, l.quantity, l.unit_price, {day} AS day
-          FROM prescriptions_dispensingline l
-          JOIN prescriptions_dispensing d ON d.id = l.dispensing_id
-          JOIN lowest ON lowest.drug_id = l.drug_id
-          WHERE d.period = %s AND d.kind = 'normal' AND l.unit_price > lowest.amount
-            AND NOT EXISTS (SELECT 1 FROM prescriptions_dispensing r WHERE r.reverses_id = d.id)),
+          SELECT m.line_id, m.dispensing_id, m.prescription_id, m.period, m.pharmacy_id, m.pharmacy_region_id,
+                 m.institution_id, m.person_id, m.drug_id, m.quantity, m.unit_price, m.day
+          FROM {lines} m
+          JOIN lowest ON lowest.drug_id = m.drug_id
+          WHERE m.in_month AND m.unit_price > lowest.amount),
         claim_lines AS MATERIALIZED (
           SELECT c.id AS claim_id, e.no AS line_no, c.invoice_no, c.invoice_date, c.region_id, c.person_id,
                  c.dispensing_id, dd.pharmacy_id, dd.institution_id, dr.id AS drug_id, dr.generic_name,
@@ -147,7 +145,7 @@ def query(*, period: dt.date) -> FindingQuery:
           JOIN catalogue_drug dr ON dr.code = e.line ->> 'drug_code'
           LEFT JOIN prescriptions_dispensing dd ON dd.id = c.dispensing_id
           WHERE c.invoice_date >= %s AND c.invoice_date < %s)
-        SELECT 'R-MON-1' AS rule, 'R-MON-1:line:' || c.line_id AS finding_key, c.period, ph.region_id,
+        SELECT 'R-MON-1' AS rule, 'R-MON-1:line:' || c.line_id AS finding_key, c.period, c.pharmacy_region_id AS region_id,
                c.institution_id, c.pharmacy_id, c.person_id, NULL::bigint AS physician_id,
                round((c.unit_price - std.amount) * c.quantity, 2) AS amount,
                dr.generic_name || ' 单价 ' || c.unit_price || ' 高于支付标准 ' || std.amount || '（' || c.quantity
@@ -157,7 +155,6 @@ def query(*, period: dt.date) -> FindingQuery:
                                   'lines', jsonb_build_array(c.line_id), 'unit_price', c.unit_price::text,
                                   'payment_standard', std.amount::text, 'quantity', c.quantity) AS evidence
         FROM candidates c
-        JOIN pharmacies_pharmacy ph ON ph.id = c.pharmacy_id
         JOIN catalogue_drug dr ON dr.id = c.drug_id
         JOIN LATERAL (SELECT ps.amount FROM catalogue_paymentstandard ps
                       WHERE ps.drug_id = c.drug_id AND ps.valid_from <= c.day
@@ -181,4 +178,4 @@ def query(*, period: dt.date) -> FindingQuery:
                         AND (ps.valid_until IS NULL OR ps.valid_until >= k.invoice_date)
                       ORDER BY ps.valid_from DESC LIMIT 1) std ON true
         WHERE k.price > std.amount"""
-    return FindingQuery(sql, (start, start, end, start))
+    return FindingQuery(sql, (start, end, start))

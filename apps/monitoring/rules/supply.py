@@ -18,12 +18,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from apps.monitoring.models import Rule
-from apps.monitoring.rules.base import Finding, FindingQuery, local_day_sql, month_bounds, q2, variety_key
+from apps.monitoring.rules.base import Finding, FindingQuery, month_bounds, q2, variety_key
+from apps.monitoring.rules.month import LOOKBACK_DAYS, lookback_since  # noqa: F401 (LOOKBACK_DAYS: the hot path reads it here)
 from apps.monitoring.rules.rows import LineRow
 
 RULE = Rule.SUPPLY_BEYOND_NEED
-#: R-RX-2: no prescription supplies more than 84 days, so nothing older can still be running
-LOOKBACK_DAYS = 84
 
 
 def key(*, person_id: int, variety: str, period: dt.date) -> str:
@@ -77,47 +76,42 @@ def find(rows: Iterable[LineRow], margin_for: Callable[[int], int], *, period: d
             for _, g in sorted(groups.items())]
 
 
-def query(*, period: dt.date, margins: dict[int, int], default_margin: int) -> FindingQuery:
-    """The same in PostgreSQL, as one finding query: the month's live lines joined to the running supplies of the
-    patient and variety, the flagged lines grouped per patient, variety and month (the first flagged line's
-    pharmacy, region, hospital and margin; the supplies involved as evidence) — no row leaves the database."""
-    start, end = month_bounds(period)
-    day = local_day_sql("d.dispensed_at")
-    since = dt.datetime.combine(start - dt.timedelta(days=LOOKBACK_DAYS + 1), dt.time.min, tzinfo=dt.timezone.utc)
+def query(*, period: dt.date, lines: str, margins: dict[int, int], default_margin: int) -> FindingQuery:
+    """The same in PostgreSQL, as one finding query over the month table ``lines`` (the month's live lines and
+    the lookback's, ``month.month_table_build``): only the patients' varieties with two lines or more can flag
+    (a window count); each such line of the month is joined to the running supplies of the patient and variety
+    (a hash join on integer keys), the flagged lines grouped per patient, variety and month (the first flagged
+    line's pharmacy, region, hospital and margin; the supplies involved as evidence) — no row leaves the
+    database."""
+    start, _ = month_bounds(period)
     margin_values = ", ".join(f"({int(r)}, {int(m)})" for r, m in margins.items()) or "(0, 0)"
     sql = f"""
         WITH s AS MATERIALIZED (
-          SELECT l.id AS line_id, d.id AS dispensing_id, d.period, d.dispensed_at, {day} AS day, d.person_id,
-                 d.pharmacy_id, ph.region_id, d.institution_id, dr.generic_name, dr.dosage_form,
-                 coalesce(it.days_supply, 0) AS days_supply, l.fund_payment AS fund
-          FROM prescriptions_dispensing d
-          JOIN prescriptions_dispensingline l ON l.dispensing_id = d.id
-          JOIN catalogue_drug dr ON dr.id = l.drug_id
-          JOIN pharmacies_pharmacy ph ON ph.id = d.pharmacy_id
-          LEFT JOIN prescriptions_prescriptionitem it ON it.prescription_id = d.prescription_id AND it.drug_id = l.drug_id
-          WHERE d.kind = 'normal' AND d.dispensed_at >= %s AND d.period <= %s
-            AND NOT EXISTS (SELECT 1 FROM prescriptions_dispensing r WHERE r.reverses_id = d.id)
-        ),
-        cur AS (SELECT * FROM s WHERE period = %s
-                AND EXISTS (SELECT 1 FROM s p2 WHERE p2.person_id = s.person_id AND p2.line_id <> s.line_id
-                            AND p2.generic_name = s.generic_name AND p2.dosage_form = s.dosage_form)),
+          SELECT * FROM (
+            SELECT m.line_id, m.dispensing_id, m.period, m.in_month, m.dispensed_at, m.day, m.person_id,
+                   m.pharmacy_id, m.pharmacy_region_id AS region_id, m.institution_id, m.variety_id,
+                   m.days_supply, m.fund,
+                   count(*) OVER (PARTITION BY m.person_id, m.variety_id) AS supplies
+            FROM {lines} m WHERE m.dispensed_at >= %s) AS w
+          WHERE supplies > 1),
         flagged AS (
           SELECT c.line_id, c.dispensing_id, c.period, c.dispensed_at, c.person_id, c.pharmacy_id, c.region_id,
-                 c.institution_id, c.generic_name, c.dosage_form, c.fund,
+                 c.institution_id, c.variety_id, c.fund,
                  sum(p.day + p.days_supply - c.day) AS remaining,
                  bool_or(p.pharmacy_id <> c.pharmacy_id) AS other_pharmacy,
                  array_agg(p.line_id) AS running_lines, array_agg(p.dispensing_id) AS running_dispensings,
                  coalesce(m.margin, %s) AS margin
-          FROM cur c
-          JOIN s p ON p.person_id = c.person_id AND p.generic_name = c.generic_name AND p.dosage_form = c.dosage_form
+          FROM s c
+          JOIN s p ON p.person_id = c.person_id AND p.variety_id = c.variety_id
                   AND (p.dispensed_at, p.line_id) < (c.dispensed_at, c.line_id)
                   AND p.day + p.days_supply > c.day
           LEFT JOIN (VALUES {margin_values}) AS m(region_id, margin) ON m.region_id = c.region_id
+          WHERE c.in_month
           GROUP BY c.line_id, c.dispensing_id, c.period, c.dispensed_at, c.person_id, c.pharmacy_id, c.region_id,
-                   c.institution_id, c.generic_name, c.dosage_form, c.fund, m.margin),
+                   c.institution_id, c.variety_id, c.fund, m.margin),
         hit AS (SELECT * FROM flagged WHERE remaining > margin OR other_pharmacy),
         grouped AS (
-          SELECT h.person_id, h.generic_name, h.dosage_form, h.period,
+          SELECT h.person_id, h.variety_id, h.period,
                  (array_agg(h.pharmacy_id ORDER BY h.dispensed_at, h.line_id))[1] AS pharmacy_id,
                  (array_agg(h.region_id ORDER BY h.dispensed_at, h.line_id))[1] AS region_id,
                  (array_agg(h.institution_id ORDER BY h.dispensed_at, h.line_id))[1] AS institution_id,
@@ -126,23 +120,24 @@ def query(*, period: dt.date, margins: dict[int, int], default_margin: int) -> F
                  jsonb_agg(h.line_id ORDER BY h.dispensed_at, h.line_id) AS flagged_lines,
                  jsonb_agg(h.remaining ORDER BY h.dispensed_at, h.line_id) AS remaining_days
           FROM hit h
-          GROUP BY h.person_id, h.generic_name, h.dosage_form, h.period),
+          GROUP BY h.person_id, h.variety_id, h.period),
         supplies AS (
-          SELECT h.person_id, h.generic_name, h.dosage_form, h.period,
+          SELECT h.person_id, h.variety_id, h.period,
                  jsonb_agg(DISTINCT u.dispensing_id ORDER BY u.dispensing_id) AS dispensings,
                  jsonb_agg(DISTINCT u.line_id ORDER BY u.line_id) AS lines
           FROM hit h
           CROSS JOIN LATERAL unnest(h.running_lines || h.line_id, h.running_dispensings || h.dispensing_id)
                      AS u(line_id, dispensing_id)
-          GROUP BY h.person_id, h.generic_name, h.dosage_form, h.period)
+          GROUP BY h.person_id, h.variety_id, h.period)
         SELECT 'R-MON-5' AS rule,
-               'R-MON-5:' || g.person_id || ':' || btrim(g.generic_name) || '|' || btrim(g.dosage_form) || ':'
+               'R-MON-5:' || g.person_id || ':' || btrim(dr.generic_name) || '|' || btrim(dr.dosage_form) || ':'
                  || to_char(g.period, 'YYYY-MM') AS finding_key,
                g.period, g.region_id, g.institution_id, g.pharmacy_id, g.person_id, NULL::bigint AS physician_id,
-               g.amount, g.generic_name || '（' || g.dosage_form || '）配药时尚余 ' || g.most_remaining
+               g.amount, dr.generic_name || '（' || dr.dosage_form || '）配药时尚余 ' || g.most_remaining
                  || ' 天用量（容差 ' || g.margin || ' 天），' || g.flagged || ' 次超量' AS summary,
                jsonb_build_object('dispensings', v.dispensings, 'lines', v.lines, 'flagged_lines', g.flagged_lines,
                                   'remaining_days', g.remaining_days,
-                                  'variety', btrim(g.generic_name) || '|' || btrim(g.dosage_form)) AS evidence
-        FROM grouped g JOIN supplies v USING (person_id, generic_name, dosage_form, period)"""
-    return FindingQuery(sql, (since, start, start, default_margin))
+                                  'variety', btrim(dr.generic_name) || '|' || btrim(dr.dosage_form)) AS evidence
+        FROM grouped g JOIN supplies v USING (person_id, variety_id, period)
+        JOIN catalogue_drug dr ON dr.id = g.variety_id"""
+    return FindingQuery(sql, (lookback_since(start), default_margin))

@@ -84,50 +84,42 @@ def _finding(*, person, variety, city, period, name, fund, rank, median, above, 
                   "patients": patients, "fund": str(q2(fund))})
 
 
-def query(*, period: dt.date, thresholds: dict[str, PoolThresholds], default: PoolThresholds) -> FindingQuery:
-    """R-MON-6 set-based, as one finding query. ``thresholds``: city code → thresholds (the cities without their
-    own use ``default``). The month's lines are summed on integer keys (patient, pharmacy, variety = the lowest drug
-    id of its generic name and form); one window ranks each pool; the median is exact (the mean of the middle one
-    or two values, as ``statistics.median``), read from the same ranking (the k-th value from the bottom is the
-    (n + 1 − k)-th from the top)."""
+def query(*, period: dt.date, lines: str, thresholds: dict[str, PoolThresholds],
+          default: PoolThresholds) -> FindingQuery:
+    """R-MON-6 set-based, as one finding query over the month table ``lines``. ``thresholds``: city code →
+    thresholds (the cities without their own use ``default``). The month's lines are summed on integer keys
+    (patient, pharmacy, variety = the lowest drug id of its generic name and form); one window ranks each pool;
+    the median is exact (the mean of the middle one or two values, as ``statistics.median``), read from the same
+    ranking (the k-th value from the bottom is the (n + 1 − k)-th from the top)."""
     start, _ = month_bounds(period)
     values = ", ".join(f"('{c}', {int(t.top_n)}, {Decimal(t.median_multiple)})" for c, t in thresholds.items()) \
         or "('', 0, 0)"
     sql = f"""
-        WITH pharmacy_city AS (
-          SELECT ph.id AS pharmacy_id, ph.region_id, substr(rg.code, 1, 4)::integer AS city_no
-          FROM pharmacies_pharmacy ph JOIN core_region rg ON rg.id = ph.region_id),
-        variety AS (
-          SELECT id AS drug_id, min(id) OVER (PARTITION BY generic_name, dosage_form) AS variety_id
-          FROM catalogue_drug),
-        use AS (
-          SELECT d.person_id, d.pharmacy_id, v.variety_id, min(d.institution_id) AS institution_id,
-                 sum(l.fund_payment) AS fund
-          FROM prescriptions_dispensing d
-          JOIN prescriptions_dispensingline l ON l.dispensing_id = d.id
-          JOIN variety v ON v.drug_id = l.drug_id
-          WHERE d.period = %s AND d.kind = 'normal'
-            AND NOT EXISTS (SELECT 1 FROM prescriptions_dispensing r WHERE r.reverses_id = d.id)
-          GROUP BY 1, 2, 3),
+        WITH use AS (
+          SELECT m.person_id, m.pharmacy_id, m.variety_id, m.pharmacy_city AS city,
+                 min(m.pharmacy_region_id) AS region_id, min(m.institution_id) AS institution_id,
+                 sum(m.fund) AS fund
+          FROM {lines} m WHERE m.in_month
+          GROUP BY 1, 2, 3, 4),
         patient AS (
           -- per patient, variety and city: the fund, and the pharmacy that received most of it (one sort)
-          SELECT DISTINCT ON (pc.city_no, u.variety_id, u.person_id)
-                 lpad(pc.city_no::text, 4, '0') || '00' AS city, pc.city_no, u.variety_id, u.person_id,
-                 sum(u.fund) OVER (PARTITION BY pc.city_no, u.variety_id, u.person_id) AS fund,
-                 u.pharmacy_id, pc.region_id, u.institution_id
-          FROM use u JOIN pharmacy_city pc USING (pharmacy_id)
-          ORDER BY pc.city_no, u.variety_id, u.person_id, u.fund DESC, u.pharmacy_id),
+          SELECT DISTINCT ON (u.city, u.variety_id, u.person_id)
+                 u.city, u.variety_id, u.person_id,
+                 sum(u.fund) OVER (PARTITION BY u.city, u.variety_id, u.person_id) AS fund,
+                 u.pharmacy_id, u.region_id, u.institution_id
+          FROM use u
+          ORDER BY u.city, u.variety_id, u.person_id, u.fund DESC, u.pharmacy_id),
         ranked AS MATERIALIZED (
           SELECT p.*, row_number() OVER w AS rank,
                  count(*) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS patients
           FROM patient p
-          WINDOW w AS (PARTITION BY city_no, variety_id ORDER BY fund DESC, person_id)),
+          WINDOW w AS (PARTITION BY city, variety_id ORDER BY fund DESC, person_id)),
         medians AS (
-          SELECT city_no, variety_id, avg(fund) AS median FROM ranked
+          SELECT city, variety_id, avg(fund) AS median FROM ranked
           WHERE patients + 1 - rank IN ((patients + 1) / 2, (patients + 2) / 2) GROUP BY 1, 2),
         found AS (
           SELECT r.*, m.median, coalesce(t.top_n, %s) AS top_n, coalesce(t.multiple, %s) AS multiple
-          FROM ranked r JOIN medians m USING (city_no, variety_id)
+          FROM ranked r JOIN medians m USING (city, variety_id)
           LEFT JOIN (VALUES {values}) AS t(city, top_n, multiple) ON t.city = r.city
           WHERE r.rank <= coalesce(t.top_n, %s) OR r.fund > coalesce(t.multiple, %s) * m.median)
         SELECT 'R-MON-6' AS rule,
@@ -142,17 +134,13 @@ def query(*, period: dt.date, thresholds: dict[str, PoolThresholds], default: Po
                            THEN '超过中位数 ' || round(f.median, 2) || ' 的 ' || f.multiple || ' 倍' END) AS summary,
                jsonb_build_object(
                  'dispensings', coalesce((
-                   SELECT jsonb_agg(DISTINCT d.id ORDER BY d.id)
-                   FROM prescriptions_dispensing d
-                   JOIN prescriptions_dispensingline l ON l.dispensing_id = d.id
-                   JOIN variety v ON v.drug_id = l.drug_id
-                   JOIN pharmacy_city pc ON pc.pharmacy_id = d.pharmacy_id
-                   WHERE d.person_id = f.person_id AND d.period = %s AND d.kind = 'normal'
-                     AND v.variety_id = f.variety_id AND pc.city_no = f.city_no
-                     AND NOT EXISTS (SELECT 1 FROM prescriptions_dispensing x WHERE x.reverses_id = d.id)),
+                   SELECT jsonb_agg(DISTINCT m.dispensing_id ORDER BY m.dispensing_id)
+                   FROM {lines} m
+                   WHERE m.person_id = f.person_id AND m.variety_id = f.variety_id AND m.in_month
+                     AND m.pharmacy_city = f.city),
                    '[]'::jsonb),
                  'variety', btrim(dr.generic_name) || '|' || btrim(dr.dosage_form), 'rank', f.rank,
                  'median', round(f.median, 2)::text, 'patients', f.patients, 'fund', round(f.fund, 2)::text) AS evidence
         FROM found f JOIN catalogue_drug dr ON dr.id = f.variety_id"""
-    return FindingQuery(sql, (start, default.top_n, default.median_multiple, default.top_n, default.median_multiple,
-                              start, start, start))
+    return FindingQuery(sql, (default.top_n, default.median_multiple, default.top_n, default.median_multiple,
+                              start, start))
