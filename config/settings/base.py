@@ -272,6 +272,9 @@ CELERY_TASK_ROUTES = {
 # R-SET-1: a settlement run split into this many groups of organisations per kind, one task each on the
 # ``settlement`` queue (0 = one task settles the whole month, fastest on a single machine)
 SETTLEMENT_GROUPS = env.int("SETTLEMENT_GROUPS", default=0)
+# Section 9 (issue 16): a monitoring run split into this many groups of pooling cities, one task each on the
+# ``monitoring`` queue (0 = one task runs the whole month, fastest on a single machine; PostgreSQL only)
+MONITORING_GROUPS = env.int("MONITORING_GROUPS", default=0)
 # issue 16 "REST": the load benchmark's bare DRF create (benchmarks/bare_endpoint.py) is mounted at /bench/ only when
 # its gunicorn sets this; never in a deployment
 BENCHMARK_BARE_ENDPOINTS = env.bool("BENCHMARK_BARE_ENDPOINTS", default=False)
