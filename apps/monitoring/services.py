@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 from django.db import connection, transaction
+from django.db.models import F
 
 from apps.core.events import EventAction, record_event
 from apps.core.exceptions import ApplicationError
@@ -278,35 +279,36 @@ def monitoring_settings_save(*, region: Region, actor, values: dict) -> Monitori
 
 # --------------------------------------------------------------------------- the monthly batch
 
-def _month_query(rule: str, period: dt.date, th: dict, lines: str) -> FindingQuery | None:
+def _month_query(rule: str, period: dt.date, th: dict, lines: str, scope=None) -> FindingQuery | None:
     """The rule's set-based finding query for ``period`` (PostgreSQL), the line rules reading the month table
     ``lines`` (``month.month_table``), or None for a rule whose findings are built in Python and written
     ``CHUNK`` at a time: R-MON-7 (the registries' exit flags, at most one per organisation and year) and R-MON-9
-    (its evidence carries each pool's peer distribution; at most one per physician and variety)."""
+    (its evidence carries each pool's peer distribution; at most one per physician and variety). ``scope``: the
+    line rules' input restricted to one group's pooling cities in a split run (R-MON-4 and -8 are not split)."""
     start, _ = month_bounds(period)
     by_region = th["by_region"]
     cities = th["cities"]
     if rule == Rule.PRICE_ABOVE_STANDARD:
-        return pricing.query(period=start, lines=lines)
+        return pricing.query(period=start, lines=lines, cities=scope)
     if rule == Rule.PHYSICIAN_NOT_ELIGIBLE:
-        return prescribing.physician_query(period=start, lines=lines)
+        return prescribing.physician_query(period=start, lines=lines, cities=scope)
     if rule == Rule.NO_APPLICATION:
-        return prescribing.application_query(period=start, lines=lines)
+        return prescribing.application_query(period=start, lines=lines, cities=scope)
     if rule == Rule.TRACE_CODE_REUSED:
         return codes.query(period=start)
     if rule == Rule.SUPPLY_BEYOND_NEED:
-        return supply.query(period=start, lines=lines, margins={r: t.supply_margin_days for r, t in by_region.items()
+        return supply.query(period=start, lines=lines, cities=scope, margins={r: t.supply_margin_days for r, t in by_region.items()
                                                    if t is not selectors.DEFAULT_THRESHOLDS},
                             default_margin=selectors.DEFAULT_THRESHOLDS.supply_margin_days)
     if rule == Rule.HIGH_COST_HIGH_VOLUME:
-        return volume.query(period=start, lines=lines, thresholds={c: by_region[rid].high_cost for c, rid in cities.items()},
+        return volume.query(period=start, lines=lines, cities=scope, thresholds={c: by_region[rid].high_cost for c, rid in cities.items()},
                             default=selectors.DEFAULT_THRESHOLDS.high_cost)
     if rule == Rule.SALES_EXCEED_PURCHASES:
         return organisations.stock_query(period=start)
     return None
 
 
-def _month_findings(rule: str, period: dt.date, th: dict, lines: str | None = None) -> list[Finding]:
+def _month_findings(rule: str, period: dt.date, th: dict, lines: str | None = None, scope=None) -> list[Finding]:
     """The findings of ``rule`` for ``period``: set-based on PostgreSQL (over the month table ``lines``, built
     here for this rule alone when not given); on other databases (the SQLite development set-up) the same pure
     rule over the month's rows."""
@@ -318,7 +320,7 @@ def _month_findings(rule: str, period: dt.date, th: dict, lines: str | None = No
         with month.month_table(start) as table:
             return _month_findings(rule, start, th, table)
     if pg:
-        query = _month_query(rule, start, th, lines)
+        query = _month_query(rule, start, th, lines, scope)
         if query is not None:
             return query.findings()
     if rule == Rule.PRICE_ABOVE_STANDARD:
@@ -341,7 +343,7 @@ def _month_findings(rule: str, period: dt.date, th: dict, lines: str | None = No
                            region_of_city=lambda c: cities.get(c), thresholds_for=th["high_cost_for"])
     if rule == Rule.PHYSICIAN_OUTLIER:
         if pg:
-            return physicians.find_sql(period=start, lines=lines, thresholds={c: by_region[rid].outlier for c, rid in cities.items()},
+            return physicians.find_sql(period=start, lines=lines, cities=scope, thresholds={c: by_region[rid].outlier for c, rid in cities.items()},
                                        default=selectors.DEFAULT_THRESHOLDS.outlier)
         return physicians_find_rows(line_rows_for_month(period=start), th)
     if rule == Rule.EXIT_CRITERIA:
@@ -419,13 +421,15 @@ def _region_filter(findings: Iterable[Finding], region: Region | None) -> Iterab
     return (f for f in findings if codes_.get(f.region_id, "").startswith(prefix))
 
 
-def _rule_write(rule: str, run: MonitoringRun, th: dict, lines: str | None, now: dt.datetime) -> tuple[int, int]:
-    """One rule over the run's month, in one transaction: (findings, new alerts)."""
-    query = _month_query(rule, run.period, th, lines) if lines is not None else None
+def _rule_write(rule: str, run: MonitoringRun, th: dict, lines: str | None, now: dt.datetime,
+                scope=None) -> tuple[int, int]:
+    """One rule over the run's month (``scope``: one group's pooling cities), in one transaction: (findings, new
+    alerts)."""
+    query = _month_query(rule, run.period, th, lines, scope) if lines is not None else None
     with transaction.atomic():
         if query is not None:  # set-based: the rule's rows go straight into the alerts
             return alerts_insert_from_query(query=query, source=Alert.Source.BATCH, now=now, region=run.region)
-        counted = _Counted(_region_filter(_month_findings(rule, run.period, th, lines), run.region))
+        counted = _Counted(_region_filter(_month_findings(rule, run.period, th, lines, scope), run.region))
         raised = alerts_raise(findings=counted, source=Alert.Source.BATCH, now=now, refresh=True)
         return counted.n, raised
 
@@ -456,13 +460,105 @@ def monitoring_run_execute(*, run_id: int, now: dt.datetime) -> MonitoringRun:
     finally:
         if lines is not None:
             month.month_table_drop(lines)
+    return _run_succeeded(run, now)
+
+
+def _run_succeeded(run: MonitoringRun, now: dt.datetime, workers: list[str] | None = None) -> MonitoringRun:
     with transaction.atomic():
         MonitoringRun.objects.filter(pk=run.pk).update(status=MonitoringRun.Status.SUCCEEDED, finished_at=now)
         run.refresh_from_db()
+        data = {"period": run.period.isoformat(), "findings": run.findings, "raised": run.alerts_raised}
+        if workers is not None:
+            data["workers"] = sorted(set(workers))
         record_event(subject=run, action=EventAction.MONITORING_RUN, actor=run.started_by, to_status=run.status,
-                     data={"period": run.period.isoformat(), "findings": run.findings, "raised": run.alerts_raised},
-                     now=now)
+                     data=data, now=now)
     return run
+
+
+# --------------------------------------------------------------------------- the batch split over workers
+
+def _city_groups(lines: str, groups: int) -> list[list[str]]:
+    """Every pooling city (``substr(code, 1, 4) || '00'`` of every region, so each region is in exactly one
+    group) dealt into at most ``groups`` groups, the month's lines balanced (the largest city first, into the
+    lightest group)."""
+    with connection.cursor() as cur:
+        cur.execute(f"""
+            SELECT c.city, coalesce(n.lines, 0) FROM (SELECT DISTINCT substr(code, 1, 4) || '00' AS city
+                                                      FROM {Region._meta.db_table}) AS c
+            LEFT JOIN (SELECT pharmacy_city AS city, count(*) AS lines FROM {lines} WHERE in_month GROUP BY 1) AS n
+                   USING (city)
+            ORDER BY 2 DESC, 1""")
+        weights = cur.fetchall()
+    bins: list[list] = [[0, []] for _ in range(max(1, min(groups, len(weights))))]
+    for city, n in weights:
+        lightest = min(bins, key=lambda b: (b[0], len(b[1])))
+        lightest[0] += n
+        lightest[1].append(city)
+    return [sorted(cities) for _, cities in bins if cities]
+
+
+def monitoring_run_split(*, run_id: int, now: dt.datetime, groups: int) -> list[tuple[list[str], bool]] | None:
+    """Issue 16: prepare a run to be shared by the ``monitoring`` workers (PostgreSQL): the month table read
+    once, the pooling cities dealt into ``groups`` groups. Each group (``monitoring_run_group``) runs the line
+    rules over its cities' pools and organisations — every finding belongs to exactly one group, so the result is
+    a one-process run's — and the first group also runs the rules that are not split (R-MON-4, -7, -8). Returns
+    the plan [(cities, runs the unsplit rules)], None for a run no longer queued or running."""
+    run = MonitoringRun.objects.get(pk=run_id)
+    if run.status not in (MonitoringRun.Status.QUEUED, MonitoringRun.Status.RUNNING):
+        return None
+    MonitoringRun.objects.filter(pk=run.pk).update(status=MonitoringRun.Status.RUNNING, rules_done=0, findings=0,
+                                                   alerts_raised=0, error="", finished_at=None)
+    try:
+        lines = month.month_table_name(run.pk)
+        month.month_table_build(lines, run.period)
+        plan = [(cities, i == 0) for i, cities in enumerate(_city_groups(lines, groups))]
+    except Exception as exc:
+        monitoring_run_fail(run_id=run.pk, now=now, error=str(exc))
+        raise
+    steps = len(LINE_RULES) * len(plan) + len(Rule) - len(LINE_RULES)
+    MonitoringRun.objects.filter(pk=run.pk).update(rules_total=steps)
+    return plan
+
+
+def monitoring_run_group(*, run_id: int, cities: list[str], unsplit: bool, now: dt.datetime) -> dict | None:
+    """One group of a split run: each line rule over the group's cities (with ``unsplit``, R-MON-4, -7, -8 too),
+    one rule per transaction, the run's progress, findings and new alerts added after each. None when the run
+    is no longer running (failed elsewhere)."""
+    run = MonitoringRun.objects.select_related("region").get(pk=run_id)
+    if run.status != MonitoringRun.Status.RUNNING:
+        return None
+    th = thresholds_context()
+    lines = month.month_table_name(run.pk)
+    found_total = raised_total = 0
+    for rule in Rule:
+        if rule not in LINE_RULES and not unsplit:
+            continue
+        found, raised = _rule_write(rule, run, th, lines, now, cities if rule in LINE_RULES else None)
+        found_total += found
+        raised_total += raised
+        MonitoringRun.objects.filter(pk=run.pk).update(rules_done=F("rules_done") + 1,
+                                                       findings=F("findings") + found,
+                                                       alerts_raised=F("alerts_raised") + raised)
+    return {"cities": cities, "findings": found_total, "raised": raised_total}
+
+
+def monitoring_run_finish(*, run_id: int, now: dt.datetime, workers: list[str] | None = None) -> MonitoringRun:
+    """Every group of a split run is written: the month table dropped, the run succeeded (its event names the
+    workers)."""
+    run = MonitoringRun.objects.get(pk=run_id)
+    month.month_table_drop(month.month_table_name(run.pk))
+    if run.status != MonitoringRun.Status.RUNNING:
+        return run
+    return _run_succeeded(run, now, workers or [])
+
+
+def monitoring_run_fail(*, run_id: int, now: dt.datetime, error: str) -> MonitoringRun:
+    """A group of a split run raised: the month table dropped, the run failed (a rerun converges: a finding is
+    never raised twice)."""
+    month.month_table_drop(month.month_table_name(run_id))
+    MonitoringRun.objects.filter(pk=run_id, status__in=(MonitoringRun.Status.QUEUED, MonitoringRun.Status.RUNNING)
+                                 ).update(status=MonitoringRun.Status.FAILED, error=error[:2000], finished_at=now)
+    return MonitoringRun.objects.get(pk=run_id)
 
 
 def monitoring_run_now(*, period: dt.date, region: Region | None = None, actor=None,

@@ -113,3 +113,24 @@ def month_table(period: dt.date, *, run_id: int | None = None) -> Iterator[str]:
             except DatabaseError:
                 if not connection.in_atomic_block:
                     raise
+
+
+def city_filter(column: str, cities) -> str:
+    """`` AND column IN (…)`` restricting a rule's input to the pooling cities of one group of a split run
+    (``None``: every city). City codes are the regions' own six digits (``substr(code, 1, 4) || '00'``)."""
+    if cities is None:
+        return ""
+    cities = sorted(set(cities))
+    if not all(isinstance(c, str) and c.isdigit() and len(c) == 6 for c in cities):
+        raise ValueError(f"not city codes: {cities!r}")
+    if not cities:
+        return " AND false"
+    return f" AND {column} IN ({', '.join(repr(c) for c in cities)})"
+
+
+def region_city_filter(column: str, cities) -> str:
+    """The same for a column holding a region id (the region's pooling city)."""
+    if cities is None:
+        return ""
+    inner = city_filter("substr(code, 1, 4) || '00'", cities)
+    return f" AND {column} IN (SELECT id FROM core_region WHERE true{inner})"

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from apps.monitoring.models import Rule
 from apps.monitoring.rules.base import Finding, fetch_dicts, month_bounds, q2, variety_key
+from apps.monitoring.rules.month import city_filter
 from apps.monitoring.rules.rows import LineRow
 
 RULE = Rule.PHYSICIAN_OUTLIER
@@ -103,9 +104,10 @@ def _finding(*, physician, institution, region_id, variety, period, s, over, fig
 
 
 def find_sql(*, period: dt.date, lines: str, thresholds: dict[str, OutlierThresholds],
-             default: OutlierThresholds) -> list[Finding]:
+             default: OutlierThresholds, cities=None) -> list[Finding]:
     """The same in PostgreSQL over the month table ``lines``: each physician's figures per pool in one GROUP BY
-    (patients and prescriptions counted distinct), the pools' percentiles and medians by ``percentile_cont``."""
+    (patients and prescriptions counted distinct), the pools' percentiles and medians by ``percentile_cont``.
+    ``cities``: only those cities' pools (one group of a split run)."""
     start, _ = month_bounds(period)
     values = ", ".join(f"('{c}', {float(t.percentile)}, {float(t.median_multiple)}, {int(t.min_peers)})"
                        for c, t in thresholds.items()) or "('', 0.0, 0.0, 0)"
@@ -115,7 +117,7 @@ def find_sql(*, period: dt.date, lines: str, thresholds: dict[str, OutlierThresh
           FROM (SELECT m.institution_city AS city, m.variety_id, m.physician_id,
                        count(DISTINCT m.person_id) AS patients, count(DISTINCT m.prescription_id) AS prescriptions,
                        sum(m.fund) AS fund
-                FROM {lines} m WHERE m.in_month AND m.institution_id IS NOT NULL
+                FROM {lines} m WHERE m.in_month AND m.institution_id IS NOT NULL{city_filter('m.institution_city', cities)}
                 GROUP BY 1, 2, 3) AS x
           JOIN catalogue_drug dr ON dr.id = x.variety_id),
         m AS (

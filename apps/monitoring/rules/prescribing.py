@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from apps.applications.models import Application
 from apps.monitoring.models import Rule
 from apps.monitoring.rules.base import Finding, FindingQuery, q2
+from apps.monitoring.rules.month import city_filter
 from apps.monitoring.rules.rows import LineRow
 from apps.physicians.models import Physician
 
@@ -78,10 +79,11 @@ def find_physician(rows: Iterable[LineRow], physicians: Mapping[int, PhysicianRo
     return findings
 
 
-def physician_query(*, period: dt.date, lines: str) -> FindingQuery:
+def physician_query(*, period: dt.date, lines: str, cities=None) -> FindingQuery:
     """R-MON-2 set-based (one finding query) over the month table ``lines``: per line, was the physician filed on
     the issue date (R-DOC-3, as ``Physician.is_active_on``), is the drug's area one of theirs (a hash join on the
-    areas); only the dispensings with a finding are grouped."""
+    areas); only the dispensings with a finding are grouped. ``cities``: only the prescribing institutions of
+    those cities (one group of a split run)."""
     issued = "m.issued_on"
     sql = f"""
         WITH x AS NOT MATERIALIZED (
@@ -97,7 +99,7 @@ def physician_query(*, period: dt.date, lines: str) -> FindingQuery:
           JOIN physicians_physician doc ON doc.id = m.physician_id
           LEFT JOIN physicians_physician_therapeutic_areas pa
                  ON pa.physician_id = doc.id AND pa.therapeuticarea_id = m.therapeutic_area_id
-          WHERE m.in_month AND m.institution_id IS NOT NULL),
+          WHERE m.in_month AND m.institution_id IS NOT NULL{city_filter('m.institution_city', cities)}),
         flagged AS (SELECT DISTINCT dispensing_id FROM x WHERE NOT active OR outside),
         grouped AS (
           SELECT dispensing_id, prescription_id, period, institution_id, region_id, pharmacy_id, person_id,
@@ -180,7 +182,7 @@ def find_application(rows: Iterable[LineRow], applications: Iterable[Application
     return findings
 
 
-def application_query(*, period: dt.date, lines: str) -> FindingQuery:
+def application_query(*, period: dt.date, lines: str, cities=None) -> FindingQuery:
     """R-MON-3 set-based (one finding query): the month's outpatient live lines (from the month table ``lines``)
     with no covering application."""
     sql = f"""
@@ -193,7 +195,7 @@ def application_query(*, period: dt.date, lines: str) -> FindingQuery:
                                   'lines', jsonb_build_array(m.line_id), 'day', m.day::text) AS evidence
         FROM {lines} m
         JOIN catalogue_drug dr ON dr.id = m.drug_id
-        WHERE m.in_month AND m.care_setting <> 'inpatient'
+        WHERE m.in_month AND m.care_setting <> 'inpatient'{city_filter('m.pharmacy_city', cities)}
           AND NOT EXISTS (
             SELECT 1 FROM applications_application a
             WHERE a.person_id = m.person_id AND a.generic_name = btrim(dr.generic_name)

@@ -19,6 +19,7 @@ from apps.catalogue.models import Drug
 from apps.catalogue.selectors import payment_standard_version_on
 from apps.monitoring.models import Rule
 from apps.monitoring.rules.base import Finding, FindingQuery, month_bounds, q2
+from apps.monitoring.rules.month import city_filter, region_city_filter
 from apps.monitoring.rules.rows import LineRow
 from apps.prescriptions.models import ManualClaim
 
@@ -120,11 +121,12 @@ def find_claims(rows: Iterable[ClaimLineRow]) -> list[Finding]:
 
 # --------------------------------------------------------------------------- set-based (the batch)
 
-def query(*, period: dt.date, lines: str) -> FindingQuery:
+def query(*, period: dt.date, lines: str, cities=None) -> FindingQuery:
     """Both parts in PostgreSQL, as one finding query. Dispensing lines, read from the month table ``lines``
     (``month.month_table_build``): only lines above the drug's lowest standard ever can be above the one in force,
     so the exact check (a lookup per drug and day) runs on those few. Claim lines: the month's claims by invoice
-    date (an index), their lines unnested."""
+    date (an index), their lines unnested. ``cities``: only the lines of those cities' pharmacies and the claims
+    of their bureaus (one group of a split run)."""
     start, end = month_bounds(period)
     sql = f"""
         WITH lowest AS (SELECT drug_id, min(amount) AS amount FROM catalogue_paymentstandard GROUP BY drug_id),
@@ -133,7 +135,7 @@ def query(*, period: dt.date, lines: str) -> FindingQuery:
                  m.institution_id, m.person_id, m.drug_id, m.quantity, m.unit_price, m.day
           FROM {lines} m
           JOIN lowest ON lowest.drug_id = m.drug_id
-          WHERE m.in_month AND m.unit_price > lowest.amount),
+          WHERE m.in_month AND m.unit_price > lowest.amount{city_filter('m.pharmacy_city', cities)}),
         claim_lines AS MATERIALIZED (
           SELECT c.id AS claim_id, e.no AS line_no, c.invoice_no, c.invoice_date, c.region_id, c.person_id,
                  c.dispensing_id, dd.pharmacy_id, dd.institution_id, dr.id AS drug_id, dr.generic_name,
@@ -144,7 +146,7 @@ def query(*, period: dt.date, lines: str) -> FindingQuery:
           CROSS JOIN LATERAL jsonb_array_elements(c.lines) WITH ORDINALITY AS e(line, no)
           JOIN catalogue_drug dr ON dr.code = e.line ->> 'drug_code'
           LEFT JOIN prescriptions_dispensing dd ON dd.id = c.dispensing_id
-          WHERE c.invoice_date >= %s AND c.invoice_date < %s)
+          WHERE c.invoice_date >= %s AND c.invoice_date < %s{region_city_filter('c.region_id', cities)})
         SELECT 'R-MON-1' AS rule, 'R-MON-1:line:' || c.line_id AS finding_key, c.period, c.pharmacy_region_id AS region_id,
                c.institution_id, c.pharmacy_id, c.person_id, NULL::bigint AS physician_id,
                round((c.unit_price - std.amount) * c.quantity, 2) AS amount,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 
 from apps.monitoring.models import Rule
 from apps.monitoring.rules.base import Finding, FindingQuery, month_bounds, q2, variety_key
-from apps.monitoring.rules.month import LOOKBACK_DAYS, lookback_since  # noqa: F401 (LOOKBACK_DAYS: the hot path reads it here)
+from apps.monitoring.rules.month import LOOKBACK_DAYS, city_filter, lookback_since  # noqa: F401 (LOOKBACK_DAYS: the hot path reads it here)
 from apps.monitoring.rules.rows import LineRow
 
 RULE = Rule.SUPPLY_BEYOND_NEED
@@ -76,27 +76,32 @@ def find(rows: Iterable[LineRow], margin_for: Callable[[int], int], *, period: d
             for _, g in sorted(groups.items())]
 
 
-def query(*, period: dt.date, lines: str, margins: dict[int, int], default_margin: int) -> FindingQuery:
+def query(*, period: dt.date, lines: str, margins: dict[int, int], default_margin: int,
+          cities=None) -> FindingQuery:
     """The same in PostgreSQL, as one finding query over the month table ``lines`` (the month's live lines and
     the lookback's, ``month.month_table_build``): only the patients' varieties with two lines or more can flag
     (a window count); each such line of the month is joined to the running supplies of the patient and variety
     (a hash join on integer keys), the flagged lines grouped per patient, variety and month (the first flagged
     line's pharmacy, region, hospital and margin; the supplies involved as evidence) — no row leaves the
-    database."""
+    database. ``cities`` (one group of a split run): the findings about those cities' pharmacies, read from every
+    line of the patients with a line of the month there."""
     start, _ = month_bounds(period)
+    persons = "" if cities is None else (
+        f" AND m.person_id IN (SELECT person_id FROM {lines} WHERE in_month{city_filter('pharmacy_city', cities)})")
     margin_values = ", ".join(f"({int(r)}, {int(m)})" for r, m in margins.items()) or "(0, 0)"
     sql = f"""
         WITH s AS MATERIALIZED (
           SELECT * FROM (
             SELECT m.line_id, m.dispensing_id, m.period, m.in_month, m.dispensed_at, m.day, m.person_id,
-                   m.pharmacy_id, m.pharmacy_region_id AS region_id, m.institution_id, m.variety_id,
+                   m.pharmacy_id, m.pharmacy_region_id AS region_id, m.pharmacy_city AS city, m.institution_id,
+                   m.variety_id,
                    m.days_supply, m.fund,
                    count(*) OVER (PARTITION BY m.person_id, m.variety_id) AS supplies
-            FROM {lines} m WHERE m.dispensed_at >= %s) AS w
+            FROM {lines} m WHERE m.dispensed_at >= %s{persons}) AS w
           WHERE supplies > 1),
         flagged AS (
           SELECT c.line_id, c.dispensing_id, c.period, c.dispensed_at, c.person_id, c.pharmacy_id, c.region_id,
-                 c.institution_id, c.variety_id, c.fund,
+                 c.city, c.institution_id, c.variety_id, c.fund,
                  sum(p.day + p.days_supply - c.day) AS remaining,
                  bool_or(p.pharmacy_id <> c.pharmacy_id) AS other_pharmacy,
                  array_agg(p.line_id) AS running_lines, array_agg(p.dispensing_id) AS running_dispensings,
@@ -108,12 +113,13 @@ def query(*, period: dt.date, lines: str, margins: dict[int, int], default_margi
           LEFT JOIN (VALUES {margin_values}) AS m(region_id, margin) ON m.region_id = c.region_id
           WHERE c.in_month
           GROUP BY c.line_id, c.dispensing_id, c.period, c.dispensed_at, c.person_id, c.pharmacy_id, c.region_id,
-                   c.institution_id, c.variety_id, c.fund, m.margin),
+                   c.city, c.institution_id, c.variety_id, c.fund, m.margin),
         hit AS (SELECT * FROM flagged WHERE remaining > margin OR other_pharmacy),
         grouped AS (
           SELECT h.person_id, h.variety_id, h.period,
                  (array_agg(h.pharmacy_id ORDER BY h.dispensed_at, h.line_id))[1] AS pharmacy_id,
                  (array_agg(h.region_id ORDER BY h.dispensed_at, h.line_id))[1] AS region_id,
+                 (array_agg(h.city ORDER BY h.dispensed_at, h.line_id))[1] AS city,
                  (array_agg(h.institution_id ORDER BY h.dispensed_at, h.line_id))[1] AS institution_id,
                  (array_agg(h.margin ORDER BY h.dispensed_at, h.line_id))[1] AS margin,
                  sum(h.fund) AS amount, max(h.remaining) AS most_remaining, count(*) AS flagged,
@@ -139,5 +145,6 @@ def query(*, period: dt.date, lines: str, margins: dict[int, int], default_margi
                                   'remaining_days', g.remaining_days,
                                   'variety', btrim(dr.generic_name) || '|' || btrim(dr.dosage_form)) AS evidence
         FROM grouped g JOIN supplies v USING (person_id, variety_id, period)
-        JOIN catalogue_drug dr ON dr.id = g.variety_id"""
+        JOIN catalogue_drug dr ON dr.id = g.variety_id
+        WHERE true{city_filter('g.city', cities)}"""
     return FindingQuery(sql, (lookback_since(start), default_margin))

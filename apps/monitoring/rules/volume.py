@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from apps.monitoring.models import Rule
 from apps.monitoring.rules.base import Finding, FindingQuery, month_bounds, q2, variety_key
+from apps.monitoring.rules.month import city_filter
 from apps.monitoring.rules.rows import LineRow
 
 RULE = Rule.HIGH_COST_HIGH_VOLUME
@@ -85,12 +86,12 @@ def _finding(*, person, variety, city, period, name, fund, rank, median, above, 
 
 
 def query(*, period: dt.date, lines: str, thresholds: dict[str, PoolThresholds],
-          default: PoolThresholds) -> FindingQuery:
+          default: PoolThresholds, cities=None) -> FindingQuery:
     """R-MON-6 set-based, as one finding query over the month table ``lines``. ``thresholds``: city code →
     thresholds (the cities without their own use ``default``). The month's lines are summed on integer keys
     (patient, pharmacy, variety = the lowest drug id of its generic name and form); one window ranks each pool;
     the median is exact (the mean of the middle one or two values, as ``statistics.median``), read from the same
-    ranking (the k-th value from the bottom is the (n + 1 − k)-th from the top)."""
+    ranking (the k-th value from the bottom is the (n + 1 − k)-th from the top). ``cities``: only those cities' pools (one group of a split run)."""
     start, _ = month_bounds(period)
     values = ", ".join(f"('{c}', {int(t.top_n)}, {Decimal(t.median_multiple)})" for c, t in thresholds.items()) \
         or "('', 0, 0)"
@@ -99,7 +100,7 @@ def query(*, period: dt.date, lines: str, thresholds: dict[str, PoolThresholds],
           SELECT m.person_id, m.pharmacy_id, m.variety_id, m.pharmacy_city AS city,
                  min(m.pharmacy_region_id) AS region_id, min(m.institution_id) AS institution_id,
                  sum(m.fund) AS fund
-          FROM {lines} m WHERE m.in_month
+          FROM {lines} m WHERE m.in_month{city_filter('m.pharmacy_city', cities)}
           GROUP BY 1, 2, 3, 4),
         patient AS (
           -- per patient, variety and city: the fund, and the pharmacy that received most of it (one sort)
