@@ -97,8 +97,13 @@ def _registries():
 
 
 def _generate(*, period: dt.date, rows: int, offset: int, policy_id: int):
-    """``rows`` prescriptions, dispensings and lines of ``period`` (ids after ``offset``), generated in SQL."""
+    """``rows`` prescriptions, dispensings and lines of ``period`` (ids after ``offset``), generated in SQL, into
+    the month's partitions (created first, as the schedule would have)."""
     from django.db import connection
+
+    from apps.settlement import settlement_sql
+
+    settlement_sql.ensure_month_partitions([period])
 
     params = {"period": period, "n": rows, "off": offset, "policy": policy_id,
               "start": dt.datetime(period.year, period.month, 1, 1, 0, tzinfo=dt.timezone.utc)}
@@ -149,14 +154,14 @@ def _generate(*, period: dt.date, rows: int, offset: int, policy_id: int):
             SELECT p.id, %(drug_min)s + (p.id %% %(drug_n)s), 1 + p.id %% 3, 30
             FROM prescriptions_prescription p WHERE p.id > %(off)s AND p.id <= %(off)s + %(n)s""", params)
         cur.execute("""
-            INSERT INTO prescriptions_dispensingline (dispensing_id, drug_id, quantity, unit_price, line_total,
+            INSERT INTO prescriptions_dispensingline (dispensing_id, period, drug_id, quantity, unit_price, line_total,
                 payment_standard, first_self_pay_ratio, reimbursement_ratio, first_self_pay, in_scope, fund_payment,
                 personal_payment)
-            SELECT d.id, %(drug_min)s + (d.id %% %(drug_n)s), 1 + d.id %% 3, dr.payment_standard, d.total,
+            SELECT d.id, d.period, %(drug_min)s + (d.id %% %(drug_n)s), 1 + d.id %% 3, dr.payment_standard, d.total,
                    dr.payment_standard, 0.1, CASE WHEN d.insurance_type = 'employee' THEN 0.75 ELSE 0.60 END,
                    d.first_self_pay, d.in_scope, d.fund_payment, d.personal_payment
             FROM prescriptions_dispensing d JOIN catalogue_drug dr ON dr.id = %(drug_min)s + (d.id %% %(drug_n)s)
-            WHERE d.id > %(off)s AND d.id <= %(off)s + %(n)s""", params)
+            WHERE d.id > %(off)s AND d.id <= %(off)s + %(n)s AND d.period = %(period)s""", params)
         # 1 % reversals (冲正) in the same month, same figures negated
         cur.execute("""
             INSERT INTO prescriptions_dispensing (id, prescription_id, pharmacy_id, institution_id, person_id,
@@ -167,17 +172,19 @@ def _generate(*, period: dt.date, rows: int, offset: int, policy_id: int):
                    d.insured_region_id, d.policy_id, d.care_setting, d.settlement, d.dispensed_at + interval '1 hour',
                    d.period, 'reversal', d.id, -d.total, -d.first_self_pay, -d.in_scope, -d.deductible,
                    -d.fund_payment, -d.personal_payment, 0, 0, d.delivery, now()
-            FROM prescriptions_dispensing d WHERE d.id > %(off)s AND d.id <= %(off)s + %(n)s AND d.id %% 100 = 7""",
+            FROM prescriptions_dispensing d WHERE d.id > %(off)s AND d.id <= %(off)s + %(n)s AND d.id %% 100 = 7
+              AND d.period = %(period)s""",
                     params)
         cur.execute("""
-            INSERT INTO prescriptions_dispensingline (dispensing_id, drug_id, quantity, unit_price, line_total,
+            INSERT INTO prescriptions_dispensingline (dispensing_id, period, drug_id, quantity, unit_price, line_total,
                 payment_standard, first_self_pay_ratio, reimbursement_ratio, first_self_pay, in_scope, fund_payment,
                 personal_payment)
-            SELECT 900000000 + l.dispensing_id, l.drug_id, -l.quantity, l.unit_price, -l.line_total, l.payment_standard,
-                   l.first_self_pay_ratio, l.reimbursement_ratio, -l.first_self_pay, -l.in_scope, -l.fund_payment,
-                   -l.personal_payment
+            SELECT 900000000 + l.dispensing_id, l.period, l.drug_id, -l.quantity, l.unit_price, -l.line_total,
+                   l.payment_standard, l.first_self_pay_ratio, l.reimbursement_ratio, -l.first_self_pay, -l.in_scope,
+                   -l.fund_payment, -l.personal_payment
             FROM prescriptions_dispensingline l
-            WHERE l.dispensing_id > %(off)s AND l.dispensing_id <= %(off)s + %(n)s AND l.dispensing_id %% 100 = 7""",
+            WHERE l.dispensing_id > %(off)s AND l.dispensing_id <= %(off)s + %(n)s AND l.dispensing_id %% 100 = 7
+              AND l.period = %(period)s""",
                     params)
         cur.execute("ANALYZE")
 
@@ -301,10 +308,14 @@ def months_mode(opts: dict) -> None:
         with connection.cursor() as cur:
             cur.execute("DELETE FROM settlement_statementline WHERE period = ANY(%s)", [months])
             cur.execute("DELETE FROM settlement_statement WHERE period = ANY(%s)", [months])
-    created = settlement_sql.ensure_line_partitions([*months, next_period(last)])
+    created = settlement_sql.ensure_month_partitions([*months, next_period(last)])
+    with connection.cursor() as cur:
+        cur.execute("""SELECT p.relname, count(*) FROM pg_partitioned_table t JOIN pg_class p ON p.oid = t.partrelid
+                       JOIN pg_inherits i ON i.inhparent = p.oid GROUP BY p.relname ORDER BY 1""")
+        partitioned = ", ".join(f"{name} ({n} partitions)" for name, n in cur.fetchall()) or "none"
     print(f"{len(months)} months of {opts['rows']:,} dispensings ready in {time.perf_counter() - t:.1f} s; "
-          f"{len(created)} month partitions of the statement lines created "
-          f"(partitioned: {settlement_sql.lines_partitioned()})", flush=True)
+          f"{sum(len(m) for m in created.values())} month partitions created now; partitioned by month: {partitioned}",
+          flush=True)
     timings = {}
     for period in months:
         t = time.perf_counter()

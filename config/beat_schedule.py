@@ -44,9 +44,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.settlement.tasks.fail_dead_runs",
         "schedule": 30.0,
     },
-    # R-SET-1 (issue 16): the statement lines' month partitions (PostgreSQL) are created three months ahead, daily.
-    "settlement-line-partitions": {
-        "task": "apps.settlement.tasks.ensure_line_partitions",
+    # R-SET-1 (issue 16): the month partitions (PostgreSQL) of the dispensings, their lines and the statement lines
+    # are created three months ahead, daily.
+    "month-partitions": {
+        "task": "apps.settlement.tasks.ensure_month_partitions",
         "schedule": crontab(minute=10, hour=0),
     },
     # R-SET-3, R-SET-4: last month's statistics compiled on the 1st–5th, ready to report upward by the 5th.

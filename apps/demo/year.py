@@ -620,7 +620,8 @@ def _bulk_dispensings(patients, applications: dict[str, Application], *, users) 
                     deductible_met_before=acc.deductible_met, fund_paid_before=acc.fund_paid, created_at=at,
                     **result.figures())
                 r = result.lines[0]
-                line = DispensingLine(dispensing=row, drug=drug, quantity=r.quantity, unit_price=r.unit_price,
+                line = DispensingLine(dispensing=row, period=row.period, drug=drug, quantity=r.quantity,
+                                      unit_price=r.unit_price,
                                       line_total=r.line_total, payment_standard=standard,
                                       first_self_pay_ratio=drug.first_self_pay_ratio, reimbursement_ratio=ratio,
                                       first_self_pay=r.first_self_pay, in_scope=r.in_scope,
@@ -647,7 +648,7 @@ def _bulk_dispensings(patients, applications: dict[str, Application], *, users) 
                     deductible_met_before=acc.deductible_met, fund_paid_before=acc.fund_paid, created_at=reversed_at)
                 l = original_line
                 reversal_line = DispensingLine(
-                    dispensing=reversal, drug=drug, quantity=-l.quantity, unit_price=l.unit_price,
+                    dispensing=reversal, period=reversal.period, drug=drug, quantity=-l.quantity, unit_price=l.unit_price,
                     line_total=-l.line_total, payment_standard=l.payment_standard,
                     first_self_pay_ratio=l.first_self_pay_ratio, reimbursement_ratio=l.reimbursement_ratio,
                     first_self_pay=-l.first_self_pay, in_scope=-l.in_scope, fund_payment=-l.fund_payment,

@@ -163,20 +163,30 @@ class Dispensing(SettlementFigures):
     period = models.DateField(_("结算月份"), db_index=True,
                               help_text=_("所计入结算月的第一天；冲正计入原月份，原月份已确认时计入下月"))
     kind = models.CharField(_("类型"), max_length=10, choices=Kind.choices, default=Kind.NORMAL)
+    # No database constraint (issue 16): on PostgreSQL the table is partitioned by ``period`` and its key is
+    # (id, period), and a reversal may count in the month after its original's. ``dispensing_reverse`` writes the
+    # reversal from the original it holds locked, dispensings are never deleted (PROTECT in the ORM).
     reverses = models.ForeignKey("self", verbose_name=_("被冲正的配药"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="reversals")
+                                 on_delete=models.PROTECT, related_name="reversals", db_constraint=False)
     delivery = models.CharField(_("配送方式"), max_length=10, choices=Delivery.choices, default=Delivery.PICKUP)
     dispensed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True,
                                      on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
+
+    # Issue 16: on PostgreSQL the table is ``PARTITION BY RANGE (period)`` — one partition a month plus a default
+    # one, created ahead by the schedule (``apps.core.partitions``, migration 0004) — with the database key
+    # (id, period); Django keeps ``id`` as the primary key (one sequence: ids stay unique across the months).
 
     class Meta:
         verbose_name = _("配药结算")
         verbose_name_plural = _("配药结算")
         ordering = ["-dispensed_at", "-id"]
         constraints = [
-            # R-RX-6: a dispensing is reversed at most once (NULLs are distinct, so normal rows are free).
-            models.UniqueConstraint(fields=["reverses"], name="uniq_dispensing_reversed_once"),
+            # R-RX-6: a dispensing is reversed at most once (NULLs are distinct, so normal rows are free). A
+            # partitioned table's unique keys include the partition key, so the database holds it within a month;
+            # across months (a reversal counted in the next month) ``dispensing_reverse`` holds it: it locks the
+            # original row and looks for a reversal before writing one (issue 16).
+            models.UniqueConstraint(fields=["reverses", "period"], name="uniq_dispensing_reversed_once"),
             models.CheckConstraint(
                 condition=(Q(kind="normal", reverses__isnull=True) | Q(kind="reversal", reverses__isnull=False)),
                 name="dispensing_reversal_has_original",
@@ -201,8 +211,11 @@ class DispensingLine(models.Model):
     lines pro rata to ``in_scope`` (the last line takes the rounding remainder) so that the lines sum exactly to
     the dispensing (statistics by drug, R-SET-3)."""
 
+    # The database constraint is the composite ``(dispensing_id, period) REFERENCES prescriptions_dispensing (id,
+    # period)`` on PostgreSQL (migration 0004, issue 16: both tables are partitioned by month and keyed (id,
+    # period)); Django's own single-column constraint cannot point at that key. The ORM still cascades deletes.
     dispensing = models.ForeignKey(Dispensing, verbose_name=_("配药结算"), on_delete=models.CASCADE,
-                                   related_name="lines")
+                                   related_name="lines", db_constraint=False)
     drug = models.ForeignKey("catalogue.Drug", verbose_name=_("药品"), on_delete=models.PROTECT, related_name="+")
     quantity = models.IntegerField(_("数量（盒）"), help_text=_("冲正行为负数"))
     unit_price = _money(_("单价"))
@@ -214,6 +227,9 @@ class DispensingLine(models.Model):
     in_scope = _money(_("政策范围内费用"))
     fund_payment = _money(_("统筹基金支付（分摊）"))
     personal_payment = _money(_("个人支付（分摊）"))
+    # The dispensing's month, copied by every writer (issue 16): the partition key of the lines on PostgreSQL
+    # and half of their composite foreign key to the dispensing.
+    period = models.DateField(_("结算月份"), help_text=_("所属配药结算的结算月份（按月分区）"))
 
     class Meta:
         verbose_name = _("配药明细")
@@ -233,15 +249,19 @@ class TraceCode(models.Model):
     after the correction); the released row stays as history for monitoring (R-MON-4)."""
 
     code = models.CharField(_("追溯码"), max_length=20)
+    # ``line`` and ``released_by`` have no database constraint (issue 16): the lines and dispensings are keyed
+    # (id, period) on PostgreSQL. A code is written with its line in the dispensing's transaction and released by
+    # the reversal written in the same transaction; lines and dispensings are never deleted while a code refers to
+    # them (PROTECT in the ORM; ``tests/prescriptions/test_partitions.py``).
     line = models.ForeignKey(DispensingLine, verbose_name=_("配药明细"), on_delete=models.PROTECT,
-                             related_name="trace_codes")
+                             related_name="trace_codes", db_constraint=False)
     drug = models.ForeignKey("catalogue.Drug", verbose_name=_("药品"), on_delete=models.PROTECT, related_name="+")
     pharmacy = models.ForeignKey("pharmacies.Pharmacy", verbose_name=_("药店"), on_delete=models.PROTECT,
                                  related_name="+")
     dispensed_at = models.DateTimeField(_("配药时间"))
     released_at = models.DateTimeField(_("冲正释放时间"), null=True, blank=True)
     released_by = models.ForeignKey(Dispensing, verbose_name=_("释放它的冲正"), null=True, blank=True,
-                                    on_delete=models.PROTECT, related_name="released_codes")
+                                    on_delete=models.PROTECT, related_name="released_codes", db_constraint=False)
 
     class Meta:
         verbose_name = _("药品追溯码")
@@ -364,8 +384,11 @@ class ManualClaim(SettlementFigures):
                                     default=CareSetting.OUTPATIENT)
     policy = models.ForeignKey("policies.PaymentPolicy", verbose_name=_("支付政策"), on_delete=models.PROTECT,
                                related_name="manual_claims")
+    # No database constraint (issue 16: dispensings are keyed (id, period) on PostgreSQL): ``manual_claim_record``
+    # is given a dispensing read from the database and checks it (the patient's own, self-paid, not reversed);
+    # dispensings are never deleted (PROTECT).
     dispensing = models.OneToOneField(Dispensing, verbose_name=_("对应配药记录"), null=True, blank=True,
-                                      on_delete=models.PROTECT, related_name="manual_claim",
+                                      on_delete=models.PROTECT, related_name="manual_claim", db_constraint=False,
                                       help_text=_("本系统内全额自付的配药，可为空（外地发票）"))
     invoice_no = models.CharField(_("发票号"), max_length=64)
     invoice_date = models.DateField(_("发票日期"))

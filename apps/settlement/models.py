@@ -192,7 +192,7 @@ class StatementLine(models.Model):
     statement = models.ForeignKey(Statement, verbose_name=_("结算单"), on_delete=models.CASCADE, related_name="lines",
                                   db_constraint=False)
     # The statement's month (issue 16): on PostgreSQL the table is partitioned by it (declarative, one partition a
-    # month, created ahead by the schedule: ``services.statement_line_partitions_ensure``), so a month's lines are
+    # month, created ahead by the schedule: ``services.month_partitions_ensure``), so a month's lines are
     # written, read and deleted in its own partition whatever the years kept online. The database's primary key is
     # (dispensing, period); a dispensing has one period, so it is still on one statement at most.
     period = models.DateField(_("结算月份"), help_text=_("该月第一天（按月分区）"))
@@ -267,8 +267,11 @@ class ReconciliationDifference(models.Model):
                              on_delete=models.PROTECT, related_name="+")
     prescription = models.ForeignKey("prescriptions.Prescription", verbose_name=_("处方"), null=True, blank=True,
                                      on_delete=models.CASCADE, related_name="+")
+    # The database constraint is the composite ``(dispensing_id, period) REFERENCES prescriptions_dispensing (id,
+    # period)`` on PostgreSQL (migration 0008, issue 16: dispensings are partitioned by month and keyed (id,
+    # period)); a difference names a dispensing of its own month. The ORM still cascades deletes.
     dispensing = models.ForeignKey("prescriptions.Dispensing", verbose_name=_("配药结算"), null=True, blank=True,
-                                   on_delete=models.CASCADE, related_name="+")
+                                   on_delete=models.CASCADE, related_name="+", db_constraint=False)
     expected = models.DecimalField(_("应为"), max_digits=14, decimal_places=2, null=True, blank=True)
     actual = models.DecimalField(_("实为"), max_digits=14, decimal_places=2, null=True, blank=True)
     detail = models.CharField(_("说明"), max_length=255)

@@ -213,7 +213,7 @@ def settlement_run_execute(*, run_id: int, clock: Callable[[], dt.datetime], wor
     if run is None:
         return SettlementRun.objects.get(pk=run_id)
     try:
-        settlement_sql.ensure_line_partitions([run.period])  # normally created ahead by the schedule
+        settlement_sql.ensure_month_partitions([run.period])  # normally created ahead by the schedule
         with _HeartbeatThread(run.pk, worker, clock), settlement_sql.month_snapshot(run.period):
             # R-SET-1: a run started by a bureau user covers that user's region only
             prefix = run_region_prefix(run)
@@ -243,14 +243,15 @@ def settlement_run_execute(*, run_id: int, clock: Callable[[], dt.datetime], wor
 
 # --------------------------------------------------------------------------- partitions (issue 16)
 
-def statement_line_partitions_ensure(*, today: dt.date, ahead: int = 3) -> list[dt.date]:
-    """The month partitions of the statement lines (PostgreSQL): last month, this month and ``ahead`` months
-    ahead, and any month whose lines sit in the default partition, are created (daily by the schedule, so a
-    month's partition exists before its first settlement). Idempotent. Returns the months created."""
+def month_partitions_ensure(*, today: dt.date, ahead: int = 3) -> dict[str, list[dt.date]]:
+    """The month partitions of the dispensings, their lines and the statement lines (PostgreSQL, issue 16): last
+    month, this month and ``ahead`` months ahead, and any month with rows in a default partition, are created
+    (daily by the schedule, so a month's partitions exist before its first dispensing and its settlement).
+    Idempotent. Returns the months created per table."""
     months = [previous_period(period_of(today)), period_of(today)]
     for _ in range(ahead):
         months.append(next_period(months[-1]))
-    return settlement_sql.ensure_line_partitions([*months, *settlement_sql.default_partition_months()])
+    return settlement_sql.ensure_month_partitions([*months, *settlement_sql.default_partition_months()])
 
 
 # --------------------------------------------------------------------------- split runs (R-SET-1, issue 16)
@@ -267,7 +268,7 @@ def settlement_run_split(*, run_id: int, now: dt.datetime, groups: int,
     run = settlement_run_claim(run_id=run_id, now=now, worker=worker)
     if run is None:
         return None
-    settlement_sql.ensure_line_partitions([run.period])  # normally created ahead by the schedule
+    settlement_sql.ensure_month_partitions([run.period])  # normally created ahead by the schedule
     prefix = run_region_prefix(run)
     plan = [(spec.kind, lo, hi) for spec in settlement_sql.KINDS
             for lo, hi in settlement_sql.organisation_ranges(spec=spec, groups=groups, region_prefix=prefix)]

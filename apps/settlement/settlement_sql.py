@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from apps.core import sql as hot_sql
-from apps.prescriptions.models import Dispensing
+from apps.core import partitions, sql as hot_sql
+from apps.prescriptions.models import Dispensing, DispensingLine
 from apps.settlement import money_services
 from apps.settlement.models import OrganisationKind, Statement, StatementAdjustment, StatementLine
 
@@ -319,79 +319,31 @@ def organisation_ranges(*, spec: KindSpec, groups: int, region_prefix: str | Non
                    size=max(1, -(-len(inside) // max(1, groups))))
 
 
-# --------------------------------------------------------------------------- statement lines by month (issue 16)
+# --------------------------------------------------------------------------- tables by month (issue 16)
+# Dispensings, their lines and statement lines are partitioned by month on PostgreSQL (``apps.core.partitions``):
+# a month's settlement reads its dispensings and writes its lines in that month's partitions only.
 
-PARTITION_LOCK_KEY = 73511  # creating a month partition of the statement lines (one at a time)
 
-
-def _line_partition(period: dt.date) -> str:
-    return f"{StatementLine._meta.db_table}_p{period:%Y%m}"
+def month_partitioned_tables() -> list[str]:
+    """The tables partitioned by ``period``: dispensings, their lines, statement lines."""
+    return [Dispensing._meta.db_table, DispensingLine._meta.db_table, StatementLine._meta.db_table]
 
 
 def lines_partitioned() -> bool:
     """Whether the statement lines are a partitioned table (PostgreSQL, migration 0006)."""
-    if not hot_sql.is_postgresql():
-        return False
-    with connection.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_partitioned_table WHERE partrelid = to_regclass(%s)",
-                    [StatementLine._meta.db_table])
-        return cur.fetchone() is not None
+    return partitions.is_partitioned(StatementLine._meta.db_table)
 
 
-def line_partition_months() -> list[dt.date]:
-    """The months that have a partition of their own (sorted)."""
-    if not lines_partitioned():
-        return []
-    parent = StatementLine._meta.db_table
-    with connection.cursor() as cur:
-        cur.execute("""SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                       WHERE i.inhparent = to_regclass(%s)""", [parent])
-        names = [row[0] for row in cur.fetchall()]
-    prefix = f"{parent}_p"
-    return sorted(dt.date(int(n[len(prefix):len(prefix) + 4]), int(n[len(prefix) + 4:]), 1)
-                  for n in names if n.startswith(prefix) and n[len(prefix):].isdigit())
-
-
-def ensure_line_partitions(periods) -> list[dt.date]:
-    """Create the missing month partitions of the statement lines for ``periods`` (first days of months), each in
-    its own transaction; lines of such a month already in the default partition (written before its partition
-    existed) are moved into it. Returns the months created. Nothing to do on SQLite."""
-    if not lines_partitioned():
-        return []
-    from django.db import transaction
-
-    from apps.settlement.periods import next_period
-
-    parent = StatementLine._meta.db_table
-    existing = set(line_partition_months())
-    created = []
-    for period in sorted({p.replace(day=1) for p in periods} - existing):
-        name, upper = _line_partition(period), next_period(period)
-        with transaction.atomic(), connection.cursor() as cur:
-            # two runs (or a run and the schedule) creating the same month take turns; the second finds it made
-            cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", [PARTITION_LOCK_KEY])
-            cur.execute("SELECT to_regclass(%s)", [name])
-            if cur.fetchone()[0] is not None:
-                continue
-            # the new month's table, filled from the default partition, then attached (its index and primary key
-            # are created by the attachment); the parent is locked for the moment this takes
-            cur.execute(f"CREATE TABLE {name} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-            cur.execute(f"ALTER TABLE {name} ADD CONSTRAINT {name}_month CHECK (period >= %s AND period < %s)",
-                        [period, upper])
-            cur.execute(f"""WITH moved AS (DELETE FROM {parent}_default WHERE period >= %s AND period < %s
-                                          RETURNING dispensing_id, statement_id, period)
-                            INSERT INTO {name} (dispensing_id, statement_id, period) SELECT * FROM moved""",
-                        [period, upper])
-            cur.execute(f"ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)",
-                        [period, upper])
-        created.append(period)
-    return created
+def ensure_month_partitions(periods) -> dict[str, list[dt.date]]:
+    """Create the missing month partitions of every table partitioned by month for ``periods``, moving rows of
+    those months out of the default partitions (``apps.core.partitions.ensure_month_partitions``). Returns the
+    months created per table (only the tables that got one). Nothing to do on SQLite."""
+    periods = list(periods)
+    created = {table: partitions.ensure_month_partitions(table, periods) for table in month_partitioned_tables()}
+    return {table: months for table, months in created.items() if months}
 
 
 def default_partition_months() -> list[dt.date]:
-    """Months whose lines sit in the default partition (written before their month's partition was created)."""
-    if not lines_partitioned():
-        return []
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT DISTINCT period FROM {StatementLine._meta.db_table}_default ORDER BY 1")
-        return [row[0] for row in cur.fetchall()]
+    """Months with rows in a default partition (written before their month's partition was created)."""
+    return sorted({month for table in month_partitioned_tables()
+                   for month in partitions.default_partition_months(table)})

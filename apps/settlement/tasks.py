@@ -51,10 +51,12 @@ def fail_run(run_id: int) -> str:
     return services.settlement_run_fail(run_id=run_id, now=timezone.now(), error="结算分组任务失败，请重新结算").status
 
 
-@shared_task(name="apps.settlement.tasks.ensure_line_partitions")
-def ensure_line_partitions() -> list[str]:
-    """R-SET-1 (issue 16), daily: the statement lines' month partitions exist ahead of the months' settlements."""
-    return [p.isoformat() for p in services.statement_line_partitions_ensure(today=timezone.localdate())]
+@shared_task(name="apps.settlement.tasks.ensure_month_partitions")
+def ensure_month_partitions() -> dict[str, list[str]]:
+    """R-SET-1 (issue 16), daily: the month partitions of the dispensings, their lines and the statement lines
+    exist ahead of the months' dispensings and settlements."""
+    created = services.month_partitions_ensure(today=timezone.localdate())
+    return {table: [p.isoformat() for p in months] for table, months in created.items()}
 
 
 @shared_task(name="apps.settlement.tasks.fail_dead_runs")

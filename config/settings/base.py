@@ -263,7 +263,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "apps.settlement.tasks.fail_dead_runs": {"queue": "default"},
     "apps.settlement.tasks.follow_up_rectifications": {"queue": "default"},
-    "apps.settlement.tasks.ensure_line_partitions": {"queue": "default"},
+    "apps.settlement.tasks.ensure_month_partitions": {"queue": "default"},
     "catalogue.import_run_execute": {"queue": "imports"},
     "apps.catalogue.tasks.*": {"queue": "imports"},
     "apps.settlement.tasks.*": {"queue": "settlement"},

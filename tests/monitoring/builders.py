@@ -52,7 +52,7 @@ def dispense(s, *, day: dt.date, days_supply: int = 30, quantity: int = 1, price
         first_self_pay=Decimal("0"), in_scope=total, deductible=Decimal("0"), fund_payment=fund,
         personal_payment=total - fund)
     line = DispensingLine.objects.create(
-        dispensing=d, drug=drug, quantity=quantity, unit_price=price, line_total=total,
+        dispensing=d, period=d.period, drug=drug, quantity=quantity, unit_price=price, line_total=total,
         payment_standard=drug.payment_standard, first_self_pay_ratio=Decimal("0"), reimbursement_ratio=Decimal("0.5"),
         first_self_pay=Decimal("0"), in_scope=total, fund_payment=fund, personal_payment=total - fund)
     for c in codes or []:
@@ -71,7 +71,8 @@ def reverse(d: Dispensing, *, day: dt.date) -> Dispensing:
         fund_payment=-d.fund_payment, personal_payment=-d.personal_payment)
     for l in d.lines.all():
         DispensingLine.objects.create(
-            dispensing=r, drug=l.drug, quantity=-l.quantity, unit_price=l.unit_price, line_total=-l.line_total,
+            dispensing=r, period=r.period, drug=l.drug, quantity=-l.quantity, unit_price=l.unit_price,
+            line_total=-l.line_total,
             payment_standard=l.payment_standard, first_self_pay_ratio=0, reimbursement_ratio=l.reimbursement_ratio,
             first_self_pay=0, in_scope=-l.in_scope, fund_payment=-l.fund_payment, personal_payment=-l.personal_payment)
     TraceCode.objects.filter(line__dispensing=d).update(released_at=moment, released_by=r)

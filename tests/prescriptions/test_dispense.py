@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from apps.catalogue.models import PaymentStandard
@@ -161,7 +162,7 @@ def _line(s):
         dispensed_at=timezone.now(), period=timezone.localdate().replace(day=1), total=0, first_self_pay=0,
         in_scope=0, deductible=0, fund_payment=0, personal_payment=0)
     return DispensingLine.objects.create(
-        dispensing=d, drug=s.drug, quantity=1, unit_price=1, line_total=1, payment_standard=1, first_self_pay_ratio=0,
+        dispensing=d, period=d.period, drug=s.drug, quantity=1, unit_price=1, line_total=1, payment_standard=1, first_self_pay_ratio=0,
         reimbursement_ratio=0, first_self_pay=0, in_scope=1, fund_payment=0, personal_payment=1)
 
 
@@ -307,8 +308,10 @@ def test_r_rx_6_reversal_once_restores_deductible_and_cap(api_as, s):
 def test_r_rx_6_reversal_only_within_settlement_month(api_as, s):
     pid = upload(api_as, s)
     did = dispense(api_as, s, pid, rx.dispense_body(s.drug, 3)).json()["id"]
-    Dispensing.objects.filter(pk=did).update(period=dt.date(2020, 1, 1))
-    r = api_as(s.pharmacist).post(f"/api/v1/dispensings/{did}/reverse/", {"reason": "单价录错"}, format="json")
+    period = Dispensing.objects.get(pk=did).period  # a dispensing's month never changes (its lines' key: issue 16)
+    nxt = (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    with time_machine.travel(rx.at(nxt.replace(day=2)), tick=False):  # the day after its month ended
+        r = api_as(s.pharmacist).post(f"/api/v1/dispensings/{did}/reverse/", {"reason": "单价录错"}, format="json")
     assert r.status_code == 409 and r.json()["code"] == "not_reversible"
 
 

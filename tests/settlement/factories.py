@@ -72,7 +72,7 @@ def dispensing(*, pharmacy, institution=None, drug=None, quantity=3, unit_price=
         total=total, first_self_pay=first, in_scope=in_scope, deductible=deductible, fund_payment=fund,
         personal_payment=personal, delivery=delivery)
     DispensingLine.objects.create(
-        dispensing=d, drug=drug, quantity=quantity, unit_price=Decimal(unit_price), line_total=total,
+        dispensing=d, period=d.period, drug=drug, quantity=quantity, unit_price=Decimal(unit_price), line_total=total,
         payment_standard=drug.payment_standard, first_self_pay_ratio=Decimal(first_self_pay_ratio),
         reimbursement_ratio=Decimal(fund_ratio), first_self_pay=first, in_scope=in_scope, fund_payment=fund,
         personal_payment=personal)
@@ -91,7 +91,7 @@ def reversal(original: Dispensing, *, period: dt.date, at=None) -> Dispensing:
         fund_payment=-original.fund_payment, personal_payment=-original.personal_payment, delivery=original.delivery)
     for line in original.lines.all():
         DispensingLine.objects.create(
-            dispensing=r, drug=line.drug, quantity=-line.quantity, unit_price=line.unit_price,
+            dispensing=r, period=r.period, drug=line.drug, quantity=-line.quantity, unit_price=line.unit_price,
             line_total=-line.line_total, payment_standard=line.payment_standard,
             first_self_pay_ratio=line.first_self_pay_ratio, reimbursement_ratio=line.reimbursement_ratio,
             first_self_pay=-line.first_self_pay, in_scope=-line.in_scope, fund_payment=-line.fund_payment,

@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.settlement import services, settlement_sql, tasks
 from apps.settlement.models import Statement, StatementLine
 from tests import factories as f
+from tests.partitions import drop_month_partitions, partitions_of, rows_in
 from tests.settlement import factories as sf
 
 NOV, DEC = dt.date(2026, 11, 1), dt.date(2026, 12, 1)
@@ -20,27 +21,15 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def _partitions() -> dict[str, str]:
-    """Partition name → its bound, as PostgreSQL describes it."""
-    with connection.cursor() as cur:
-        cur.execute("""SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i
-                       JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass""", [TABLE])
-        return dict(cur.fetchall())
+    return partitions_of(TABLE)
 
 
-def _rows_in(partition: str) -> int:
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT count(*) FROM {partition}")
-        return cur.fetchone()[0]
+_rows_in = rows_in
 
 
 @pytest.fixture(autouse=True)
 def no_month_partitions():
-    """Partitions are DDL and outlive a test's data: start each test with the default partition only (the flushed
-    tables are empty)."""
-    for name in _partitions():
-        if name != f"{TABLE}_default":
-            with connection.cursor() as cur:
-                cur.execute(f"DROP TABLE {name}")
+    drop_month_partitions()
 
 
 def test_issue_16_statement_lines_are_partitioned_by_month_and_created_ahead_by_the_schedule(zhongwei):
@@ -48,16 +37,16 @@ def test_issue_16_statement_lines_are_partitioned_by_month_and_created_ahead_by_
     2027-03, five partitions besides the default one; a second run creates none."""
     assert settlement_sql.lines_partitioned()
     assert f"{TABLE}_default" in _partitions()
-    assert any(e["task"] == "apps.settlement.tasks.ensure_line_partitions"
+    assert any(e["task"] == "apps.settlement.tasks.ensure_month_partitions"
                for e in settings.CELERY_BEAT_SCHEDULE.values())
-    created = services.statement_line_partitions_ensure(today=dt.date(2026, 12, 1))
+    created = services.month_partitions_ensure(today=dt.date(2026, 12, 1))[TABLE]
     assert created == [dt.date(2026, 11, 1), dt.date(2026, 12, 1), dt.date(2027, 1, 1), dt.date(2027, 2, 1),
                        dt.date(2027, 3, 1)]
     bounds = _partitions()
     assert bounds[f"{TABLE}_p202701"] == "FOR VALUES FROM ('2027-01-01') TO ('2027-02-01')"
     assert bounds[f"{TABLE}_default"] == "DEFAULT"
-    assert services.statement_line_partitions_ensure(today=dt.date(2026, 12, 1)) == []
-    tasks.ensure_line_partitions()  # the scheduled task, on the real clock: this month's partition exists
+    assert services.month_partitions_ensure(today=dt.date(2026, 12, 1)) == {}
+    tasks.ensure_month_partitions()  # the scheduled task, on the real clock: this month's partition exists
     assert f"{TABLE}_p{timezone.localdate():%Y%m}" in _partitions()
 
 
@@ -72,12 +61,12 @@ def test_issue_16_lines_written_before_their_partition_move_into_it_and_a_month_
             sf.dispensing(pharmacy=p)
     # given: the month's lines in the default partition (as written before its partition existed)
     with monkeypatch.context() as patched:
-        patched.setattr(settlement_sql, "ensure_line_partitions", lambda periods: [])
+        patched.setattr(settlement_sql, "ensure_month_partitions", lambda periods: {})
         assert services.settlement_run_now(period=NOV, clock=sf.clock).status == "succeeded"
     assert _rows_in(f"{TABLE}_default") == 4 and settlement_sql.default_partition_months() == [NOV]
     before = sorted(StatementLine.objects.values_list("statement_id", "dispensing_id", "period"))
     # when: the schedule ensures the partitions
-    created = services.statement_line_partitions_ensure(today=DEC)
+    created = services.month_partitions_ensure(today=DEC)[TABLE]
     # then: November got its partition with its lines, the default partition is empty, nothing else changed
     assert NOV in created and settlement_sql.default_partition_months() == []
     assert _rows_in(f"{TABLE}_p202611") == 4 and _rows_in(f"{TABLE}_default") == 0

@@ -277,7 +277,8 @@ def _dispense(*, prescription_id: int, user, dispensed_at: dt.datetime, items: l
         **result.figures(),
     )
     lines = DispensingLine.objects.bulk_create([
-        DispensingLine(dispensing=dispensing, drug=drug, quantity=r.quantity, unit_price=r.unit_price,
+        DispensingLine(dispensing=dispensing, period=dispensing.period, drug=drug, quantity=r.quantity,
+                       unit_price=r.unit_price,
                        line_total=r.line_total, payment_standard=standard,
                        first_self_pay_ratio=drug.first_self_pay_ratio, reimbursement_ratio=plan.ratio,
                        first_self_pay=r.first_self_pay, in_scope=r.in_scope, fund_payment=r.fund_payment,
@@ -337,9 +338,10 @@ def dispensing_reverse(*, dispensing: Dispensing, user, reason: str = "",
             )
     except IntegrityError:  # reversed concurrently: the unique constraint on ``reverses`` decided
         raise ApplicationError("not_reversible", "该配药已冲正过，只能冲正一次（R-RX-6）", status=409) from None
-    original_lines = list(original.lines.order_by("id"))
+    original_lines = list(original.lines.filter(period=original.period).order_by("id"))  # its month's partition
     DispensingLine.objects.bulk_create([
-        DispensingLine(dispensing=reversal, drug_id=l.drug_id, quantity=-l.quantity, unit_price=l.unit_price,
+        DispensingLine(dispensing=reversal, period=reversal.period, drug_id=l.drug_id, quantity=-l.quantity,
+                       unit_price=l.unit_price,
                        line_total=-l.line_total, payment_standard=l.payment_standard,
                        first_self_pay_ratio=l.first_self_pay_ratio, reimbursement_ratio=l.reimbursement_ratio,
                        first_self_pay=-l.first_self_pay, in_scope=-l.in_scope, fund_payment=-l.fund_payment,
