@@ -85,15 +85,17 @@ def _dispensing_columns():
     region = ["id", "code", "name", "level", "parent"]
     return Columns(
         ("p", Prescription, ["id", "status", "expires_at", "issued_at", "care_setting", "delivery", "serial_no",
-                             "person", "pharmacy", "institution"]),
+                             "person", "pharmacy", "institution", "physician"]),
         ("pe", InsuredPerson, ["id", "name", "insurance_type", "insured_region"]),
         ("pr0", Region, region), ("pr1", Region, region), ("pr2", Region, region),
         ("ph", Pharmacy, ["id", "code", "name", "status", "region"]),
         ("fr0", Region, region), ("fr1", Region, region), ("fr2", Region, region),
-        ("i", Institution, ["id", "code", "name"]),
+        ("i", Institution, ["id", "code", "name", "region"]),
         ("it", PrescriptionItem, ["id", "prescription", "drug", "quantity", "days_supply"]),
-        ("d", Drug, ["id", "code", "generic_name", "specification", "category", "route", "agreement_start",
-                     "agreement_end", "withdrawn_on", "first_self_pay_ratio"]),
+        # dosage form and therapeutic area: the monitoring flags' line rows (section 9) read them — a deferred
+        # field would cost one ORM query per access on every dispensing
+        ("d", Drug, ["id", "code", "generic_name", "dosage_form", "specification", "category", "route",
+                     "therapeutic_area", "agreement_start", "agreement_end", "withdrawn_on", "first_self_pay_ratio"]),
     )
 
 
