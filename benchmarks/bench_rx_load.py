@@ -1,18 +1,29 @@
-"""Prescription load through the real HTTP stack (issue 5 "Speed"): gunicorn on a fresh PostgreSQL database,
-a keep-alive load generator on loopback (``benchmarks/rx_loadgen.py``), uploads then dispensings.
+"""Prescription load through the real HTTP stack (issues 5 and 16 "REST"): gunicorn on a fresh PostgreSQL
+database, a keep-alive load generator on loopback (``benchmarks/rx_loadgen.py``), its floor, uploads, dispensings.
 
     python -m benchmarks rx_load [--n=4000] [--concurrency=6] [--workers=3] [--threads=3] [--port=18765]
-                                 [--monitoring=on|off|both]
+                                 [--monitoring=on|off|both] [--mix=realistic|pathological|both] [--hook=400]
 
-Prints throughput and p50/p95/p99 latency per phase. Target on the 2-core machine: ≥ 200 uploads/s and
-≥ 100 dispensings/s with p99 < 150 ms.
+**The floor** (issue 16): each round first drives ``--n`` bare DRF creates of the upload's body
+(``benchmarks/bare_endpoint.py``, mounted only in this benchmark's gunicorn) through the same gunicorn, then the
+uploads and the dispensings; it prints the throughput ratios to that floor and p50/p95/p99. Targets: uploads ≥ 90 %
+and dispensings ≥ 70 % of the bare create's throughput, p99 ≤ 100 ms at the default concurrency, with the
+monitoring flags on.
 
-``--monitoring``: the section 9 flags on every dispensing (R-MON-1..5, ``apps.monitoring.hot``) on (the default,
-as in production), off (``MONITORING_FLAGS_ON_DISPENSING=false`` in gunicorn's environment), or ``both``: the
-whole upload + dispensing round first with the flags off ("before"), then with gunicorn restarted with them on
-("after"), each round on its own patients, and the p50 difference printed. Each patient receives two 30-day
-prescriptions of the drug on the same day, so the flags raise an R-MON-5 alert on half of the "after"
-dispensings (the expensive case: the hot path's query and an alert insert).
+``--monitoring``: the section 9 flags on every dispensing (R-MON-1..5, ``apps.monitoring.hot``) on (as in
+production), off (``MONITORING_FLAGS_ON_DISPENSING=false`` in gunicorn's environment), or ``both`` (the default):
+a round with the flags off ("before"), then the rounds with gunicorn restarted with them on ("after"), each round
+on its own patients, and the p50 and CPU differences printed.
+
+``--mix``: how many dispensings a flag fires on. ``realistic``: each patient's prescription is a first supply
+except one dispensing in 64 (1.6 %, the monitoring benchmark's realistic month has 1.3 % findings), a second
+same-day 30-day supply of a patient dispensed 500 requests earlier — R-MON-5 raises an alert. ``pathological``:
+every patient receives two such supplies, so half the dispensings raise an alert (the issue-12 measurement). With
+``both`` (the default) the flags-on round runs for each mix; the flags-off round does the same work whatever the
+mix (no rule runs), so it is run once, on the realistic mix.
+
+``--hook``: after the rounds, that many dispensings (half of them second supplies) through the dispensing service
+in this process, timing the monitoring hook's own call (wall and CPU) and counting its statements.
 """
 from __future__ import annotations
 
@@ -38,20 +49,46 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEY", secrets.token_urlsafe(32))
 
 def _options(argv: list[str]) -> dict:
     opts = {"n": 4000, "concurrency": 6, "workers": 3, "threads": 3, "port": 18765, "warmup": 200,
-            "monitoring": "on"}
+            "monitoring": "both", "mix": "both", "hook": 400}
+    choices = {"monitoring": ("on", "off", "both"), "mix": ("realistic", "pathological", "both")}
     for arg in argv:
         if arg.startswith("--") and "=" in arg:
             key, value = arg[2:].split("=", 1)
-            if key == "monitoring":
-                if value not in ("on", "off", "both"):
-                    sys.exit("--monitoring=on|off|both")
+            if key in choices:
+                if value not in choices[key]:
+                    sys.exit(f"--{key}={'|'.join(choices[key])}")
                 opts[key] = value
             elif key in opts:
                 opts[key] = int(value)
     return opts
 
 
-def seed(n_prescriptions: int, warmup: int) -> dict:
+#: the realistic mix: one dispensing in REPEAT_STEP is a patient's second same-day supply (R-MON-5 fires), of the
+#: patient dispensed REPEAT_GAP requests earlier (long committed, and not a multiple of the step: no third supply)
+REPEAT_STEP, REPEAT_GAP = 64, 500
+
+
+def _patients_needed(count: int, mix: str) -> int:
+    if mix == "pathological":
+        return (count + 1) // 2
+    return count - sum(1 for i in range(count) if i % REPEAT_STEP == REPEAT_STEP - 1 and i >= REPEAT_GAP)
+
+
+def _patient_sequence(applications: list[int], count: int, mix: str) -> list[int]:
+    """The application (patient) of each of a round's ``count`` prescriptions, in upload (= dispensing) order.
+    Pathological: prescription i and i + count/2 share a patient (far apart, so the row lock on the patient's year
+    accumulator is not what is measured). Realistic: a fresh patient each, but one in ``REPEAT_STEP``."""
+    if mix == "pathological":
+        half = (count + 1) // 2
+        return [applications[i % half] for i in range(count)]
+    fresh = iter(applications)
+    out: list[int] = []
+    for i in range(count):
+        out.append(out[i - REPEAT_GAP] if i % REPEAT_STEP == REPEAT_STEP - 1 and i >= REPEAT_GAP else next(fresh))
+    return out
+
+
+def seed(n_persons: int) -> dict:
     """Registries, a drug, persons with approved applications, a hospital and a pharmacy user with tokens."""
     from django.contrib.auth import get_user_model
     from django.utils import timezone
@@ -92,7 +129,6 @@ def seed(n_prescriptions: int, warmup: int) -> dict:
         first_self_pay_ratio=Decimal("0.1000"), agreement_start=start, agreement_end=dt.date(year + 1, 12, 31))
     PaymentStandard.objects.create(drug=drug, amount=Decimal("1000.00"), valid_from=start)
 
-    n_persons = max(1, (n_prescriptions + warmup) // 2)
     persons = InsuredPerson.objects.bulk_create([
         InsuredPerson(id_number=(number := make_id_number("640502", dt.date(1940, 1, 1) + dt.timedelta(days=i), i % 100)),
                       name=f"患者{i}", sex=Sex.MALE if int(number[16]) % 2 else Sex.FEMALE,
@@ -131,6 +167,7 @@ def start_gunicorn(*, port: int, workers: int, threads: int, database_url: str,
            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", secrets.token_urlsafe(50)),
            "FIELD_ENCRYPTION_KEY": os.environ["FIELD_ENCRYPTION_KEY"],
            "DJANGO_SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback
+           "BENCHMARK_BARE_ENDPOINTS": "true",  # the floor: /bench/bare/prescriptions/ (benchmarks/bare_endpoint.py)
            "DJANGO_DEBUG": "false", "CONN_MAX_AGE": "600", "LOG_LEVEL": "WARNING",
            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"}
     worker_class = ["-k", "gthread", "--threads", str(threads), "--keep-alive", "30"] if threads > 1 else ["-k", "sync"]
@@ -190,19 +227,21 @@ def stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _upload_requests(data: dict, start: int, count: int, tag: str) -> list[tuple]:
+def _upload_requests(data: dict, start: int, count: int, tag: str, path: str = "/api/v1/prescriptions/") -> list[tuple]:
+    """Upload bodies for prescriptions ``start … start + count`` of the round (``data["sequence"]``: the patient of
+    each); ``path`` = the bare endpoint for the floor (same body)."""
     from django.utils import timezone
 
     headers = {"Authorization": f"Token {data['hospital_token']}", "Content-Type": "application/json"}
     issued = (timezone.localtime() - dt.timedelta(minutes=30)).isoformat()
-    apps = data["applications"]
+    sequence = data["sequence"]
     out = []
     for i in range(start, start + count):
-        body = {"serial_no": f"RX{tag}{i:08d}", "application": apps[i % len(apps)],
+        body = {"serial_no": f"RX{tag}{i:08d}", "application": sequence[i % len(sequence)],
                 "physician_code": data["physician"], "pharmacy_code": data["pharmacy"], "issued_at": issued,
                 "long_term": False, "care_setting": "outpatient",
                 "items": [{"drug_code": data["drug"], "quantity": 2, "days_supply": 30}], "signature": f"SIG{i}"}
-        out.append(("POST", "/api/v1/prescriptions/", json.dumps(body).encode(), headers, (201,)))
+        out.append(("POST", path, json.dumps(body).encode(), headers, (201,)))
     return out
 
 
@@ -220,94 +259,211 @@ def _dispense_requests(data: dict, ids: list[int], code_base: int) -> list[tuple
     return out
 
 
+def _rounds(opts: dict) -> list[tuple[bool, str]]:
+    """(flags on, mix) of each round, the flags-off one first."""
+    mixes = ["realistic", "pathological"] if opts["mix"] == "both" else [opts["mix"]]
+    rounds = []
+    if opts["monitoring"] in ("off", "both"):
+        rounds.append((False, mixes[0]))
+    if opts["monitoring"] in ("on", "both"):
+        rounds += [(True, mix) for mix in mixes]
+    return rounds
+
+
 def main(argv: list[str]) -> None:
     opts = _options(argv)
     url = django_on_fresh_database("bench_rx_load")
     from benchmarks.rx_loadgen import run_phase
 
-    rounds = {"on": [True], "off": [False], "both": [False, True]}[opts["monitoring"]]
+    rounds = _rounds(opts)
+    count = opts["warmup"] + opts["n"]
+    needs = [_patients_needed(count, mix) for _, mix in rounds]
+    hook_patients = (opts["hook"] + 1) // 2
     t0 = time.perf_counter()
-    # each round its own patients: (n + warm-up) / 2 patients, two prescriptions each
-    data = seed(len(rounds) * (opts["n"] + opts["warmup"]) - opts["warmup"], opts["warmup"])
+    data = seed(sum(needs) + hook_patients)
     print(f"seeded {len(data['applications'])} patients with approved applications in "
           f"{time.perf_counter() - t0:.1f} s", flush=True)
     from django.db import connections
 
     connections.close_all()
-    every = data["applications"]
-    per_round = len(every) // len(rounds)
-    p50, cpu = {}, {}
-    for k, monitoring in enumerate(rounds):
-        label = "monitoring flags " + ("on" if monitoring else "off")
-        p50[monitoring], cpu[monitoring] = _round({**data, "applications": every[k * per_round:(k + 1) * per_round]}, opts, url,
-                                 run_phase, monitoring=monitoring, label=label, tag=str(k), code_offset=k * 10**11)
-    if len(rounds) == 2:
-        print(f"dispensing p50: {p50[False]:.2f} ms with the monitoring flags off (before), {p50[True]:.2f} ms with "
-              f"them on (after): the flags cost {p50[True] - p50[False]:+.2f} ms at p50; CPU per dispensing "
-              f"(gunicorn + PostgreSQL, independent of the machine's load) {cpu[False]:.2f} → {cpu[True]:.2f} ms "
-              f"({cpu[True] - cpu[False]:+.2f} ms)", flush=True)
+    every, at, results = data["applications"], 0, []
+    for k, ((monitoring, mix), need) in enumerate(zip(rounds, needs)):
+        label = f"flags {'on' if monitoring else 'off'}, {mix} mix"
+        sequence = _patient_sequence(every[at:at + need], count, mix)
+        at += need
+        results.append(_round({**data, "sequence": sequence}, opts, url, run_phase, monitoring=monitoring, mix=mix,
+                              label=label, tag=str(k), code_offset=k * 10**11))
+    _summary(results, opts)
+    if opts["hook"]:
+        _hook_in_process(data, every[at:at + hook_patients], opts["hook"])
     _check(data)
     print(f"benchmark process peak RSS {peak_rss_mib():.0f} MiB")
 
 
-def _round(data: dict, opts: dict, url: str, run_phase, *, monitoring: bool, label: str, tag: str,
-           code_offset: int) -> tuple[float, float]:
-    """Gunicorn started with the flags on or off, warm-up, uploads, dispensings; returns the dispensings' p50 and
-    their CPU per request (gunicorn + PostgreSQL, ms)."""
+def _round(data: dict, opts: dict, url: str, run_phase, *, monitoring: bool, mix: str, label: str, tag: str,
+           code_offset: int) -> dict:
+    """Gunicorn started with the flags on or off; warm-up; the floor (bare creates), uploads, dispensings. Returns
+    the round's figures."""
+    from apps.monitoring.models import Alert
+
+    alerts0 = Alert.objects.count()
     proc = start_gunicorn(port=opts["port"], workers=opts["workers"], threads=opts["threads"], database_url=url,
                           monitoring=monitoring)
     kind = f"{opts['threads']} threads (gthread)" if opts["threads"] > 1 else "1 thread (sync)"
     print(f"[{label}] gunicorn: {opts['workers']} workers × {kind}; load: "
           f"{opts['concurrency']} keep-alive connections on loopback", flush=True)
+    out = {"label": label, "monitoring": monitoring, "mix": mix}
     try:
-        host, port, conc = "127.0.0.1", opts["port"], opts["concurrency"]
-        # warm-up: workers import, connect to PostgreSQL, fill caches (not counted)
-        warm = run_phase("warm-up", host, port, _upload_requests(data, 0, opts["warmup"], "W" + tag), conc,
+        host, port, conc, warmup, n = "127.0.0.1", opts["port"], opts["concurrency"], opts["warmup"], opts["n"]
+        # warm-up: workers import, connect to PostgreSQL, prepare their statements (not counted)
+        warm = run_phase("warm-up", host, port, _upload_requests(data, 0, warmup, "W" + tag), conc,
                          keep_bodies=True)
-        warm_ids = [b["id"] for b in warm.bodies.values()]
+        warm_ids = [warm.bodies[i]["id"] for i in sorted(warm.bodies)]
         run_phase("warm-up", host, port, _dispense_requests(data, warm_ids, 10**12 + code_offset), conc)
+        run_phase("warm-up", host, port, _upload_requests(data, 0, warmup, "V" + tag, BARE_PATH), conc)
         if warm.errors:
             print("warm-up errors:", *warm.errors[:5], sep="\n  ")
 
+        def phase(name, requests, **kw):
+            cpu0, pg0, own0 = _tree_cpu_seconds(proc.pid), _postgres_cpu_seconds(), time.process_time()
+            result = run_phase(name, host, port, requests, conc, **kw)
+            cpu1, pg1, own1 = _tree_cpu_seconds(proc.pid), _postgres_cpu_seconds(), time.process_time()
+            print(result.line(), flush=True)
+            _cpu_line(result, cpu1 - cpu0, pg1 - pg0, own1 - own0)
+            per = result.count or 1
+            out[name] = {"rps": result.throughput, "p50": result.percentile(50), "p95": result.percentile(95),
+                         "p99": result.percentile(99), "gunicorn": (cpu1 - cpu0) / per * 1000,
+                         "pg": (pg1 - pg0) / per * 1000, "bad": sum(v for st, v in result.statuses.items()
+                                                                   if st not in (200, 201))}
+            for error in result.errors[:5]:
+                print(f"  {name} error: {error}")
+            return result
+
+        phase("bare", _upload_requests(data, warmup, n, "F" + tag, BARE_PATH))
         # the order of dispensings matters for the row lock: two prescriptions of one patient are far apart
-        requests = _upload_requests(data, opts["warmup"], opts["n"], "B" + tag)
-        cpu0, pg0, own0 = _tree_cpu_seconds(proc.pid), _postgres_cpu_seconds(), time.process_time()
-        uploads = run_phase("uploads", host, port, requests, conc, keep_bodies=True)
-        cpu1, pg1, own1 = _tree_cpu_seconds(proc.pid), _postgres_cpu_seconds(), time.process_time()
-        print(uploads.line(), flush=True)
-        _cpu_line(uploads, cpu1 - cpu0, pg1 - pg0, own1 - own0)
+        uploads = phase("uploads", _upload_requests(data, warmup, n, "B" + tag), keep_bodies=True)
         ids = [uploads.bodies[i]["id"] for i in sorted(uploads.bodies)]
-        requests = _dispense_requests(data, ids, 2 * 10**12 + code_offset)
-        cpu0, pg0, own0 = _tree_cpu_seconds(proc.pid), _postgres_cpu_seconds(), time.process_time()
-        dispensings = run_phase("dispensings", host, port, requests, conc)
-        cpu1, pg1, own1 = _tree_cpu_seconds(proc.pid), _postgres_cpu_seconds(), time.process_time()
-        print(dispensings.line(), flush=True)
-        _cpu_line(dispensings, cpu1 - cpu0, pg1 - pg0, own1 - own0)
-        cpu_per = (cpu1 - cpu0 + pg1 - pg0) / (dispensings.count or 1) * 1000
+        phase("dispensings", _dispense_requests(data, ids, 2 * 10**12 + code_offset))
         load = os.getloadavg()
+        out["load"] = load
         print(f"machine load average during the run: {load[0]:.1f} (1 min), {load[1]:.1f} (5 min) on "
               f"{os.cpu_count()} cores")
-        for result in (uploads, dispensings):
-            for error in result.errors[:5]:
-                print(f"  {result.name} error: {error}")
-        ok = (uploads.throughput >= 200 and dispensings.throughput >= 100
-              and uploads.percentile(99) < 150 and dispensings.percentile(99) < 150)
-        print(f"[{label}] target (≥200 uploads/s, ≥100 dispensings/s, p99 < 150 ms): {'met' if ok else 'NOT met'}")
+        _target_line(out, label)
     finally:
         stop(proc)
+    out["alerts"] = Alert.objects.count() - alerts0
     if monitoring:
-        _alerts_line()
-    return dispensings.percentile(50), cpu_per
+        _alerts_line(out["alerts"], opts["n"] + opts["warmup"])
+    return out
 
 
-def _alerts_line() -> None:
-    from django.db.models import Count
+BARE_PATH = "/bench/bare/prescriptions/"
 
-    from apps.monitoring.models import Alert
 
-    by_rule = dict(Alert.objects.values_list("rule").annotate(n=Count("id")))
-    print("  alerts raised on the hot path: " + (", ".join(f"{k} {v}" for k, v in sorted(by_rule.items())) or "none"),
-          flush=True)
+def _ratios(r: dict) -> tuple[float, float]:
+    floor = r["bare"]["rps"] or 1.0
+    return r["uploads"]["rps"] / floor, r["dispensings"]["rps"] / floor
+
+
+def _target_line(r: dict, label: str) -> None:
+    up, disp = _ratios(r)
+    p99 = max(r["uploads"]["p99"], r["dispensings"]["p99"])
+    ok = up >= 0.90 and disp >= 0.70 and p99 <= 100
+    print(f"[{label}] floor (bare DRF create) {r['bare']['rps']:.1f} req/s: uploads {up:.0%}, dispensings "
+          f"{disp:.0%} of it; p99 uploads {r['uploads']['p99']:.1f} ms, dispensings {r['dispensings']['p99']:.1f} ms "
+          f"— issue 16 target (≥ 90 %, ≥ 70 %, p99 ≤ 100 ms): {'met' if ok else 'NOT met'}", flush=True)
+
+
+def _summary(results: list[dict], opts: dict) -> None:
+    print(f"\nsummary ({opts['n']} requests a phase, {opts['concurrency']} connections, {opts['workers']} workers × "
+          f"{opts['threads']} threads):")
+    print(f"{'round':<32} {'load':>5} {'phase':<12} {'req/s':>7} {'of floor':>8} {'p50':>7} {'p95':>7} {'p99':>7} "
+          f"{'CPU ms (gunicorn + PG)':>24}")
+    for r in results:
+        up, disp = _ratios(r)
+        for name, ratio in (("bare", None), ("uploads", up), ("dispensings", disp)):
+            f = r[name]
+            print(f"{r['label'] if name == 'bare' else '':<32} {r['load'][0] if name == 'bare' else '':>5} "
+                  f"{name:<12} {f['rps']:7.1f} {'' if ratio is None else f'{ratio:.0%}':>8} {f['p50']:7.1f} "
+                  f"{f['p95']:7.1f} {f['p99']:7.1f} {f['gunicorn']:10.2f} + {f['pg']:.2f} = "
+                  f"{f['gunicorn'] + f['pg']:.2f}")
+    off = next((r for r in results if not r["monitoring"]), None)
+    for r in results:
+        if r["monitoring"] and off is not None:
+            d, o = r["dispensings"], off["dispensings"]
+            print(f"flags cost ({r['mix']} mix, {r['alerts']} alerts raised): dispensing p50 {o['p50']:.2f} → "
+                  f"{d['p50']:.2f} ms ({d['p50'] - o['p50']:+.2f} ms), CPU per dispensing (gunicorn + PostgreSQL) "
+                  f"{o['gunicorn'] + o['pg']:.2f} → {d['gunicorn'] + d['pg']:.2f} ms "
+                  f"({d['gunicorn'] + d['pg'] - o['gunicorn'] - o['pg']:+.2f} ms); floor-relative dispensings "
+                  f"{_ratios(off)[1]:.0%} → {_ratios(r)[1]:.0%}", flush=True)
+
+
+def _hook_in_process(data: dict, applications: list[int], count: int) -> None:
+    """``count`` dispensings through the real services in this process (half of them a patient's second
+    same-day supply, which raises an R-MON-5 alert): the monitoring hook's own wall and CPU time per call and the
+    statements it sends, with and without an alert."""
+    import statistics
+
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    from apps.prescriptions import hooks
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    client = Client()
+    sequence = _patient_sequence(applications, count, "pathological")
+    uploads = _upload_requests({**data, "sequence": sequence}, 0, count, "H")
+    ids = []
+    for _method, path, body, headers, _ok in uploads:
+        response = client.post(path, body, content_type="application/json",
+                               HTTP_AUTHORIZATION=headers["Authorization"])
+        assert response.status_code == 201, response.content[:300]
+        ids.append(response.json()["id"])
+    calls: list[tuple[float, float, int, int]] = []
+    statements = [0]
+
+    def count_statements(execute, sql, params, many, context):
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
+    handlers = hooks.dispensing_recorded.handlers
+    originals = list(handlers)
+
+    def timed(handler):
+        def call(**kwargs):
+            statements[0] = 0
+            t, c = time.perf_counter(), time.process_time()
+            with connection.execute_wrapper(count_statements):
+                raised = handler(**kwargs)
+            calls.append(((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000, raised or 0,
+                          statements[0]))
+            return raised
+        return call
+
+    handlers[:] = [timed(h) for h in originals]
+    try:
+        for _method, path, body, headers, _ok in _dispense_requests(data, ids, 4 * 10**12):
+            response = client.post(path, body, content_type="application/json",
+                                   HTTP_AUTHORIZATION=headers["Authorization"])
+            assert response.status_code == 201, response.content[:300]
+    finally:
+        handlers[:] = originals
+    for name, subset in (("no alert", [c for c in calls if not c[2]]), ("an alert", [c for c in calls if c[2]])):
+        if not subset:
+            continue
+        wall, cpu = sorted(c[0] for c in subset), sorted(c[1] for c in subset)
+        print(f"monitoring hook in process, calls raising {name} ({len(subset)}): wall p50 "
+              f"{statistics.median(wall):.3f} ms, p95 {wall[int(len(wall) * 0.95)]:.3f} ms; CPU p50 "
+              f"{statistics.median(cpu):.3f} ms; statements per call {sorted({c[3] for c in subset})}", flush=True)
+    wall = sorted(c[0] for c in calls)
+    print(f"monitoring hook in process, all {len(calls)} calls: wall p50 {statistics.median(wall):.3f} ms; load "
+          f"average {os.getloadavg()[0]:.1f}", flush=True)
+
+
+def _alerts_line(new: int, dispensings: int) -> None:
+    print(f"  alerts raised on the hot path this round: {new} ({new / (dispensings or 1):.1%} of "
+          f"{dispensings} dispensings, warm-up included)", flush=True)
 
 
 def _cpu_line(result, server: float, postgres: float, client: float) -> None:
