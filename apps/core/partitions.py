@@ -169,7 +169,10 @@ def repartition(cur, table: str, *, partitioned: bool, column: str = "period", k
     for name, definition in constraints:
         cur.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
     for name, definition in indexes:
-        cur.execute(definition.replace(f" ON public.{old} ", f" ON public.{table} ").replace(f" ON {old} ", f" ON {table} "))
+        # a partitioned table's index is described "ON ONLY <table>": recreated on the whole new table
+        for described in (f" ON ONLY public.{old} ", f" ON public.{old} ", f" ON ONLY {old} ", f" ON {old} "):
+            definition = definition.replace(described, f" ON {table} ")
+        cur.execute(definition)
     # the new identity sequence continues where the old one was, under the old one's name
     cur.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, key])
     sequence = cur.fetchone()[0]

@@ -213,7 +213,7 @@ def settlement_run_execute(*, run_id: int, clock: Callable[[], dt.datetime], wor
     if run is None:
         return SettlementRun.objects.get(pk=run_id)
     try:
-        settlement_sql.ensure_month_partitions([run.period])  # normally created ahead by the schedule
+        settlement_sql.ensure_statement_line_partitions([run.period])  # normally created ahead by the schedule
         with _HeartbeatThread(run.pk, worker, clock), settlement_sql.month_snapshot(run.period):
             # R-SET-1: a run started by a bureau user covers that user's region only
             prefix = run_region_prefix(run)
@@ -268,7 +268,7 @@ def settlement_run_split(*, run_id: int, now: dt.datetime, groups: int,
     run = settlement_run_claim(run_id=run_id, now=now, worker=worker)
     if run is None:
         return None
-    settlement_sql.ensure_month_partitions([run.period])  # normally created ahead by the schedule
+    settlement_sql.ensure_statement_line_partitions([run.period])  # normally created ahead by the schedule
     prefix = run_region_prefix(run)
     plan = [(spec.kind, lo, hi) for spec in settlement_sql.KINDS
             for lo, hi in settlement_sql.organisation_ranges(spec=spec, groups=groups, region_prefix=prefix)]

@@ -343,6 +343,12 @@ def ensure_month_partitions(periods) -> dict[str, list[dt.date]]:
     return {table: months for table, months in created.items() if months}
 
 
+def ensure_statement_line_partitions(periods) -> list[dt.date]:
+    """The statement lines' month partitions for ``periods`` (what a run writes; the dispensings' are the
+    schedule's: a run does not move them, it may run in a transaction that wrote some)."""
+    return partitions.ensure_month_partitions(StatementLine._meta.db_table, list(periods))
+
+
 def default_partition_months() -> list[dt.date]:
     """Months with rows in a default partition (written before their month's partition was created)."""
     return sorted({month for table in month_partitioned_tables()

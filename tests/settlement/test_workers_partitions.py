@@ -61,7 +61,7 @@ def test_issue_16_lines_written_before_their_partition_move_into_it_and_a_month_
             sf.dispensing(pharmacy=p)
     # given: the month's lines in the default partition (as written before its partition existed)
     with monkeypatch.context() as patched:
-        patched.setattr(settlement_sql, "ensure_month_partitions", lambda periods: {})
+        patched.setattr(settlement_sql, "ensure_statement_line_partitions", lambda periods: [])
         assert services.settlement_run_now(period=NOV, clock=sf.clock).status == "succeeded"
     assert _rows_in(f"{TABLE}_default") == 4 and settlement_sql.default_partition_months() == [NOV]
     before = sorted(StatementLine.objects.values_list("statement_id", "dispensing_id", "period"))
