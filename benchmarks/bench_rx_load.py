@@ -424,7 +424,7 @@ def _hook_in_process(data: dict, applications: list[int], count: int) -> None:
     statements = [0]
 
     def count_statements(execute, sql, params, many, context):
-        statements[0] += 1
+        statements[0] += not sql.startswith("PREPARE")  # a connection prepares each statement shape once
         return execute(sql, params, many, context)
 
     handlers = hooks.dispensing_recorded.handlers

@@ -61,14 +61,14 @@ def _sql(n_names: int, n_codes: int) -> str:
         # R-MON-5: the patient's live (not reversed) supplies of these generic names within the lookback, other
         # than this dispensing (the service calls the hook after writing it). A dispensing counts in its day's
         # month or a later one (R-SET-1), so ``period >= the lookback's month`` loses none and lets PostgreSQL
-        # skip older months (dispensings partitioned by month)
+        # skip older months (dispensings and lines are partitioned by month; a line carries its dispensing's period)
         f"""
         SELECT 'supply' AS k, l.id AS a1, d.id AS a2, d.prescription_id AS a3, d.dispensed_at AS a4,
                d.pharmacy_id AS a5, CAST(coalesce(it.days_supply, 0) AS INTEGER) AS a6, dr.generic_name AS a7,
                dr.dosage_form AS a8, d.period AS a9, d.institution_id AS a10, ph.region_id AS a11,
                CAST(NULL AS date) AS a12, CAST(NULL AS date) AS a13
         FROM {t[Dispensing]} d
-        JOIN {t[DispensingLine]} l ON l.dispensing_id = d.id
+        JOIN {t[DispensingLine]} l ON l.dispensing_id = d.id AND l.period = d.period
         JOIN {t[Drug]} dr ON dr.id = l.drug_id
         JOIN {_PHARMACY} ph ON ph.id = d.pharmacy_id
         LEFT JOIN {t[PrescriptionItem]} it ON it.prescription_id = d.prescription_id AND it.drug_id = l.drug_id
