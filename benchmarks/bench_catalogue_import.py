@@ -63,9 +63,10 @@ def generate(path: str, rows: int, areas: list[str]) -> None:
     wb.save(path)
 
 
-def _floor_child(path: str, url: str) -> tuple[float, float]:
+def _floor_child(path: str, url: str) -> tuple[float, float, float]:
     """The floor (in a process of its own): python-calamine parse of the file into Python rows, then a COPY of the
-    same rows (as text, 14 columns) into a temporary table."""
+    same rows (as text, 14 columns) into a temporary table. Also returns the process's peak RSS (MiB): calamine
+    holds the whole sheet, so the floor's own memory grows with the rows too."""
     from urllib.parse import urlparse
 
     import psycopg2
@@ -92,7 +93,7 @@ def _floor_child(path: str, url: str) -> tuple[float, float]:
         cursor.execute("DROP TABLE bench_floor_rows")
     copy_seconds = time.perf_counter() - started
     conn.close()
-    return parse_seconds, copy_seconds
+    return parse_seconds, copy_seconds, peak_rss_mib()
 
 
 def main(argv: list[str]) -> None:
@@ -141,10 +142,12 @@ def main(argv: list[str]) -> None:
     import multiprocessing
 
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        parse_seconds, copy_seconds = pool.apply(_floor_child, (path, os.environ["DATABASE_URL"]))
+        parse_seconds, copy_seconds, floor_peak = pool.apply(_floor_child, (path, os.environ["DATABASE_URL"]))
     floor = parse_seconds + copy_seconds
     print(f"floor: python-calamine parse {parse_seconds:.2f} s + COPY of the same rows {copy_seconds:.2f} s = "
-          f"{floor:.2f} s; load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+          f"{floor:.2f} s, the floor process's peak RSS {floor_peak:.0f} MiB; "
+          f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+    print(f"this process before the engine runs (Django, the workbook's bytes): RSS {peak_rss_mib():.0f} MiB", flush=True)
 
     cpu: dict[str, float] = {}
 

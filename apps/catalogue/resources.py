@@ -38,6 +38,7 @@ def parse_drug_code(value) -> str:
 
 
 parse_drug_code.hint = "23 位医保药品代码，以 X（西药）或 Z（中成药）开头"
+parse_drug_code.max_length = 23  # exactly 23 characters: the field's length is not checked again
 
 
 class DrugImportSpec(imp.ImportSpec):
@@ -185,8 +186,8 @@ class DrugImportSpec(imp.ImportSpec):
         run = ctx["run"]
         source = f"导入#{run.pk} {run.file_name}"[:128]
         now = ctx["now"]  # the run's moment, given by the edge that recorded the upload
-        copy = self.COPY
-        new_rows = [{k: row.values[k] for k in copy if k in row.values} for row in plan.creates]
+        # the rows' own values (only the drug's fields among them are written): no copy per row
+        new_rows = [row.values for row in plan.creates]
         ids = bulk.insert_values(Drug, new_rows, now=now)
         versions = [
             {"drug_id": pk, "amount": values["payment_standard"], "created_by_id": actor_id, "source": source,
@@ -212,7 +213,7 @@ class DrugImportSpec(imp.ImportSpec):
             Drug.objects.bulk_update(updated, sorted(changed_fields) + ["updated_at"], batch_size=1000)
         if closing:
             PaymentStandard.objects.bulk_update(closing, ["valid_until"], batch_size=1000)
-        bulk.insert_values(PaymentStandard, versions, now=now)
+        bulk.insert_values(PaymentStandard, versions, now=now, ids=False)
 
 
 DRUGS = DrugImportSpec()

@@ -318,3 +318,27 @@ def test_r_cat_2_text_with_tabs_newlines_backslashes_and_entities_survives_impor
     audit = ImportAudit.objects.get()
     header, entry = next(ChangeLog.lines(audit.change_log))
     assert entry[3][header["columns"].index("restricted_scope")] == scope
+
+
+def test_r_cat_2_a_write_refused_by_the_database_in_a_later_chunk_rolls_back_every_chunk(client, monkeypatch):
+    """Issue 16: PostgreSQL writes a chunk (COPY, in a writer thread) while the next one is read. A refusal by the
+    database in a later chunk — here drug 4 already exists but the run did not see it, as after a concurrent
+    import — still ends the run failed with nothing written, the earlier chunks' drugs included."""
+    from apps.catalogue.resources import DrugImportSpec
+    from apps.core.excel import engine
+
+    post(client, drug_upload([drug_row(4)]))
+    monkeypatch.setattr(engine, "STREAM_CHUNK", 2)
+    unseen = DrugImportSpec.load_existing
+
+    def load_existing(self, keys, ctx):  # the concurrent import's drug 4 is not seen
+        return {k: v for k, v in unseen(self, keys, ctx).items() if k != drug_code(4)}
+
+    monkeypatch.setattr(DrugImportSpec, "load_existing", load_existing)
+    response = post(client, drug_upload([drug_row(n) for n in (1, 2, 3, 4, 5)]))
+    assert response.status_code == 400, response.json()
+    assert "未写入任何数据" in response.json()["detail"]
+    assert list(Drug.objects.values_list("code", flat=True)) == [drug_code(4)]
+    assert PaymentStandard.objects.count() == 1 and ImportAudit.objects.count() == 1
+    run = ImportRun.objects.order_by("-pk").first()
+    assert run.status == ImportRun.Status.FAILED and run.created_count == 0

@@ -46,8 +46,8 @@ from typing import Any, Callable, Iterable
 
 from django.db import IntegrityError, transaction
 
-from apps.core.excel import ranges
-from apps.core.excel.xlsx import SheetReader, WorkbookError, WorkbookRefused
+from apps.core.excel import bulk, ranges
+from apps.core.excel.xlsx import SheetReader, WorkbookError, WorkbookRefused, count_rows
 
 MAX_LISTED_ERRORS = 200
 PROGRESS_EVERY = 2000
@@ -76,6 +76,10 @@ def is_blank(value) -> bool:
 
 def text(max_length: int, *, required: bool = True) -> Callable[[Any], str]:
     def parse(value) -> str:
+        if value.__class__ is str:  # most cells: no other test
+            s = value.strip()
+            if s and len(s) <= max_length:
+                return s
         if is_blank(value):
             if required:
                 raise CellError("必填，不能为空，请填写该格")
@@ -107,11 +111,13 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), exclusiv
             raise CellError(f"“{value}”不是有效的数字，请只填数字（如 1234.50，不带单位）")
         if number.adjusted() >= MAX_WHOLE_DIGITS:  # 1e30: beyond every column (and Decimal's 28-digit context)
             raise CellError(f"“{value}”数值过大（整数部分超过 {MAX_WHOLE_DIGITS} 位），请核对是否多填了位数")
-        if number != number.quantize(quantum, rounding=ROUND_HALF_UP):
+        rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
+        if number != rounded:
             raise CellError(f"“{value}”的小数超过 {places} 位，请四舍五入到 {places} 位小数")
         if minimum is not None and (number <= minimum if exclusive_minimum else number < minimum):
             raise CellError(f"“{value}”应{'大于' if exclusive_minimum else '不小于'} {minimum}，请改填正确的数值")
-        return number.quantize(quantum, rounding=ROUND_HALF_UP)
+        return rounded
+    parse.places = places  # (the field's range check then only checks the magnitude: apps.core.excel.ranges)
     parse.hint = f"数字，最多 {places} 位小数，不带单位" if places else "整数，不带单位"
     parse.example = "1000.00" if places == 2 else ("1" if not places else "1." + "0" * places)
     return parse
@@ -220,6 +226,7 @@ def yes_no(value) -> bool:
 yes_no.options = ["是", "否"]
 yes_no.hint = "从下拉列表选择：是 / 否"
 ratio.hint = "比例：填 10% 或 0.1（均为百分之十），0 表示无；不要只填 10"
+ratio.places = 4
 ratio.example = "10%"
 
 
@@ -230,6 +237,10 @@ def choice(choices, what: str) -> Callable[[Any], str]:
     names = " / ".join(by_label)
 
     def parse(value) -> str:
+        if value.__class__ is str:
+            found = by_label.get(value.strip())
+            if found is not None:
+                return found
         if is_blank(value):
             raise CellError(f"必填，应为 {names}")
         s = str(value).strip()
@@ -238,6 +249,7 @@ def choice(choices, what: str) -> Callable[[Any], str]:
         if s in values:
             return s
         raise CellError(f"未知{what}“{s}”，应为 {names}")
+    parse.max_length = max(len(value) for value in values)  # its values only: no length to check again
     parse.options = list(by_label)  # a drop-down list in the template
     parse.hint = f"从下拉列表选择：{names}"
     return parse
@@ -263,11 +275,11 @@ def _file_error(exc: WorkbookError) -> "ImportFileError":
 
 
 def estimate_rows(fileobj) -> int:
-    """Data rows of the first sheet (its ``<row`` tags less the header, counted without parsing); 0 when
-    unreadable."""
+    """Data rows of the first sheet (its ``<row`` tags less the header, counted without parsing; the package is
+    checked when the run reads it); 0 when unreadable."""
     try:
-        count = _open_sheet(fileobj).count_rows()
-    except (ImportFileError, WorkbookError, KeyError, OSError, zipfile.BadZipFile):
+        count = count_rows(fileobj)
+    except (WorkbookError, KeyError, OSError, zipfile.BadZipFile, EOFError, ValueError):
         count = 0
     fileobj.seek(0)
     return max(0, count - 1)
@@ -434,7 +446,8 @@ class ImportSpec(abc.ABC):
         ``apps.core.excel.ranges``): a value that parses but would not fit (``12345678901234.56`` in a
         ``DecimalField(14, 2)``, a negative count) is a located cell error of the preview, not a failed write."""
         check = ranges.check_for(self.model, column.field or column.attr,
-                                 parsed_max_length=getattr(column.parse, "max_length", None))
+                                 parsed_max_length=getattr(column.parse, "max_length", None),
+                                 parsed_places=getattr(column.parse, "places", None))
         if check is None:
             return column.parse
         parse = column.parse
@@ -522,8 +535,11 @@ def _checked_rows(spec: ImportSpec, reader: SheetReader, ctx: dict, plan: Plan, 
                    if c.header in positions]
         key_header, key_attr = spec.key_header, spec.key_attr
         width = len(header)
+        str_ = str
         for number, raw in rows:
-            if all(is_blank(v) for v in raw):
+            first_value = raw[0]  # (the reader yields no empty row: a filled first cell settles it)
+            if (first_value is None or (first_value.__class__ is str_ and not first_value.strip())) and all(
+                    is_blank(v) for v in raw):
                 continue
             plan.total_rows += 1
             if len(raw) < width:
@@ -618,39 +634,68 @@ class ChangeLog:
     * a changed row: ``[excel_row, key, "u", {attr: [old, new], …}]`` (only the changed fields)
 
     Unchanged rows are not listed (they changed nothing). ``lines(blob)`` reads it back one line at a time, so
-    looking up one key never holds the whole log in memory."""
+    looking up one key never holds the whole log in memory.
+
+    The same lines, in file order, are the plan's digest (``hexdigest``): a preview (``keep=False``: nothing
+    compressed or kept) and the confirmed run compute it alike, each row encoded once."""
 
     FORMAT = 1
 
-    def __init__(self, *, kind: str, key_attr: str, columns: list[str]):
+    def __init__(self, *, kind: str, key_attr: str, columns: list[str], keep: bool = True):
+        import json
         import zlib
 
         self.columns = columns
-        import json
-
-        self._gzip = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: the gzip container (``gzip -d`` reads it)
+        self._gzip = zlib.compressobj(6, zlib.DEFLATED, 31) if keep else None  # 31: the gzip container
         # dates, decimals and sets as text; one JSON line per row
-        encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_audit_text)
-        self._dumps = lambda item: encoder.encode(item) + "\n"
+        self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_audit_text).encode
+        self._digest = hashlib.sha256()
         self._parts: list[bytes] = []
+        self._lines: list[str] = []
+        self._as_text: list[bool] | None = None
         self.created = self.updated = 0
-        self._write({"format": self.FORMAT, "kind": kind, "key": key_attr, "columns": columns})
+        self._add(self._encode({"format": self.FORMAT, "kind": kind, "key": key_attr, "columns": columns}))
 
-    def _write(self, item) -> None:
-        chunk = self._gzip.compress(self._dumps(item).encode())
-        if chunk:
-            self._parts.append(chunk)
+    def _add(self, line: str) -> None:
+        self._lines.append(line)
+        if len(self._lines) >= 1000:
+            self._flush()
+
+    def _flush(self) -> None:
+        """The buffered lines into the digest and the gzip stream (one call per thousand lines, not per line)."""
+        if not self._lines:
+            return
+        data = ("\n".join(self._lines) + "\n").encode()
+        self._lines = []
+        self._digest.update(data)
+        if self._gzip is not None:
+            chunk = self._gzip.compress(data)
+            if chunk:
+                self._parts.append(chunk)
 
     def create(self, number: int, key: str, values: dict) -> None:
         self.created += 1
         get = values.get
-        self._write([number, key, "c", [get(c) for c in self.columns]])
+        as_text = self._as_text
+        if as_text is None:  # the columns holding decimals and dates (text in the log), from the first row
+            as_text = self._as_text = [get(c).__class__ in (Decimal, dt.date) for c in self.columns]
+        items = [str(value) if text and value is not None else value
+                 for text, value in zip(as_text, [get(c) for c in self.columns])]
+        self._add(self._encode([number, key, "c", items]))  # (anything else still goes through _audit_text)
 
     def update(self, number: int, key: str, changed: dict) -> None:
         self.updated += 1
-        self._write([number, key, "u", {k: [_audit_text(old), _audit_text(new)] for k, (old, new) in changed.items()}])
+        self._add(self._encode([number, key, "u", {k: [_audit_text(old), _audit_text(new)]
+                                                   for k, (old, new) in changed.items()}]))
+
+    def hexdigest(self, unchanged: int) -> str:
+        self._flush()
+        digest = self._digest.copy()
+        digest.update(f"unchanged {unchanged}".encode())
+        return digest.hexdigest()
 
     def finish(self) -> bytes:
+        self._flush()
         self._parts.append(self._gzip.flush())
         return b"".join(self._parts)
 
@@ -778,13 +823,12 @@ def run_streaming_import(spec: ImportSpec, fileobj, ctx: dict, *, dry_run: bool,
     only when it commits (``before_write`` marks the run as writing first)."""
     plan = Plan()
     seen: dict = {}
-    created_hash, updated_hash = hashlib.sha256(), hashlib.sha256()
     preview: list[dict] = []
     preview_creates: list[Row] = []
     preview_updates: list[Row] = []
     limit = MAX_LISTED_ERRORS
-    log = None if dry_run else ChangeLog(kind=spec.kind, key_attr=spec.key_attr,
-                                         columns=[c.attr for c in spec.columns if c.compare])
+    # the change log: the applied run's audit and, preview or not, the plan's digest
+    log = ChangeLog(kind=spec.kind, key_attr=spec.key_attr, columns=[c.attr for c in spec.columns], keep=not dry_run)
     counts: dict = {}
 
     def chunk_done(chunk: list[Row]) -> None:
@@ -794,18 +838,14 @@ def run_streaming_import(spec: ImportSpec, fileobj, ctx: dict, *, dry_run: bool,
         _classify(spec, chunk, existing, ctx, plan, creates, updates)
         counts["created"] = counts.get("created", 0) + len(creates)
         counts["updated"] = counts.get("updated", 0) + len(updates)
-        for row in creates:
-            created_hash.update(repr(("c", row.number, sorted((k, str(v)) for k, v in row.values.items()))).encode())
-        for row in updates:
-            updated_hash.update(repr(("u", row.number, sorted((k, str(v[0]), str(v[1]))
-                                                              for k, v in row.changed.items()))).encode())
         if len(preview_creates) < limit:
             preview_creates.extend(creates[: limit - len(preview_creates)])
         if len(preview_updates) < limit:
             preview_updates.extend(updates[: limit - len(preview_updates)])
-        if log is None or plan.error_count:
+        if plan.error_count:  # the run fails: neither written nor logged (the digest is not used)
             return
-        spec.write_chunk(creates, updates, ctx)
+        if not dry_run:
+            spec.write_chunk(creates, updates, ctx)
         key_attr = spec.key_attr
         for row in creates:
             log.create(row.number, row.values[key_attr], row.values)
@@ -820,8 +860,7 @@ def run_streaming_import(spec: ImportSpec, fileobj, ctx: dict, *, dry_run: bool,
             return Outcome(Outcome.FAILED, errors=sorted(plan.errors, key=lambda e: e["row"] or 0),
                            error_count=plan.error_count, message=f"共 {plan.error_count} 处错误，未写入任何数据",
                            counts=totals)
-        digest = hashlib.sha256(f"{created_hash.hexdigest()}|{updated_hash.hexdigest()}|{plan.unchanged}".encode()
-                                ).hexdigest()
+        digest = log.hexdigest(plan.unchanged)
         shown = Plan(creates=preview_creates, updates=preview_updates).change_list(spec)
         preview.extend(shown)
         if dry_run:
@@ -834,11 +873,15 @@ def run_streaming_import(spec: ImportSpec, fileobj, ctx: dict, *, dry_run: bool,
 
     def read_all() -> Outcome:
         reader = _open_sheet(fileobj)
+        # while writing, progress is recorded once a chunk (a statement waits for the COPYs in flight)
+        row_progress = progress if dry_run else None
         try:
             chunk: list[Row] = []
-            for row in _checked_rows(spec, reader, ctx, plan, seen, progress):
+            for row in _checked_rows(spec, reader, ctx, plan, seen, row_progress):
                 chunk.append(row)
                 if len(chunk) >= STREAM_CHUNK:
+                    if progress and not dry_run:
+                        progress(plan.total_rows, 0)
                     chunk_done(chunk)
                     chunk = []
             if plan.total_rows == 0:
@@ -857,7 +900,9 @@ def run_streaming_import(spec: ImportSpec, fileobj, ctx: dict, *, dry_run: bool,
         if before_write is not None:
             before_write()
         with transaction.atomic():
-            outcome = read_all()
+            # PostgreSQL writes a chunk while the next one is read and checked (bulk.copies_in_background)
+            with bulk.copies_in_background():
+                outcome = read_all()
             if outcome.status != Outcome.APPLIED:
                 raise _RollBack(outcome)
             if on_applied is not None:

@@ -37,11 +37,13 @@ def _limit(validator):
     return value() if callable(value) else value
 
 
-def check_for(model, name: str | None, *, parsed_max_length: int | None = None) -> Check | None:
+def check_for(model, name: str | None, *, parsed_max_length: int | None = None,
+              parsed_places: int | None = None) -> Check | None:
     """The range check of ``model``'s field ``name``: a function returning ``None`` when a parsed value fits and a
     Chinese reason otherwise; ``None`` when the field has no range to hold (or is not a field of ``model``).
     ``parsed_max_length``: the column's parser already caps text at that length (no second length check when it is
-    within the field's)."""
+    within the field's). ``parsed_places``: the parser already rounds to at most that many decimals (only the
+    magnitude is checked when it is within the field's)."""
     if model is None or not name:
         return None
     try:
@@ -52,7 +54,7 @@ def check_for(model, name: str | None, *, parsed_max_length: int | None = None) 
         return None
     parts: list[Check] = []
     if isinstance(field, models.DecimalField):
-        parts.append(_decimal_check(field.max_digits, field.decimal_places))
+        parts.append(_decimal_check(field.max_digits, field.decimal_places, parsed_places))
     if isinstance(field, (models.DecimalField, models.IntegerField, models.FloatField)):
         minimum = maximum = None
         for validator in field.validators:  # the field's own and, for integers, the database's range
@@ -85,7 +87,7 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 
-def _decimal_check(max_digits: int, places: int) -> Check:
+def _decimal_check(max_digits: int, places: int, parsed_places: int | None = None) -> Check:
     whole_digits = max_digits - places
     largest = Decimal(10) ** whole_digits - Decimal(1).scaleb(-places)
 
@@ -102,7 +104,15 @@ def _decimal_check(max_digits: int, places: int) -> Check:
         if isinstance(exponent, int) and -exponent > places:
             return f"“{_plain(value)}”的小数超过 {places} 位，请四舍五入到 {places} 位小数"
         return None
-    return check
+    if parsed_places is None or parsed_places > places:
+        return check
+
+    def check_magnitude(value):
+        """The parser already rounds to at most ``places`` decimals: only the magnitude is left to check."""
+        if value.__class__ is Decimal and -largest <= value <= largest:
+            return None
+        return check(value)
+    return check_magnitude
 
 
 def _bounds_check(minimum, maximum) -> Check:
