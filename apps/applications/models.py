@@ -133,6 +133,10 @@ class Application(TimeStampedModel):
         indexes = [
             models.Index(fields=["person", "generic_name", "status"]),
             models.Index(fields=["status", "current_stage", "stage_due_date"]),
+            # the lists' order (newest first), alone and under a status filter (issue 16: every list sorts on an
+            # index — a page of 50 reads 50 index entries, not a sort of every visible application)
+            models.Index(fields=["-submitted_at", "-id"], name="application_newest_first"),
+            models.Index(fields=["status", "-submitted_at", "-id"], name="application_status_newest"),
         ]
 
     def __str__(self):
