@@ -137,6 +137,9 @@ class Application(TimeStampedModel):
             # index — a page of 50 reads 50 index entries, not a sort of every visible application)
             models.Index(fields=["-submitted_at", "-id"], name="application_newest_first"),
             models.Index(fields=["status", "-submitted_at", "-id"], name="application_status_newest"),
+            # a bureau user's scope is "insured in my region or filed at my region's institutions" (R-SEC-1): the
+            # lists' count reads this narrow index alone, not the wide rows
+            models.Index(fields=["insured_region", "institution"], name="application_scope"),
         ]
 
     def __str__(self):
