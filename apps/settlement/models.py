@@ -293,9 +293,13 @@ class ReconciliationDifference(models.Model):
 
 
 class MonthlyReportSnapshot(models.Model):
-    """R-SET-3: the statistics of a month as compiled by the schedule (reported upward by the 5th)."""
+    """R-SET-3: the statistics of a month as compiled by the schedule (reported upward by the 5th): province-wide
+    (``region`` empty) and for each city and county, so that a bureau user of any level reads its report instead of
+    recomputing the month (issue 16)."""
 
-    period = models.DateField(_("月份"), unique=True)
+    period = models.DateField(_("月份"))
+    region = models.ForeignKey("core.Region", verbose_name=_("统筹区"), null=True, blank=True,
+                               on_delete=models.CASCADE, related_name="+")
     data = models.JSONField(_("统计数据"))
     compiled_at = models.DateTimeField(_("生成时间"))
 
@@ -303,6 +307,12 @@ class MonthlyReportSnapshot(models.Model):
         verbose_name = _("月度统计快照")
         verbose_name_plural = _("月度统计快照")
         ordering = ["-period"]
+        constraints = [
+            models.UniqueConstraint(fields=["period"], condition=models.Q(region__isnull=True),
+                                    name="uniq_snapshot_period_whole"),
+            models.UniqueConstraint(fields=["period", "region"], condition=models.Q(region__isnull=False),
+                                    name="uniq_snapshot_period_region"),
+        ]
 
     def __str__(self):
         return f"{self.period:%Y-%m}"

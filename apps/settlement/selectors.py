@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import (
-    Case, Count, DecimalField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When,
+    Case, Count, DecimalField, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When,
 )
 from django.db.models.functions import Coalesce, TruncDate
 from django.shortcuts import get_object_or_404
@@ -147,9 +147,10 @@ def _row(values: dict, **extra) -> dict:
     return out
 
 
-def dispensings_in_scope(*, period: dt.date, region=None) -> QuerySet[Dispensing]:
-    """The month's dispensings at the pharmacies of ``region`` (everything for ``None``)."""
-    qs = Dispensing.objects.filter(period=period)
+def dispensings_in_scope(*, period: dt.date | None = None, region=None, periods=None) -> QuerySet[Dispensing]:
+    """The month's dispensings (or those of ``periods``) at the pharmacies of ``region`` (everything for
+    ``None``)."""
+    qs = Dispensing.objects.filter(period=period) if periods is None else Dispensing.objects.filter(period__in=periods)
     if region is not None:
         qs = qs.filter(pharmacy_id__in=Pharmacy.objects.filter(region_q(region)).values("pk"))
     return qs
@@ -160,22 +161,70 @@ def _add(into: dict, values: dict):
         into[key] = (into.get(key) or 0) + (values.get(key) or 0)
 
 
+def fresh_snapshots(periods, region=None) -> dict[dt.date, dict]:
+    """The saved report (``monthly_report_compile``) of ``region`` (``None``: province-wide) for each of ``periods``
+    that is still current — compiled after the month's last successful settlement run (a rerun after late
+    reversals makes it stale until it is compiled again) —, by period. Two queries whatever the number of
+    periods."""
+    periods = list(periods)
+    snapshots = {s.period: s for s in MonthlyReportSnapshot.objects.filter(period__in=periods, region=region)
+                 .only("period", "data", "compiled_at")}
+    if not snapshots:
+        return {}
+    last_runs = dict(SettlementRun.objects.filter(period__in=list(snapshots), status=SettlementRun.Status.SUCCEEDED)
+                     .values("period").annotate(last=Max("finished_at")).values_list("period", "last").order_by())
+    return {period: snapshot.data for period, snapshot in snapshots.items()
+            if last_runs.get(period) is None or snapshot.compiled_at >= last_runs[period]}
+
+
+def _covers_whole_tree(region) -> bool:
+    return region is None or (region.parent_id is None and not Region.objects.filter(
+        parent__isnull=True).exclude(pk=region.pk).exists())
+
+
 def monthly_report_for(*, period: dt.date, region=None) -> dict:
     """R-SET-3 for the report page and API (issue 16: a view must not recompute a month of a million dispensings):
-    the month's saved snapshot (``monthly_report_compile``, province-wide) when it covers the asker's scope — no
-    region, or the one region at the top of the tree — and was compiled after the month's last settlement run (a
-    rerun after late reversals makes it stale until it is compiled again); otherwise computed (``monthly_report``).
-    The snapshot is the computed report stored as JSON, so both answers have the same shape and figures."""
-    whole_tree = region is None or (region.parent_id is None and not Region.objects.filter(
-        parent__isnull=True).exclude(pk=region.pk).exists())
-    if whole_tree:
-        snapshot = MonthlyReportSnapshot.objects.filter(period=period).only("data", "compiled_at").first()
-        if snapshot is not None:
-            last_run = (SettlementRun.objects.filter(period=period, status=SettlementRun.Status.SUCCEEDED)
-                        .order_by("-finished_at").values_list("finished_at", flat=True).first())
-            if last_run is None or snapshot.compiled_at >= last_run:
-                return snapshot.data
+    the month's saved snapshot (``monthly_report_compile``) of the asker's scope — province-wide for no region or
+    the one region at the top of the tree, else the region's own — when it is current (``fresh_snapshots``);
+    otherwise computed (``monthly_report``). The snapshot is the computed report stored as JSON, so both answers
+    have the same shape and figures."""
+    data = fresh_snapshots([period], None if _covers_whole_tree(region) else region).get(period)
+    if data is not None:
+        return data
     return monthly_report(period=period, region=region)
+
+
+def _snapshot_sums(data: dict, region) -> dict:
+    """Visits, total and fund payment of a snapshot, for ``region`` (the by-region rows are the counties of the
+    dispensing pharmacies, the same rows ``dispensings_in_scope`` keeps for a region) or overall."""
+    if region is None:
+        rows = [data["totals"]]
+    else:
+        rows = [r for r in data["by_region"] if r["region_code"].startswith(region.descendant_prefix)]
+    return {"visits": sum(int(r["visits"]) for r in rows),
+            "total": sum((Decimal(r["total"]) for r in rows), ZERO),
+            "fund": sum((Decimal(r["fund_payment"]) for r in rows), ZERO)}
+
+
+def months_figures(*, periods, region=None) -> dict[dt.date, dict]:
+    """``month_figures`` of several months (the dashboard: this month, last month and the six months' trend): a
+    month whose current snapshot exists is read from it (issue 16: the dashboard summed a million dispensings per
+    month on every view), the others in one grouped query over their dispensings."""
+    periods = list(dict.fromkeys(periods))
+    figures = {period: _snapshot_sums(data, region) for period, data in fresh_snapshots(periods).items()}
+    missing = [period for period in periods if period not in figures]
+    if missing:
+        rows = (dispensings_in_scope(periods=missing, region=region).values("period")
+                .annotate(visits=_visits_expr(), total=Sum("total"), fund=Sum("fund_payment")).order_by())
+        for row in rows:
+            figures[row["period"]] = row
+    out = {}
+    for period in periods:
+        agg = figures.get(period, {})
+        total, fund = agg.get("total") or ZERO, agg.get("fund") or ZERO
+        out[period] = {"visits": int(agg.get("visits") or 0), "total": total, "fund": fund,
+                       "ratio": ratio(fund, total)}
+    return out
 
 
 def monthly_report(*, period: dt.date, region=None) -> dict:
@@ -238,11 +287,8 @@ def monthly_report(*, period: dt.date, region=None) -> dict:
 
 
 def month_figures(*, period: dt.date, region=None) -> dict:
-    """Visits, fund payment and ratio of one month (the dashboard)."""
-    agg = dispensings_in_scope(period=period, region=region).aggregate(
-        visits=_visits_expr(), total=Sum("total"), fund=Sum("fund_payment"))
-    return {"visits": int(agg["visits"] or 0), "total": agg["total"] or ZERO, "fund": agg["fund"] or ZERO,
-            "ratio": ratio(agg["fund"] or ZERO, agg["total"] or ZERO)}
+    """Visits, fund payment and ratio of one month (the dashboard, the home figures): ``months_figures``."""
+    return months_figures(periods=[period], region=region)[period]
 
 
 # --------------------------------------------------------------------------- reconciliation (R-SET-2)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from apps.catalogue.models import Drug
 from apps.core.events import EventAction, record_event, record_event_on
+from apps.core.models import Region
 from apps.core.exceptions import ApplicationError
 from apps.institutions.models import Institution
 from apps.pharmacies.models import Pharmacy
@@ -579,10 +580,23 @@ def reconciliation_difference_resolve(*, difference: ReconciliationDifference, r
 
 @transaction.atomic
 def monthly_report_compile(*, period: dt.date, now: dt.datetime) -> MonthlyReportSnapshot:
-    """R-SET-3: freeze the month's statistics (province-wide) as reported upward by the 5th."""
+    """R-SET-3: freeze the month's statistics as reported upward by the 5th — province-wide, and for every region
+    with a pharmacy under it (cities, counties), which the report page and API of a bureau user of that region read
+    instead of recomputing the month (issue 16). Returns the province-wide snapshot."""
     period = period_of(period)
     data = monthly_report(period=period, region=None)
     snapshot, _ = MonthlyReportSnapshot.objects.update_or_create(
-        period=period, defaults={"data": data, "compiled_at": now})
+        period=period, region=None, defaults={"data": data, "compiled_at": now})
+    for region in regions_with_pharmacies():
+        MonthlyReportSnapshot.objects.update_or_create(
+            period=period, region=region,
+            defaults={"data": monthly_report(period=period, region=region), "compiled_at": now})
     record_event(subject=snapshot, action=EventAction.MONTHLY_REPORT_COMPILED, data={"period": label(period)}, now=now)
     return snapshot
+
+
+def regions_with_pharmacies() -> list[Region]:
+    """Every region with at least one pharmacy in it or below it (by code prefix), in code order."""
+    codes = set(Pharmacy.objects.values_list("region__code", flat=True).distinct())
+    return [region for region in Region.objects.order_by("code")
+            if any(code.startswith(region.descendant_prefix) for code in codes)]

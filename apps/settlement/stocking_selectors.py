@@ -89,10 +89,10 @@ def _cell(stocked: int, catalogue: int) -> dict:
     return {"stocked": stocked, "catalogue": catalogue, "rate": share(stocked, catalogue)}
 
 
-def stocking_metrics(*, on: dt.date, region=None) -> dict:
-    """R-STK-2/3 on ``on``: per institution the stocking rate (specialist hospitals: within their specialty) and its
-    target; per drug the institutions, tertiary hospitals, cities and counties stocking it; per county the
-    varieties stocked; all split by therapeutic-area group and by dosage-form group (oral/external, injection)."""
+def _institution_rows(*, on: dt.date, region=None):
+    """R-STK-3 per admitted institution of ``region`` on ``on``: its stocking rate (specialist hospitals: within
+    their specialty), split by area and dosage-form group, against its target. Returns the institutions, their rows,
+    the catalogue cells and the active stocking reports (a queryset, for the other parts of the report)."""
     institutions = list(admitted_institutions(region))
     inst_ids = [i.pk for i in institutions]
     catalogue_cells = list(Drug.objects.filter(listed_negotiated_q(on))
@@ -134,6 +134,14 @@ def stocking_metrics(*, on: dt.date, region=None) -> dict:
             "below_target": target is not None and (rate is None or rate < target),
             "by_area_group": area_groups, "by_route_group": route_groups,
         })
+    return institutions, institution_rows, catalogue_cells, active
+
+
+def stocking_metrics(*, on: dt.date, region=None) -> dict:
+    """R-STK-2/3 on ``on``: per institution the stocking rate (specialist hospitals: within their specialty) and its
+    target; per drug the institutions, tertiary hospitals, cities and counties stocking it; per county the
+    varieties stocked; all split by therapeutic-area group and by dosage-form group (oral/external, injection)."""
+    institutions, institution_rows, catalogue_cells, active = _institution_rows(on=on, region=region)
 
     # per variety: who stocks it, and how widely. R-STK-2: the tertiary share is of all tertiary hospitals in the
     # region (the figure the administrator keeps, designated or not); without it, the designated tertiary ones
@@ -204,7 +212,9 @@ def stocking_metrics(*, on: dt.date, region=None) -> dict:
 
 
 def below_target_count(*, on: dt.date, region=None) -> int:
-    return len(stocking_metrics(on=on, region=region)["below_target"])
+    """The institutions below their R-STK-3 target (the dashboard's tile): the per-institution part of
+    ``stocking_metrics`` only, not its per-drug, per-county and matrix parts (issue 16)."""
+    return sum(1 for row in _institution_rows(on=on, region=region)[1] if row["below_target"])
 
 
 def committee_deadlines(*, today: dt.date, region=None, publication: CataloguePublication | None = None) -> dict:

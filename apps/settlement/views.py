@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,8 +22,6 @@ from apps.core.roles import BUREAU, Role, has_role, require_role
 from apps.catalogue.models import Drug
 from apps.core.exceptions import ApplicationError
 from apps.core.home import home_figures
-from apps.core.selectors import region_q
-from apps.prescriptions.models import Dispensing
 from apps.core.models import Region
 from apps.settlement import public
 from apps.settlement import excel, money_views, services, stocking_selectors
@@ -31,7 +29,7 @@ from apps.settlement.api import xlsx_response
 from apps.settlement.models import ReconciliationDifference, StockingReport
 from apps.settlement.periods import label, parse_period, period_of, previous_period
 from apps.settlement.selectors import (
-    differences_visible_to, month_figures, monthly_report_for, organisation_of, reported_comparison, runs_visible_to,
+    differences_visible_to, monthly_report_for, months_figures, organisation_of, reported_comparison, runs_visible_to,
     scope_region, statement_get_for, statement_line_sums, statement_totals, statements_visible_to, ward_delivery_statements,
 )
 from config.db_router import replica_reads
@@ -68,7 +66,6 @@ def dashboard(request):
     region = scope_region(request.user)
     this_month = period_of(today)
     last_month = previous_period(this_month)
-    current, previous = month_figures(period=this_month, region=region), month_figures(period=last_month, region=region)
     applications = queue_counts(request.user, today=today)
     below = stocking_selectors.below_target_count(on=today, region=region)
     open_differences = differences_visible_to(request.user).filter(status=ReconciliationDifference.Status.OPEN).count()
@@ -78,12 +75,11 @@ def dashboard(request):
         months.append(p)
         p = previous_period(p)
     months.reverse()
-    base = Dispensing.objects.filter(period__gte=months[0], period__lte=this_month)
-    if region is not None:
-        base = base.filter(region_q(region, "pharmacy__region"))
-    trend_rows = {r["period"]: r for r in base.values("period").annotate(fund=Sum("fund_payment"), n=Count("id"))}
-    trend = {"labels": [label(m) for m in months],
-             "fund": [float(trend_rows.get(m, {}).get("fund") or 0) for m in months]}
+    # this month, last month and the six months' trend: each settled month from its current snapshot, the others
+    # summed from their dispensings in one query (issue 16)
+    by_month = months_figures(periods=months, region=region)
+    current, previous = by_month[this_month], by_month[last_month]
+    trend = {"labels": [label(m) for m in months], "fund": [float(by_month[m]["fund"]) for m in months]}
     latest_run = runs_visible_to(request.user).first()
     # the other apps' tiles, without those the dashboard already shows (one tile per figure)
     shown_at = {reverse("applications:queue"), reverse("settlement:stocking"), reverse("settlement:reconciliation")}
