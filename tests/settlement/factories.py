@@ -97,3 +97,21 @@ def reversal(original: Dispensing, *, period: dt.date, at=None) -> Dispensing:
             first_self_pay=-line.first_self_pay, in_scope=-line.in_scope, fund_payment=-line.fund_payment,
             personal_payment=-line.personal_payment)
     return r
+
+
+def move_dispensings(pks, *, period: dt.date) -> None:
+    """Move dispensings and their lines to another month — never done by the application (a dispensing's month
+    is fixed), only by tests that need a month to lose a dispensing. One statement, so the lines' composite
+    foreign key (dispensing_id, period) to their dispensing holds at its end (PostgreSQL, issue 16)."""
+    from django.db import connection
+
+    line, disp = DispensingLine._meta.db_table, Dispensing._meta.db_table
+    ids = list(pks)
+    marks = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(f"""WITH lines AS (UPDATE {line} SET period = %s WHERE dispensing_id IN ({marks}))
+                            UPDATE {disp} SET period = %s WHERE id IN ({marks})""", [period, *ids, period, *ids])
+        else:
+            cur.execute(f"UPDATE {line} SET period = %s WHERE dispensing_id IN ({marks})", [period, *ids])
+            cur.execute(f"UPDATE {disp} SET period = %s WHERE id IN ({marks})", [period, *ids])

@@ -109,7 +109,7 @@ def test_r_set_1_rerun_picks_up_late_dispensings_and_drops_empty_drafts(month):
     services.settlement_run_now(period=NOV, clock=sf.clock)
     late = sf.dispensing(pharmacy=month["p2"], institution=month["hospital"], drug=month["drug"], quantity=1)
     # the only November dispensing of p1 that is on a statement moves away: p1's drafts must follow
-    Dispensing.objects.filter(pk__in=[month["d1"].pk, month["d2"].pk]).update(period=DEC)
+    sf.move_dispensings([month["d1"].pk, month["d2"].pk], period=DEC)
 
     services.settlement_run_now(period=NOV, clock=sf.clock)
     s2 = _statement(month["p2"])
