@@ -21,7 +21,7 @@ from apps.applications.models import (
 )
 from apps.institutions.models import HospitalDuty
 from apps.core.models import Region
-from apps.core.scoping import scope_to_user
+from apps.core.scoping import region_in_q, scope_to_user
 from apps.core.selectors import region_q, region_settings_for
 
 OPEN_STATUSES = (Application.Status.SUBMITTED, Application.Status.IN_REVIEW, Application.Status.RETURNED)
@@ -97,7 +97,9 @@ def stage_owner_filter(user) -> Q | None:
     if user.role == Role.HOSPITAL and user.institution_id:
         return Q(institution_id=user.institution_id, current_stage__in=[s.value for s in HOSPITAL_STAGES])
     if user.role in BUREAU_ROLES or user.is_superuser:
-        return Q(current_stage=Stage.BUREAU) & region_q(user.scope_region, "insured_region")
+        region = user.scope_region
+        return Q(current_stage=Stage.BUREAU) & (region_in_q(Application, region, "insured_region")
+                                                if region is not None else Q())
     return None
 
 

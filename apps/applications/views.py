@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -34,6 +33,7 @@ from apps.core.events import events_for
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import apply_error_to_form
 from apps.core.masking import mask_id_number, mask_name, mask_phone
+from apps.core.views import paginate_by_ids
 from apps.pharmacies.selectors import pharmacies_visible_to
 from apps.physicians import services as physician_services
 from apps.physicians.models import Physician
@@ -63,7 +63,7 @@ def review_queue(request):
     today = timezone.localdate()
     form, filters, query = _filters_from(request.GET)
     qs = selectors.review_queue_for(request.user, filters, today=today)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    page = paginate_by_ids(qs, request.GET.get("page"), 50)
     filings = None
     if has_role(request.user, BUREAU):
         filings = _filings_for(request.user).count()
@@ -283,7 +283,7 @@ def application_list(request):
     term = request.GET.get("q", "").strip()
     if term:
         qs = qs.filter(number__icontains=term) | qs.filter(person__name__icontains=term)
-    page = Paginator(qs.order_by("-submitted_at", "-id"), 50).get_page(request.GET.get("page"))
+    page = paginate_by_ids(qs.order_by("-submitted_at", "-id"), request.GET.get("page"), 50)
     return render(request, "applications/list.html", {
         "page_obj": page, "rows": page.object_list, "status": status, "q": term,
         "statuses": Application.Status.choices, "today": timezone.localdate(),

@@ -9,10 +9,11 @@ import operator
 from collections.abc import Callable
 from functools import reduce
 
-from django.db.models import QuerySet
+from django.db.models import ForeignKey, Q, QuerySet
 
 from apps.core.exceptions import ApplicationError
 from apps.core.roles import BUREAU_ROLES, Role
+from apps.core.models import Region
 from apps.core.selectors import region_q
 
 
@@ -54,7 +55,7 @@ def scope_to_user(qs: QuerySet, user, *, region_fields: tuple[str, ...], institu
             return qs.none()
         if bureau_scope is not None:
             return bureau_scope(qs, user)
-        return qs.filter(reduce(operator.or_, (region_q(user.region, field) for field in region_fields)))
+        return qs.filter(reduce(operator.or_, (region_in_q(qs.model, user.region, field) for field in region_fields)))
     if user.role == Role.HOSPITAL and user.institution_id:
         if hospital_scope is not None:
             return hospital_scope(qs, user)
@@ -66,3 +67,29 @@ def scope_to_user(qs: QuerySet, user, *, region_fields: tuple[str, ...], institu
         if pharmacy_field:
             return qs.filter(**{pharmacy_field: user.pharmacy_id})
     return qs.none()
+
+
+def region_in_q(model, region: Region, field: str) -> Q:
+    """``region_q`` as nested ``IN`` sub-selects along the foreign keys of ``field`` (issue 16): "institution__region"
+    becomes ``institution_id IN (SELECT id FROM institution WHERE region_id IN (SELECT id FROM region WHERE code
+    LIKE '64%'))``. PostgreSQL hashes the few region and organisation ids once and filters the rows on their own
+    columns, where the joins made it join every row of a large table to the region table (twice when two paths are
+    OR-ed) before counting or sorting it. The rows kept are the same: each step is a forward foreign key, so "its
+    target is in the set" is "the joined row matches". A path through anything else (a reverse or many-to-many
+    relation) keeps the joins of ``region_q``."""
+    parts = field.split("__")
+    models = [model]
+    for name in parts:
+        try:
+            relation = models[-1]._meta.get_field(name)
+        except Exception:  # not a field of the model: let the ORM report it as it always has
+            return region_q(region, field)
+        if not isinstance(relation, ForeignKey) or relation.target_field != relation.related_model._meta.pk:
+            return region_q(region, field)
+        models.append(relation.related_model)
+    if models[-1] is not Region:
+        return region_q(region, field)
+    inner = Region.objects.filter(code__startswith=region.descendant_prefix).values("pk")
+    for name, owner in zip(reversed(parts[1:]), reversed(models[1:-1])):
+        inner = owner._default_manager.filter(**{f"{name}__in": inner}).values("pk")
+    return Q(**{f"{parts[0]}__in": inner})

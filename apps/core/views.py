@@ -70,3 +70,16 @@ def paginate(request, queryset, per_page: int = 25):
     from django.core.paginator import Paginator
 
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def paginate_by_ids(queryset, page_number, per_page: int = 50):
+    """A page of ``queryset`` (ordered) whose sort and slice run on the ids alone, the rows of the page then loaded
+    with the queryset's joins (issue 16: PostgreSQL joined every matching row to its person, organisations and
+    regions before sorting them to keep 50). The page's ``object_list`` holds the rows in the queryset's order."""
+    from django.core.paginator import Paginator
+
+    page = Paginator(queryset.values_list("pk", flat=True), per_page).get_page(page_number)
+    ids = list(page.object_list)
+    rows = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
+    page.object_list = [rows[pk] for pk in ids if pk in rows]
+    return page

@@ -1,5 +1,7 @@
 """Home-page figures of prescriptions for hospitals, pharmacies and bureau staff."""
-from django.db.models import Count, Q, Sum
+import datetime as dt
+
+from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -14,11 +16,15 @@ def home_figures(user) -> list[Figure]:
         return []
     now = timezone.now()
     url = reverse("prescriptions:list")
-    counts = selectors.prescriptions_visible_to(user).aggregate(
-        waiting=Count("id", filter=Q(status="flowed", expires_at__gt=now)),
-        today=Count("id", filter=Q(issued_at__date=timezone.localdate())),
-        declined=Count("id", filter=Q(status="declined")),
-    )
+    visible = selectors.prescriptions_visible_to(user).order_by()
+    # three counts, each on an index (status + expiry, the issue time's range, status), instead of one pass over
+    # every prescription the user may see with three filters (issue 16: 1.3 s with a million prescriptions)
+    day_start = timezone.make_aware(dt.datetime.combine(timezone.localdate(now), dt.time.min))
+    counts = {
+        "waiting": visible.filter(status="flowed", expires_at__gt=now).count(),
+        "today": visible.filter(issued_at__gte=day_start, issued_at__lt=day_start + dt.timedelta(days=1)).count(),
+        "declined": visible.filter(status="declined").count() if user.role == Role.HOSPITAL else 0,
+    }
     figures = [Figure(_("待配药处方"), counts["waiting"], f"{url}?status=flowed", "warn" if counts["waiting"] else ""),
                Figure(_("今日开具处方"), counts["today"], url)]
     if user.role in (Role.HOSPITAL,):
