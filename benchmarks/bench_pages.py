@@ -1,7 +1,8 @@
 """Pages at a province's volume (issue 16): every page in each role's navigation and every list API, timed with the
 settlement benchmark's month loaded.
 
-    .venv/bin/python -m benchmarks pages [--scale=1.0] [--repeat=5] [--reuse]
+    .venv/bin/python -m benchmarks pages [--scale=1.0] [--repeat=5] [--reuse] [--only=/applications/,…]
+                                         [--roles=bureau_admin,…]
 
 On a fresh PostgreSQL database of its own (``bench_pages``): the settlement benchmark's province and month
 (``benchmarks/bench_settlement.py``'s generator: 1,000,000 November dispensings + 1 % reversals, 100,000 in October
@@ -20,28 +21,22 @@ import os
 import statistics
 import time
 
+from benchmarks.pages_registry import page_urls
 from benchmarks.setup import django_on_fresh_database, peak_rss_mib
 
-LIST_APIS = [
-    "/api/v1/institutions/", "/api/v1/pharmacies/", "/api/v1/physicians/", "/api/v1/policies/", "/api/v1/regions/",
-    "/api/v1/users/", "/api/v1/alerts/", "/api/v1/applications/", "/api/v1/cross-region-filings/",
-    "/api/v1/dispensings/", "/api/v1/drugs/", "/api/v1/drugs/imports/runs/", "/api/v1/manual-claims/",
-    "/api/v1/monitoring/runs/", "/api/v1/monthly-reports/", "/api/v1/other-fund-uses/", "/api/v1/prescriptions/",
-    "/api/v1/procurement/agreements/", "/api/v1/procurement/repayments/", "/api/v1/procurement/rounds/",
-    "/api/v1/reconciliation/differences/", "/api/v1/reconciliation/runs/", "/api/v1/reports/monthly/?period=2026-11",
-    "/api/v1/reports/beyond-cap/?year=2026", "/api/v1/reports/coverage/", "/api/v1/reports/stocking/",
-    "/api/v1/settlements/", "/api/v1/settlements/?period=2026-11", "/api/v1/settlements/runs/",
-    "/api/v1/stock-movements/", "/api/v1/stock/", "/api/v1/stocking-reports/",
-]
 FLOOR_URL = "/api/v1/auth/me/"
 TARGET_MS = 300
 
 
 def _options(argv):
-    opts = {"scale": 1.0, "repeat": 5, "reuse": False}
+    opts = {"scale": 1.0, "repeat": 5, "reuse": False, "only": [], "roles": []}
     for arg in argv:
         if arg == "--reuse":
             opts["reuse"] = True
+        elif arg.startswith("--only="):  # time only the URLs containing one of these (comma-separated)
+            opts["only"] = [part for part in arg.split("=", 1)[1].split(",") if part]
+        elif arg.startswith("--roles="):
+            opts["roles"] = [part for part in arg.split("=", 1)[1].split(",") if part]
         elif arg.startswith("--scale="):
             opts["scale"] = float(arg.split("=", 1)[1])
         elif arg.startswith("--repeat="):
@@ -126,22 +121,9 @@ def _users():
     }
 
 
-def _navigation_urls(user) -> list[str]:
-    from django.test import RequestFactory
-
-    from apps.core.navigation import navigation
-
-    request = RequestFactory().get("/")
-    request.user = user
-    urls = ["/"]
-    for item in navigation(request)["nav_items"]:
-        if item["url"] not in urls and not item["url"].startswith("/admin/"):
-            urls.append(item["url"])
-    return urls
-
-
-def _time(client, url: str, repeat: int) -> tuple[float, int, int]:
-    """p50 milliseconds over ``repeat`` requests (after one warm-up), the status and the query count."""
+def _time(client, url: str, repeat: int) -> tuple[float, int, list[dict]]:
+    """p50 milliseconds over ``repeat`` requests (after one warm-up), the status and the queries of one request
+    (Django's captured ``{"sql", "time"}``)."""
     from django.db import connections
     from django.test.utils import CaptureQueriesContext
 
@@ -160,7 +142,13 @@ def _time(client, url: str, repeat: int) -> tuple[float, int, int]:
         started = time.perf_counter()
         client.get(url, follow=True)
         samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples), response.status_code, len(queries)
+    return statistics.median(samples), response.status_code, queries
+
+
+def _slowest(queries: list[dict], n: int = 2) -> list[str]:
+    """The ``n`` slowest queries of a request, shortened, for the pages over the target."""
+    ranked = sorted(queries, key=lambda q: float(q.get("time") or 0), reverse=True)[:n]
+    return [f"{float(q['time']) * 1000:7.0f} ms  {' '.join(q['sql'].split())[:220]}" for q in ranked]
 
 
 def main(argv: list[str]) -> None:
@@ -210,21 +198,30 @@ def main(argv: list[str]) -> None:
     rows = []
     slow = []
     for role, user in users.items():
+        if opts["roles"] and role not in opts["roles"]:
+            continue
         client = Client()
         client.force_login(user)
         floor, _status, floor_queries = _time(client, FLOOR_URL, opts["repeat"])
+        floor_queries = len(floor_queries)
         load = os.getloadavg()[0]
         print(f"\n--- {role} (floor {FLOOR_URL}: {floor:.1f} ms, {floor_queries} queries; load {load:.1f}) ---")
         print(f"{'p50 ms':>9} {'× floor':>8} {'queries':>8} {'status':>6}  url")
-        for url in _navigation_urls(user) + LIST_APIS:
+        for url in page_urls(user):
+            if opts["only"] and not any(part in url for part in opts["only"]):
+                continue
             try:
-                p50, status, queries = _time(client, url, opts["repeat"])
+                p50, status, captured = _time(client, url, opts["repeat"])
+                queries = len(captured)
             except Exception as exc:  # a page that breaks is reported, the run goes on
                 print(f"{'error':>9} {'':>8} {'':>8} {'':>6}  {url}  {type(exc).__name__}: {exc}"[:200], flush=True)
                 slow.append((role, url, "error"))
                 continue
             flag = " ← over target" if p50 > TARGET_MS and status == 200 else ""
             print(f"{p50:9.1f} {p50 / floor:8.1f} {queries:8d} {status:6d}  {url}{flag}", flush=True)
+            if flag:
+                for line in _slowest(captured):
+                    print(f"{'':>35}{line}", flush=True)
             rows.append((role, url, p50, status, queries))
             if flag:
                 slow.append((role, url, f"{p50:.0f} ms"))

@@ -11,8 +11,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from apps.core.navigation import navigation
 from apps.settlement import services as settlement_services
+from benchmarks.pages_registry import page_urls, uncovered_api_routes
 from tests import factories as f
 from tests.prescriptions.factories import approved_application
 from tests.settlement import factories as sf
@@ -20,16 +20,6 @@ from tests.settlement import factories as sf
 pytestmark = pytest.mark.django_db
 
 N = 2
-LIST_APIS = [
-    "/api/v1/institutions/", "/api/v1/pharmacies/", "/api/v1/physicians/", "/api/v1/policies/", "/api/v1/regions/",
-    "/api/v1/users/", "/api/v1/alerts/", "/api/v1/applications/", "/api/v1/cross-region-filings/",
-    "/api/v1/dispensings/", "/api/v1/drugs/", "/api/v1/drugs/imports/runs/", "/api/v1/manual-claims/",
-    "/api/v1/monthly-reports/", "/api/v1/other-fund-uses/", "/api/v1/prescriptions/",
-    "/api/v1/reconciliation/differences/", "/api/v1/reconciliation/runs/", "/api/v1/reports/monthly/?period=2026-11",
-    "/api/v1/settlements/", "/api/v1/settlements/?period=2026-11", "/api/v1/settlements/runs/",
-    "/api/v1/stock-movements/", "/api/v1/stock/", "/api/v1/stocking-reports/",
-]
-EXTRA_PAGES = ["/settlement/statements/?period=2026-11", "/settlement/monthly/?period=2026-11"]
 
 
 class World:
@@ -65,15 +55,6 @@ class World:
         settlement_services.monthly_report_compile(period=dt.date(2026, 11, 1), now=sf.clock())
 
 
-def urls_for(user) -> list[str]:
-    from django.test import RequestFactory
-
-    request = RequestFactory().get("/")
-    request.user = user
-    urls = ["/"] + [item["url"] for item in navigation(request)["nav_items"] if not item["url"].startswith("/admin/")]
-    return list(dict.fromkeys(urls + EXTRA_PAGES + LIST_APIS))
-
-
 def count_queries(client, url: str) -> tuple[int, int]:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url, follow=True)
@@ -89,7 +70,7 @@ def test_issue16_no_page_or_list_api_runs_more_queries_with_3n_rows(role, django
     user = world.users[role]
     client = Client()
     client.force_login(user)
-    urls = urls_for(user)
+    urls = page_urls(user)
     first = {}
     for url in urls:
         client.get(url, follow=True)  # warm caches (content types, settings) so both counts are steady-state
