@@ -196,6 +196,10 @@ class Dispensing(SettlementFigures):
             models.Index(fields=["pharmacy", "period"], name="disp_pharmacy_period"),
             models.Index(fields=["institution", "period"], name="disp_institution_period"),
             models.Index(fields=["person", "dispensed_at"], name="disp_person_dispensed"),
+            # the dispensing lists sort newest first (issue 16 pages): a page reads its rows from the index, on
+            # PostgreSQL merged over the month partitions' indexes
+            models.Index(fields=["-dispensed_at", "-id"], name="disp_dispensed_desc"),
+            models.Index(fields=["pharmacy", "-dispensed_at", "-id"], name="disp_pharmacy_dispensed_desc"),
         ]
 
     def __str__(self):
