@@ -111,14 +111,16 @@ def _users():
     city = Region.objects.get(code="990100")
     institution = Institution.objects.order_by("id").first()
     pharmacy = Pharmacy.objects.order_by("id").first()
-    return {
-        "bureau_admin": User.objects.create(username="bench_pages_admin", role=Role.BUREAU_ADMIN, region=province),
-        "bureau_reviewer": User.objects.create(username="bench_pages_reviewer", role=Role.BUREAU_REVIEWER, region=city),
-        "hospital": User.objects.create(username="bench_pages_hospital", role=Role.HOSPITAL, institution=institution,
-                                        region=institution.region),
-        "pharmacy": User.objects.create(username="bench_pages_pharmacy", role=Role.PHARMACY, pharmacy=pharmacy,
-                                        region=pharmacy.region),
+    # kept between --reuse runs (events of earlier runs name them as actors)
+    accounts = {
+        "bureau_admin": ("bench_pages_admin", dict(role=Role.BUREAU_ADMIN, region=province)),
+        "bureau_reviewer": ("bench_pages_reviewer", dict(role=Role.BUREAU_REVIEWER, region=city)),
+        "hospital": ("bench_pages_hospital", dict(role=Role.HOSPITAL, institution=institution,
+                                                  region=institution.region)),
+        "pharmacy": ("bench_pages_pharmacy", dict(role=Role.PHARMACY, pharmacy=pharmacy, region=pharmacy.region)),
     }
+    return {role: User.objects.update_or_create(username=username, defaults=fields)[0]
+            for role, (username, fields) in accounts.items()}
 
 
 def _time(client, url: str, repeat: int) -> tuple[float, int, list[dict]]:
@@ -194,7 +196,6 @@ def main(argv: list[str]) -> None:
                   flush=True)
     from apps.accounts.models import User
 
-    User.objects.filter(username__startswith="bench_pages_").delete()
     users = _users()
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM prescriptions_dispensing")
