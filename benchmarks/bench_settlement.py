@@ -9,7 +9,7 @@
 ``--months=N`` (issue 16 "Beyond one machine"): N consecutive months of ``--rows`` dispensings each (December 2025 …
 November 2026 for 12), settled one after the other as the schedule would, and the first month's settlement and
 report (no history) compared with the last one's (N − 1 months of statements and lines already online): with the
-statement lines partitioned by month and the dispensings read by their month's index, the ratio stays about 1. ``--reuse`` keeps the database of an earlier run (and its generated months) instead of generating again.
+dispensings, their lines and the statement lines partitioned by month, the ratio stays about 1. ``--reuse`` keeps the database of an earlier run (and its generated months) instead of generating again.
 
 On a fresh PostgreSQL database of its own: a province of 14 cities and 112 counties, 320 institutions, 3,200
 pharmacies, 120 negotiated drugs, 200,000 insured persons; one month (November 2026) of ``--rows`` dispensings
